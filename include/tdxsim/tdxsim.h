@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * libtdxsim: the Intel TDX module in user space.
+ *
+ * Stability: this header is the public contract of libtdxsim.a (DESIGN.md
+ * §3.1).  Tests outside the tree are written against it.
+ *
+ * Conventions:
+ *  - SEAMCALL/TDCALL paths return the module's u64 status and nothing else.
+ *  - Management calls return 0 or a negative errno, or NULL with errno set.
+ *  - Every function is thread-safe unless its comment says otherwise.
+ *  - The library never prints.
+ */
+#ifndef TDXSIM_TDXSIM_H
+#define TDXSIM_TDXSIM_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <tdxsim/types.h>
+#include <tdxsim/tdx_api.h>
+#include <tdxsim/tdx_errno.h>
+
+struct tdxsim;
+struct tdxsim_vcpu;
+
+struct tdxsim_config {
+	/* Simulated physical memory: one TDMR [mem_base, mem_base + mem_size). */
+	u64 mem_base;		/* 1 GiB-aligned, default 1 GiB */
+	u64 mem_size;		/* multiple of 2 MiB, default 1 GiB */
+	u64 features0;		/* TDX_FEATURES0_*, default DYNAMIC_PAMT | ENHANCED_DEMOTE_... */
+	unsigned int nr_cpus;	/* logical CPUs (interrupt sources), default 4 */
+	u64 seed;		/* seeds the simulator's generator, default 1 */
+	unsigned int max_pa_bits;	/* physical address width incl. HKID bits, default 52 */
+	unsigned int nr_hkid_bits;	/* KeyID bits at the top of max_pa_bits, default 6 */
+	unsigned int nr_tdcs_pages;	/* TDCX pages TDH.MNG.ADDCX must add, default 4 */
+	unsigned int gpaw;		/* guest physical address width, 48 or 52, default 48 */
+	bool reset_quirk;	/* X86_BUG_TDX_PW_MCE: removed pages need a reset before reuse */
+	unsigned int max_tds;	/* default 64 */
+};
+
+/* Fill @cfg with the defaults above.  Never fails. */
+void tdxsim_config_init(struct tdxsim_config *cfg);
+
+/*
+ * Create a simulator.  Returns NULL with errno EINVAL for a bad config
+ * (unaligned or empty memory, nr_cpus 0, bad widths) or ENOMEM.
+ */
+struct tdxsim *tdxsim_create(const struct tdxsim_config *cfg);
+
+/* Destroy.  Accepts NULL.  Must not race with any other call on @sim. */
+void tdxsim_destroy(struct tdxsim *sim);
+
+const struct tdxsim_config *tdxsim_get_config(const struct tdxsim *sim);
+
+/*
+ * One SEAMCALL: leaf in RAX bits 15:0, version in bits 23:16, operands in and
+ * results out of @args; returns the completion status.  Concurrent calls
+ * contend on the module's own try-locks and get TDX_OPERAND_BUSY with the
+ * operand id of the contended resource; a call never blocks.
+ *
+ * TDH.VP.ENTER (leaf 0) models only the entry half: it samples the TD epoch,
+ * puts the vCPU in guest mode and returns TDX_SUCCESS.  The vCPU leaves the
+ * guest through tdxsim_vcpu_exit() or a TDCALL that exits.
+ */
+u64 tdxsim_seamcall(struct tdxsim *sim, u64 rax, struct tdx_module_args *args);
+
+/*
+ * tdxsim_tdcall() returns this (not a module status) when the TDCALL caused a
+ * TD exit; the vCPU is then outside the guest and tdxsim_vcpu_last_exit()
+ * describes the exit.  The guest re-executes the TDCALL after re-entry.
+ */
+#define TDXSIM_TDCALL_TD_EXIT		0xFFFFFFFFFFFFFFFFULL
+#define EXIT_REASON_EXTERNAL_INTERRUPT	1
+
+struct tdxsim_td_exit {
+	u32 exit_reason;	/* EXIT_REASON_EPT_VIOLATION, EXIT_REASON_EXTERNAL_INTERRUPT */
+	u64 exit_qual;
+	u64 ext_exit_qual;	/* type in 3:0, info (req level, err level/state) in 63:32 */
+	u64 gpa;
+};
+
+/*
+ * One TDCALL from @vcpu (which must be in guest mode, else
+ * TDX_VCPU_STATE_INCORRECT).  Supports TDG.MEM.PAGE.ACCEPT; other leaves get
+ * TDX_OPERAND_INVALID|RAX.
+ */
+u64 tdxsim_tdcall(struct tdxsim *sim, struct tdxsim_vcpu *vcpu, u64 rax,
+		  struct tdx_module_args *args);
+
+/*
+ * Logical CPUs.  The calling thread runs on CPU 0 until it binds itself
+ * elsewhere (a thread-local, like smp_processor_id()).  An interrupt raised
+ * for a CPU is pending during that CPU's next SEAMCALL/TDCALL and is taken by
+ * the host when the call returns.
+ */
+int tdxsim_cpu_bind(struct tdxsim *sim, unsigned int cpu);	/* 0 or -EINVAL */
+unsigned int tdxsim_cpu_current(void);
+int tdxsim_raise_interrupt(struct tdxsim *sim, unsigned int cpu);
+
+/*
+ * Host physical memory.  tdxsim_page_alloc() returns a free page (4K, or a
+ * 2M-aligned 2M block for TDX_PS_2M) or 0 with errno ENOMEM.
+ * tdxsim_page_free() returns 0, or refuses and records a host misuse:
+ *   -EINVAL  not a page of simulated memory, or not allocated (double free)
+ *   -EBUSY   the module owns (part of) it (PAMT type not PT_NDA, or DPAMT page)
+ *   -EIO     still dirty with a TD's key (needs TDH.PHYMEM.PAGE.WBINVD) or,
+ *            with the reset quirk, not reset since it left the TD
+ */
+u64 tdxsim_page_alloc(struct tdxsim *sim, int level);
+int tdxsim_page_free(struct tdxsim *sim, u64 hpa, int level);
+/* The host's MOVDIR64B reset of a page range (tdx_quirk_reset_paddr). */
+int tdxsim_page_reset(struct tdxsim *sim, u64 hpa, u64 size);
+/* Number of 4K pages currently allocated by the host. */
+u64 tdxsim_pages_in_use(struct tdxsim *sim);
+/* Address with a KeyID in the HKID bits (mk_keyed_paddr). */
+u64 tdxsim_mk_keyed_paddr(const struct tdxsim *sim, u16 hkid, u64 pa);
+
+/*
+ * Raise a pending interrupt / misc: sequence number of the last SEAMCALL or
+ * TDCALL (every call gets the next number, starting at 1).
+ */
+u64 tdxsim_seq(struct tdxsim *sim);
+
+/*
+ * TD conveniences: each issues real SEAMCALLs through tdxsim_seamcall().
+ * On failure they return NULL (or the status) and leave no page allocated.
+ */
+#define TDXSIM_MAX_TDCS_PAGES	16
+
+struct tdxsim_td {
+	struct tdxsim *sim;
+	u64 tdr_pa;
+	u16 hkid;
+	unsigned int nr_tdcx;
+	u64 tdcx_pa[TDXSIM_MAX_TDCS_PAGES];
+};
+
+/*
+ * MNG.CREATE, KEY.CONFIG, ADDCX (nr_tdcs_pages times), MNG.INIT: the TD is
+ * INITIALIZED.  Returns NULL and sets *@status to the failing SEAMCALL's
+ * status (or TDX_SW_ERROR with errno ENOMEM/ENOSPC for host-side failures).
+ */
+struct tdxsim_td *tdxsim_td_create(struct tdxsim *sim, u64 *status);
+/* TDH.MR.FINALIZE: INITIALIZED -> RUNNABLE. */
+u64 tdxsim_td_finalize(struct tdxsim_td *td);
+
+/*
+ * Tear down: kick every vCPU out, TDH.MNG.KEY.FREEID, then RECLAIM every page
+ * the TD owns (guest pages, S-EPT pages, TDVPR, TDCX, TDR last) and return
+ * them to the free pool, and free @td and its vCPU handles.  With
+ * TDXSIM_TEARDOWN_FREE_PAMT also PAMT.REMOVE and free Dynamic-PAMT pairs of
+ * 2MB ranges left empty.  Returns 0, or -EIO if a SEAMCALL failed (the
+ * report of tdxsim_check() then says what was left).
+ */
+#define TDXSIM_TEARDOWN_FREE_PAMT	0x1
+int tdxsim_td_teardown(struct tdxsim_td *td, unsigned int flags);
+
+/* TDH.VP.CREATE with a newly allocated TDVPR page; NULL + *status on failure. */
+struct tdxsim_vcpu *tdxsim_vcpu_create(struct tdxsim_td *td, u64 *status);
+u64 tdxsim_vcpu_tdvpr_pa(const struct tdxsim_vcpu *vcpu);
+/* TDH.VP.ENTER (epoch part). */
+u64 tdxsim_vcpu_enter(struct tdxsim_vcpu *vcpu);
+/* Asynchronous TD exit (e.g. the host kicked the vCPU).  No-op if not in guest. */
+void tdxsim_vcpu_exit(struct tdxsim_vcpu *vcpu);
+bool tdxsim_vcpu_in_guest(const struct tdxsim_vcpu *vcpu);
+/* Exit information of the last TD exit caused by a TDCALL. */
+void tdxsim_vcpu_last_exit(const struct tdxsim_vcpu *vcpu, struct tdxsim_td_exit *exit);
+/* Exit every vCPU of @td that is in guest mode (KVM_REQ_OUTSIDE_GUEST_MODE). */
+void tdxsim_td_kick_vcpus(struct tdxsim_td *td);
+
+/* Introspection.  Not synchronised with concurrent SEAMCALLs on the same range. */
+struct tdxsim_sept_info {
+	int level;		/* level of the entry reported */
+	u8 state;		/* public state (SEPT_PUBLIC_*) */
+	bool leaf;
+	u64 hpa;		/* mapped page or child S-EPT page, 0 if FREE */
+	u64 entry;		/* architectural entry, as the module reports it in RCX */
+	u16 accept_counter;	/* 4K pages of a 2MB PENDING page accepted so far */
+};
+
+/*
+ * The entry that maps @gpa: the walk stops at the first leaf or non-present
+ * entry.  Returns 0, or -EINVAL (bad GPA / not a TD).
+ */
+int tdxsim_sept_lookup(struct tdxsim *sim, const struct tdxsim_td *td, u64 gpa,
+		       struct tdxsim_sept_info *info);
+/* The entry at exactly @level; -ENOENT if the walk stops above it. */
+int tdxsim_sept_lookup_level(struct tdxsim *sim, const struct tdxsim_td *td, u64 gpa,
+			     int level, struct tdxsim_sept_info *info);
+
+struct tdxsim_pamt_info {
+	int level;		/* level of the PAMT leaf covering the page */
+	u8 pt;			/* enum pamt_page_type of that leaf */
+	u64 owner;		/* TDR PA, 0 if none */
+	u32 bepoch;
+	bool pamt_page;		/* the page itself is a Dynamic-PAMT page */
+	/* Dynamic PAMT node of the page's 2MB range. */
+	bool dpamt_pair;
+	u64 dpamt_pages[2];
+	u16 dpamt_count;
+	/* Host view. */
+	bool allocated;
+	bool dirty;		/* written with a TD key, needs WBINVD */
+	u16 dirty_hkid;
+	bool needs_reset;
+};
+
+int tdxsim_pamt_lookup(struct tdxsim *sim, u64 hpa, struct tdxsim_pamt_info *info);
+
+/* TDR child count (pages the TD owns, in 4K units for data pages). */
+u64 tdxsim_td_chldcnt(struct tdxsim *sim, const struct tdxsim_td *td);
+u64 tdxsim_td_epoch(struct tdxsim *sim, const struct tdxsim_td *td);
+
+/* Statistics per leaf (SEAMCALL leaves; TDCALLs are counted under tdcall). */
+#define TDXSIM_STATS_MAX_STATUSES	32
+struct tdxsim_leaf_stats {
+	u64 calls;
+	u64 success;
+	unsigned int nr_statuses;
+	struct {
+		u64 status;	/* full status, operand included */
+		u64 count;
+	} statuses[TDXSIM_STATS_MAX_STATUSES];
+};
+
+int tdxsim_stats_leaf(struct tdxsim *sim, unsigned int leaf, struct tdxsim_leaf_stats *st);
+int tdxsim_stats_tdcall(struct tdxsim *sim, unsigned int leaf, struct tdxsim_leaf_stats *st);
+u64 tdxsim_stats_count(struct tdxsim *sim, unsigned int leaf, u64 status);
+const char *tdxsim_leaf_name(unsigned int leaf);
+void tdxsim_stats_print(struct tdxsim *sim, FILE *f);
+
+/* Invariant checker. */
+enum tdxsim_invariant {
+	TDXSIM_INV_CHLDCNT,		/* TDR child count != pages the TD owns */
+	TDXSIM_INV_LEAF_PAMT,		/* S-EPT leaf page PAMT type/owner/size mismatch */
+	TDXSIM_INV_SEPT_PAGE_PAMT,	/* S-EPT page not PT_EPT owned by the TD */
+	TDXSIM_INV_DPAMT_COUNT,		/* DPAMT count != 4K pages in use in the 2MB */
+	TDXSIM_INV_DPAMT_PAIR,		/* pair pages not flagged, or 4K use without pair */
+	TDXSIM_INV_FREE_OWNED,		/* page free in the host pool but owned by the module */
+	TDXSIM_INV_EPOCH,		/* epoch refcounts vs vCPUs in guest */
+	TDXSIM_INV_ORPHAN,		/* PAMT says owned but nothing references it */
+	TDXSIM_INV_HOST_MISUSE,		/* host freed/reused a page illegally */
+	TDXSIM_INV_LOCK_HELD,		/* a lock still held while quiescent */
+	TDXSIM_INV_NR,
+};
+
+struct tdxsim_violation {
+	enum tdxsim_invariant what;
+	u64 hpa;		/* physical page concerned, or 0 */
+	u64 gpa;		/* GPA concerned, or ~0ULL */
+	u64 tdr_pa;		/* TD concerned, or 0 */
+	u64 seq;		/* call that last modified the location (0: unknown) */
+	char msg[192];
+};
+
+#define TDXSIM_REPORT_MAX	64
+struct tdxsim_report {
+	unsigned int nr;	/* violations found (may exceed TDXSIM_REPORT_MAX) */
+	struct tdxsim_violation v[TDXSIM_REPORT_MAX];
+};
+
+/*
+ * Verify every module invariant.  Must run while no other call is in flight
+ * on @sim.  Returns the number of violations (0: clean); @report may be NULL.
+ */
+int tdxsim_check(struct tdxsim *sim, struct tdxsim_report *report);
+const char *tdxsim_invariant_name(enum tdxsim_invariant inv);
+void tdxsim_report_print(const struct tdxsim_report *report, FILE *f);
+
+#endif /* TDXSIM_TDXSIM_H */

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * TDH.MEM.PAGE.AUG (leaf 6): add a PENDING 4K or 2MB page to a RUNNABLE TD
+ * (spec seamcall.md §2.4).  The guest must TDG.MEM.PAGE.ACCEPT it.
+ */
+#include "tdxsim-internal.h"
+
+static const struct mem_prologue page_aug_prologue = {
+	.tdr_lock = TDX_LOCK_SHARED,
+	.op_states = OPS(INITIALIZED) | OPS(RUNNABLE) | OPS(LIVE_EXPORT) | OPS(LIVE_IMPORT),
+	.min_level = TDX_PS_4K,
+	.max_level = TDX_PS_2M,
+	.tree_lock = TDX_LOCK_SHARED,
+};
+
+/* RCX = GPA|level, RDX = TDR, R8 = page (2MB aligned for level 1). */
+u64 leaf_tdh_mem_page_aug(struct seamcall_ctx *c)
+{
+	struct tdx_module_args *a = c->args;
+	u64 page_info = a->rcx, tdr = a->rdx, page = a->r8;
+	u64 err;
+
+	ctx_clear_outputs(c);
+	err = mem_prologue(c, &page_aug_prologue, page_info, tdr);
+	if (err)
+		return err;
+	err = mem_walk_and_lock(c, SEPT_STATES(FREE) | SEPT_STATES(REMOVED));
+	if (err)
+		return err;
+	/*
+	 * check_and_lock_free_range_hpa(): with Dynamic PAMT a 4K page needs its
+	 * 2MB range's pair, and a 2MB page is refused while a pair is installed.
+	 */
+	err = ctx_pamt_check_free_page(c, page, c->level, TDX_OPERAND_ID_R8);
+	if (err)
+		return err;
+
+	sept_set(c->locked_ep, septe_make(SEPT_PENDING, page));
+	c->walk.table->seq = c->seq;
+	pamt_assign(c->sim, page, c->level, PT_REG, c->td->id, c->seq);
+	if (c->level == TDX_PS_4K)
+		dpamt_inc(c->sim, page);
+	td_chldcnt_add(c, (s64)tdx_level_pages(c->level));
+	return TDX_SUCCESS;
+}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * TDH.MEM.PAGE.DEMOTE (leaf 15): split a 2MB (1GB) leaf into 512 4K (2MB)
+ * leaves in a new S-EPT page, and split its PAMT entry; with Dynamic PAMT
+ * the host supplies the 2MB range's PAMT page pair in R12/R13
+ * (spec seamcall.md §2.8).
+ */
+#include "tdxsim-internal.h"
+
+
+static const struct mem_prologue demote_prologue = {
+	.td_handle_flags = true,
+	.tdr_lock = TDX_LOCK_SHARED,
+	.op_states = OPS_BLOCK_LIKE,
+	.min_level = TDX_PS_2M,
+	.max_level = TDX_PS_1G,
+	.tree_lock = TDX_LOCK_SHARED,
+};
+
+/* One DPAMT page of the pair: a free page not already used as a PAMT page. */
+static u64 check_pamt_page(struct seamcall_ctx *c, u64 pa, u32 operand)
+{
+	struct tdxsim *sim = c->sim;
+	int reached;
+	u64 err;
+
+	err = hpa_check_operand(c, pa, PAGE_SIZE, operand);
+	if (err)
+		return err;
+	err = ctx_pamt_lock_page(c, pa, TDX_PS_4K, TDX_LOCK_EXCLUSIVE, operand, &reached);
+	if (err)
+		return err;
+	if (c->pl[c->npl - 1].e->pt != PT_NDA ||
+	    __atomic_fetch_or(&sim->page_flags[pa_to_idx(sim, pa)], PG_PAMT_PAGE,
+			      __ATOMIC_ACQ_REL) & PG_PAMT_PAGE)
+		return api_error_with_operand_id(TDX_PAGE_NOT_FREE, operand);
+	return TDX_SUCCESS;
+}
+
+/*
+ * pamt_demote(): lock the big entry, take the pair (test-and-set of the
+ * bitmap bits, undone on failure), then nothing can fail.
+ */
+static u64 pamt_demote_check(struct seamcall_ctx *c, u64 page, bool dpamt, u64 pair[2])
+{
+	struct tdxsim *sim = c->sim;
+	u64 err;
+
+	err = ctx_pamt_lock_page(c, page, c->level, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
+				 NULL);
+	if (err)
+		return err;
+	if (!dpamt)
+		return TDX_SUCCESS;
+	err = check_pamt_page(c, pair[0], TDX_OPERAND_ID_R12);
+	if (err)
+		return err;
+	err = check_pamt_page(c, pair[1], TDX_OPERAND_ID_R13);
+	if (err) {
+		page_flags_clear(sim, pair[0], PG_PAMT_PAGE);
+		return err;
+	}
+	return TDX_SUCCESS;
+}
+
+static void pamt_demote_commit(struct seamcall_ctx *c, u64 page, bool dpamt, u64 pair[2])
+{
+	struct tdxsim *sim = c->sim;
+	struct pamt_entry *big = pamt_entry_at(sim, page, c->level);
+	u64 stride = tdx_level_size(c->level - 1);
+	u8 pt = big->pt;
+	u16 owner = big->owner;
+
+	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++) {
+		struct pamt_entry *e = pamt_entry_at(sim, page + i * stride, c->level - 1);
+
+		e->owner = owner;
+		e->bepoch = 0;
+		__atomic_store_n(&e->pt, pt, __ATOMIC_RELEASE);
+	}
+	big->owner = 0;
+	big->bepoch = 0;
+	if (dpamt) {
+		struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, page)];
+
+		n->hpa[0] = pair[0];
+		n->hpa[1] = pair[1];
+		n->page_count = PAGES_PER_2M;
+		__atomic_store_n(&big->pt, PT_PAMT, __ATOMIC_RELEASE);
+	} else {
+		__atomic_store_n(&big->pt, PT_NDA, __ATOMIC_RELEASE);
+	}
+	sim->seq_2m[pa_to_idx2m(sim, page)] = c->seq;
+}
+
+/*
+ * RCX = GPA|level, RDX = TD handle, R8 = new S-EPT page, R12/R13 = DPAMT page
+ * pair for a 2MB demote when Dynamic PAMT is on.
+ */
+u64 leaf_tdh_mem_page_demote(struct seamcall_ctx *c)
+{
+	struct tdxsim *sim = c->sim;
+	struct tdx_module_args *a = c->args;
+	u64 page_info = a->rcx, handle = a->rdx, new_sept = a->r8;
+	u64 pair[2] = { a->r12, a->r13 };
+	enum sept_state s, child_state;
+	struct sept_page *sp;
+	bool dpamt;
+	u64 err, page, stride;
+
+	ctx_clear_outputs(c);
+	err = mem_prologue(c, &demote_prologue, page_info, handle);
+	if (err)
+		return err;
+	err = mem_walk_and_lock(c, SEPT_STATES(MAPPED) | SEPT_STATES(BLOCKED) |
+				   SEPT_STATES(PENDING) | SEPT_STATES(PENDING_BLOCKED));
+	if (err)
+		return err;
+	s = septe_state(c->walk.entry);
+	if (td_tlb_tracking_required(c->td)) {
+		if (!sept_state_any_blocked(s))
+			return sept_error(c, TDX_GPA_RANGE_NOT_BLOCKED);
+		if (!is_tlb_tracked(c->td, sept_entry_bepoch(c)))
+			return sept_error(c, TDX_TLB_TRACKING_NOT_DONE);
+	}
+	err = ctx_pamt_check_free_page(c, new_sept, TDX_PS_4K, TDX_OPERAND_ID_R8);
+	if (err)
+		return err;
+	/*
+	 * Host-interrupt check before the PAMT split: restartable, nothing
+	 * committed, RCX/RDX hold their inputs again.  Basic TDX with
+	 * ENHANCED_DEMOTE_INTERRUPTIBILITY never stops here (spec §5).
+	 */
+	if (!(sim->cfg.features0 & TDX_FEATURES0_ENHANCED_DEMOTE_INTERRUPTIBILITY) &&
+	    cpu_interrupt_pending(c)) {
+		a->rcx = page_info;
+		a->rdx = handle;
+		return TDX_INTERRUPTED_RESTARTABLE;
+	}
+	page = septe_hpa(c->walk.entry);
+	dpamt = sim_dpamt(sim) && c->level == TDX_PS_2M;
+	err = pamt_demote_check(c, page, dpamt, pair);
+	if (err)
+		return err;
+
+	/* Commit: nothing fails from here on. */
+	sp = sept_page_get(sim, new_sept, c->td->id, c->level - 1);
+	if (!sp) {
+		if (dpamt) {
+			page_flags_clear(sim, pair[0], PG_PAMT_PAGE);
+			page_flags_clear(sim, pair[1], PG_PAMT_PAGE);
+		}
+		return TDX_SYS_BUSY;	/* host out of memory: simulator limit */
+	}
+	/* The children drop the blocked state: no UNBLOCK after DEMOTE. */
+	child_state = (s == SEPT_PENDING || s == SEPT_PENDING_BLOCKED) ? SEPT_PENDING
+								      : SEPT_MAPPED;
+	stride = tdx_level_size(c->level - 1);
+	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++)
+		sp->e[i] = septe_make(child_state, page + i * stride);
+	sp->seq = c->seq;
+	pamt_demote_commit(c, page, dpamt, pair);
+	__atomic_store_n(&c->walk.table->child[c->walk.idx], sp, __ATOMIC_RELEASE);
+	sept_set(c->locked_ep, septe_make(SEPT_NL_MAPPED, new_sept));
+	c->walk.table->seq = c->seq;
+	pamt_assign(sim, new_sept, TDX_PS_4K, PT_EPT, c->td->id, c->seq);
+	dpamt_inc(sim, new_sept);
+	td_chldcnt_add(c, 1);
+	return TDX_SUCCESS;
+}

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * TDH.MEM.PAGE.PROMOTE (leaf 23): merge 512 uniform leaves back into one and
+ * free their S-EPT page; with Dynamic PAMT the pair comes back in R12/R13
+ * (spec seamcall.md §2.9).  Not used by KVM v3; the SEPT tree is taken
+ * exclusive here because the leaf retires an S-EPT page [INF].
+ */
+#include "tdxsim-internal.h"
+
+
+static const struct mem_prologue promote_prologue = {
+	.tdr_lock = TDX_LOCK_SHARED,
+	.op_states = OPS_BLOCK_LIKE,
+	.min_level = TDX_PS_2M,
+	.max_level = TDX_PS_1G,
+	.tree_lock = TDX_LOCK_EXCLUSIVE,
+};
+
+static void unlock_children(struct sept_page *child, unsigned int n)
+{
+	while (n--)
+		sept_unlock(&child->e[n]);
+}
+
+/* is_sept_page_valid_for_merge(): first child aligned, the rest contiguous. */
+static bool children_mergeable(struct sept_page *child, int level)
+{
+	u64 first = child->e[0] & ~(SEPTE_LOCK | SEPTE_HP);
+	enum sept_state s = septe_state(first);
+	u64 stride = tdx_level_size(level - 1);
+
+	if ((s != SEPT_MAPPED && s != SEPT_PENDING) || septe_accept_counter(first) ||
+	    septe_hpa(first) & (tdx_level_size(level) - 1))
+		return false;
+	for (unsigned int i = 1; i < PTRS_PER_TABLE; i++) {
+		u64 e = child->e[i] & ~(SEPTE_LOCK | SEPTE_HP);
+
+		if (e != septe_make(s, septe_hpa(first) + i * stride))
+			return false;
+	}
+	return true;
+}
+
+static void pamt_promote_commit(struct seamcall_ctx *c, u64 page, u64 pair_out[2])
+{
+	struct tdxsim *sim = c->sim;
+	struct pamt_entry *big = pamt_entry_at(sim, page, c->level);
+	struct pamt_entry *first = pamt_entry_at(sim, page, c->level - 1);
+	u64 stride = tdx_level_size(c->level - 1);
+	u8 pt = first->pt;
+	u16 owner = first->owner;
+
+	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++) {
+		struct pamt_entry *e = pamt_entry_at(sim, page + i * stride, c->level - 1);
+
+		e->owner = 0;
+		e->bepoch = 0;
+		__atomic_store_n(&e->pt, PT_NDA, __ATOMIC_RELEASE);
+	}
+	if (big->pt == PT_PAMT) {
+		struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, page)];
+
+		pair_out[0] = n->hpa[0];
+		pair_out[1] = n->hpa[1];
+		page_flags_clear(sim, n->hpa[0], PG_PAMT_PAGE);
+		page_flags_clear(sim, n->hpa[1], PG_PAMT_PAGE);
+		if (sim->cfg.reset_quirk) {
+			page_flags_set(sim, n->hpa[0], PG_NEEDS_RESET);
+			page_flags_set(sim, n->hpa[1], PG_NEEDS_RESET);
+		}
+		memset(n, 0, sizeof(*n));
+	}
+	big->owner = owner;
+	big->bepoch = 0;
+	__atomic_store_n(&big->pt, pt, __ATOMIC_RELEASE);
+	sim->seq_2m[pa_to_idx2m(sim, page)] = c->seq;
+}
+
+/* RCX = GPA|level, RDX = TDR.  Out: RCX = freed S-EPT page, R12/R13 = DPAMT pair. */
+u64 leaf_tdh_mem_page_promote(struct seamcall_ctx *c)
+{
+	struct tdxsim *sim = c->sim;
+	struct tdx_module_args *a = c->args;
+	u64 page_info = a->rcx, tdr = a->rdx;
+	u64 pair[2] = { 0, 0 };
+	struct sept_page *child;
+	unsigned int locked = 0;
+	u64 err, sept_pa, first;
+	bool hint;
+
+	ctx_clear_outputs(c);
+	err = mem_prologue(c, &promote_prologue, page_info, tdr);
+	if (err)
+		return err;
+	err = mem_walk_and_lock(c, SEPT_STATES(NL_MAPPED) | SEPT_STATES(NL_BLOCKED));
+	if (err)
+		return err;
+	if (td_tlb_tracking_required(c->td)) {
+		if (septe_state(c->walk.entry) != SEPT_NL_BLOCKED)
+			return sept_error(c, TDX_GPA_RANGE_NOT_BLOCKED);
+		if (!is_tlb_tracked(c->td, sept_entry_bepoch(c)))
+			return sept_error(c, TDX_TLB_TRACKING_NOT_DONE);
+	}
+	sept_pa = septe_hpa(c->walk.entry);
+	child = c->walk.table->child[c->walk.idx];
+	for (; locked < PTRS_PER_TABLE; locked++) {
+		if (!sept_lock_host(&child->e[locked])) {
+			unlock_children(child, locked);
+			return sept_error(c, TDX_OPERAND_BUSY);
+		}
+	}
+	if (!children_mergeable(child, c->level)) {
+		err = sept_error(c, TDX_EPT_INVALID_PROMOTE_CONDITIONS);
+		goto out;
+	}
+	if (!(sim->cfg.features0 & TDX_FEATURES0_ENHANCED_DEMOTE_INTERRUPTIBILITY) &&
+	    cpu_interrupt_pending(c)) {
+		a->rcx = page_info;
+		a->rdx = tdr;
+		err = TDX_INTERRUPTED_RESTARTABLE;
+		goto out;
+	}
+	first = child->e[0];
+	err = ctx_pamt_lock_page(c, septe_hpa(first), c->level, TDX_LOCK_EXCLUSIVE,
+				 TDX_OPERAND_ID_RCX, NULL);
+	if (err)
+		goto out;
+	err = ctx_pamt_lock_page(c, sept_pa, TDX_PS_4K, TDX_LOCK_EXCLUSIVE,
+				 TDX_OPERAND_ID_RCX, NULL);
+	if (err)
+		goto out;
+
+	pamt_promote_commit(c, septe_hpa(first), pair);
+	sept_set(c->locked_ep, septe_make(septe_state(first), septe_hpa(first)));
+	__atomic_store_n(&c->walk.table->child[c->walk.idx], NULL, __ATOMIC_RELEASE);
+	c->walk.table->seq = c->seq;
+	unlock_children(child, locked);
+	locked = 0;
+	sept_page_put(sim, child);
+	pamt_release(sim, sept_pa, TDX_PS_4K, c->td->hkid, true, c->seq);
+	hint = dpamt_dec(sim, sept_pa);
+	td_chldcnt_add(c, -1);
+	a->rcx = sept_pa | (hint ? TDX_PAMT_REMOVAL_HINT : 0);
+	a->r12 = pair[0];
+	a->r13 = pair[1];
+	return TDX_SUCCESS;
+out:
+	unlock_children(child, locked);
+	return err;
+}

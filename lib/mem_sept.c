@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * TDH.MEM.SEPT.ADD (leaf 3) and TDH.MEM.SEPT.REMOVE (leaf 30): link and unlink
+ * an S-EPT page under a parent entry (spec seamcall.md §2.2, §2.11).
+ */
+#include "tdxsim-internal.h"
+
+static const struct mem_prologue sept_add_prologue = {
+	.td_handle_flags = true,
+	.tdr_lock = TDX_LOCK_SHARED,
+	.op_states = OPS(INITIALIZED) | OPS(RUNNABLE) | OPS(LIVE_EXPORT) |
+		     OPS(MEMORY_IMPORT) | OPS(STATE_IMPORT) | OPS(POST_IMPORT) |
+		     OPS(LIVE_IMPORT),
+	.min_level = TDX_PS_2M,
+	.max_level = 3,
+	.tree_lock = TDX_LOCK_SHARED,
+};
+
+/* RCX = GPA|level of the parent entry, RDX = TD handle (bit 0 allow_existing), R8 = page. */
+u64 leaf_tdh_mem_sept_add(struct seamcall_ctx *c)
+{
+	struct tdx_module_args *a = c->args;
+	u64 page_info = a->rcx, handle = a->rdx, page = a->r8;
+	bool allow_existing = handle & TDX_TD_HANDLE_FLAG;
+	struct sept_page *sp;
+	u64 err;
+
+	ctx_clear_outputs(c);
+	err = mem_prologue(c, &sept_add_prologue, page_info, handle);
+	if (err)
+		return err;
+	err = mem_walk_and_lock(c, SEPT_STATES(FREE) | SEPT_STATES(NL_MAPPED));
+	if (err)
+		return err;
+	if (septe_state(c->walk.entry) == SEPT_NL_MAPPED) {
+		if (!allow_existing)
+			return sept_error(c, TDX_EPT_ENTRY_STATE_INCORRECT);
+		a->r8 = page | TDX_SEPT_ADD_PAGE_NOT_USED;
+		return TDX_SUCCESS;
+	}
+	err = ctx_pamt_check_free_page(c, page, TDX_PS_4K, TDX_OPERAND_ID_R8);
+	if (err)
+		return err;
+
+	sp = sept_page_get(c->sim, page, c->td->id, c->level - 1);
+	if (!sp)
+		return TDX_SYS_BUSY;	/* host out of memory: simulator limit */
+	sp->seq = c->seq;
+	__atomic_store_n(&c->walk.table->child[c->walk.idx], sp, __ATOMIC_RELEASE);
+	sept_set(c->locked_ep, septe_make(SEPT_NL_MAPPED, page));
+	c->walk.table->seq = c->seq;
+	pamt_assign(c->sim, page, TDX_PS_4K, PT_EPT, c->td->id, c->seq);
+	dpamt_inc(c->sim, page);
+	td_chldcnt_add(c, 1);
+	return TDX_SUCCESS;
+}
+
+static const struct mem_prologue sept_remove_prologue = {
+	.tdr_lock = TDX_LOCK_SHARED,
+	.op_states = (1U << OP_STATE_NR) - 1 - OPS(UNINITIALIZED),
+	.min_level = TDX_PS_2M,
+	.max_level = 3,
+	.tree_lock = TDX_LOCK_EXCLUSIVE,
+};
+
+/* RCX = GPA|level of the parent entry, RDX = TDR.  Out: RCX = removed page (+hint). */
+u64 leaf_tdh_mem_sept_remove(struct seamcall_ctx *c)
+{
+	struct tdx_module_args *a = c->args;
+	u64 page_info = a->rcx, tdr = a->rdx;
+	struct sept_page *child;
+	struct pamt_entry *pe;
+	bool hint;
+	u64 err, page;
+
+	ctx_clear_outputs(c);
+	err = mem_prologue(c, &sept_remove_prologue, page_info, tdr);
+	if (err)
+		return err;
+	err = mem_walk_and_lock(c, SEPT_STATES(NL_MAPPED) | SEPT_STATES(NL_BLOCKED));
+	if (err)
+		return err;
+	page = septe_hpa(c->walk.entry);
+	child = c->walk.table->child[c->walk.idx];
+	err = ctx_pamt_lock_page(c, page, TDX_PS_4K, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
+				 NULL);
+	if (err)
+		return err;
+	pe = pamt_entry_at(c->sim, page, TDX_PS_4K);
+	if (td_tlb_tracking_required(c->td)) {
+		if (septe_state(c->walk.entry) != SEPT_NL_BLOCKED)
+			return sept_error(c, TDX_GPA_RANGE_NOT_BLOCKED);
+		if (!is_tlb_tracked(c->td, pe->bepoch))
+			return sept_error(c, TDX_TLB_TRACKING_NOT_DONE);
+	}
+	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++) {
+		if (septe_state(sept_read(&child->e[i])) != SEPT_FREE)
+			return sept_error(c, TDX_EPT_PAGE_NOT_FREE);
+	}
+
+	sept_set(c->locked_ep, septe_make(SEPT_FREE, 0));
+	__atomic_store_n(&c->walk.table->child[c->walk.idx], NULL, __ATOMIC_RELEASE);
+	c->walk.table->seq = c->seq;
+	sept_page_put(c->sim, child);
+	pamt_release(c->sim, page, TDX_PS_4K, c->td->hkid, true, c->seq);
+	hint = dpamt_dec(c->sim, page);
+	td_chldcnt_add(c, -1);
+	a->rcx = page | (hint ? TDX_PAMT_REMOVAL_HINT : 0);
+	return TDX_SUCCESS;
+}

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * TDH.MEM.TRACK (leaf 38): advance the TD epoch once no vCPU still runs in
+ * the previous one (spec seamcall.md §2.6).
+ */
+#include "tdxsim-internal.h"
+
+/* RCX = TDR. */
+u64 leaf_tdh_mem_track(struct seamcall_ctx *c)
+{
+	struct td *td;
+	u64 err, epoch;
+
+	err = td_lock_tdr(c, c->args->rcx, TDX_OPERAND_ID_RCX, TDX_LOCK_SHARED);
+	if (err)
+		return err;
+	err = td_check_keys(c);
+	if (err)
+		return err;
+	err = td_lock_op_state(c, (1U << OP_STATE_NR) - 1 - OPS(UNINITIALIZED) -
+				  OPS(FAILED_IMPORT));
+	if (err)
+		return err;
+	td = c->td;
+	if (!sharex_try_lock(&td->epoch_lock, TDX_LOCK_EXCLUSIVE))
+		return api_error_with_operand_id(TDX_OPERAND_BUSY, TDX_OPERAND_ID_TD_EPOCH);
+	epoch = td->td_epoch;
+	if (__atomic_load_n(&td->refcount[(epoch - 1) & 1], __ATOMIC_ACQUIRE)) {
+		sharex_unlock(&td->epoch_lock, TDX_LOCK_EXCLUSIVE);
+		return TDX_PREVIOUS_TLB_EPOCH_BUSY;
+	}
+	__atomic_store_n(&td->td_epoch, epoch + 1, __ATOMIC_RELEASE);
+	td->seq = c->seq;
+	sharex_unlock(&td->epoch_lock, TDX_LOCK_EXCLUSIVE);
+	return TDX_SUCCESS;
+}

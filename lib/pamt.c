@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * PAMT: page type, owner and block epoch of every physical page, at 1GB, 2MB
+ * and 4K granularity (spec seamcall.md §4.1), and the Dynamic-PAMT 2MB nodes
+ * (§4.3).  A walk stops at the first level whose entry is not PT_NDA, or at
+ * the requested level; with Dynamic PAMT the 4K level of a 2MB range exists
+ * only while the range's 2MB entry is PT_PAMT.
+ */
+#include "tdxsim-internal.h"
+
+int pamt_init(struct tdxsim *sim)
+{
+	u64 nr_2m = sim->cfg.mem_size / SZ_2M;
+	u64 nr_1g = (sim->cfg.mem_size + SZ_1G - 1) / SZ_1G;
+
+	/* calloc: untouched pages of a large TDMR cost no resident memory. */
+	sim->pamt_4k = calloc(sim->nr_pages, sizeof(*sim->pamt_4k));
+	sim->pamt_2m = calloc(nr_2m, sizeof(*sim->pamt_2m));
+	sim->pamt_1g = calloc(nr_1g, sizeof(*sim->pamt_1g));
+	sim->seq_2m = calloc(nr_2m, sizeof(*sim->seq_2m));
+	if (sim_dpamt(sim))
+		sim->dpamt = calloc(nr_2m, sizeof(*sim->dpamt));
+	if (!sim->pamt_4k || !sim->pamt_2m || !sim->pamt_1g || !sim->seq_2m ||
+	    (sim_dpamt(sim) && !sim->dpamt))
+		return -ENOMEM;
+	return 0;
+}
+
+void pamt_fini(struct tdxsim *sim)
+{
+	free(sim->pamt_4k);
+	free(sim->pamt_2m);
+	free(sim->pamt_1g);
+	free(sim->seq_2m);
+	free(sim->dpamt);
+}
+
+struct pamt_entry *pamt_entry_at(struct tdxsim *sim, u64 pa, int level)
+{
+	u64 off = pa - sim->cfg.mem_base;
+
+	switch (level) {
+	case TDX_PS_1G:
+		return &sim->pamt_1g[off / SZ_1G];
+	case TDX_PS_2M:
+		return &sim->pamt_2m[off / SZ_2M];
+	default:
+		return &sim->pamt_4k[off >> PAGE_SHIFT];
+	}
+}
+
+/* Level at which a walk towards 4K for @pa stops (its PAMT leaf). */
+static int pamt_walk_level(struct tdxsim *sim, u64 pa, int want)
+{
+	u8 pt;
+
+	if (__atomic_load_n(&pamt_entry_at(sim, pa, TDX_PS_1G)->pt, __ATOMIC_ACQUIRE) != PT_NDA ||
+	    want == TDX_PS_1G)
+		return TDX_PS_1G;
+	pt = __atomic_load_n(&pamt_entry_at(sim, pa, TDX_PS_2M)->pt, __ATOMIC_ACQUIRE);
+	if ((pt != PT_NDA && pt != PT_PAMT) || want == TDX_PS_2M)
+		return TDX_PS_2M;
+	if (sim_dpamt(sim) && pt != PT_PAMT)
+		return TDX_PS_2M;	/* no 4K level without a page pair */
+	return TDX_PS_4K;
+}
+
+int pamt_leaf_level(struct tdxsim *sim, u64 pa)
+{
+	return pamt_walk_level(sim, pa, TDX_PS_4K);
+}
+
+u64 hpa_check_operand(struct seamcall_ctx *c, u64 pa, u64 align, u32 operand)
+{
+	struct tdxsim *sim = c->sim;
+
+	if (pa & (align - 1) || pa & sim->hkid_mask || pa >= (1ULL << sim->cfg.max_pa_bits))
+		return api_error_with_operand_id(TDX_OPERAND_INVALID, operand);
+	if (!mem_in_tdmr(sim, pa) || pa + align > sim->mem_end)
+		return api_error_with_operand_id(TDX_OPERAND_ADDR_RANGE_ERROR, operand);
+	return TDX_SUCCESS;
+}
+
+void pamt_unlock_page(struct pamt_locked *l)
+{
+	if (l->e)
+		pamt_unlock(l->e, l->t);
+	if (l->e2m)
+		pamt_unlock(l->e2m, TDX_LOCK_SHARED);
+	l->e = NULL;
+	l->e2m = NULL;
+}
+
+/*
+ * Walk towards @level and lock the entry reached with @t.  A 4K entry of a
+ * Dynamic-PAMT range is reached through its 2MB node, which is held shared
+ * (the 2MB-granularity lock PAMT.ADD/REMOVE take exclusive).
+ * On success out->e is locked; the level reached is returned through
+ * out->e's position (use pamt_locked_level()).
+ */
+u64 pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
+		   u32 operand, struct pamt_locked *out)
+{
+	struct tdxsim *sim = c->sim;
+	int reached = pamt_walk_level(sim, pa, level);
+
+	memset(out, 0, sizeof(*out));
+	if (reached == TDX_PS_4K && sim_dpamt(sim)) {
+		struct pamt_entry *e2m = pamt_entry_at(sim, pa, TDX_PS_2M);
+
+		if (!pamt_try_lock(e2m, TDX_LOCK_SHARED))
+			return api_error_with_operand_id(TDX_OPERAND_BUSY, operand);
+		/* The pair may have gone between the walk and the lock. */
+		if (e2m->pt != PT_PAMT) {
+			pamt_unlock(e2m, TDX_LOCK_SHARED);
+			reached = TDX_PS_2M;
+		} else {
+			out->e2m = e2m;
+		}
+	}
+	out->e = pamt_entry_at(sim, pa, reached);
+	out->t = t;
+	if (!pamt_try_lock(out->e, t)) {
+		out->e = NULL;
+		pamt_unlock_page(out);
+		return api_error_with_operand_id(TDX_OPERAND_BUSY, operand);
+	}
+	return TDX_SUCCESS;
+}
+
+int pamt_locked_level(struct tdxsim *sim, const struct pamt_locked *l)
+{
+	if (l->e >= sim->pamt_4k && l->e < sim->pamt_4k + sim->nr_pages)
+		return TDX_PS_4K;
+	if (l->e >= sim->pamt_2m && l->e < sim->pamt_2m + sim->cfg.mem_size / SZ_2M)
+		return TDX_PS_2M;
+	return TDX_PS_1G;
+}
+
+/*
+ * A page the module is about to take: aligned to @level, in the TDMR, its
+ * PAMT entry at @level exclusively locked and PT_NDA, not a Dynamic-PAMT page;
+ * a 2MB page must have all 512 4K pieces free too (spec §2.4, §4.3).
+ */
+u64 pamt_check_free_page(struct seamcall_ctx *c, u64 pa, int level, u32 operand,
+			 struct pamt_locked *out)
+{
+	struct tdxsim *sim = c->sim;
+	int reached;
+	u64 err;
+
+	memset(out, 0, sizeof(*out));
+	err = hpa_check_operand(c, pa, tdx_level_size(level), operand);
+	if (err)
+		return err;
+	err = pamt_lock_page(c, pa, level, TDX_LOCK_EXCLUSIVE, operand, out);
+	if (err)
+		return err;
+	reached = pamt_locked_level(sim, out);
+	if (reached != level) {
+		/* A 4K page in a DPAMT range with no pair: the 4K level is missing. */
+		if (reached == TDX_PS_2M && sim_dpamt(sim) && out->e->pt == PT_NDA)
+			err = api_error_with_operand_id(TDX_MISSING_PAMT_PAGE_PAIR, operand);
+		else
+			err = api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, operand);
+		goto fail;
+	}
+	if (out->e->pt != PT_NDA || page_flags_get(sim, pa) & PG_PAMT_PAGE) {
+		err = api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, operand);
+		goto fail;
+	}
+	if (level == TDX_PS_2M) {
+		u64 idx = pa_to_idx(sim, pa);
+
+		for (unsigned int i = 0; i < PAGES_PER_2M; i++) {
+			/* DPAMT: the bitmap; static PAMT: each 4K entry. */
+			if (sim->page_flags[idx + i] & PG_PAMT_PAGE ||
+			    (!sim_dpamt(sim) && sim->pamt_4k[idx + i].pt != PT_NDA)) {
+				err = api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT,
+								operand);
+				goto fail;
+			}
+		}
+	}
+	return TDX_SUCCESS;
+fail:
+	pamt_unlock_page(out);
+	return err;
+}
+
+static void seq_touch(struct tdxsim *sim, u64 pa, u64 seq)
+{
+	sim->seq_2m[pa_to_idx2m(sim, pa)] = seq;
+}
+
+void pamt_assign(struct tdxsim *sim, u64 pa, int level, u8 pt, u16 owner, u64 seq)
+{
+	struct pamt_entry *e = pamt_entry_at(sim, pa, level);
+
+	e->owner = owner;
+	e->bepoch = 0;
+	__atomic_store_n(&e->pt, pt, __ATOMIC_RELEASE);
+	seq_touch(sim, pa, seq);
+}
+
+/*
+ * The module gives @pa back to the host.  @dirty: the TD wrote it with its
+ * key, so the host must TDH.PHYMEM.PAGE.WBINVD it before reuse (spec §2.10).
+ */
+void pamt_release(struct tdxsim *sim, u64 pa, int level, u16 hkid, bool dirty, u64 seq)
+{
+	struct pamt_entry *e = pamt_entry_at(sim, pa, level);
+	u64 npages = tdx_level_pages(level);
+	u8 flags = (dirty ? PG_DIRTY : 0) | (sim->cfg.reset_quirk ? PG_NEEDS_RESET : 0);
+
+	e->owner = 0;
+	e->bepoch = 0;
+	__atomic_store_n(&e->pt, PT_NDA, __ATOMIC_RELEASE);
+	seq_touch(sim, pa, seq);
+	if (!flags)
+		return;
+	for (u64 i = 0; i < npages; i++) {
+		u64 p = pa + (i << PAGE_SHIFT);
+
+		if (dirty)
+			sim->pamt_4k[pa_to_idx(sim, p)].owner = hkid;
+		page_flags_set(sim, p, flags);
+	}
+}
+
+void dpamt_inc(struct tdxsim *sim, u64 pa)
+{
+	if (sim_dpamt(sim))
+		__atomic_fetch_add(&sim->dpamt[pa_to_idx2m(sim, pa)].page_count, 1,
+				   __ATOMIC_RELAXED);
+}
+
+/* Returns true when the count dropped to 0: the PAMT removal hint. */
+bool dpamt_dec(struct tdxsim *sim, u64 pa)
+{
+	if (!sim_dpamt(sim))
+		return false;
+	return __atomic_sub_fetch(&sim->dpamt[pa_to_idx2m(sim, pa)].page_count, 1,
+				  __ATOMIC_RELAXED) == 0;
+}
+
+void td_chldcnt_add(struct seamcall_ctx *c, s64 delta)
+{
+	__atomic_fetch_add(&c->td->chldcnt, (u64)delta, __ATOMIC_RELAXED);
+	c->td->seq = c->seq;
+}
+
+int tdxsim_pamt_lookup(struct tdxsim *sim, u64 hpa, struct tdxsim_pamt_info *info)
+{
+	struct pamt_entry *e;
+	u8 f;
+
+	memset(info, 0, sizeof(*info));
+	if (!mem_in_tdmr(sim, hpa))
+		return -EINVAL;
+	info->level = pamt_leaf_level(sim, hpa);
+	e = pamt_entry_at(sim, hpa, info->level);
+	info->pt = e->pt;
+	info->bepoch = e->bepoch;
+	if (e->pt != PT_NDA && e->owner) {
+		struct td *td = td_by_id(sim, e->owner);
+
+		info->owner = td ? td->tdr_pa : 0;
+	}
+	f = page_flags_get(sim, hpa);
+	info->pamt_page = f & PG_PAMT_PAGE;
+	info->allocated = f & PG_ALLOCATED;
+	info->dirty = f & PG_DIRTY;
+	info->needs_reset = f & PG_NEEDS_RESET;
+	if (info->dirty)
+		info->dirty_hkid = sim->pamt_4k[pa_to_idx(sim, hpa)].owner;
+	if (sim_dpamt(sim) && pamt_entry_at(sim, hpa, TDX_PS_2M)->pt == PT_PAMT) {
+		struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, hpa)];
+
+		info->dpamt_pair = true;
+		info->dpamt_pages[0] = n->hpa[0];
+		info->dpamt_pages[1] = n->hpa[1];
+		info->dpamt_count = n->page_count;
+	}
+	return 0;
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * TDH.PHYMEM.PAGE.RECLAIM (leaf 28) and TDH.PHYMEM.PAGE.WBINVD (leaf 41)
+ * (spec seamcall.md §2.12, §2.13): physical pages, no TD op_state gating.
+ */
+#include "tdxsim-internal.h"
+
+static void reclaim_sept_page(struct tdxsim *sim, u64 pa)
+{
+	struct sept_page *sp = sept_page_find(sim, pa);
+
+	if (sp)
+		sept_page_put(sim, sp);
+}
+
+/* RCX = page PA.  Out: RCX = page type, RDX = owner TDR, R8 = size, R9 = hint. */
+u64 leaf_tdh_phymem_page_reclaim(struct seamcall_ctx *c)
+{
+	struct tdxsim *sim = c->sim;
+	struct tdx_module_args *a = c->args;
+	u64 pa = a->rcx;
+	struct pamt_entry *pe;
+	struct td *td;
+	bool hint = false;
+	int level;
+	u64 err;
+	u8 pt;
+
+	a->rcx = a->rdx = a->r8 = a->r9 = 0;
+	err = hpa_check_operand(c, pa, PAGE_SIZE, TDX_OPERAND_ID_RCX);
+	if (err)
+		return err;
+	/* Walk to whatever leaf covers the page. */
+	err = ctx_pamt_lock_page(c, pa, TDX_PS_4K, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
+				 &level);
+	if (err)
+		return err;
+	pe = c->pl[c->npl - 1].e;
+	pt = pe->pt;
+	if (pt == PT_NDA || pt == PT_RSVD || pt == PT_PAMT)
+		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, TDX_OPERAND_ID_RCX);
+	td = td_by_id(sim, pe->owner);
+	/* The outputs are set before the remaining checks. */
+	a->rcx = pt;
+	a->rdx = td ? td->tdr_pa : 0;
+	a->r8 = (u64)level;
+	if (pa & (tdx_level_size(level) - 1))
+		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RCX);
+	if (!td)	/* cannot happen: an owned page's TD lives until its TDR goes */
+		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, TDX_OPERAND_ID_RCX);
+
+	if (pt == PT_TDR) {
+		if (td->lifecycle != TD_TEARDOWN)
+			return TDX_LIFECYCLE_STATE_INCORRECT;
+		if (__atomic_load_n(&td->chldcnt, __ATOMIC_ACQUIRE))
+			return TDX_TD_ASSOCIATED_PAGES_EXIST;
+		/* We hold the TDR entry exclusive: no call can be inside this TD. */
+		pamt_release(sim, pa, TDX_PS_4K, td->hkid, false, c->seq);
+		hint = dpamt_dec(sim, pa);
+		td_free(sim, td);
+		a->r9 = hint ? TDX_PAMT_REMOVAL_HINT : 0;
+		return TDX_SUCCESS;
+	}
+	err = td_lock_tdr(c, td->tdr_pa, TDX_OPERAND_ID_TDR, TDX_LOCK_SHARED);
+	if (err)
+		return err;
+	if (td->lifecycle != TD_TEARDOWN)
+		return TDX_LIFECYCLE_STATE_INCORRECT;
+	if (pt == PT_EPT)
+		reclaim_sept_page(sim, pa);
+	pamt_release(sim, pa, level, td->hkid, false, c->seq);
+	if (level == TDX_PS_4K)
+		hint = dpamt_dec(sim, pa);
+	td_chldcnt_add(c, -(s64)tdx_level_pages(level));
+	a->r9 = hint ? TDX_PAMT_REMOVAL_HINT : 0;
+	return TDX_SUCCESS;
+}
+
+/* RCX = page PA with the TD's KeyID in the HKID bits. */
+u64 leaf_tdh_phymem_page_wbinvd(struct seamcall_ctx *c)
+{
+	struct tdxsim *sim = c->sim;
+	u64 keyed = c->args->rcx;
+	u64 pa = keyed & ~sim->hkid_mask;
+	u16 hkid = (u16)((keyed & sim->hkid_mask) >> sim->hkid_shift);
+	u64 idx, err;
+	int level;
+
+	err = hpa_check_operand(c, pa, PAGE_SIZE, TDX_OPERAND_ID_RCX);
+	if (err)
+		return err;
+	err = ctx_pamt_lock_page(c, pa, TDX_PS_4K, TDX_LOCK_SHARED, TDX_OPERAND_ID_RCX,
+				 &level);
+	if (err)
+		return err;
+	if (c->pl[c->npl - 1].e->pt != PT_NDA)
+		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, TDX_OPERAND_ID_RCX);
+	idx = pa_to_idx(sim, pa);
+	if (page_flags_get(sim, pa) & PG_DIRTY && sim->pamt_4k[idx].owner == hkid)
+		page_flags_clear(sim, pa, PG_DIRTY);
+	return TDX_SUCCESS;
+}

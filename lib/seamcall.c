@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The SEAMCALL dispatcher (tdx_vmm_dispatcher): leaf and version decoding,
+ * per-call context, release of every lock the leaf took, statistics; and the
+ * simulator's life cycle.
+ */
+#include "tdxsim-internal.h"
+
+struct leaf_desc {
+	leaf_fn fn;
+	const char *name;
+	u8 max_version;
+};
+
+static const struct leaf_desc leaves[TDX_NR_LEAVES] = {
+	[TDH_VP_ENTER]		 = { leaf_tdh_vp_enter, "TDH.VP.ENTER", 0 },
+	[TDH_MNG_ADDCX]		 = { leaf_tdh_mng_addcx, "TDH.MNG.ADDCX", 0 },
+	[TDH_MEM_PAGE_ADD]	 = { leaf_tdh_mem_page_add, "TDH.MEM.PAGE.ADD", 0 },
+	[TDH_MEM_SEPT_ADD]	 = { leaf_tdh_mem_sept_add, "TDH.MEM.SEPT.ADD", 1 },
+	[TDH_MEM_PAGE_AUG]	 = { leaf_tdh_mem_page_aug, "TDH.MEM.PAGE.AUG", 0 },
+	[TDH_MEM_RANGE_BLOCK]	 = { leaf_tdh_mem_range_block, "TDH.MEM.RANGE.BLOCK", 0 },
+	[TDH_MNG_KEY_CONFIG]	 = { leaf_tdh_mng_key_config, "TDH.MNG.KEY.CONFIG", 0 },
+	[TDH_MNG_CREATE]	 = { leaf_tdh_mng_create, "TDH.MNG.CREATE", 0 },
+	[TDH_VP_CREATE]		 = { leaf_tdh_vp_create, "TDH.VP.CREATE", 0 },
+	[TDH_MEM_PAGE_DEMOTE]	 = { leaf_tdh_mem_page_demote, "TDH.MEM.PAGE.DEMOTE", 0 },
+	[TDH_MR_FINALIZE]	 = { leaf_tdh_mr_finalize, "TDH.MR.FINALIZE", 0 },
+	[TDH_MNG_VPFLUSHDONE]	 = { leaf_tdh_mng_vpflushdone, "TDH.MNG.VPFLUSHDONE", 0 },
+	[TDH_MNG_KEY_FREEID]	 = { leaf_tdh_mng_key_freeid, "TDH.MNG.KEY.FREEID", 0 },
+	[TDH_PHYMEM_CACHE_WB]	 = { leaf_tdh_phymem_cache_wb, "TDH.PHYMEM.CACHE.WB", 0 },
+	[TDH_MNG_INIT]		 = { leaf_tdh_mng_init, "TDH.MNG.INIT", 0 },
+	[TDH_MEM_PAGE_PROMOTE]	 = { leaf_tdh_mem_page_promote, "TDH.MEM.PAGE.PROMOTE", 1 },
+	[TDH_PHYMEM_PAGE_RECLAIM] = { leaf_tdh_phymem_page_reclaim, "TDH.PHYMEM.PAGE.RECLAIM", 0 },
+	[TDH_MEM_PAGE_REMOVE]	 = { leaf_tdh_mem_page_remove, "TDH.MEM.PAGE.REMOVE", 0 },
+	[TDH_MEM_SEPT_REMOVE]	 = { leaf_tdh_mem_sept_remove, "TDH.MEM.SEPT.REMOVE", 1 },
+	[TDH_MEM_TRACK]		 = { leaf_tdh_mem_track, "TDH.MEM.TRACK", 0 },
+	[TDH_MEM_RANGE_UNBLOCK]	 = { leaf_tdh_mem_range_unblock, "TDH.MEM.RANGE.UNBLOCK", 0 },
+	[TDH_PHYMEM_PAGE_WBINVD] = { leaf_tdh_phymem_page_wbinvd, "TDH.PHYMEM.PAGE.WBINVD", 0 },
+	[TDH_PHYMEM_PAMT_ADD]	 = { leaf_tdh_phymem_pamt_add, "TDH.PHYMEM.PAMT.ADD", 0 },
+	[TDH_PHYMEM_PAMT_REMOVE] = { leaf_tdh_phymem_pamt_remove, "TDH.PHYMEM.PAMT.REMOVE", 0 },
+};
+
+const char *tdxsim_leaf_name(unsigned int leaf)
+{
+	if (leaf >= TDX_NR_LEAVES || !leaves[leaf].name)
+		return NULL;
+	return leaves[leaf].name;
+}
+
+static __thread unsigned int this_cpu;
+
+int tdxsim_cpu_bind(struct tdxsim *sim, unsigned int cpu)
+{
+	if (cpu >= sim->cfg.nr_cpus)
+		return -EINVAL;
+	this_cpu = cpu;
+	return 0;
+}
+
+unsigned int tdxsim_cpu_current(void)
+{
+	return this_cpu;
+}
+
+int tdxsim_raise_interrupt(struct tdxsim *sim, unsigned int cpu)
+{
+	if (cpu >= sim->cfg.nr_cpus)
+		return -EINVAL;
+	__atomic_store_n(&sim->cpus[cpu].intr_pending, true, __ATOMIC_RELEASE);
+	return 0;
+}
+
+bool cpu_interrupt_pending(struct seamcall_ctx *c)
+{
+	return __atomic_load_n(&c->sim->cpus[c->cpu].intr_pending, __ATOMIC_ACQUIRE);
+}
+
+void stats_count(struct leaf_stats *ls, u64 status)
+{
+	__atomic_fetch_add(&ls->calls, 1, __ATOMIC_RELAXED);
+	if (status == TDX_SUCCESS)
+		__atomic_fetch_add(&ls->success, 1, __ATOMIC_RELAXED);
+	for (unsigned int i = 0; i < TDXSIM_STATS_MAX_STATUSES; i++) {
+		u64 s = __atomic_load_n(&ls->st[i].status, __ATOMIC_ACQUIRE);
+
+		/* Claim an empty slot; on a lost race @s is the winner's status. */
+		if (s == TDXSIM_STAT_EMPTY &&
+		    __atomic_compare_exchange_n(&ls->st[i].status, &s, status, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			s = status;
+		if (s != status)
+			continue;
+		__atomic_fetch_add(&ls->st[i].count, 1, __ATOMIC_RELAXED);
+		return;
+	}
+}
+
+void ctx_init(struct seamcall_ctx *c, struct tdxsim *sim, struct tdx_module_args *args,
+	      unsigned int leaf, unsigned int version)
+{
+	memset(c, 0, sizeof(*c));
+	c->sim = sim;
+	c->args = args;
+	c->leaf = leaf;
+	c->version = version;
+	c->cpu = this_cpu < sim->cfg.nr_cpus ? this_cpu : this_cpu % sim->cfg.nr_cpus;
+	c->seq = __atomic_add_fetch(&sim->seq, 1, __ATOMIC_RELAXED);
+}
+
+/* The host takes the pending interrupt as soon as the call returns. */
+void ctx_finish(struct seamcall_ctx *c)
+{
+	ctx_release(c);
+	__atomic_store_n(&c->sim->cpus[c->cpu].intr_pending, false, __ATOMIC_RELEASE);
+}
+
+u64 tdxsim_seamcall(struct tdxsim *sim, u64 rax, struct tdx_module_args *args)
+{
+	unsigned int leaf = rax & TDX_LEAF_MASK;
+	unsigned int version = (rax >> TDX_VERSION_SHIFT) & TDX_VERSION_MASK;
+	struct seamcall_ctx c;
+	u64 status;
+
+	ctx_init(&c, sim, args, leaf, version);
+	/* Unknown leaf, unsupported version or reserved RAX bits. */
+	if (rax >> 24 || leaf >= TDX_NR_LEAVES || !leaves[leaf].fn ||
+	    version > leaves[leaf].max_version)
+		status = api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RAX);
+	else
+		status = leaves[leaf].fn(&c);
+	ctx_finish(&c);
+	stats_count(&sim->stats[leaf < TDX_NR_LEAVES ? leaf : 0], status);
+	return status;
+}
+
+u64 tdxsim_seq(struct tdxsim *sim)
+{
+	return __atomic_load_n(&sim->seq, __ATOMIC_RELAXED);
+}
+
+void tdxsim_config_init(struct tdxsim_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem_base = SZ_1G;
+	cfg->mem_size = SZ_1G;
+	cfg->features0 = TDX_FEATURES0_DYNAMIC_PAMT |
+			 TDX_FEATURES0_ENHANCED_DEMOTE_INTERRUPTIBILITY;
+	cfg->nr_cpus = 4;
+	cfg->seed = 1;
+	cfg->max_pa_bits = 52;
+	cfg->nr_hkid_bits = 6;
+	cfg->nr_tdcs_pages = 4;
+	cfg->gpaw = 48;
+	cfg->reset_quirk = false;
+	cfg->max_tds = 64;
+}
+
+static bool config_valid(const struct tdxsim_config *cfg)
+{
+	u64 pa_limit;
+
+	if (cfg->max_pa_bits < 36 || cfg->max_pa_bits > 52 || cfg->nr_hkid_bits < 1 ||
+	    cfg->nr_hkid_bits > 15 || cfg->nr_hkid_bits >= cfg->max_pa_bits - 32)
+		return false;
+	pa_limit = 1ULL << (cfg->max_pa_bits - cfg->nr_hkid_bits);
+	if (!cfg->mem_base || cfg->mem_base & (SZ_1G - 1) || !cfg->mem_size ||
+	    cfg->mem_size & (SZ_2M - 1) || cfg->mem_base + cfg->mem_size > pa_limit ||
+	    cfg->mem_base + cfg->mem_size < cfg->mem_base)
+		return false;
+	if (!cfg->nr_cpus || cfg->nr_cpus > 1024 || (cfg->gpaw != 48 && cfg->gpaw != 52))
+		return false;
+	if (!cfg->nr_tdcs_pages || cfg->nr_tdcs_pages > TDXSIM_MAX_TDCS_PAGES ||
+	    !cfg->max_tds || cfg->max_tds > 0xFFFE)
+		return false;
+	return true;
+}
+
+struct tdxsim *tdxsim_create(const struct tdxsim_config *cfg)
+{
+	struct tdxsim *sim;
+
+	if (!cfg || !config_valid(cfg)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	sim = calloc(1, sizeof(*sim));
+	if (!sim)
+		goto enomem;
+	sim->cfg = *cfg;
+	sim->hkid_shift = cfg->max_pa_bits - cfg->nr_hkid_bits;
+	sim->hkid_mask = ((1ULL << cfg->nr_hkid_bits) - 1) << sim->hkid_shift;
+	pthread_mutex_init(&sim->td_lock, NULL);
+	pthread_mutex_init(&sim->sept_lock, NULL);
+	TAILQ_INIT(&sim->sept_free);
+	for (unsigned int l = 0; l < TDX_NR_LEAVES; l++) {
+		for (unsigned int i = 0; i < TDXSIM_STATS_MAX_STATUSES; i++) {
+			sim->stats[l].st[i].status = TDXSIM_STAT_EMPTY;
+			sim->tdcall_stats[l].st[i].status = TDXSIM_STAT_EMPTY;
+		}
+	}
+	sim->tds = calloc((size_t)cfg->max_tds + 1, sizeof(*sim->tds));
+	sim->hkid_used = calloc(1ULL << cfg->nr_hkid_bits, 1);
+	sim->cpus = calloc(cfg->nr_cpus, sizeof(*sim->cpus));
+	if (!sim->tds || !sim->hkid_used || !sim->cpus)
+		goto fail;
+	if (mem_init(sim) || pamt_init(sim))
+		goto fail;
+	return sim;
+fail:
+	tdxsim_destroy(sim);
+enomem:
+	errno = ENOMEM;
+	return NULL;
+}
+
+void tdxsim_destroy(struct tdxsim *sim)
+{
+	struct sept_page *sp, *tmp;
+
+	if (!sim)
+		return;
+	for (unsigned int id = 1; sim->tds && id <= sim->cfg.max_tds; id++) {
+		if (sim->tds[id])
+			td_free(sim, sim->tds[id]);
+	}
+	HASH_ITER(hh, sim->sept_pages, sp, tmp) {
+		HASH_DELETE(hh, sim->sept_pages, sp);
+		free(sp->child);
+		free(sp);
+	}
+	while ((sp = TAILQ_FIRST(&sim->sept_free))) {
+		TAILQ_REMOVE(&sim->sept_free, sp, free_link);
+		free(sp->child);
+		free(sp);
+	}
+	pamt_fini(sim);
+	mem_fini(sim);
+	free(sim->tds);
+	free(sim->hkid_used);
+	free(sim->cpus);
+	pthread_mutex_destroy(&sim->td_lock);
+	pthread_mutex_destroy(&sim->sept_lock);
+	free(sim);
+}
+
+const struct tdxsim_config *tdxsim_get_config(const struct tdxsim *sim)
+{
+	return &sim->cfg;
+}
+
+static int stats_copy(const struct leaf_stats *ls, struct tdxsim_leaf_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->calls = __atomic_load_n(&ls->calls, __ATOMIC_RELAXED);
+	st->success = __atomic_load_n(&ls->success, __ATOMIC_RELAXED);
+	for (unsigned int i = 0; i < TDXSIM_STATS_MAX_STATUSES; i++) {
+		u64 s = __atomic_load_n(&ls->st[i].status, __ATOMIC_ACQUIRE);
+
+		if (s == TDXSIM_STAT_EMPTY)
+			break;
+		st->statuses[st->nr_statuses].status = s;
+		st->statuses[st->nr_statuses].count =
+			__atomic_load_n(&ls->st[i].count, __ATOMIC_RELAXED);
+		st->nr_statuses++;
+	}
+	return 0;
+}
+
+int tdxsim_stats_leaf(struct tdxsim *sim, unsigned int leaf, struct tdxsim_leaf_stats *st)
+{
+	if (leaf >= TDX_NR_LEAVES)
+		return -EINVAL;
+	return stats_copy(&sim->stats[leaf], st);
+}
+
+int tdxsim_stats_tdcall(struct tdxsim *sim, unsigned int leaf, struct tdxsim_leaf_stats *st)
+{
+	if (leaf >= TDX_NR_LEAVES)
+		return -EINVAL;
+	return stats_copy(&sim->tdcall_stats[leaf], st);
+}
+
+u64 tdxsim_stats_count(struct tdxsim *sim, unsigned int leaf, u64 status)
+{
+	struct tdxsim_leaf_stats st;
+
+	if (tdxsim_stats_leaf(sim, leaf, &st))
+		return 0;
+	for (unsigned int i = 0; i < st.nr_statuses; i++) {
+		if (st.statuses[i].status == status)
+			return st.statuses[i].count;
+	}
+	return 0;
+}
+
+void tdxsim_stats_print(struct tdxsim *sim, FILE *f)
+{
+	char buf[64];
+
+	fprintf(f, "%-26s %10s %10s  %s\n", "leaf", "calls", "success", "other statuses");
+	for (unsigned int l = 0; l < TDX_NR_LEAVES; l++) {
+		struct tdxsim_leaf_stats st;
+
+		tdxsim_stats_leaf(sim, l, &st);
+		if (!st.calls)
+			continue;
+		fprintf(f, "%-26s %10llu %10llu ", tdxsim_leaf_name(l) ? tdxsim_leaf_name(l) : "?",
+			(unsigned long long)st.calls, (unsigned long long)st.success);
+		for (unsigned int i = 0; i < st.nr_statuses; i++) {
+			if (st.statuses[i].status == TDX_SUCCESS)
+				continue;
+			fprintf(f, " %s=%llu",
+				tdxsim_status_name(st.statuses[i].status, buf, sizeof(buf)),
+				(unsigned long long)st.statuses[i].count);
+		}
+		fputc('\n', f);
+	}
+}

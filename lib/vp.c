@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vCPUs: TDH.VP.CREATE, the epoch half of TDH.VP.ENTER, TD exits, and the
+ * TDCALL dispatcher (spec seamcall.md §2.6, §2.17).
+ */
+#include "tdxsim-internal.h"
+
+/* TDH.VP.CREATE: RCX = TDVPR page, RDX = TDR. */
+u64 leaf_tdh_vp_create(struct seamcall_ctx *c)
+{
+	struct tdxsim *sim = c->sim;
+	u64 tdvpr = c->args->rcx;
+	struct tdxsim_vcpu *v;
+	u64 err;
+
+	err = td_lock_tdr(c, c->args->rdx, TDX_OPERAND_ID_RDX, TDX_LOCK_SHARED);
+	if (err)
+		return err;
+	err = td_check_keys(c);
+	if (err)
+		return err;
+	err = td_lock_op_state(c, OPS(INITIALIZED));
+	if (err)
+		return err;
+	err = ctx_pamt_check_free_page(c, tdvpr, TDX_PS_4K, TDX_OPERAND_ID_RCX);
+	if (err)
+		return err;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return TDX_SYS_BUSY;
+	v->sim = sim;
+	v->td = c->td;
+	v->tdvpr_pa = tdvpr;
+	pthread_mutex_lock(&c->td->vcpu_lock);
+	HASH_ADD(hh, c->td->vcpus, tdvpr_pa, sizeof(v->tdvpr_pa), v);
+	pthread_mutex_unlock(&c->td->vcpu_lock);
+	pamt_assign(sim, tdvpr, TDX_PS_4K, PT_TDVPR, c->td->id, c->seq);
+	dpamt_inc(sim, tdvpr);
+	td_chldcnt_add(c, 1);
+	return TDX_SUCCESS;
+}
+
+static struct tdxsim_vcpu *vcpu_find(struct td *td, u64 tdvpr)
+{
+	struct tdxsim_vcpu *v;
+
+	pthread_mutex_lock(&td->vcpu_lock);
+	HASH_FIND(hh, td->vcpus, &tdvpr, sizeof(tdvpr), v);
+	pthread_mutex_unlock(&td->vcpu_lock);
+	return v;
+}
+
+/*
+ * TDH.VP.ENTER: RCX = TDVPR.  Only the epoch part: sample td_epoch under the
+ * epoch lock (shared), count the vCPU in refcount[epoch & 1].
+ */
+u64 leaf_tdh_vp_enter(struct seamcall_ctx *c)
+{
+	struct tdxsim *sim = c->sim;
+	u64 tdvpr = c->args->rcx;
+	struct tdxsim_vcpu *v;
+	int reached;
+	struct td *td;
+	u64 err;
+
+	err = hpa_check_operand(c, tdvpr, PAGE_SIZE, TDX_OPERAND_ID_RCX);
+	if (err)
+		return err;
+	err = ctx_pamt_lock_page(c, tdvpr, TDX_PS_4K, TDX_LOCK_SHARED, TDX_OPERAND_ID_RCX,
+				 &reached);
+	if (err)
+		return err;
+	if (reached != TDX_PS_4K || c->pl[0].e->pt != PT_TDVPR)
+		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, TDX_OPERAND_ID_RCX);
+	td = td_by_id(sim, c->pl[0].e->owner);
+	err = td_lock_tdr(c, td->tdr_pa, TDX_OPERAND_ID_TDR, TDX_LOCK_SHARED);
+	if (err)
+		return err;
+	err = td_check_keys(c);
+	if (err)
+		return err;
+	err = td_lock_op_state(c, OPS(RUNNABLE) | OPS(LIVE_EXPORT) | OPS(LIVE_IMPORT));
+	if (err)
+		return err;
+	v = vcpu_find(td, tdvpr);
+	if (!v || __atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE))
+		return TDX_VCPU_STATE_INCORRECT;
+	if (!sharex_try_lock(&td->epoch_lock, TDX_LOCK_SHARED))
+		return api_error_with_operand_id(TDX_OPERAND_BUSY, TDX_OPERAND_ID_TD_EPOCH);
+	v->vcpu_epoch = __atomic_load_n(&td->td_epoch, __ATOMIC_ACQUIRE);
+	__atomic_fetch_add(&td->refcount[v->vcpu_epoch & 1], 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&v->in_guest, true, __ATOMIC_RELEASE);
+	sharex_unlock(&td->epoch_lock, TDX_LOCK_SHARED);
+	return TDX_SUCCESS;
+}
+
+/* TD exit: the vCPU no longer holds its epoch. */
+static bool vcpu_td_exit(struct tdxsim_vcpu *v)
+{
+	if (!__atomic_exchange_n(&v->in_guest, false, __ATOMIC_ACQ_REL))
+		return false;
+	__atomic_fetch_sub(&v->td->refcount[v->vcpu_epoch & 1], 1, __ATOMIC_ACQ_REL);
+	return true;
+}
+
+void tdxsim_vcpu_exit(struct tdxsim_vcpu *v)
+{
+	if (v && v->td)
+		vcpu_td_exit(v);
+}
+
+bool tdxsim_vcpu_in_guest(const struct tdxsim_vcpu *v)
+{
+	return __atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE);
+}
+
+void tdxsim_vcpu_last_exit(const struct tdxsim_vcpu *v, struct tdxsim_td_exit *exit)
+{
+	*exit = v->last_exit;
+}
+
+u64 tdxsim_vcpu_tdvpr_pa(const struct tdxsim_vcpu *v)
+{
+	return v->tdvpr_pa;
+}
+
+/* Record the exit and leave the guest: tdxsim_tdcall() returns TD_EXIT. */
+u64 vcpu_exit_to_host(struct tdxsim_vcpu *v, const struct tdxsim_td_exit *exit)
+{
+	v->last_exit = *exit;
+	vcpu_td_exit(v);
+	return TDXSIM_TDCALL_TD_EXIT;
+}
+
+u64 tdxsim_tdcall(struct tdxsim *sim, struct tdxsim_vcpu *v, u64 rax,
+		  struct tdx_module_args *args)
+{
+	unsigned int leaf = rax & TDX_LEAF_MASK;
+	unsigned int version = (rax >> TDX_VERSION_SHIFT) & TDX_VERSION_MASK;
+	struct seamcall_ctx c;
+	u64 status;
+
+	ctx_init(&c, sim, args, leaf, version);
+	if (!v || v->sim != sim || !v->td || !__atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE))
+		status = TDX_VCPU_STATE_INCORRECT;
+	else if (rax >> 24 || leaf != TDG_MEM_PAGE_ACCEPT || version)
+		status = api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RAX);
+	else
+		status = leaf_tdg_mem_page_accept(&c, v);
+	ctx_finish(&c);
+	stats_count(&sim->tdcall_stats[leaf < TDX_NR_LEAVES ? leaf : 0], status);
+	return status;
+}
