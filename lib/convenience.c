@@ -309,7 +309,14 @@ int tdxsim_td_teardown(struct tdxsim_td *h, unsigned int flags)
 		if (seamcall_retry(sim, TDH_MNG_VPFLUSHDONE, &a))
 			ret = -EIO;
 	}
-	if (td->lifecycle == TD_BLOCKED || td->lifecycle == TD_HKID_ASSIGNED) {
+	if (td->lifecycle == TD_HKID_ASSIGNED) {
+		a = (struct tdx_module_args){ .rcx = h->tdr_pa };
+		if (seamcall_retry(sim, TDH_MNG_VPFLUSHDONE, &a))
+			ret = -EIO;
+	}
+	if (td->lifecycle == TD_BLOCKED) {
+		a = (struct tdx_module_args){ .rcx = 0 };
+		seamcall_retry(sim, TDH_PHYMEM_CACHE_WB, &a);
 		a = (struct tdx_module_args){ .rcx = h->tdr_pa };
 		if (seamcall_retry(sim, TDH_MNG_KEY_FREEID, &a))
 			ret = -EIO;

@@ -6,26 +6,7 @@
  */
 #include "tdxsim-internal.h"
 
-/* The op_state lock taken exclusive: the leaf changes op_state. */
-static u64 td_lock_op_state_excl(struct seamcall_ctx *c, u32 op_states)
-{
-	struct td *td = c->td;
-
-	if (!sharex_try_lock(&td->op_state_lock, TDX_LOCK_EXCLUSIVE))
-		return api_error_with_operand_id(TDX_OPERAND_BUSY, TDX_OPERAND_ID_OP_STATE);
-	if (!(op_states & (1U << td->op_state))) {
-		sharex_unlock(&td->op_state_lock, TDX_LOCK_EXCLUSIVE);
-		return TDX_OP_STATE_INCORRECT;
-	}
-	return TDX_SUCCESS;
-}
-
-static void td_unlock_op_state_excl(struct seamcall_ctx *c)
-{
-	sharex_unlock(&c->td->op_state_lock, TDX_LOCK_EXCLUSIVE);
-}
-
-/* TDH.MNG.CREATE: RCX = TDR page, RDX = HKID. */
+/* TDH.MNG.CREATE: RCX = TDR page, RDX = HKID (bits 15:0).  The HKID is checked first. */
 u64 leaf_tdh_mng_create(struct seamcall_ctx *c)
 {
 	struct tdxsim *sim = c->sim;
@@ -33,14 +14,14 @@ u64 leaf_tdh_mng_create(struct seamcall_ctx *c)
 	struct td *td;
 	u64 err;
 
+	if (!hkid || hkid >= (1ULL << sim->cfg.nr_hkid_bits))
+		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RDX);
 	err = ctx_pamt_check_free_page(c, tdr_pa, TDX_PS_4K, TDX_OPERAND_ID_RCX);
 	if (err)
 		return err;
-	/* HKID 0 is the TDX global private key's neighbour: the host's. */
-	if (!hkid || hkid >= (1ULL << sim->cfg.nr_hkid_bits))
-		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RDX);
+	/* The key ownership table: an HKID is not free until KEY.FREEID. */
 	if (__atomic_exchange_n(&sim->hkid_used[hkid], 1, __ATOMIC_ACQ_REL))
-		return api_error_with_operand_id(TDX_HKID_NOT_FREE, TDX_OPERAND_ID_RDX);
+		return TDX_HKID_NOT_FREE;
 	td = td_alloc(sim, tdr_pa, (u16)hkid);
 	if (!td) {
 		/* Simulator limit (max_tds), not a module behaviour. */
@@ -48,12 +29,13 @@ u64 leaf_tdh_mng_create(struct seamcall_ctx *c)
 		return TDX_SYS_BUSY;
 	}
 	td->seq = c->seq;
+	/* The module records owner 0 for a TDR; tdxsim keeps its TD id there. */
 	pamt_assign(sim, tdr_pa, TDX_PS_4K, PT_TDR, td->id, c->seq);
 	dpamt_inc(sim, tdr_pa);
 	return TDX_SUCCESS;
 }
 
-/* TDH.MNG.KEY.CONFIG: RCX = TDR. */
+/* TDH.MNG.KEY.CONFIG: RCX = TDR.  One package: HKID_ASSIGNED -> KEYS_CONFIGURED. */
 u64 leaf_tdh_mng_key_config(struct seamcall_ctx *c)
 {
 	u64 err = td_lock_tdr(c, c->args->rcx, TDX_OPERAND_ID_RCX, TDX_LOCK_EXCLUSIVE);
@@ -62,8 +44,6 @@ u64 leaf_tdh_mng_key_config(struct seamcall_ctx *c)
 		return err;
 	if (c->td->fatal)
 		return TDX_TD_FATAL;
-	if (c->td->lifecycle == TD_KEYS_CONFIGURED)
-		return TDX_KEY_CONFIGURED;
 	if (c->td->lifecycle != TD_HKID_ASSIGNED)
 		return TDX_LIFECYCLE_STATE_INCORRECT;
 	c->td->lifecycle = TD_KEYS_CONFIGURED;
@@ -71,7 +51,10 @@ u64 leaf_tdh_mng_key_config(struct seamcall_ctx *c)
 	return TDX_SUCCESS;
 }
 
-/* TDH.MNG.ADDCX: RCX = TDCX page, RDX = TDR. */
+/*
+ * TDH.MNG.ADDCX: RCX = TDCX page, RDX = TDR.  Pages beyond the TDCS base size
+ * (L2 roots) are only accepted before MNG.INIT.
+ */
 u64 leaf_tdh_mng_addcx(struct seamcall_ctx *c)
 {
 	struct tdxsim *sim = c->sim;
@@ -87,13 +70,13 @@ u64 leaf_tdh_mng_addcx(struct seamcall_ctx *c)
 		return TDX_TD_FATAL;
 	if (td->lifecycle != TD_KEYS_CONFIGURED)
 		return TDX_TD_KEYS_NOT_CONFIGURED;
-	if (td->op_state != OP_STATE_UNINITIALIZED)
-		return TDX_OP_STATE_INCORRECT;
-	if (td->nr_tdcx >= sim->cfg.nr_tdcs_pages)
+	if (td->nr_tdcx >= TDXSIM_MAX_TDCS_PAGES)
 		return TDX_TDCX_NUM_INCORRECT;
 	err = ctx_pamt_check_free_page(c, page, TDX_PS_4K, TDX_OPERAND_ID_RCX);
 	if (err)
 		return err;
+	if (td->nr_tdcx + 1 > sim->cfg.nr_tdcs_pages && td->op_state != OP_STATE_UNINITIALIZED)
+		return TDX_OP_STATE_INCORRECT;
 	pamt_assign(sim, page, TDX_PS_4K, PT_TDCX, td->id, c->seq);
 	dpamt_inc(sim, page);
 	td->tdcx_pa[td->nr_tdcx++] = page;
@@ -131,23 +114,29 @@ u64 leaf_tdh_mng_init(struct seamcall_ctx *c)
 	return TDX_SUCCESS;
 }
 
-/* TDH.MR.FINALIZE: RCX = TDR.  INITIALIZED -> RUNNABLE. */
+/* TDH.MR.FINALIZE: RCX = TDR (exclusive).  INITIALIZED -> RUNNABLE. */
 u64 leaf_tdh_mr_finalize(struct seamcall_ctx *c)
 {
+	struct td *td;
 	u64 err;
 
-	err = td_lock_tdr(c, c->args->rcx, TDX_OPERAND_ID_RCX, TDX_LOCK_SHARED);
+	err = td_lock_tdr(c, c->args->rcx, TDX_OPERAND_ID_RCX, TDX_LOCK_EXCLUSIVE);
 	if (err)
 		return err;
 	err = td_check_keys(c);
 	if (err)
 		return err;
-	err = td_lock_op_state_excl(c, OPS(INITIALIZED));
+	td = c->td;
+	if (td->op_state != OP_STATE_INITIALIZED)
+		return TDX_OP_STATE_INCORRECT;
+	/* The module counts TDH.VP.INIT; tdxsim's vCPUs are ready once created. */
+	pthread_mutex_lock(&td->vcpu_lock);
+	err = HASH_COUNT(td->vcpus) ? TDX_SUCCESS : TDX_NO_VCPUS;
+	pthread_mutex_unlock(&td->vcpu_lock);
 	if (err)
 		return err;
-	__atomic_store_n(&c->td->op_state, OP_STATE_RUNNABLE, __ATOMIC_RELEASE);
-	c->td->seq = c->seq;
-	td_unlock_op_state_excl(c);
+	__atomic_store_n(&td->op_state, OP_STATE_RUNNABLE, __ATOMIC_RELEASE);
+	td->seq = c->seq;
 	return TDX_SUCCESS;
 }
 
@@ -165,29 +154,53 @@ static bool td_any_vcpu_in_guest(struct td *td)
 	return any;
 }
 
-/* TDH.MNG.VPFLUSHDONE: RCX = TDR.  KEYS_CONFIGURED -> BLOCKED. */
+/*
+ * TDH.MNG.VPFLUSHDONE: RCX = TDR.  HKID_ASSIGNED/KEYS_CONFIGURED -> BLOCKED.
+ * The module refuses while vCPUs are still associated (no TDH.VP.FLUSH here:
+ * a vCPU is associated while it is in guest mode).
+ */
 u64 leaf_tdh_mng_vpflushdone(struct seamcall_ctx *c)
 {
+	struct td *td;
 	u64 err = td_lock_tdr(c, c->args->rcx, TDX_OPERAND_ID_RCX, TDX_LOCK_EXCLUSIVE);
 
 	if (err)
 		return err;
-	if (c->td->lifecycle != TD_KEYS_CONFIGURED)
+	td = c->td;
+	if (td->lifecycle != TD_HKID_ASSIGNED && td->lifecycle != TD_KEYS_CONFIGURED)
 		return TDX_LIFECYCLE_STATE_INCORRECT;
-	if (td_any_vcpu_in_guest(c->td))
+	if (td->nr_tdcx >= c->sim->cfg.nr_tdcs_pages && td->op_state != OP_STATE_UNINITIALIZED &&
+	    td_any_vcpu_in_guest(td))
 		return TDX_FLUSHVP_NOT_DONE;
-	c->td->lifecycle = TD_BLOCKED;
-	c->td->seq = c->seq;
+	td->lifecycle = TD_BLOCKED;
+	td->wbcache_pending = true;
+	td->seq = c->seq;
 	return TDX_SUCCESS;
 }
 
-/* TDH.PHYMEM.CACHE.WB: cache state is per page here; nothing to do. */
+/*
+ * TDH.PHYMEM.CACHE.WB: RCX = 0 (start) or 1 (resume).  One package: writes
+ * back the caches of every HKID flushed by VPFLUSHDONE.
+ */
 u64 leaf_tdh_phymem_cache_wb(struct seamcall_ctx *c)
 {
-	return TDX_SUCCESS;
+	struct tdxsim *sim = c->sim;
+	bool any = false;
+
+	if (c->args->rcx > 1)
+		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RCX);
+	pthread_mutex_lock(&sim->td_lock);
+	for (u16 id = 1; id <= sim->cfg.max_tds; id++) {
+		struct td *td = sim->tds[id];
+
+		if (td && __atomic_exchange_n(&td->wbcache_pending, false, __ATOMIC_ACQ_REL))
+			any = true;
+	}
+	pthread_mutex_unlock(&sim->td_lock);
+	return any ? TDX_SUCCESS : TDX_NO_HKID_READY_TO_WBCACHE;
 }
 
-/* TDH.MNG.KEY.FREEID: RCX = TDR.  BLOCKED -> TEARDOWN, HKID released. */
+/* TDH.MNG.KEY.FREEID: RCX = TDR.  BLOCKED -> TEARDOWN, HKID free again. */
 u64 leaf_tdh_mng_key_freeid(struct seamcall_ctx *c)
 {
 	u64 err = td_lock_tdr(c, c->args->rcx, TDX_OPERAND_ID_RCX, TDX_LOCK_EXCLUSIVE);
@@ -196,6 +209,8 @@ u64 leaf_tdh_mng_key_freeid(struct seamcall_ctx *c)
 		return err;
 	if (c->td->lifecycle != TD_BLOCKED)
 		return TDX_LIFECYCLE_STATE_INCORRECT;
+	if (__atomic_load_n(&c->td->wbcache_pending, __ATOMIC_ACQUIRE))
+		return TDX_WBCACHE_NOT_COMPLETE;
 	c->td->lifecycle = TD_TEARDOWN;
 	__atomic_store_n(&c->sim->hkid_used[c->td->hkid], 0, __ATOMIC_RELEASE);
 	c->td->seq = c->seq;

@@ -262,7 +262,7 @@ int tdxsim_pamt_lookup(struct tdxsim *sim, u64 hpa, struct tdxsim_pamt_info *inf
 	e = pamt_entry_at(sim, hpa, info->level);
 	info->pt = e->pt;
 	info->bepoch = e->bepoch;
-	if (e->pt != PT_NDA && e->owner) {
+	if (e->pt != PT_NDA && e->pt != PT_TDR && e->owner) {
 		struct td *td = td_by_id(sim, e->owner);
 
 		info->owner = td ? td->tdr_pa : 0;

@@ -13,7 +13,10 @@ static void reclaim_sept_page(struct tdxsim *sim, u64 pa)
 		sept_page_put(sim, sp);
 }
 
-/* RCX = page PA.  Out: RCX = page type, RDX = owner TDR, R8 = size, R9 = hint. */
+/*
+ * RCX = page PA.  Out: RCX = page type, RDX = owner TDR, R8 = size, R9 =
+ * PAMT removal hint (newer DPAMT module; 1.5 always returns 0 there).
+ */
 u64 leaf_tdh_phymem_page_reclaim(struct seamcall_ctx *c)
 {
 	struct tdxsim *sim = c->sim;
@@ -26,7 +29,7 @@ u64 leaf_tdh_phymem_page_reclaim(struct seamcall_ctx *c)
 	u64 err;
 	u8 pt;
 
-	a->rcx = a->rdx = a->r8 = a->r9 = 0;
+	a->rcx = a->rdx = a->r8 = a->r9 = a->r10 = a->r11 = 0;
 	err = hpa_check_operand(c, pa, PAGE_SIZE, TDX_OPERAND_ID_RCX);
 	if (err)
 		return err;
@@ -40,9 +43,9 @@ u64 leaf_tdh_phymem_page_reclaim(struct seamcall_ctx *c)
 	if (pt == PT_NDA || pt == PT_RSVD || pt == PT_PAMT)
 		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, TDX_OPERAND_ID_RCX);
 	td = td_by_id(sim, pe->owner);
-	/* The outputs are set before the remaining checks. */
+	/* The outputs are set before the remaining checks; a TDR has owner 0. */
 	a->rcx = pt;
-	a->rdx = td ? td->tdr_pa : 0;
+	a->rdx = td && pt != PT_TDR ? td->tdr_pa : 0;
 	a->r8 = (u64)level;
 	if (pa & (tdx_level_size(level) - 1))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RCX);

@@ -106,9 +106,21 @@ void ctx_init(struct seamcall_ctx *c, struct tdxsim *sim, struct tdx_module_args
 	c->seq = __atomic_add_fetch(&sim->seq, 1, __ATOMIC_RELAXED);
 }
 
-/* The host takes the pending interrupt as soon as the call returns. */
-void ctx_finish(struct seamcall_ctx *c)
+void tdxsim_test_set_hold_hook(struct tdxsim *sim,
+			       void (*fn)(void *arg, unsigned int leaf, u64 status), void *arg)
 {
+	sim->hold_arg = arg;
+	__atomic_store_n(&sim->hold_hook, fn, __ATOMIC_RELEASE);
+}
+
+/* The host takes the pending interrupt as soon as the call returns. */
+void ctx_finish(struct seamcall_ctx *c, u64 status)
+{
+	void (*hook)(void *, unsigned int, u64) =
+		__atomic_load_n(&c->sim->hold_hook, __ATOMIC_ACQUIRE);
+
+	if (unlikely(hook))
+		hook(c->sim->hold_arg, c->leaf | (c->tdcall ? TDXSIM_HOOK_TDCALL : 0), status);
 	ctx_release(c);
 	__atomic_store_n(&c->sim->cpus[c->cpu].intr_pending, false, __ATOMIC_RELEASE);
 }
@@ -127,7 +139,7 @@ u64 tdxsim_seamcall(struct tdxsim *sim, u64 rax, struct tdx_module_args *args)
 		status = api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RAX);
 	else
 		status = leaves[leaf].fn(&c);
-	ctx_finish(&c);
+	ctx_finish(&c, status);
 	stats_count(&sim->stats[leaf < TDX_NR_LEAVES ? leaf : 0], status);
 	return status;
 }
@@ -148,7 +160,7 @@ void tdxsim_config_init(struct tdxsim_config *cfg)
 	cfg->seed = 1;
 	cfg->max_pa_bits = 52;
 	cfg->nr_hkid_bits = 6;
-	cfg->nr_tdcs_pages = 4;
+	cfg->nr_tdcs_pages = 6;
 	cfg->gpaw = 48;
 	cfg->reset_quirk = false;
 	cfg->max_tds = 64;
@@ -168,7 +180,7 @@ static bool config_valid(const struct tdxsim_config *cfg)
 		return false;
 	if (!cfg->nr_cpus || cfg->nr_cpus > 1024 || (cfg->gpaw != 48 && cfg->gpaw != 52))
 		return false;
-	if (!cfg->nr_tdcs_pages || cfg->nr_tdcs_pages > TDXSIM_MAX_TDCS_PAGES ||
+	if (cfg->nr_tdcs_pages < 4 || cfg->nr_tdcs_pages > TDXSIM_MAX_TDCS_PAGES ||
 	    !cfg->max_tds || cfg->max_tds > 0xFFFE)
 		return false;
 	return true;

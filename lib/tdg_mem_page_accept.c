@@ -9,8 +9,6 @@
 #include "tdxsim-internal.h"
 
 #define EPT_VIOLATION_ACC_WRITE		(1ULL << 1)
-/* Pages zeroed per chunk of a 2MB accept between interrupt checks [INF]. */
-#define ACCEPT_CHUNK			64
 
 static u64 accept_exit(struct seamcall_ctx *c, struct tdxsim_vcpu *v, u64 gpa, int req)
 {
@@ -29,16 +27,17 @@ static u64 accept_exit(struct seamcall_ctx *c, struct tdxsim_vcpu *v, u64 gpa, i
 	return vcpu_exit_to_host(v, &exit);
 }
 
-/* Guest side of the entry lock: loses to the host, and to its priority bit. */
+/*
+ * Guest side of the entry lock: loses to a holder and to the host-priority
+ * bit.  The TDCALL dispatcher turns BUSY_HOST_PRIORITY into TDX_OPERAND_BUSY,
+ * so the guest sees TDX_OPERAND_BUSY|RCX either way.
+ */
 static u64 sept_lock_guest(u64 *ep)
 {
 	u64 v = __atomic_load_n(ep, __ATOMIC_RELAXED);
 
 	for (;;) {
-		if (v & SEPTE_HP)
-			return api_error_with_operand_id(TDX_OPERAND_BUSY_HOST_PRIORITY,
-							 TDX_OPERAND_ID_RCX);
-		if (v & SEPTE_LOCK)
+		if (v & (SEPTE_HP | SEPTE_LOCK))
 			return api_error_with_operand_id(TDX_OPERAND_BUSY, TDX_OPERAND_ID_RCX);
 		if (__atomic_compare_exchange_n(ep, &v, v | SEPTE_LOCK, true, __ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED))
@@ -69,28 +68,31 @@ u64 leaf_tdg_mem_page_accept(struct seamcall_ctx *c, struct tdxsim_vcpu *v)
 			return TDX_PAGE_ALREADY_ACCEPTED | (u64)c->walk.level;
 		return accept_exit(c, v, gpa, level);
 	}
-	if (sept_state_is_nl(s))
-		return TDX_PAGE_SIZE_MISMATCH | (u64)level;
-	if (s == SEPT_MAPPED)
-		return TDX_PAGE_ALREADY_ACCEPTED | (u64)level;
-	if (s != SEPT_PENDING)
-		return accept_exit(c, v, gpa, level);
-
+	/* The entry is guest-locked before any state test: lock failures win. */
 	ep = sept_walk_ep(&c->walk);
 	err = sept_lock_guest(ep);
 	if (err)
 		return err;
 	e = sept_read(ep);
-	if (septe_state(e) != SEPT_PENDING) {	/* changed before we locked it */
+	c->walk.entry = e;
+	s = septe_state(e);
+	if (sept_state_is_nl(s))
+		err = TDX_PAGE_SIZE_MISMATCH | (u64)level;
+	else if (s == SEPT_MAPPED)
+		err = TDX_PAGE_ALREADY_ACCEPTED | (u64)level;
+	if (err || s != SEPT_PENDING) {
 		sept_unlock(ep);
-		c->walk.entry = e;
-		return accept_exit(c, v, gpa, level);
+		return err ? err : accept_exit(c, v, gpa, level);
 	}
-	/* Zero the page 4K at a time; a pending interrupt suspends a 2MB accept. */
+	/*
+	 * Zero the page 4K at a time.  A pending interrupt suspends a 2MB
+	 * accept after the current 4K: the counter is saved in the entry, RIP
+	 * is not advanced, and the host takes the interrupt (a TD exit).
+	 */
 	total = (unsigned int)tdx_level_pages(level);
 	counter = septe_accept_counter(e);
 	while (counter < total) {
-		counter = counter + ACCEPT_CHUNK < total ? counter + ACCEPT_CHUNK : total;
+		counter++;
 		if (counter < total && cpu_interrupt_pending(c)) {
 			struct tdxsim_td_exit exit = {
 				.exit_reason = EXIT_REASON_EXTERNAL_INTERRUPT,

@@ -254,6 +254,7 @@ struct td {
 	u8 lifecycle;
 	u8 op_state;
 	bool fatal;
+	bool wbcache_pending;	/* VPFLUSHDONE done, CACHE.WB not yet */
 	unsigned int nr_tdcx;
 	u64 tdcx_pa[TDXSIM_MAX_TDCS_PAGES];
 	u32 op_state_lock;
@@ -348,6 +349,14 @@ struct tdxsim {
 	struct leaf_stats stats[TDX_NR_LEAVES];
 	struct leaf_stats tdcall_stats[TDX_NR_LEAVES];
 
+	/*
+	 * Test hook: called at the end of every SEAMCALL/TDCALL while the leaf
+	 * still holds all its locks, so a test can park one thread inside a
+	 * call and make another collide with it deterministically.
+	 */
+	void (*hold_hook)(void *arg, unsigned int leaf, u64 status);
+	void *hold_arg;
+
 	pthread_mutex_t misuse_lock;
 	u64 nr_misuse;
 	struct tdxsim_violation misuse[MISUSE_LOG];
@@ -368,6 +377,7 @@ struct seamcall_ctx {
 	struct tdx_module_args *args;
 	unsigned int leaf;
 	unsigned int version;
+	bool tdcall;
 	unsigned int cpu;
 	u64 seq;
 	struct td *td;
@@ -527,9 +537,13 @@ static inline void ctx_clear_outputs(struct seamcall_ctx *c)
 			 OPS(LIVE_IMPORT))
 
 /* seamcall.c */
+/* The hook sees TDCALL leaves as leaf | TDXSIM_HOOK_TDCALL. */
+#define TDXSIM_HOOK_TDCALL	0x10000U
+void tdxsim_test_set_hold_hook(struct tdxsim *sim,
+			       void (*fn)(void *arg, unsigned int leaf, u64 status), void *arg);
 void ctx_init(struct seamcall_ctx *c, struct tdxsim *sim, struct tdx_module_args *args,
 	      unsigned int leaf, unsigned int version);
-void ctx_finish(struct seamcall_ctx *c);
+void ctx_finish(struct seamcall_ctx *c, u64 status);
 bool cpu_interrupt_pending(struct seamcall_ctx *c);
 void stats_count(struct leaf_stats *ls, u64 status);
 

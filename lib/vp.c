@@ -19,7 +19,7 @@ u64 leaf_tdh_vp_create(struct seamcall_ctx *c)
 	err = td_check_keys(c);
 	if (err)
 		return err;
-	err = td_lock_op_state(c, OPS(INITIALIZED));
+	err = td_lock_op_state(c, OPS(INITIALIZED) | OPS(STATE_IMPORT));
 	if (err)
 		return err;
 	err = ctx_pamt_check_free_page(c, tdvpr, TDX_PS_4K, TDX_OPERAND_ID_RCX);
@@ -57,12 +57,15 @@ static struct tdxsim_vcpu *vcpu_find(struct td *td, u64 tdvpr)
 u64 leaf_tdh_vp_enter(struct seamcall_ctx *c)
 {
 	struct tdxsim *sim = c->sim;
-	u64 tdvpr = c->args->rcx;
+	u64 tdvpr = c->args->rcx & SEPTE_PFN_MASK;
 	struct tdxsim_vcpu *v;
 	int reached;
 	struct td *td;
 	u64 err;
 
+	/* Bits 52 (host_recoverability_hint) and 53 (resume_l1) are not modelled. */
+	if (c->args->rcx & ~SEPTE_PFN_MASK)
+		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RCX);
 	err = hpa_check_operand(c, tdvpr, PAGE_SIZE, TDX_OPERAND_ID_RCX);
 	if (err)
 		return err;
@@ -141,13 +144,14 @@ u64 tdxsim_tdcall(struct tdxsim *sim, struct tdxsim_vcpu *v, u64 rax,
 	u64 status;
 
 	ctx_init(&c, sim, args, leaf, version);
+	c.tdcall = true;
 	if (!v || v->sim != sim || !v->td || !__atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE))
 		status = TDX_VCPU_STATE_INCORRECT;
 	else if (rax >> 24 || leaf != TDG_MEM_PAGE_ACCEPT || version)
 		status = api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RAX);
 	else
 		status = leaf_tdg_mem_page_accept(&c, v);
-	ctx_finish(&c);
+	ctx_finish(&c, status);
 	stats_count(&sim->tdcall_stats[leaf < TDX_NR_LEAVES ? leaf : 0], status);
 	return status;
 }

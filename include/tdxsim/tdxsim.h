@@ -32,7 +32,7 @@ struct tdxsim_config {
 	u64 seed;		/* seeds the simulator's generator, default 1 */
 	unsigned int max_pa_bits;	/* physical address width incl. HKID bits, default 52 */
 	unsigned int nr_hkid_bits;	/* KeyID bits at the top of max_pa_bits, default 6 */
-	unsigned int nr_tdcs_pages;	/* TDCX pages TDH.MNG.ADDCX must add, default 4 */
+	unsigned int nr_tdcs_pages;	/* TDCX pages before TDCS is allocated, default 6 (1.5) */
 	unsigned int gpaw;		/* guest physical address width, 48 or 52, default 48 */
 	bool reset_quirk;	/* X86_BUG_TDX_PW_MCE: removed pages need a reset before reuse */
 	unsigned int max_tds;	/* default 64 */
@@ -125,7 +125,7 @@ u64 tdxsim_seq(struct tdxsim *sim);
  * TD conveniences: each issues real SEAMCALLs through tdxsim_seamcall().
  * On failure they return NULL (or the status) and leave no page allocated.
  */
-#define TDXSIM_MAX_TDCS_PAGES	16
+#define TDXSIM_MAX_TDCS_PAGES	9	/* MAX_NUM_TDCS_PAGES */
 
 struct tdxsim_td {
 	struct tdxsim *sim;
@@ -145,7 +145,8 @@ struct tdxsim_td *tdxsim_td_create(struct tdxsim *sim, u64 *status);
 u64 tdxsim_td_finalize(struct tdxsim_td *td);
 
 /*
- * Tear down: kick every vCPU out, TDH.MNG.KEY.FREEID, then RECLAIM every page
+ * Tear down: kick every vCPU out, TDH.MNG.VPFLUSHDONE, TDH.PHYMEM.CACHE.WB,
+ * TDH.MNG.KEY.FREEID, then RECLAIM every page
  * the TD owns (guest pages, S-EPT pages, TDVPR, TDCX, TDR last) and return
  * them to the free pool, and free @td and its vCPU handles.  With
  * TDXSIM_TEARDOWN_FREE_PAMT also PAMT.REMOVE and free Dynamic-PAMT pairs of

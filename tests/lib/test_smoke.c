@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The demo's walk as a test: 2MB AUG, ACCEPT, BLOCK, TRACK, DEMOTE, 4K REMOVE. */
+#include "harness.h"
+
+static void test_2m_lifecycle(void **state)
+{
+	struct fixture *fx = *state;
+	struct tdxsim_sept_info si;
+	struct tdxsim_pamt_info pi;
+	u64 gpa = GPA_2M(0), hpa;
+
+	hpa = fx_aug(fx, gpa, TDX_PS_2M);
+	assert_int_equal(tdxsim_sept_lookup(fx->sim, fx->td, gpa, &si), 0);
+	assert_int_equal(si.level, TDX_PS_2M);
+	assert_int_equal(si.state, SEPT_PUBLIC_PENDING);
+	fx_enter(fx);
+	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), TDX_SUCCESS);
+	assert_int_equal(tdxsim_sept_lookup(fx->sim, fx->td, gpa, &si), 0);
+	assert_int_equal(si.state, SEPT_PUBLIC_MAPPED);
+	fx_block_track(fx, gpa, TDX_PS_2M);
+	fx_demote(fx, gpa);
+	assert_int_equal(tdxsim_pamt_lookup(fx->sim, hpa, &pi), 0);
+	assert_true(pi.dpamt_pair);
+	assert_int_equal(pi.dpamt_count, 512);
+	assert_int_equal(pi.level, TDX_PS_4K);
+	assert_int_equal(pi.pt, PT_REG);
+	fx_remove(fx, gpa, TDX_PS_4K);
+	assert_int_equal(tdxsim_pamt_lookup(fx->sim, hpa + 4096, &pi), 0);
+	assert_int_equal(pi.dpamt_count, 511);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_2m_lifecycle, fx_setup_runnable, fx_teardown),
+	};
+
+	return run_group(tests);
+}
