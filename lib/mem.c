@@ -133,6 +133,23 @@ u64 tdxsim_page_alloc(struct tdxsim *sim, int level)
 		errno = EINVAL;
 		return 0;
 	}
+	if (unlikely(sim_has_faults(sim))) {
+		int id = fault_check(sim, TDXSIM_FAULT_PAGE_ALLOC, NULL);
+
+		if (id >= 0) {
+			if (unlikely(sim_tracing(sim))) {
+				struct tdxsim_trace_event ev = {
+					.seq = tdxsim_seq(sim), .ts_ns = trace_now_ns(sim),
+					.cpu = tdxsim_cpu_current(), .type = TDXSIM_EV_FAULT,
+					.leaf = TDXSIM_FAULT_PAGE_ALLOC, .fault_rule = id,
+				};
+
+				trace_emit(sim, &ev);
+			}
+			errno = ENOMEM;		/* injected: the ENOMEM paths of top-ups */
+			return 0;
+		}
+	}
 	pthread_mutex_lock(&sim->alloc_lock);
 	pa = level == TDX_PS_4K ? alloc_4k(sim) : alloc_2m(sim);
 	if (pa)

@@ -27,7 +27,11 @@ static u64 check_pamt_page(struct seamcall_ctx *c, u64 pa, u32 operand)
 	err = hpa_check_operand(c, pa, PAGE_SIZE, operand);
 	if (err)
 		return err;
-	err = ctx_pamt_lock_page(c, pa, TDX_PS_4K, TDX_LOCK_EXCLUSIVE, operand, &reached);
+	/*
+	 * Shared: the pair is usually two pages of one 2MB range; exclusivity
+	 * comes from the test-and-set of the bitmap bit below.
+	 */
+	err = ctx_pamt_lock_page(c, pa, TDX_PS_4K, TDX_LOCK_SHARED, operand, &reached);
 	if (err)
 		return err;
 	if (c->pl[c->npl - 1].e->pt != PT_NDA ||
@@ -67,17 +71,12 @@ static void pamt_demote_commit(struct seamcall_ctx *c, u64 page, bool dpamt, u64
 {
 	struct tdxsim *sim = c->sim;
 	struct pamt_entry *big = pamt_entry_at(sim, page, c->level);
-	u64 stride = tdx_level_size(c->level - 1);
-	u8 pt = big->pt;
-	u16 owner = big->owner;
+	struct pamt_entry *small = pamt_entry_at(sim, page, c->level - 1);
+	struct pamt_entry child = { .owner = big->owner, .pt = big->pt };
 
-	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++) {
-		struct pamt_entry *e = pamt_entry_at(sim, page + i * stride, c->level - 1);
-
-		e->owner = owner;
-		e->bepoch = 0;
-		__atomic_store_n(&e->pt, pt, __ATOMIC_RELEASE);
-	}
+	/* The 512 smaller entries are contiguous; published by the release below. */
+	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++)
+		small[i] = child;
 	big->owner = 0;
 	big->bepoch = 0;
 	if (dpamt) {
@@ -144,7 +143,7 @@ u64 leaf_tdh_mem_page_demote(struct seamcall_ctx *c)
 		return err;
 
 	/* Commit: nothing fails from here on. */
-	sp = sept_page_get(sim, new_sept, c->td->id, c->level - 1);
+	sp = sept_page_get(sim, new_sept, c->td->id, c->level - 1, false);
 	if (!sp) {
 		if (dpamt) {
 			page_flags_clear(sim, pair[0], PG_PAMT_PAGE);

@@ -45,18 +45,12 @@ static void pamt_promote_commit(struct seamcall_ctx *c, u64 page, u64 pair_out[2
 {
 	struct tdxsim *sim = c->sim;
 	struct pamt_entry *big = pamt_entry_at(sim, page, c->level);
-	struct pamt_entry *first = pamt_entry_at(sim, page, c->level - 1);
-	u64 stride = tdx_level_size(c->level - 1);
-	u8 pt = first->pt;
-	u16 owner = first->owner;
+	struct pamt_entry *small = pamt_entry_at(sim, page, c->level - 1);
+	u8 pt = small->pt;
+	u16 owner = small->owner;
 
-	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++) {
-		struct pamt_entry *e = pamt_entry_at(sim, page + i * stride, c->level - 1);
-
-		e->owner = 0;
-		e->bepoch = 0;
-		__atomic_store_n(&e->pt, PT_NDA, __ATOMIC_RELEASE);
-	}
+	/* The 512 smaller entries are contiguous; published by the release below. */
+	memset(small, 0, PTRS_PER_TABLE * sizeof(*small));
 	if (big->pt == PT_PAMT) {
 		struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, page)];
 

@@ -40,8 +40,10 @@ u64 leaf_tdh_mem_page_remove(struct seamcall_ctx *c)
 	if (td_tlb_tracking_required(c->td)) {
 		if (!sept_state_any_blocked(septe_state(c->walk.entry)))
 			return sept_error(c, TDX_GPA_RANGE_NOT_BLOCKED);
+		/* The module gives no entry details for this one. */
 		if (!is_tlb_tracked(c->td, pe->bepoch))
-			return sept_error(c, TDX_TLB_TRACKING_NOT_DONE);
+			return api_error_with_operand_id(TDX_TLB_TRACKING_NOT_DONE,
+							 TDX_OPERAND_ID_RCX);
 	}
 
 	sept_set(c->locked_ep, septe_make(SEPT_FREE, 0));

@@ -86,11 +86,9 @@ u64 leaf_tdh_mem_range_unblock(struct seamcall_ctx *c)
 				   SEPT_STATES(PENDING_BLOCKED));
 	if (err)
 		return err;
-	/* Note the operand: the SEPT tree, not RCX as for REMOVE/DEMOTE. */
-	if (td_tlb_tracking_required(c->td) && !is_tlb_tracked(c->td, sept_entry_bepoch(c))) {
-		sept_set_details(c, &c->walk);
+	/* Note the operand: the SEPT tree, not RCX as for REMOVE/DEMOTE; no details. */
+	if (td_tlb_tracking_required(c->td) && !is_tlb_tracked(c->td, sept_entry_bepoch(c)))
 		return api_error_with_operand_id(TDX_TLB_TRACKING_NOT_DONE, TDX_OPERAND_ID_SEPT);
-	}
 	switch (septe_state(c->walk.entry)) {
 	case SEPT_NL_BLOCKED:
 		ns = SEPT_NL_MAPPED;

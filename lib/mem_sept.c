@@ -20,29 +20,42 @@ static const struct mem_prologue sept_add_prologue = {
 u64 leaf_tdh_mem_sept_add(struct seamcall_ctx *c)
 {
 	struct tdx_module_args *a = c->args;
-	u64 page_info = a->rcx, handle = a->rdx, page = a->r8;
+	/* Bit 63 of the page operand is ignored (it is the "not used" output flag). */
+	u64 page_info = a->rcx, handle = a->rdx, page = a->r8 & ~TDX_SEPT_ADD_PAGE_NOT_USED;
 	bool allow_existing = handle & TDX_TD_HANDLE_FLAG;
 	struct sept_page *sp;
 	u64 err;
 
 	ctx_clear_outputs(c);
+	/* Only version 1 writes R8 back: the page, flagged or 0 once used. */
+	if (c->version)
+		a->r8 = page;
 	err = mem_prologue(c, &sept_add_prologue, page_info, handle);
 	if (err)
 		return err;
 	err = mem_walk_and_lock(c, SEPT_STATES(FREE) | SEPT_STATES(NL_MAPPED));
 	if (err)
 		return err;
+	if (!page) {
+		/* No page: version 1 only, and the S-EPT page must already exist. */
+		if (!c->version)
+			return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_R8);
+		if (septe_state(c->walk.entry) != SEPT_NL_MAPPED)
+			return sept_error(c, TDX_EPT_ENTRY_STATE_INCORRECT);
+		return TDX_SUCCESS;
+	}
 	if (septe_state(c->walk.entry) == SEPT_NL_MAPPED) {
 		if (!allow_existing)
 			return sept_error(c, TDX_EPT_ENTRY_STATE_INCORRECT);
-		a->r8 = page | TDX_SEPT_ADD_PAGE_NOT_USED;
+		if (c->version)
+			a->r8 = page | TDX_SEPT_ADD_PAGE_NOT_USED;
 		return TDX_SUCCESS;
 	}
 	err = ctx_pamt_check_free_page(c, page, TDX_PS_4K, TDX_OPERAND_ID_R8);
 	if (err)
 		return err;
 
-	sp = sept_page_get(c->sim, page, c->td->id, c->level - 1);
+	sp = sept_page_get(c->sim, page, c->td->id, c->level - 1, true);
 	if (!sp)
 		return TDX_SYS_BUSY;	/* host out of memory: simulator limit */
 	sp->seq = c->seq;
@@ -52,6 +65,8 @@ u64 leaf_tdh_mem_sept_add(struct seamcall_ctx *c)
 	pamt_assign(c->sim, page, TDX_PS_4K, PT_EPT, c->td->id, c->seq);
 	dpamt_inc(c->sim, page);
 	td_chldcnt_add(c, 1);
+	if (c->version)
+		a->r8 = 0;
 	return TDX_SUCCESS;
 }
 
@@ -90,8 +105,10 @@ u64 leaf_tdh_mem_sept_remove(struct seamcall_ctx *c)
 	if (td_tlb_tracking_required(c->td)) {
 		if (septe_state(c->walk.entry) != SEPT_NL_BLOCKED)
 			return sept_error(c, TDX_GPA_RANGE_NOT_BLOCKED);
+		/* The module gives no entry details for this one. */
 		if (!is_tlb_tracked(c->td, pe->bepoch))
-			return sept_error(c, TDX_TLB_TRACKING_NOT_DONE);
+			return api_error_with_operand_id(TDX_TLB_TRACKING_NOT_DONE,
+							 TDX_OPERAND_ID_RCX);
 	}
 	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++) {
 		if (septe_state(sept_read(&child->e[i])) != SEPT_FREE)

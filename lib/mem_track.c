@@ -24,13 +24,12 @@ u64 leaf_tdh_mem_track(struct seamcall_ctx *c)
 	td = c->td;
 	if (!sharex_try_lock(&td->epoch_lock, TDX_LOCK_EXCLUSIVE))
 		return api_error_with_operand_id(TDX_OPERAND_BUSY, TDX_OPERAND_ID_TD_EPOCH);
+	/* Held to the end of the call, released by ctx_release() (module: EXIT label). */
+	c->epoch_locked = true;
 	epoch = td->td_epoch;
-	if (__atomic_load_n(&td->refcount[(epoch - 1) & 1], __ATOMIC_ACQUIRE)) {
-		sharex_unlock(&td->epoch_lock, TDX_LOCK_EXCLUSIVE);
+	if (__atomic_load_n(&td->refcount[(epoch - 1) & 1], __ATOMIC_ACQUIRE))
 		return TDX_PREVIOUS_TLB_EPOCH_BUSY;
-	}
 	__atomic_store_n(&td->td_epoch, epoch + 1, __ATOMIC_RELEASE);
 	td->seq = c->seq;
-	sharex_unlock(&td->epoch_lock, TDX_LOCK_EXCLUSIVE);
 	return TDX_SUCCESS;
 }

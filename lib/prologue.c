@@ -163,11 +163,14 @@ void ctx_release(struct seamcall_ctx *c)
 		pamt_unlock_page(&c->pl[--c->npl]);
 	if (c->td) {
 		sharex_unlock(&c->td->sept_lock, c->tree_lock);
+		if (c->epoch_locked)
+			sharex_unlock(&c->td->epoch_lock, TDX_LOCK_EXCLUSIVE);
 		if (c->op_locked)
 			sharex_unlock(&c->td->op_state_lock, TDX_LOCK_SHARED);
 	}
 	pamt_unlock_page(&c->tdr);
 	c->locked_ep = NULL;
 	c->tree_lock = TDX_LOCK_NO_LOCK;
+	c->epoch_locked = false;
 	c->op_locked = false;
 }

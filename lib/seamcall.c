@@ -4,6 +4,8 @@
  * per-call context, release of every lock the leaf took, statistics; and the
  * simulator's life cycle.
  */
+#include <stdio.h>
+
 #include "tdxsim-internal.h"
 
 struct leaf_desc {
@@ -98,6 +100,7 @@ void ctx_init(struct seamcall_ctx *c, struct tdxsim *sim, struct tdx_module_args
 	      unsigned int leaf, unsigned int version)
 {
 	memset(c, 0, sizeof(*c));
+	c->fault_rule = -1;
 	c->sim = sim;
 	c->args = args;
 	c->leaf = leaf;
@@ -125,22 +128,84 @@ void ctx_finish(struct seamcall_ctx *c, u64 status)
 	__atomic_store_n(&c->sim->cpus[c->cpu].intr_pending, false, __ATOMIC_RELEASE);
 }
 
+/*
+ * Apply the first firing fault rule: returns true with *status set when the
+ * call must fail without running the leaf; an interrupt rule only raises the
+ * interrupt and lets the leaf run.
+ */
+bool fault_inject(struct seamcall_ctx *c, unsigned int rule_leaf, u64 *status)
+{
+	int id = fault_check(c->sim, rule_leaf, c->args);
+	const struct tdxsim_fault_rule *r;
+
+	if (id < 0)
+		return false;
+	r = &c->sim->faults[id].rule;
+	c->fault_rule = id;
+	if (r->action == TDXSIM_FAULT_INTERRUPT) {
+		__atomic_store_n(&c->sim->cpus[c->cpu].intr_pending, true, __ATOMIC_RELEASE);
+		return false;
+	}
+	*status = r->status;
+	return true;
+}
+
+/* The call's event, preceded by the fault that fired for it, if any. */
+void trace_call(struct seamcall_ctx *c, enum tdxsim_trace_type type,
+		const struct tdx_module_args *in, u64 t0, u64 status)
+{
+	struct tdxsim *sim = c->sim;
+	struct tdxsim_trace_event ev = {
+		.seq = c->seq, .ts_ns = t0, .cpu = c->cpu, .type = type, .leaf = c->leaf,
+		.status = status, .fault_rule = c->fault_rule, .in = *in, .out = *c->args,
+	};
+
+	ev.dur_ns = trace_now_ns(sim) - t0;
+	if (c->fault_rule >= 0) {
+		struct tdxsim_trace_event f = ev;
+		const struct tdxsim_fault_rule *r = &sim->faults[c->fault_rule].rule;
+
+		f.type = TDXSIM_EV_FAULT;
+		f.dur_ns = 0;
+		f.status = r->action == TDXSIM_FAULT_STATUS ? r->status : 0;
+		f.out = *in;
+		trace_emit(sim, &f);
+	}
+	trace_emit(sim, &ev);
+	if (type == TDXSIM_EV_SEAMCALL && c->leaf == TDH_VP_ENTER && status == TDX_SUCCESS) {
+		ev.type = TDXSIM_EV_TD_ENTER;
+		ev.tdvpr = in->rcx;
+		ev.ts_ns += ev.dur_ns;
+		ev.dur_ns = 0;
+		trace_emit(sim, &ev);
+	}
+}
+
 u64 tdxsim_seamcall(struct tdxsim *sim, u64 rax, struct tdx_module_args *args)
 {
 	unsigned int leaf = rax & TDX_LEAF_MASK;
 	unsigned int version = (rax >> TDX_VERSION_SHIFT) & TDX_VERSION_MASK;
+	struct tdx_module_args in;
 	struct seamcall_ctx c;
-	u64 status;
+	u64 status, t0 = 0;
 
 	ctx_init(&c, sim, args, leaf, version);
+	if (unlikely(sim_tracing(sim))) {
+		in = *args;
+		t0 = trace_now_ns(sim);
+	}
 	/* Unknown leaf, unsupported version or reserved RAX bits. */
 	if (rax >> 24 || leaf >= TDX_NR_LEAVES || !leaves[leaf].fn ||
 	    version > leaves[leaf].max_version)
 		status = api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RAX);
+	else if (unlikely(sim_has_faults(sim)) && fault_inject(&c, leaf, &status))
+		;	/* failed before the leaf ran: module state untouched */
 	else
 		status = leaves[leaf].fn(&c);
 	ctx_finish(&c, status);
 	stats_count(&sim->stats[leaf < TDX_NR_LEAVES ? leaf : 0], status);
+	if (unlikely(sim_tracing(sim)))
+		trace_call(&c, TDXSIM_EV_SEAMCALL, &in, t0, status);
 	return status;
 }
 
@@ -186,6 +251,32 @@ static bool config_valid(const struct tdxsim_config *cfg)
 	return true;
 }
 
+/*
+ * TDXSIM_SEED and TDXSIM_FAULTS let an unmodified binary run under fault
+ * injection.  The library does not print, except here: a malformed
+ * environment has no other way to reach the user.
+ */
+static int apply_environment(struct tdxsim *sim)
+{
+	const char *seed = getenv("TDXSIM_SEED"), *faults = getenv("TDXSIM_FAULTS");
+	char err[256];
+	char *end;
+
+	if (seed && *seed) {
+		errno = 0;
+		sim->cfg.seed = strtoull(seed, &end, 0);
+		if (errno || *end) {
+			fprintf(stderr, "tdxsim: TDXSIM_SEED: bad token '%s': expected a number\n", seed);
+			return -EINVAL;
+		}
+	}
+	if (faults && tdxsim_fault_parse(sim, faults, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tdxsim: TDXSIM_FAULTS: %s\n", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 struct tdxsim *tdxsim_create(const struct tdxsim_config *cfg)
 {
 	struct tdxsim *sim;
@@ -202,6 +293,8 @@ struct tdxsim *tdxsim_create(const struct tdxsim_config *cfg)
 	sim->hkid_mask = ((1ULL << cfg->nr_hkid_bits) - 1) << sim->hkid_shift;
 	pthread_mutex_init(&sim->td_lock, NULL);
 	pthread_mutex_init(&sim->sept_lock, NULL);
+	pthread_mutex_init(&sim->fault_lock, NULL);
+	pthread_mutex_init(&sim->trace_lock, NULL);
 	TAILQ_INIT(&sim->sept_free);
 	for (unsigned int l = 0; l < TDX_NR_LEAVES; l++) {
 		for (unsigned int i = 0; i < TDXSIM_STATS_MAX_STATUSES; i++) {
@@ -216,6 +309,11 @@ struct tdxsim *tdxsim_create(const struct tdxsim_config *cfg)
 		goto fail;
 	if (mem_init(sim) || pamt_init(sim))
 		goto fail;
+	if (apply_environment(sim) || trace_apply_environment(sim)) {
+		tdxsim_destroy(sim);
+		errno = EINVAL;
+		return NULL;
+	}
 	return sim;
 fail:
 	tdxsim_destroy(sim);
@@ -251,6 +349,8 @@ void tdxsim_destroy(struct tdxsim *sim)
 	free(sim->cpus);
 	pthread_mutex_destroy(&sim->td_lock);
 	pthread_mutex_destroy(&sim->sept_lock);
+	pthread_mutex_destroy(&sim->fault_lock);
+	trace_fini(sim);
 	free(sim);
 }
 

@@ -10,7 +10,7 @@
  */
 #include "tdxsim-internal.h"
 
-struct sept_page *sept_page_get(struct tdxsim *sim, u64 hpa, u16 td_id, int level)
+struct sept_page *sept_page_get(struct tdxsim *sim, u64 hpa, u16 td_id, int level, bool zero)
 {
 	struct sept_page *sp;
 
@@ -23,7 +23,8 @@ struct sept_page *sept_page_get(struct tdxsim *sim, u64 hpa, u16 td_id, int leve
 		if (!sp)
 			goto out;
 	}
-	memset(sp->e, 0, sizeof(sp->e));	/* SEPTE_INIT_VALUE: all FREE */
+	if (zero)
+		memset(sp->e, 0, sizeof(sp->e));	/* SEPTE_INIT_VALUE: all FREE */
 	if (level >= TDX_PS_2M && !sp->child)
 		sp->child = calloc(PTRS_PER_TABLE, sizeof(*sp->child));
 	else if (sp->child)
@@ -45,7 +46,7 @@ void sept_page_put(struct tdxsim *sim, struct sept_page *sp)
 	if (sp->hpa)
 		HASH_DELETE(hh, sim->sept_pages, sp);
 	sp->hpa = 0;
-	TAILQ_INSERT_TAIL(&sim->sept_free, sp, free_link);
+	TAILQ_INSERT_HEAD(&sim->sept_free, sp, free_link);	/* LIFO: reuse a warm table */
 	pthread_mutex_unlock(&sim->sept_lock);
 }
 

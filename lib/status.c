@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Status codes by name: "TDX_OPERAND_BUSY|SEPT". */
 #include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
 
 #include "tdxsim-internal.h"
 
@@ -132,4 +134,47 @@ char *tdxsim_status_name(u64 status, char *buf, size_t len)
 	}
 	snprintf(buf, len, "%s|%#x", name, op);
 	return buf;
+}
+
+int tdxsim_status_parse(const char *s, u64 *status)
+{
+	const char *bar = strchr(s, '|');
+	size_t len = bar ? (size_t)(bar - s) : strlen(s);
+	char *end;
+	u64 base = 0;
+	bool found = false;
+
+	errno = 0;
+	if (len && (s[0] >= '0' && s[0] <= '9')) {
+		base = strtoull(s, &end, 0);
+		if (errno || end != s + len)
+			return -EINVAL;
+		found = true;
+	}
+	for (size_t i = 0; !found && i < sizeof(status_names) / sizeof(status_names[0]); i++) {
+		if (strlen(status_names[i].name) == len && !strncasecmp(status_names[i].name, s, len)) {
+			base = status_names[i].value;
+			found = true;
+		}
+	}
+	if (!found)
+		return -EINVAL;
+	if (bar) {
+		const char *op = bar + 1;
+		u64 v;
+
+		for (size_t i = 0; i < sizeof(operand_names) / sizeof(operand_names[0]); i++) {
+			if (!strcasecmp(operand_names[i].name, op)) {
+				*status = base | operand_names[i].id;
+				return 0;
+			}
+		}
+		errno = 0;
+		v = strtoull(op, &end, 0);
+		if (errno || !*op || *end || v > 0xFFFFFFFFULL)
+			return -EINVAL;
+		base |= v;
+	}
+	*status = base;
+	return 0;
 }

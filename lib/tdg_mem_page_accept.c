@@ -101,12 +101,13 @@ u64 leaf_tdg_mem_page_accept(struct seamcall_ctx *c, struct tdxsim_vcpu *v)
 
 			sept_set(ep, (e & ~SEPTE_ACCEPT_MASK) |
 				     ((u64)counter << SEPTE_ACCEPT_SHIFT));
-			sept_unlock(ep);
+			c->locked_ep = ep;	/* released by ctx_release() */
 			return vcpu_exit_to_host(v, &exit);
 		}
 	}
 	sept_set(ep, septe_make(SEPT_MAPPED, septe_hpa(e)));
-	sept_unlock(ep);
+	/* Held to the end of the call like any leaf lock, released by ctx_release(). */
+	c->locked_ep = ep;
 	c->walk.table->seq = c->seq;
 	return TDX_SUCCESS;
 }

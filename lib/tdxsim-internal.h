@@ -8,6 +8,7 @@
 #define TDXSIM_INTERNAL_H
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@
 #include <uthash.h>
 
 #include <tdxsim/tdxsim.h>
+#include <tdxsim/fault.h>
+#include <tdxsim/trace.h>
 
 #define __unused		__attribute__((unused))
 #define likely(x)		__builtin_expect(!!(x), 1)
@@ -310,6 +313,24 @@ struct leaf_stats {
 };
 
 #define TDXSIM_STAT_EMPTY	0x7FFFFFFFFFFFFFFFULL
+
+#define TDXSIM_MAX_FAULT_RULES	32
+
+struct trace_state {
+	tdxsim_trace_fn fn;
+	void *fn_arg;
+	struct tdxsim_trace_event *ring;
+	size_t ring_cap, ring_head, ring_count;
+	FILE *file;
+	enum tdxsim_trace_format fmt;
+	u64 file_events;
+};
+
+struct fault_state {
+	struct tdxsim_fault_rule rule;
+	u64 matches;		/* atomic: matching calls seen */
+	u64 fired;		/* atomic */
+};
 #define MISUSE_LOG		16
 
 struct tdxsim {
@@ -357,6 +378,17 @@ struct tdxsim {
 	void (*hold_hook)(void *arg, unsigned int leaf, u64 status);
 	void *hold_arg;
 
+	/* Trace (trace.c): events are built only while trace_on. */
+	bool trace_on;
+	u64 trace_t0;
+	pthread_mutex_t trace_lock;
+	struct trace_state trace;
+
+	/* Fault injection (fault.c). */
+	pthread_mutex_t fault_lock;
+	int nr_faults;		/* atomic; rules are append-only until cleared */
+	struct fault_state faults[TDXSIM_MAX_FAULT_RULES];
+
 	pthread_mutex_t misuse_lock;
 	u64 nr_misuse;
 	struct tdxsim_violation misuse[MISUSE_LOG];
@@ -378,12 +410,14 @@ struct seamcall_ctx {
 	unsigned int leaf;
 	unsigned int version;
 	bool tdcall;
+	int fault_rule;		/* rule that fired for this call, or -1 */
 	unsigned int cpu;
 	u64 seq;
 	struct td *td;
 	struct pamt_locked tdr;		/* the TDR page's PAMT entry */
 	bool op_locked;
 	enum lock_type tree_lock;
+	bool epoch_locked;		/* TRACK: td->epoch_lock held exclusive */
 	u64 *locked_ep;			/* S-EPT entry holding our host lock */
 	unsigned int npl;
 	struct pamt_locked pl[CTX_MAX_PAMT_LOCKS];	/* released in ctx_release() */
@@ -453,7 +487,8 @@ void dpamt_inc(struct tdxsim *sim, u64 pa);
 void td_chldcnt_add(struct seamcall_ctx *c, s64 delta);
 
 /* sept.c */
-struct sept_page *sept_page_get(struct tdxsim *sim, u64 hpa, u16 td_id, int level);
+/* A table for @hpa; @zero false when the caller writes all 512 entries. */
+struct sept_page *sept_page_get(struct tdxsim *sim, u64 hpa, u16 td_id, int level, bool zero);
 void sept_page_put(struct tdxsim *sim, struct sept_page *sp);
 struct sept_page *sept_page_find(struct tdxsim *sim, u64 hpa);
 void sept_walk(struct td *td, u64 gpa, int level, struct sept_walk *w);
@@ -536,6 +571,29 @@ static inline void ctx_clear_outputs(struct seamcall_ctx *c)
 			 OPS(PAUSED_EXPORT) | OPS(POST_EXPORT) | OPS(POST_IMPORT) |	\
 			 OPS(LIVE_IMPORT))
 
+/* trace.c */
+u64 trace_now_ns(struct tdxsim *sim);
+void trace_emit(struct tdxsim *sim, struct tdxsim_trace_event *ev);
+int trace_apply_environment(struct tdxsim *sim);
+void trace_fini(struct tdxsim *sim);
+
+static inline bool sim_tracing(struct tdxsim *sim)
+{
+	return __atomic_load_n(&sim->trace_on, __ATOMIC_RELAXED);
+}
+
+void trace_call(struct seamcall_ctx *c, enum tdxsim_trace_type type,
+		const struct tdx_module_args *in, u64 t0, u64 status);
+void trace_td_exit(struct tdxsim_vcpu *v, u32 exit_reason);
+
+/* fault.c */
+int fault_check(struct tdxsim *sim, unsigned int leaf, const struct tdx_module_args *a);
+
+static inline bool sim_has_faults(struct tdxsim *sim)
+{
+	return __atomic_load_n(&sim->nr_faults, __ATOMIC_RELAXED) != 0;
+}
+
 /* seamcall.c */
 /* The hook sees TDCALL leaves as leaf | TDXSIM_HOOK_TDCALL. */
 #define TDXSIM_HOOK_TDCALL	0x10000U
@@ -544,6 +602,7 @@ void tdxsim_test_set_hold_hook(struct tdxsim *sim,
 void ctx_init(struct seamcall_ctx *c, struct tdxsim *sim, struct tdx_module_args *args,
 	      unsigned int leaf, unsigned int version);
 void ctx_finish(struct seamcall_ctx *c, u64 status);
+bool fault_inject(struct seamcall_ctx *c, unsigned int rule_leaf, u64 *status);
 bool cpu_interrupt_pending(struct seamcall_ctx *c);
 void stats_count(struct leaf_stats *ls, u64 status);
 

@@ -106,10 +106,21 @@ static bool vcpu_td_exit(struct tdxsim_vcpu *v)
 	return true;
 }
 
+void trace_td_exit(struct tdxsim_vcpu *v, u32 exit_reason)
+{
+	struct tdxsim_trace_event ev = {
+		.seq = tdxsim_seq(v->sim), .ts_ns = trace_now_ns(v->sim),
+		.cpu = tdxsim_cpu_current(), .type = TDXSIM_EV_TD_EXIT, .fault_rule = -1,
+		.tdvpr = v->tdvpr_pa, .exit_reason = exit_reason,
+	};
+
+	trace_emit(v->sim, &ev);
+}
+
 void tdxsim_vcpu_exit(struct tdxsim_vcpu *v)
 {
-	if (v && v->td)
-		vcpu_td_exit(v);
+	if (v && v->td && vcpu_td_exit(v) && unlikely(sim_tracing(v->sim)))
+		trace_td_exit(v, 0);
 }
 
 bool tdxsim_vcpu_in_guest(const struct tdxsim_vcpu *v)
@@ -140,18 +151,31 @@ u64 tdxsim_tdcall(struct tdxsim *sim, struct tdxsim_vcpu *v, u64 rax,
 {
 	unsigned int leaf = rax & TDX_LEAF_MASK;
 	unsigned int version = (rax >> TDX_VERSION_SHIFT) & TDX_VERSION_MASK;
+	struct tdx_module_args in;
 	struct seamcall_ctx c;
-	u64 status;
+	u64 status, t0 = 0;
 
 	ctx_init(&c, sim, args, leaf, version);
 	c.tdcall = true;
+	if (unlikely(sim_tracing(sim))) {
+		in = *args;
+		t0 = trace_now_ns(sim);
+	}
 	if (!v || v->sim != sim || !v->td || !__atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE))
 		status = TDX_VCPU_STATE_INCORRECT;
 	else if (rax >> 24 || leaf != TDG_MEM_PAGE_ACCEPT || version)
 		status = api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RAX);
+	else if (unlikely(sim_has_faults(sim)) &&
+		 fault_inject(&c, TDXSIM_FAULT_TDCALL | leaf, &status))
+		;	/* failed before the leaf ran */
 	else
 		status = leaf_tdg_mem_page_accept(&c, v);
 	ctx_finish(&c, status);
 	stats_count(&sim->tdcall_stats[leaf < TDX_NR_LEAVES ? leaf : 0], status);
+	if (unlikely(sim_tracing(sim))) {
+		trace_call(&c, TDXSIM_EV_TDCALL, &in, t0, status);
+		if (status == TDXSIM_TDCALL_TD_EXIT)
+			trace_td_exit(v, v->last_exit.exit_reason);
+	}
 	return status;
 }

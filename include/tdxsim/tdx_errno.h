@@ -147,6 +147,12 @@ __TDX_IS(SW_ERROR, TDX_SW_ERROR)
  */
 char *tdxsim_status_name(u64 status, char *buf, size_t len);
 
+/*
+ * Parse "TDX_OPERAND_BUSY|SEPT", "TDX_OPERAND_BUSY|0x92", "TDX_SUCCESS" or a
+ * number.  Returns 0, or -EINVAL.
+ */
+int tdxsim_status_parse(const char *s, u64 *status);
+
 /* Name of the status without operand ("TDX_OPERAND_BUSY"), or NULL. */
 const char *tdxsim_status_base_name(u64 status);
 

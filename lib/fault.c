@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Fault injection (include/tdxsim/fault.h).  Rules are checked before a leaf
+ * runs; firing decisions are a pure function of (seed, rule, match number),
+ * so a single-threaded run fires the same faults for the same seed anywhere.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include <tdxsim/fault.h>
+
+#include "tdxsim-internal.h"
+
+static unsigned int thread_counter;
+static __thread unsigned int this_thread;
+
+unsigned int tdxsim_thread_id(void)
+{
+	if (unlikely(!this_thread))
+		this_thread = __atomic_add_fetch(&thread_counter, 1, __ATOMIC_RELAXED);
+	return this_thread;
+}
+
+void tdxsim_thread_set_id(unsigned int id)
+{
+	this_thread = id;
+}
+
+void tdxsim_fault_rule_init(struct tdxsim_fault_rule *r, unsigned int leaf,
+			    enum tdxsim_fault_action action, u64 status)
+{
+	memset(r, 0, sizeof(*r));
+	r->leaf = leaf;
+	r->action = action;
+	r->status = status;
+	r->level = TDXSIM_FAULT_ANY;
+	r->thread = TDXSIM_FAULT_ANY;
+}
+
+int tdxsim_fault_add(struct tdxsim *sim, const struct tdxsim_fault_rule *r)
+{
+	int id;
+
+	if (!r || r->probability < 0 || r->probability > 1 || r->gpa_end < r->gpa_start ||
+	    (!!r->nth + !!r->every + (r->probability > 0)) > 1)
+		return -EINVAL;
+	pthread_mutex_lock(&sim->fault_lock);
+	id = sim->nr_faults;
+	if (id >= TDXSIM_MAX_FAULT_RULES) {
+		pthread_mutex_unlock(&sim->fault_lock);
+		return -ENOSPC;
+	}
+	memset(&sim->faults[id], 0, sizeof(sim->faults[id]));
+	sim->faults[id].rule = *r;
+	__atomic_store_n(&sim->nr_faults, id + 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&sim->fault_lock);
+	return id;
+}
+
+u64 tdxsim_fault_fired(struct tdxsim *sim, int id)
+{
+	if (id < 0 || id >= __atomic_load_n(&sim->nr_faults, __ATOMIC_ACQUIRE))
+		return 0;
+	return __atomic_load_n(&sim->faults[id].fired, __ATOMIC_RELAXED);
+}
+
+u64 tdxsim_fault_fired_total(struct tdxsim *sim)
+{
+	u64 n = 0;
+
+	for (int i = 0; i < __atomic_load_n(&sim->nr_faults, __ATOMIC_ACQUIRE); i++)
+		n += __atomic_load_n(&sim->faults[i].fired, __ATOMIC_RELAXED);
+	return n;
+}
+
+int tdxsim_fault_nr_rules(struct tdxsim *sim)
+{
+	return __atomic_load_n(&sim->nr_faults, __ATOMIC_ACQUIRE);
+}
+
+void tdxsim_fault_clear(struct tdxsim *sim)
+{
+	pthread_mutex_lock(&sim->fault_lock);
+	__atomic_store_n(&sim->nr_faults, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&sim->fault_lock);
+}
+
+/* splitmix64: a counter-based generator, no shared state to race on. */
+static u64 mix(u64 x)
+{
+	x += 0x9E3779B97F4A7C15ULL;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	return x ^ (x >> 31);
+}
+
+/* Leaves whose RCX is a GPA|level operand. */
+static bool leaf_has_gpa(unsigned int leaf)
+{
+	switch (leaf) {
+	case TDH_MEM_PAGE_ADD: case TDH_MEM_SEPT_ADD: case TDH_MEM_PAGE_AUG:
+	case TDH_MEM_RANGE_BLOCK: case TDH_MEM_PAGE_DEMOTE: case TDH_MEM_PAGE_PROMOTE:
+	case TDH_MEM_PAGE_REMOVE: case TDH_MEM_SEPT_REMOVE: case TDH_MEM_RANGE_UNBLOCK:
+	case TDXSIM_FAULT_TDCALL | TDG_MEM_PAGE_ACCEPT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The TDR a call names: RDX for the memory leaves, RCX for TD-wide ones. */
+static u64 leaf_tdr(unsigned int leaf, const struct tdx_module_args *a)
+{
+	if (leaf_has_gpa(leaf))
+		return leaf & TDXSIM_FAULT_TDCALL ? 0 : a->rdx & ~TDX_TD_HANDLE_FLAG;
+	switch (leaf) {
+	case TDH_MEM_TRACK: case TDH_MNG_KEY_CONFIG: case TDH_MNG_INIT: case TDH_MR_FINALIZE:
+	case TDH_MNG_VPFLUSHDONE: case TDH_MNG_KEY_FREEID: case TDH_MNG_CREATE:
+		return a->rcx;
+	case TDH_MNG_ADDCX: case TDH_VP_CREATE:
+		return a->rdx;
+	default:
+		return 0;
+	}
+}
+
+static bool rule_matches(const struct tdxsim_fault_rule *r, unsigned int leaf,
+			 const struct tdx_module_args *a, u64 tdr)
+{
+	if (r->leaf != leaf)
+		return false;
+	if (r->thread != TDXSIM_FAULT_ANY && (unsigned int)r->thread != tdxsim_thread_id())
+		return false;
+	if (r->gpa_start != r->gpa_end || r->level != TDXSIM_FAULT_ANY) {
+		u64 gpa = a ? a->rcx & ~(TDX_PAGE_INFO_LEVEL_MASK | TDX_PAGE_INFO_RSVD_MASK) : 0;
+
+		if (!a || !leaf_has_gpa(leaf))
+			return false;
+		if (r->gpa_start != r->gpa_end && (gpa < r->gpa_start || gpa >= r->gpa_end))
+			return false;
+		if (r->level != TDXSIM_FAULT_ANY &&
+		    (int)(a->rcx & TDX_PAGE_INFO_LEVEL_MASK) != r->level)
+			return false;
+	}
+	if (r->tdr_pa && (!a || (tdr ? tdr : leaf_tdr(leaf, a)) != r->tdr_pa))
+		return false;
+	return true;
+}
+
+static bool rule_fires(struct tdxsim *sim, int id, struct fault_state *fs)
+{
+	const struct tdxsim_fault_rule *r = &fs->rule;
+	u64 n = __atomic_add_fetch(&fs->matches, 1, __ATOMIC_RELAXED);
+	u64 fired;
+	bool fire;
+
+	if (r->nth)
+		fire = n == r->nth;
+	else if (r->every)
+		fire = n % r->every == 0;
+	else if (r->probability > 0)
+		fire = (double)(mix(sim->cfg.seed ^ mix(((u64)id << 40) ^ n)) >> 11) <
+		       r->probability * (double)(1ULL << 53);
+	else
+		fire = true;
+	if (!fire)
+		return false;
+	fired = __atomic_load_n(&fs->fired, __ATOMIC_RELAXED);
+	do {
+		if (r->max_fires && fired >= r->max_fires)
+			return false;
+	} while (!__atomic_compare_exchange_n(&fs->fired, &fired, fired + 1, true,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return true;
+}
+
+/*
+ * The first rule that fires for this call, or -1.  Called only when rules
+ * exist; @a is NULL for the page allocator.
+ */
+int fault_check(struct tdxsim *sim, unsigned int leaf, const struct tdx_module_args *a)
+{
+	int nr = __atomic_load_n(&sim->nr_faults, __ATOMIC_ACQUIRE);
+
+	for (int i = 0; i < nr; i++) {
+		struct fault_state *fs = &sim->faults[i];
+
+		if (rule_matches(&fs->rule, leaf, a, 0) && rule_fires(sim, i, fs))
+			return i;
+	}
+	return -1;
+}
+
+/* ---- TDXSIM_FAULTS syntax ---- */
+
+static const struct {
+	const char *name;
+	unsigned int leaf;
+} leaf_names[] = {
+	{ "aug", TDH_MEM_PAGE_AUG },		{ "add", TDH_MEM_PAGE_ADD },
+	{ "demote", TDH_MEM_PAGE_DEMOTE },	{ "promote", TDH_MEM_PAGE_PROMOTE },
+	{ "remove", TDH_MEM_PAGE_REMOVE },	{ "block", TDH_MEM_RANGE_BLOCK },
+	{ "unblock", TDH_MEM_RANGE_UNBLOCK },	{ "track", TDH_MEM_TRACK },
+	{ "sept_add", TDH_MEM_SEPT_ADD },	{ "sept_remove", TDH_MEM_SEPT_REMOVE },
+	{ "reclaim", TDH_PHYMEM_PAGE_RECLAIM },	{ "wbinvd", TDH_PHYMEM_PAGE_WBINVD },
+	{ "pamt_add", TDH_PHYMEM_PAMT_ADD },	{ "pamt_remove", TDH_PHYMEM_PAMT_REMOVE },
+	{ "vp_enter", TDH_VP_ENTER },		{ "vp_create", TDH_VP_CREATE },
+	{ "mng_create", TDH_MNG_CREATE },	{ "addcx", TDH_MNG_ADDCX },
+	{ "accept", TDXSIM_FAULT_TDCALL | TDG_MEM_PAGE_ACCEPT },
+	{ "alloc", TDXSIM_FAULT_PAGE_ALLOC },
+};
+
+static const struct {
+	const char *name;
+	u32 id;
+} operand_names[] = {
+	{ "rax", TDX_OPERAND_ID_RAX }, { "rcx", TDX_OPERAND_ID_RCX }, { "rdx", TDX_OPERAND_ID_RDX },
+	{ "r8", TDX_OPERAND_ID_R8 }, { "r9", TDX_OPERAND_ID_R9 }, { "r12", TDX_OPERAND_ID_R12 },
+	{ "r13", TDX_OPERAND_ID_R13 }, { "sept", TDX_OPERAND_ID_SEPT },
+	{ "td_epoch", TDX_OPERAND_ID_TD_EPOCH }, { "op_state", TDX_OPERAND_ID_OP_STATE },
+	{ "tdr", TDX_OPERAND_ID_TDR },
+};
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+struct parser {
+	char *err;
+	size_t errlen;
+	unsigned int rule_no;
+};
+
+static int parse_error(struct parser *p, const char *tok, const char *expected)
+{
+	if (p->err)
+		snprintf(p->err, p->errlen, "rule %u: bad token '%s': expected %s", p->rule_no, tok,
+			 expected);
+	return -EINVAL;
+}
+
+static bool parse_u64(const char *s, u64 *v)
+{
+	char *end;
+
+	if (!*s || *s == '-')
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	return !errno && !*end;
+}
+
+static int parse_leaf(struct parser *p, const char *tok, unsigned int *leaf)
+{
+	u64 v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(leaf_names); i++) {
+		if (!strcasecmp(tok, leaf_names[i].name)) {
+			*leaf = leaf_names[i].leaf;
+			return 0;
+		}
+	}
+	if (parse_u64(tok, &v) && v < TDX_NR_LEAVES) {
+		*leaf = (unsigned int)v;
+		return 0;
+	}
+	return parse_error(p, tok, "a leaf name (aug, demote, remove, block, track, accept, alloc, ...)");
+}
+
+static int parse_action(struct parser *p, char *tok, struct tdxsim_fault_rule *r)
+{
+	char *val = strchr(tok, '=');
+	u64 v;
+
+	if (val)
+		*val++ = '\0';
+	if (!strcasecmp(tok, "busy") && val) {
+		r->action = TDXSIM_FAULT_STATUS;
+		for (size_t i = 0; i < ARRAY_SIZE(operand_names); i++) {
+			if (!strcasecmp(val, operand_names[i].name)) {
+				r->status = TDX_OPERAND_BUSY | operand_names[i].id;
+				return 0;
+			}
+		}
+		if (parse_u64(val, &v) && v <= 0xFFFFFFFFULL) {
+			r->status = TDX_OPERAND_BUSY | v;
+			return 0;
+		}
+		return parse_error(p, val, "an operand (rcx, rdx, r8, r12, r13, sept, td_epoch, op_state, tdr)");
+	}
+	if (!strcasecmp(tok, "status") && val) {
+		r->action = TDXSIM_FAULT_STATUS;
+		if (tdxsim_status_parse(val, &r->status))
+			return parse_error(p, val, "a status name (TDX_OPERAND_BUSY|SEPT) or a number");
+		return 0;
+	}
+	if (val)
+		val[-1] = '=';
+	if (!strcasecmp(tok, "interrupted")) {
+		r->action = TDXSIM_FAULT_STATUS;
+		r->status = TDX_INTERRUPTED_RESTARTABLE;
+	} else if (!strcasecmp(tok, "epoch_busy")) {
+		r->action = TDXSIM_FAULT_STATUS;
+		r->status = TDX_PREVIOUS_TLB_EPOCH_BUSY;
+	} else if (!strcasecmp(tok, "interrupt")) {
+		r->action = TDXSIM_FAULT_INTERRUPT;
+	} else if (!strcasecmp(tok, "enomem")) {
+		r->action = TDXSIM_FAULT_ENOMEM;
+	} else {
+		return parse_error(p, tok, "an action (busy=OPERAND, status=S, interrupted, epoch_busy, interrupt, enomem)");
+	}
+	return 0;
+}
+
+static int parse_option(struct parser *p, char *tok, struct tdxsim_fault_rule *r)
+{
+	char *val = strchr(tok, '='), *dash, *end;
+	u64 v, v2;
+
+	if (!val)
+		return parse_error(p, tok, "an option (nth=N, every=K, p=P, max=N, gpa=A-B, level=L, td=T, thread=T)");
+	*val++ = '\0';
+	if (!strcasecmp(tok, "p")) {
+		errno = 0;
+		r->probability = strtod(val, &end);
+		if (errno || *end || end == val || r->probability <= 0 || r->probability > 1)
+			return parse_error(p, val, "a probability in (0, 1]");
+		return 0;
+	}
+	if (!strcasecmp(tok, "gpa")) {
+		dash = strchr(val, '-');
+		if (!dash)
+			return parse_error(p, val, "a GPA range START-END");
+		*dash = '\0';
+		if (!parse_u64(val, &v) || !parse_u64(dash + 1, &v2) || v2 <= v) {
+			*dash = '-';
+			return parse_error(p, val, "a GPA range START-END with END > START");
+		}
+		r->gpa_start = v;
+		r->gpa_end = v2;
+		return 0;
+	}
+	if (!parse_u64(val, &v))
+		return parse_error(p, val, "a number");
+	if (!strcasecmp(tok, "nth") && v)
+		r->nth = v;
+	else if (!strcasecmp(tok, "every") && v)
+		r->every = v;
+	else if (!strcasecmp(tok, "max") && v)
+		r->max_fires = v;
+	else if (!strcasecmp(tok, "level") && v <= TDX_PS_1G)
+		r->level = (int)v;
+	else if (!strcasecmp(tok, "td"))
+		r->tdr_pa = v;
+	else if (!strcasecmp(tok, "thread") && v && v < 0x7FFFFFFF)
+		r->thread = (int)v;
+	else
+		return parse_error(p, tok, "nth=N, every=K, max=N (N > 0), level=0..2, td=TDR, thread=T");
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int parse_rule(struct parser *p, char *text, struct tdxsim_fault_rule *r)
+{
+	char *save = NULL, *tok;
+	unsigned int leaf;
+	int err;
+
+	tok = strtok_r(text, ":", &save);
+	if (!tok)
+		return parse_error(p, "", "a rule LEAF:ACTION[:OPTION...]");
+	err = parse_leaf(p, trim(tok), &leaf);
+	if (err)
+		return err;
+	tdxsim_fault_rule_init(r, leaf, TDXSIM_FAULT_STATUS, TDX_OPERAND_BUSY);
+	tok = strtok_r(NULL, ":", &save);
+	if (!tok)
+		return parse_error(p, text, "LEAF:ACTION (the action is missing)");
+	err = parse_action(p, trim(tok), r);
+	if (err)
+		return err;
+	if ((r->action == TDXSIM_FAULT_ENOMEM) != (leaf == TDXSIM_FAULT_PAGE_ALLOC))
+		return parse_error(p, tok, "enomem with alloc, and alloc only with enomem");
+	while ((tok = strtok_r(NULL, ":", &save))) {
+		err = parse_option(p, trim(tok), r);
+		if (err)
+			return err;
+	}
+	if ((!!r->nth + !!r->every + (r->probability > 0)) > 1)
+		return parse_error(p, text, "at most one of nth, every, p");
+	return 0;
+}
+
+int tdxsim_fault_parse(struct tdxsim *sim, const char *spec, char *err, size_t errlen)
+{
+	struct parser p = { .err = err, .errlen = errlen };
+	char *copy, *save = NULL, *text;
+	int added = 0, ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!spec)
+		return 0;
+	copy = strdup(spec);
+	if (!copy)
+		return -ENOMEM;
+	for (text = strtok_r(copy, ";", &save); text; text = strtok_r(NULL, ";", &save)) {
+		struct tdxsim_fault_rule r;
+
+		text = trim(text);
+		p.rule_no++;
+		if (!*text)
+			continue;
+		ret = parse_rule(&p, text, &r);
+		if (!ret)
+			ret = tdxsim_fault_add(sim, &r);
+		if (ret < 0) {
+			if (ret != -EINVAL || (err && !err[0]))
+				parse_error(&p, text, "fewer rules");
+			free(copy);
+			return -EINVAL;
+		}
+		added++;
+	}
+	free(copy);
+	return added;
+}
