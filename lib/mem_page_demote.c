@@ -119,8 +119,10 @@ u64 leaf_tdh_mem_page_demote(struct seamcall_ctx *c)
 	if (td_tlb_tracking_required(c->td)) {
 		if (!sept_state_any_blocked(s))
 			return sept_error(c, TDX_GPA_RANGE_NOT_BLOCKED);
+		/* The module gives no entry details for this one (as REMOVE). */
 		if (!is_tlb_tracked(c->td, sept_entry_bepoch(c)))
-			return sept_error(c, TDX_TLB_TRACKING_NOT_DONE);
+			return api_error_with_operand_id(TDX_TLB_TRACKING_NOT_DONE,
+							 TDX_OPERAND_ID_RCX);
 	}
 	err = ctx_pamt_check_free_page(c, new_sept, TDX_PS_4K, TDX_OPERAND_ID_R8);
 	if (err)

@@ -92,8 +92,10 @@ u64 leaf_tdh_mem_page_promote(struct seamcall_ctx *c)
 	if (td_tlb_tracking_required(c->td)) {
 		if (septe_state(c->walk.entry) != SEPT_NL_BLOCKED)
 			return sept_error(c, TDX_GPA_RANGE_NOT_BLOCKED);
+		/* No entry details for this one, as DEMOTE/REMOVE (module source). */
 		if (!is_tlb_tracked(c->td, sept_entry_bepoch(c)))
-			return sept_error(c, TDX_TLB_TRACKING_NOT_DONE);
+			return api_error_with_operand_id(TDX_TLB_TRACKING_NOT_DONE,
+							 TDX_OPERAND_ID_RCX);
 	}
 	sept_pa = septe_hpa(c->walk.entry);
 	child = c->walk.table->child[c->walk.idx];
