@@ -203,7 +203,8 @@ u64 tdxsim_seamcall(struct tdxsim *sim, u64 rax, struct tdx_module_args *args)
 	else
 		status = leaves[leaf].fn(&c);
 	ctx_finish(&c, status);
-	stats_count(&sim->stats[leaf < TDX_NR_LEAVES ? leaf : 0], status);
+	if (leaf < TDX_NR_LEAVES)	/* leaves beyond the table are not counted */
+		stats_count(&sim->stats[leaf], status);
 	if (unlikely(sim_tracing(sim)))
 		trace_call(&c, TDXSIM_EV_SEAMCALL, &in, t0, status);
 	return status;

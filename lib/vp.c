@@ -63,8 +63,11 @@ u64 leaf_tdh_vp_enter(struct seamcall_ctx *c)
 	struct td *td;
 	u64 err;
 
-	/* Bits 52 (host_recoverability_hint) and 53 (resume_l1) are not modelled. */
-	if (c->args->rcx & ~SEPTE_PFN_MASK)
+	/*
+	 * Bits 52 (host_recoverability_hint) and 53 (resume_l1) are flags the
+	 * module accepts; tdxsim ignores them.  Bits 11:0 and 63:54 are reserved.
+	 */
+	if (c->args->rcx & ~(SEPTE_PFN_MASK | (3ULL << 52)))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RCX);
 	err = hpa_check_operand(c, tdvpr, PAGE_SIZE, TDX_OPERAND_ID_RCX);
 	if (err)
@@ -171,7 +174,8 @@ u64 tdxsim_tdcall(struct tdxsim *sim, struct tdxsim_vcpu *v, u64 rax,
 	else
 		status = leaf_tdg_mem_page_accept(&c, v);
 	ctx_finish(&c, status);
-	stats_count(&sim->tdcall_stats[leaf < TDX_NR_LEAVES ? leaf : 0], status);
+	if (leaf < TDX_NR_LEAVES)
+		stats_count(&sim->tdcall_stats[leaf], status);
 	if (unlikely(sim_tracing(sim))) {
 		trace_call(&c, TDXSIM_EV_TDCALL, &in, t0, status);
 		if (status == TDXSIM_TDCALL_TD_EXIT)

@@ -17,6 +17,8 @@
 
 #include <tdxsim/tdxsim.h>
 #include <tdxsim/wrappers.h>
+#include <tdxsim/fault.h>
+#include <tdxsim/trace.h>
 
 #define GPA_BASE	0x40000000ULL
 #define SZ_2M		0x200000ULL
@@ -214,6 +216,40 @@ static void bench_calls(struct bench *b, u64 n)
 	free(hpa4k);
 }
 
+/*
+ * What tracing and fault rules cost a cheap leaf: TDH.MEM.TRACK with no sink
+ * (the one-branch baseline), with the ring sink, with the text file sink, and
+ * with a fault rule that never matches it.
+ */
+static void bench_overhead(struct bench *b, u64 n)
+{
+	struct tdxsim_fault_rule r;
+	const char *what[] = { "tracing off", "ring sink on", "text file sink on",
+			       "1 non-matching fault rule" };
+	u64 t;
+
+	printf("libtdxsim: TDH.MEM.TRACK cost by instrumentation\n");
+	for (int mode = 0; mode < 4; mode++) {
+		if (mode == 1)
+			tdxsim_trace_ring(b->sim, 4096);
+		if (mode == 2) {
+			tdxsim_trace_ring(b->sim, 0);
+			tdxsim_trace_open(b->sim, "/dev/null", TDXSIM_TRACE_TEXT);
+		}
+		if (mode == 3) {
+			tdxsim_trace_close(b->sim);
+			tdxsim_fault_rule_init(&r, TDH_MEM_PAGE_AUG, TDXSIM_FAULT_STATUS,
+					       TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
+			tdxsim_fault_add(b->sim, &r);
+		}
+		t = now_ns();
+		for (u64 i = 0; i < n; i++)
+			must(tdh_mem_track(b->td), "TRACK");
+		report(what[mode], now_ns() - t, n);
+	}
+	tdxsim_fault_clear(b->sim);
+}
+
 /* Map @gib GiB at 4K and report resident bytes per mapped page. */
 static void bench_footprint(struct bench *b, u64 gib)
 {
@@ -297,8 +333,10 @@ int main(int argc, char **argv)
 		b.vcpu = tdxsim_vcpu_create(b.td, &st);
 		must(st, "vcpu_create");
 		must(tdxsim_td_finalize(b.td), "FINALIZE");
-		if (run == 0)
+		if (run == 0) {
 			bench_calls(&b, calls);
+			bench_overhead(&b, calls * 50);
+		}
 		else
 			bench_footprint(&b, gib);
 		tdxsim_destroy(b.sim);
