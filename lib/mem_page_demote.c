@@ -145,7 +145,7 @@ u64 leaf_tdh_mem_page_demote(struct seamcall_ctx *c)
 		return err;
 
 	/* Commit: nothing fails from here on. */
-	sp = sept_page_get(sim, new_sept, c->td->id, c->level - 1, false);
+	sp = sept_page_get(sim, c->td, new_sept, c->level - 1, false);
 	if (!sp) {
 		if (dpamt) {
 			page_flags_clear(sim, pair[0], PG_PAMT_PAGE);

@@ -132,7 +132,7 @@ u64 leaf_tdh_mem_page_promote(struct seamcall_ctx *c)
 	c->walk.table->seq = c->seq;
 	unlock_children(child, locked);
 	locked = 0;
-	sept_page_put(sim, child);
+	sept_page_put(sim, c->td, child);
 	pamt_release(sim, sept_pa, TDX_PS_4K, c->td->hkid, true, c->seq);
 	hint = dpamt_dec(sim, sept_pa);
 	td_chldcnt_add(c, -1);

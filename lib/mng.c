@@ -105,7 +105,7 @@ u64 leaf_tdh_mng_init(struct seamcall_ctx *c)
 	    params >= (1ULL << sim->cfg.max_pa_bits))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RDX);
 	/* The root S-EPT page lives in the TDCS: no host page of its own. */
-	td->root = sept_page_get(sim, 0, td->id, td->sept_levels - 1, true);
+	td->root = sept_page_get(sim, td, 0, td->sept_levels - 1, true);
 	if (!td->root)
 		return TDX_SYS_BUSY;
 	td->td_epoch = 1;

@@ -5,14 +5,6 @@
  */
 #include "tdxsim-internal.h"
 
-static void reclaim_sept_page(struct tdxsim *sim, u64 pa)
-{
-	struct sept_page *sp = sept_page_find(sim, pa);
-
-	if (sp)
-		sept_page_put(sim, sp);
-}
-
 /*
  * RCX = page PA.  Out: RCX = page type, RDX = owner TDR, R8 = size, R9 =
  * PAMT removal hint (newer DPAMT module; 1.5 always returns 0 there).
@@ -69,8 +61,7 @@ u64 leaf_tdh_phymem_page_reclaim(struct seamcall_ctx *c)
 		return err;
 	if (td->lifecycle != TD_TEARDOWN)
 		return TDX_LIFECYCLE_STATE_INCORRECT;
-	if (pt == PT_EPT)
-		reclaim_sept_page(sim, pa);
+	/* A reclaimed S-EPT table stays on its TD's list until the TD goes. */
 	pamt_release(sim, pa, level, td->hkid, false, c->seq);
 	if (level == TDX_PS_4K)
 		hint = dpamt_dec(sim, pa);

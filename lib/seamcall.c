@@ -325,7 +325,7 @@ enomem:
 
 void tdxsim_destroy(struct tdxsim *sim)
 {
-	struct sept_page *sp, *tmp;
+	struct sept_page *sp;
 
 	if (!sim)
 		return;
@@ -333,13 +333,8 @@ void tdxsim_destroy(struct tdxsim *sim)
 		if (sim->tds[id])
 			td_free(sim, sim->tds[id]);
 	}
-	HASH_ITER(hh, sim->sept_pages, sp, tmp) {
-		HASH_DELETE(hh, sim->sept_pages, sp);
-		free(sp->child);
-		free(sp);
-	}
 	while ((sp = TAILQ_FIRST(&sim->sept_free))) {
-		TAILQ_REMOVE(&sim->sept_free, sp, free_link);
+		TAILQ_REMOVE(&sim->sept_free, sp, link);
 		free(sp->child);
 		free(sp);
 	}

@@ -10,14 +10,15 @@
  */
 #include "tdxsim-internal.h"
 
-struct sept_page *sept_page_get(struct tdxsim *sim, u64 hpa, u16 td_id, int level, bool zero)
+struct sept_page *sept_page_get(struct tdxsim *sim, struct td *td, u64 hpa, int level,
+				bool zero)
 {
 	struct sept_page *sp;
 
 	pthread_mutex_lock(&sim->sept_lock);
 	sp = TAILQ_FIRST(&sim->sept_free);
 	if (sp) {
-		TAILQ_REMOVE(&sim->sept_free, sp, free_link);
+		TAILQ_REMOVE(&sim->sept_free, sp, link);
 	} else {
 		sp = calloc(1, sizeof(*sp));
 		if (!sp)
@@ -30,34 +31,22 @@ struct sept_page *sept_page_get(struct tdxsim *sim, u64 hpa, u16 td_id, int leve
 	else if (sp->child)
 		memset(sp->child, 0, PTRS_PER_TABLE * sizeof(*sp->child));
 	sp->hpa = hpa;
-	sp->td_id = td_id;
+	sp->td_id = td->id;
 	sp->level = (u8)level;
 	sp->seq = 0;
-	if (hpa)
-		HASH_ADD(hh, sim->sept_pages, hpa, sizeof(sp->hpa), sp);
+	TAILQ_INSERT_TAIL(&td->sept_pages, sp, link);
 out:
 	pthread_mutex_unlock(&sim->sept_lock);
 	return sp;
 }
 
-void sept_page_put(struct tdxsim *sim, struct sept_page *sp)
+void sept_page_put(struct tdxsim *sim, struct td *td, struct sept_page *sp)
 {
 	pthread_mutex_lock(&sim->sept_lock);
-	if (sp->hpa)
-		HASH_DELETE(hh, sim->sept_pages, sp);
+	TAILQ_REMOVE(&td->sept_pages, sp, link);
 	sp->hpa = 0;
-	TAILQ_INSERT_HEAD(&sim->sept_free, sp, free_link);	/* LIFO: reuse a warm table */
+	TAILQ_INSERT_HEAD(&sim->sept_free, sp, link);	/* LIFO: reuse a warm table */
 	pthread_mutex_unlock(&sim->sept_lock);
-}
-
-struct sept_page *sept_page_find(struct tdxsim *sim, u64 hpa)
-{
-	struct sept_page *sp;
-
-	pthread_mutex_lock(&sim->sept_lock);
-	HASH_FIND(hh, sim->sept_pages, &hpa, sizeof(hpa), sp);
-	pthread_mutex_unlock(&sim->sept_lock);
-	return sp;
 }
 
 u64 sept_read(const u64 *ep)

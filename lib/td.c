@@ -46,6 +46,7 @@ struct td *td_alloc(struct tdxsim *sim, u64 tdr_pa, u16 hkid)
 		td->gpaw = sim->cfg.gpaw;
 		td->sept_levels = 4;
 		pthread_mutex_init(&td->vcpu_lock, NULL);
+		TAILQ_INIT(&td->sept_pages);
 		__atomic_store_n(&sim->tds[id], td, __ATOMIC_RELEASE);
 		break;
 	}
@@ -65,8 +66,8 @@ void td_free(struct tdxsim *sim, struct td *td)
 		HASH_DELETE(hh, td->vcpus, v);
 		free(v);
 	}
-	if (td->root)
-		sept_page_put(sim, td->root);
+	while (!TAILQ_EMPTY(&td->sept_pages))
+		sept_page_put(sim, td, TAILQ_FIRST(&td->sept_pages));
 	pthread_mutex_destroy(&td->vcpu_lock);
 	free(td);
 }

@@ -202,8 +202,8 @@ struct sept_page {
 	u64 seq;		/* last call that wrote an entry */
 	u16 td_id;
 	u8 level;		/* level of the entries in this table */
-	UT_hash_handle hh;	/* sim->sept_pages, keyed by hpa */
-	TAILQ_ENTRY(sept_page) free_link;
+	/* On its TD's list while the TD lives, else on sim->sept_free. */
+	TAILQ_ENTRY(sept_page) link;
 };
 
 TAILQ_HEAD(sept_page_list, sept_page);
@@ -269,6 +269,11 @@ struct td {
 	unsigned int gpaw;
 	int sept_levels;	/* 4: root table holds level-3 entries */
 	struct sept_page *root;
+	/*
+	 * Every table of the TD, root included.  A table RECLAIMed after
+	 * KEY.FREEID stays here until the TD goes: the module no longer walks it.
+	 */
+	struct sept_page_list sept_pages;
 	u64 seq;		/* last call that changed chldcnt/state */
 	pthread_mutex_t vcpu_lock;	/* protects the vcpu list (bookkeeping) */
 	struct tdxsim_vcpu *vcpus;	/* uthash by tdvpr_pa */
@@ -360,9 +365,8 @@ struct tdxsim {
 	struct td **tds;
 	u8 *hkid_used;
 
-	/* S-EPT pages by hpa, and retired tables kept for reuse. */
+	/* Retired S-EPT tables kept for reuse; also guards every TD's list. */
 	pthread_mutex_t sept_lock;
-	struct sept_page *sept_pages;
 	struct sept_page_list sept_free;
 
 	struct sim_cpu *cpus;
@@ -488,9 +492,9 @@ void td_chldcnt_add(struct seamcall_ctx *c, s64 delta);
 
 /* sept.c */
 /* A table for @hpa; @zero false when the caller writes all 512 entries. */
-struct sept_page *sept_page_get(struct tdxsim *sim, u64 hpa, u16 td_id, int level, bool zero);
-void sept_page_put(struct tdxsim *sim, struct sept_page *sp);
-struct sept_page *sept_page_find(struct tdxsim *sim, u64 hpa);
+struct sept_page *sept_page_get(struct tdxsim *sim, struct td *td, u64 hpa, int level,
+				bool zero);
+void sept_page_put(struct tdxsim *sim, struct td *td, struct sept_page *sp);
 void sept_walk(struct td *td, u64 gpa, int level, struct sept_walk *w);
 u64 sept_arch_entry(u64 e, int level);
 u8 sept_public_state(enum sept_state s);
