@@ -181,15 +181,20 @@ static bool rule_fires(struct tdxsim *sim, int id, struct fault_state *fs)
  */
 int fault_check(struct tdxsim *sim, unsigned int leaf, const struct tdx_module_args *a)
 {
-	int nr = __atomic_load_n(&sim->nr_faults, __ATOMIC_ACQUIRE);
+	int nr = __atomic_load_n(&sim->nr_faults, __ATOMIC_ACQUIRE), fired = -1;
 
 	for (int i = 0; i < nr; i++) {
 		struct fault_state *fs = &sim->faults[i];
 
-		if (rule_matches(&fs->rule, leaf, a, 0) && rule_fires(sim, i, fs))
-			return i;
+		if (!rule_matches(&fs->rule, leaf, a, 0))
+			continue;
+		/* A call another rule failed still counts as a match of this one. */
+		if (fired >= 0)
+			__atomic_add_fetch(&fs->matches, 1, __ATOMIC_RELAXED);
+		else if (rule_fires(sim, i, fs))
+			fired = i;
 	}
-	return -1;
+	return fired;
 }
 
 /* ---- TDXSIM_FAULTS syntax ---- */
@@ -319,6 +324,12 @@ static int parse_option(struct parser *p, char *tok, struct tdxsim_fault_rule *r
 	if (!val)
 		return parse_error(p, tok, "an option (nth=N, every=K, p=P, max=N, gpa=A-B, level=L, td=T, thread=T)");
 	*val++ = '\0';
+	/* A second selector is the bad token: name it, not the rule's leaf. */
+	if ((!strcasecmp(tok, "nth") || !strcasecmp(tok, "every") || !strcasecmp(tok, "p")) &&
+	    (r->nth || r->every || r->probability > 0)) {
+		val[-1] = '=';
+		return parse_error(p, tok, "at most one of nth, every, p");
+	}
 	if (!strcasecmp(tok, "p")) {
 		errno = 0;
 		r->probability = strtod(val, &end);

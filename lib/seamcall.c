@@ -188,9 +188,11 @@ u64 tdxsim_seamcall(struct tdxsim *sim, u64 rax, struct tdx_module_args *args)
 	struct tdx_module_args in;
 	struct seamcall_ctx c;
 	u64 status, t0 = 0;
+	/* Decided once: a call that started untraced has no entry registers to show. */
+	bool tracing = sim_tracing(sim);
 
 	ctx_init(&c, sim, args, leaf, version);
-	if (unlikely(sim_tracing(sim))) {
+	if (unlikely(tracing)) {
 		in = *args;
 		t0 = trace_now_ns(sim);
 	}
@@ -205,7 +207,7 @@ u64 tdxsim_seamcall(struct tdxsim *sim, u64 rax, struct tdx_module_args *args)
 	ctx_finish(&c, status);
 	if (leaf < TDX_NR_LEAVES)	/* leaves beyond the table are not counted */
 		stats_count(&sim->stats[leaf], status);
-	if (unlikely(sim_tracing(sim)))
+	if (unlikely(tracing))
 		trace_call(&c, TDXSIM_EV_SEAMCALL, &in, t0, status);
 	return status;
 }

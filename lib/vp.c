@@ -157,10 +157,12 @@ u64 tdxsim_tdcall(struct tdxsim *sim, struct tdxsim_vcpu *v, u64 rax,
 	struct tdx_module_args in;
 	struct seamcall_ctx c;
 	u64 status, t0 = 0;
+	/* Decided once: a call that started untraced has no entry registers to show. */
+	bool tracing = sim_tracing(sim);
 
 	ctx_init(&c, sim, args, leaf, version);
 	c.tdcall = true;
-	if (unlikely(sim_tracing(sim))) {
+	if (unlikely(tracing)) {
 		in = *args;
 		t0 = trace_now_ns(sim);
 	}
@@ -176,7 +178,7 @@ u64 tdxsim_tdcall(struct tdxsim *sim, struct tdxsim_vcpu *v, u64 rax,
 	ctx_finish(&c, status);
 	if (leaf < TDX_NR_LEAVES)
 		stats_count(&sim->tdcall_stats[leaf], status);
-	if (unlikely(sim_tracing(sim))) {
+	if (unlikely(tracing)) {
 		trace_call(&c, TDXSIM_EV_TDCALL, &in, t0, status);
 		if (status == TDXSIM_TDCALL_TD_EXIT)
 			trace_td_exit(v, v->last_exit.exit_reason);
