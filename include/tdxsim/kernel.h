@@ -169,25 +169,26 @@ void tdxsim_kernel_events_verbose(bool on);
 	__c;									\
 })
 
-#define __TDX_BUG_ON(err, fn, fmt, ...) ({					\
+/* @fn_name is a string: stringified by the callers before TDH_* expands to its number. */
+#define __TDX_BUG_ON(err, fn_name, fmt, ...) ({					\
 	u64 __err = (err);							\
 	char __sb[64];								\
 	if (unlikely(__err))							\
 		__tdxsim_kernel_event(TDXSIM_KEV_TDX_BUG, __FILE__, __LINE__,	\
-				      "SEAMCALL %s failed: %s" fmt, #fn,		\
+				      "SEAMCALL %s failed: %s" fmt, fn_name,	\
 				      tdxsim_status_name(__err, __sb, sizeof(__sb)), ##__VA_ARGS__); \
 	__err != 0;								\
 })
 
-#define TDX_BUG_ON(err, fn, kvm)	({ (void)(kvm); __TDX_BUG_ON(err, fn, ""); })
+#define TDX_BUG_ON(err, fn, kvm)	({ (void)(kvm); __TDX_BUG_ON(err, #fn, ""); })
 #define TDX_BUG_ON_2(err, fn, a1, a2, kvm) ({					\
 	(void)(kvm);								\
-	__TDX_BUG_ON(err, fn, ", " #a1 " %#llx, " #a2 " %#llx",		\
+	__TDX_BUG_ON(err, #fn, ", " #a1 " %#llx, " #a2 " %#llx",		\
 		     (unsigned long long)(a1), (unsigned long long)(a2));	\
 })
 #define TDX_BUG_ON_3(err, fn, a1, a2, a3, kvm) ({				\
 	(void)(kvm);								\
-	__TDX_BUG_ON(err, fn, ", " #a1 " %#llx, " #a2 " %#llx, " #a3 " %#llx",	\
+	__TDX_BUG_ON(err, #fn, ", " #a1 " %#llx, " #a2 " %#llx, " #a3 " %#llx",	\
 		     (unsigned long long)(a1), (unsigned long long)(a2),	\
 		     (unsigned long long)(a3));					\
 })

@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Kernel-shaped SEAMCALL wrappers, Dynamic-PAMT refcounting and the KVM
+ * callers that use them, as an example of code that builds against
+ * <tdxsim/kernel.h> only.  Behaviour: spec seamcall.md §4.4, §7.1-§7.6.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "tdx_example.h"
+
+bool tdx_dynamic_pamt;
+
+/* One count per 2MB of physical address space, indexed by pfn >> 9 (§4.4). */
+static atomic_t *pamt_refcounts;
+static unsigned long nr_pamt_refcounts;
+static unsigned int tdx_keyid_shift;
+
+/* Serialises PAMT.ADD/PAMT.REMOVE against the refcount reaching or leaving 0. */
+static DEFINE_SPINLOCK(pamt_lock);
+
+int tdx_example_init(void)
+{
+	struct tdxsim *sim = tdxsim_kernel_current();
+	const struct tdxsim_config *cfg;
+
+	if (!sim)
+		return -ENODEV;
+	cfg = tdxsim_get_config(sim);
+
+	tdx_dynamic_pamt = !!(cfg->features0 & TDX_FEATURES0_DYNAMIC_PAMT);
+	tdx_keyid_shift = cfg->max_pa_bits - cfg->nr_hkid_bits;
+
+	/* vmalloc() in the kernel; the array covers [0, end of the TDMR). */
+	nr_pamt_refcounts = (cfg->mem_base + cfg->mem_size) >> PMD_SHIFT;
+	pamt_refcounts = calloc(nr_pamt_refcounts, sizeof(*pamt_refcounts));
+	if (!pamt_refcounts)
+		return -ENOMEM;
+	return 0;
+}
+
+void tdx_example_exit(void)
+{
+	free(pamt_refcounts);
+	pamt_refcounts = NULL;
+	nr_pamt_refcounts = 0;
+	tdx_dynamic_pamt = false;
+}
+
+atomic_t *tdx_find_pamt_refcount(u64 pfn)
+{
+	return &pamt_refcounts[pfn >> (PMD_SHIFT - PAGE_SHIFT)];
+}
+
+/* The PA of a page with the TD's KeyID in the HKID bits (§2.12). */
+static u64 mk_keyed_paddr(u16 hkid, u64 pa)
+{
+	return pa | ((u64)hkid << tdx_keyid_shift);
+}
+
+/* PAMT.ADD/REMOVE take the 2MB range of the page, at level 2M (§2.14). */
+static u64 pamt_2mb_arg(struct page *page)
+{
+	return ALIGN_DOWN(page_to_phys(page), PMD_SIZE) | TDX_PS_2M;
+}
+
+/*
+ * The S-EPT leaves share one register layout (spec §0.2): RCX = GPA | level,
+ * RDX = TD, and on a walk/state error RCX/RDX describe the entry found.
+ */
+static u64 tdh_mem_gpa_call(u64 leaf, struct tdx_td *td, u64 gpa, int level, u64 r8,
+			    u64 *ext_entry, u64 *ext_level_state)
+{
+	struct tdx_module_args regs = { .r8 = r8 };
+	u64 status;
+
+	regs.rcx = gpa | level;
+	regs.rdx = tdx_tdr_pa(td);
+	status = seamcall_ret(leaf, &regs);
+	*ext_entry = regs.rcx;
+	*ext_level_state = regs.rdx;
+	return status;
+}
+
+/* §2.2: R8 is the new S-EPT page. */
+u64 tdh_mem_sept_add(struct tdx_td *td, u64 gpa, int level, struct page *page,
+		     u64 *ext_entry, u64 *ext_level_state)
+{
+	return tdh_mem_gpa_call(TDH_MEM_SEPT_ADD, td, gpa, level, page_to_phys(page),
+				ext_entry, ext_level_state);
+}
+
+/* §7.1: R8 is the guest page, 2MB-aligned for a 2M mapping. */
+u64 tdh_mem_page_aug(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
+		     u64 *ext_entry, u64 *ext_level_state)
+{
+	return tdh_mem_gpa_call(TDH_MEM_PAGE_AUG, td, gpa, level, PFN_PHYS(pfn),
+				ext_entry, ext_level_state);
+}
+
+u64 tdh_mem_range_block(struct tdx_td *td, u64 gpa, int level, u64 *ext_entry,
+			u64 *ext_level_state)
+{
+	return tdh_mem_gpa_call(TDH_MEM_RANGE_BLOCK, td, gpa, level, 0, ext_entry, ext_level_state);
+}
+
+/* §2.10: on success RCX is the removed page (| the DPAMT removal hint). */
+u64 tdh_mem_page_remove(struct tdx_td *td, u64 gpa, int level, u64 *ext_entry,
+			u64 *ext_level_state)
+{
+	return tdh_mem_gpa_call(TDH_MEM_PAGE_REMOVE, td, gpa, level, 0, ext_entry, ext_level_state);
+}
+
+u64 tdh_mem_track(struct tdx_td *td)
+{
+	struct tdx_module_args regs = { .rcx = tdx_tdr_pa(td) };
+
+	return seamcall(TDH_MEM_TRACK, &regs);
+}
+
+/* One 4K page per call (§2.12, §7.4). */
+u64 tdh_phymem_page_wbinvd_hkid(u16 hkid, kvm_pfn_t pfn)
+{
+	struct tdx_module_args regs = { .rcx = mk_keyed_paddr(hkid, PFN_PHYS(pfn)) };
+
+	return seamcall(TDH_PHYMEM_PAGE_WBINVD, &regs);
+}
+
+/*
+ * §7.6: the module reclaims the page at the size its PAMT says (R8).  If the
+ * caller meant another size the call still happened: report it as a software
+ * error so that the caller does not free a page the module described
+ * differently.
+ */
+u64 tdh_phymem_page_reclaim(struct page *page, unsigned long npages, u64 *tdx_pt,
+			    u64 *tdx_owner, u64 *tdx_size)
+{
+	struct tdx_module_args regs = { .rcx = page_to_phys(page) };
+	u64 status;
+
+	status = seamcall_ret(TDH_PHYMEM_PAGE_RECLAIM, &regs);
+	*tdx_pt = regs.rcx;
+	*tdx_owner = regs.rdx;
+	*tdx_size = regs.r8;
+
+	if (status == TDX_SUCCESS && npages != 1UL << (PTE_SHIFT * regs.r8))
+		status = TDX_SW_ERROR;
+	return status;
+}
+
+static u64 tdh_phymem_pamt_add(struct page *page, struct page **pamt_pages)
+{
+	struct tdx_module_args regs = { .rcx = pamt_2mb_arg(page) };
+
+	regs.rdx = page_to_phys(pamt_pages[0]);
+	regs.r8 = page_to_phys(pamt_pages[1]);
+	return seamcall(TDH_PHYMEM_PAMT_ADD, &regs);
+}
+
+/* §2.15: the module hands the pair back in RDX and R8. */
+static u64 tdh_phymem_pamt_remove(struct page *page, struct page **pamt_pages)
+{
+	struct tdx_module_args regs = { .rcx = pamt_2mb_arg(page) };
+	u64 status;
+
+	status = seamcall_ret(TDH_PHYMEM_PAMT_REMOVE, &regs);
+	if (status == TDX_SUCCESS) {
+		pamt_pages[0] = pfn_to_page(PHYS_PFN(regs.rdx));
+		pamt_pages[1] = pfn_to_page(PHYS_PFN(regs.r8));
+	}
+	return status;
+}
+
+/* ---- the PAMT page cache ---- */
+
+int tdx_pamt_cache_topup(struct tdx_pamt_cache *cache, int min)
+{
+	if (WARN_ON_ONCE(min > TDX_PAMT_CACHE_MAX))
+		return -EINVAL;
+
+	while (cache->cnt < min) {
+		struct page *page = alloc_page(GFP_KERNEL_ACCOUNT);
+
+		if (!page)
+			return -ENOMEM;
+		cache->pages[cache->cnt++] = page;
+	}
+	return 0;
+}
+
+void tdx_pamt_cache_free(struct tdx_pamt_cache *cache)
+{
+	while (cache->cnt)
+		__free_page(cache->pages[--cache->cnt]);
+}
+
+static struct page *pamt_cache_pop(struct tdx_pamt_cache *cache)
+{
+	if (!cache || !cache->cnt)
+		return NULL;
+	return cache->pages[--cache->cnt];
+}
+
+/* Pages go back where they can be used again: the cache if it has room. */
+static void pamt_pages_release(struct page **pages, int nr, struct tdx_pamt_cache *cache)
+{
+	int i;
+
+	for (i = nr - 1; i >= 0; i--) {
+		if (cache && cache->cnt < TDX_PAMT_CACHE_MAX)
+			cache->pages[cache->cnt++] = pages[i];
+		else
+			__free_page(pages[i]);
+	}
+}
+
+/* A pair for PAMT.ADD: from @cache first, then the page allocator. */
+static int pamt_pages_alloc(struct page **pages, struct tdx_pamt_cache *cache)
+{
+	int nr_cache = 0, i;
+
+	for (i = 0; i < TDX_DPAMT_ENTRY_PAGES; i++) {
+		pages[i] = pamt_cache_pop(cache);
+		if (pages[i]) {
+			nr_cache++;
+			continue;
+		}
+		pages[i] = alloc_page(GFP_KERNEL_ACCOUNT);
+		if (!pages[i])
+			goto err_free;
+	}
+	return 0;
+
+err_free:
+	/* The cache is drained first: slots [nr_cache, i) came from alloc_page(). */
+	while (i-- > nr_cache)
+		__free_page(pages[i]);
+	pamt_pages_release(pages, nr_cache, cache);
+	return -ENOMEM;
+}
+
+/* ---- Dynamic-PAMT refcounting (§4.4) ---- */
+
+/*
+ * Make sure the 2MB range of @page has its PAMT pair before the page is given
+ * to the module, and count one more user of the pair.
+ */
+int tdx_pamt_get(struct page *page, struct tdx_pamt_cache *cache)
+{
+	struct page *pamt_pages[TDX_DPAMT_ENTRY_PAGES];
+	atomic_t *refcount;
+	int ret = 0;
+	u64 err;
+
+	if (!tdx_supports_dynamic_pamt())
+		return 0;
+
+	refcount = tdx_find_pamt_refcount(page_to_pfn(page));
+
+	/* Fast path: the pair is there and someone else keeps it there. */
+	if (atomic_inc_not_zero(refcount))
+		return 0;
+
+	/* Allocate outside the spinlock; most of the time the pages get used. */
+	if (pamt_pages_alloc(pamt_pages, cache))
+		return -ENOMEM;
+
+	spin_lock(&pamt_lock);
+
+	/* Another get installed the pair while we were allocating. */
+	if (atomic_read(refcount)) {
+		atomic_inc(refcount);
+		goto out_release;
+	}
+
+	err = tdh_phymem_pamt_add(page, pamt_pages);
+	if (!err) {
+		atomic_set(refcount, 1);
+		spin_unlock(&pamt_lock);
+		return 0;
+	}
+
+	if (IS_TDX_HPA_RANGE_NOT_FREE(err)) {
+		/*
+		 * A put took the count to 0 and waits for pamt_lock to remove
+		 * the pair: it is still installed, so revive it.  That put
+		 * then sees a non-zero count and leaves the pair alone.
+		 */
+		atomic_set(refcount, 1);
+	} else {
+		pr_err("TDH_PHYMEM_PAMT_ADD failed: %#llx\n", (unsigned long long)err);
+		ret = -EIO;
+	}
+
+out_release:
+	spin_unlock(&pamt_lock);
+	pamt_pages_release(pamt_pages, TDX_DPAMT_ENTRY_PAGES, cache);
+	return ret;
+}
+
+/* Drop a user of the pair of @page's 2MB range; the last one removes it. */
+void tdx_pamt_put(struct page *page)
+{
+	struct page *pamt_pages[TDX_DPAMT_ENTRY_PAGES];
+	atomic_t *refcount;
+	u64 err;
+
+	if (!tdx_supports_dynamic_pamt())
+		return;
+
+	refcount = tdx_find_pamt_refcount(page_to_pfn(page));
+	if (!atomic_dec_and_test(refcount))
+		return;
+
+	spin_lock(&pamt_lock);
+
+	/* A get revived the range between our decrement and the lock. */
+	if (atomic_read(refcount))
+		goto out_unlock;
+
+	err = tdh_phymem_pamt_remove(page, pamt_pages);
+	if (err) {
+		/* The pair stays; keep the count honest about it (§4.4). */
+		atomic_inc(refcount);
+		spin_unlock(&pamt_lock);
+		WARN_ONCE(1, "TDH_PHYMEM_PAMT_REMOVE failed: %#llx", (unsigned long long)err);
+		return;
+	}
+	spin_unlock(&pamt_lock);
+
+	__free_page(pamt_pages[0]);
+	__free_page(pamt_pages[1]);
+	return;
+
+out_unlock:
+	spin_unlock(&pamt_lock);
+}
+
+/*
+ * §7.2: split a 2MB leaf.  With Dynamic PAMT the guest range needs its own
+ * pair in R12/R13, taken from @pamt_cache because the caller holds locks.
+ * After a successful 2M demote the 512 4K pages of the range are users of
+ * that pair.
+ */
+u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
+			struct page *new_sept_page, struct tdx_pamt_cache *pamt_cache,
+			u64 *ext_entry, u64 *ext_level_state)
+{
+	struct page *pair[TDX_DPAMT_ENTRY_PAGES] = { NULL, NULL };
+	bool with_pair = tdx_supports_dynamic_pamt() && level == TDX_PS_2M;
+	struct tdx_module_args regs = { .r8 = page_to_phys(new_sept_page) };
+	u64 status;
+	int i;
+
+	if (with_pair) {
+		if (!IS_ALIGNED(pfn, PTRS_PER_PMD))
+			return TDX_OPERAND_INVALID;	/* §7.2: not a 2MB guest range */
+		if (!pamt_cache || pamt_cache->cnt < TDX_DPAMT_ENTRY_PAGES)
+			return TDX_SW_ERROR;		/* §7.2: no pair, no SEAMCALL */
+		for (i = 0; i < TDX_DPAMT_ENTRY_PAGES; i++)
+			pair[i] = pamt_cache_pop(pamt_cache);
+		regs.r12 = page_to_phys(pair[0]);
+		regs.r13 = page_to_phys(pair[1]);
+	}
+
+	regs.rcx = gpa | level;
+	regs.rdx = tdx_tdr_pa(td);
+	/* R12/R13 are inputs: the variant that preserves them across the call. */
+	status = seamcall_saved_ret(TDH_MEM_PAGE_DEMOTE, &regs);
+	*ext_entry = regs.rcx;
+	*ext_level_state = regs.rdx;
+
+	if (!with_pair)
+		return status;
+
+	if (status != TDX_SUCCESS) {
+		/* Nothing was committed: the pair is still ours. */
+		pamt_pages_release(pair, TDX_DPAMT_ENTRY_PAGES, pamt_cache);
+		return status;
+	}
+
+	/* A 2MB leaf had no pair, so nobody can have counted the range yet. */
+	WARN_ON_ONCE(atomic_cmpxchg_release(tdx_find_pamt_refcount(pfn), 0, PTRS_PER_PMD));
+	return TDX_SUCCESS;
+}
+
+/* ---- KVM side (§7.2, §7.3) ---- */
+
+/*
+ * Only running vCPUs can make these SEAMCALLs lose a lock: on BUSY, force
+ * every vCPU out of the guest and issue the call once more (§7.3).
+ */
+#define tdh_do_no_vcpus(tdh_func, td, ...) ({					\
+	u64 __err = tdh_func(td, ##__VA_ARGS__);				\
+										\
+	if (IS_TDX_OPERAND_BUSY(__err)) {					\
+		(td)->kick_vcpus(td);						\
+		__err = tdh_func(td, ##__VA_ARGS__);				\
+	}									\
+	__err;									\
+})
+
+int tdx_track(struct tdx_td *td)
+{
+	u64 err;
+
+	err = tdh_do_no_vcpus(tdh_mem_track, td);
+	if (TDX_BUG_ON(err, TDH_MEM_TRACK, td->kvm))
+		return -EIO;
+
+	/* vCPUs still in the old epoch must leave before the range is tracked. */
+	td->kick_vcpus(td);
+	return 0;
+}
+
+int tdx_block_range(struct tdx_td *td, gpa_t gpa, int level)
+{
+	u64 entry, level_state, err;
+
+	err = tdh_do_no_vcpus(tdh_mem_range_block, td, gpa, level, &entry, &level_state);
+	if (TDX_BUG_ON_2(err, TDH_MEM_RANGE_BLOCK, entry, level_state, td->kvm))
+		return -EIO;
+	return 0;
+}
+
+/* The S-EPT page and the guest range each need a pair (§4.5). */
+int tdx_demote_2m(struct tdx_td *td, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
+		  struct tdx_pamt_cache *cache)
+{
+	u64 entry, level_state, err;
+	int ret;
+
+	ret = tdx_pamt_get(new_sp, cache);
+	if (KVM_BUG_ON(ret, td->kvm))
+		return -EIO;
+
+	err = tdh_do_no_vcpus(tdh_mem_page_demote, td, gpa, TDX_PS_2M, pfn, new_sp,
+			      cache, &entry, &level_state);
+	if (TDX_BUG_ON_2(err, TDH_MEM_PAGE_DEMOTE, entry, level_state, td->kvm)) {
+		ret = -EIO;
+		goto err_put;
+	}
+	return 0;
+
+err_put:
+	tdx_pamt_put(new_sp);
+	return ret;
+}
+
+/* BLOCK + TRACK + kick, then DEMOTE: no UNBLOCK afterwards (§2.8). */
+int tdx_split_2m(struct tdx_td *td, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
+		 struct tdx_pamt_cache *cache)
+{
+	int ret;
+
+	ret = tdx_block_range(td, gpa, TDX_PS_2M);
+	if (ret)
+		return ret;
+	ret = tdx_track(td);
+	if (ret)
+		return ret;
+	return tdx_demote_2m(td, gpa, pfn, new_sp, cache);
+}
