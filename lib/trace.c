@@ -413,20 +413,37 @@ void trace_emit(struct tdxsim *sim, struct tdxsim_trace_event *ev)
 	pthread_mutex_unlock(&sim->trace_lock);
 }
 
-/* Env: TDXSIM_TRACE=FILE (".json" -> JSON). */
+/*
+ * Env: TDXSIM_TRACE=FILE (".json" -> JSON).  The first simulator of the
+ * process writes FILE; the Nth writes FILE with "-N" before its extension,
+ * so a test binary that creates a simulator per test keeps every trace.
+ */
+static unsigned int env_trace_count;
+
 int trace_apply_environment(struct tdxsim *sim)
 {
-	const char *path = getenv("TDXSIM_TRACE");
-	size_t n;
+	const char *path = getenv("TDXSIM_TRACE"), *dot, *slash;
+	unsigned int n;
+	char name[4096];
+	size_t len;
 
 	sim->trace_t0 = 0;
 	sim->trace_t0 = trace_now_ns(sim);
 	if (!path || !*path)
 		return 0;
-	n = strlen(path);
-	if (tdxsim_trace_open(sim, path, n > 5 && !strcmp(path + n - 5, ".json") ?
+	len = strlen(path);
+	n = __atomic_add_fetch(&env_trace_count, 1, __ATOMIC_RELAXED);
+	dot = strrchr(path, '.');
+	slash = strrchr(path, '/');
+	if (!dot || (slash && dot < slash))
+		dot = path + len;
+	if (n == 1)
+		snprintf(name, sizeof(name), "%s", path);
+	else
+		snprintf(name, sizeof(name), "%.*s-%u%s", (int)(dot - path), path, n, dot);
+	if (tdxsim_trace_open(sim, name, len > 5 && !strcmp(path + len - 5, ".json") ?
 			      TDXSIM_TRACE_JSON : TDXSIM_TRACE_TEXT)) {
-		fprintf(stderr, "tdxsim: TDXSIM_TRACE: cannot write '%s'\n", path);
+		fprintf(stderr, "tdxsim: TDXSIM_TRACE: cannot write '%s'\n", name);
 		return -EINVAL;
 	}
 	return 0;

@@ -6,7 +6,9 @@
  * trace-event JSON file (one track per thread).
  *
  * An unmodified binary writes a trace when TDXSIM_TRACE names a file at
- * tdxsim_create() time: "*.json" gets JSON, anything else text.
+ * tdxsim_create() time: "*.json" gets JSON, anything else text.  The Nth
+ * simulator a process creates writes FILE with "-N" before the extension
+ * (out.json, out-2.json, ...).
  * With no sink enabled, tracing costs one predictable branch per call.
  */
 #ifndef TDXSIM_TRACE_H
