@@ -26,18 +26,7 @@
 
 #define GUEST_GPA	0x40000000ULL	/* 1GB: a 2MB-aligned private GPA */
 
-#define assert_status(actual, expected)						\
-	do {									\
-		u64 __a = (actual), __e = (expected);				\
-		char __b1[64], __b2[64];					\
-		if (__a != __e)							\
-			fail_msg("%s:%d: status %s (%#llx), expected %s (%#llx)",	\
-				 __FILE__, __LINE__,				\
-				 tdxsim_status_name(__a, __b1, sizeof(__b1)),	\
-				 (unsigned long long)__a,			\
-				 tdxsim_status_name(__e, __b2, sizeof(__b2)),	\
-				 (unsigned long long)__e);			\
-	} while (0)
+#include "../lib/assert_status.h"
 
 struct kfx {
 	struct tdxsim_config cfg;

@@ -29,18 +29,7 @@ struct fixture {
 	bool expect_violations;		/* test breaks invariants on purpose */
 };
 
-#define assert_status(actual, expected)						\
-	do {									\
-		u64 __a = (actual), __e = (expected);				\
-		char __b1[64], __b2[64];					\
-		if (__a != __e)							\
-			fail_msg("%s:%d: status %s (%#llx), expected %s (%#llx)",	\
-				 __FILE__, __LINE__,				\
-				 tdxsim_status_name(__a, __b1, sizeof(__b1)),	\
-				 (unsigned long long)__a,			\
-				 tdxsim_status_name(__e, __b2, sizeof(__b2)),	\
-				 (unsigned long long)__e);			\
-	} while (0)
+#include "assert_status.h"
 
 /* Config tweak hook: set before setup by a test group's own setup. */
 typedef void (*fixture_cfg_fn)(struct tdxsim_config *cfg);
