@@ -2,8 +2,9 @@
 /*
  * TDH.MEM.PAGE.PROMOTE (leaf 23): merge 512 uniform leaves back into one and
  * free their S-EPT page; with Dynamic PAMT the pair comes back in R12/R13
- * (spec seamcall.md §2.9).  Not used by KVM v3; the SEPT tree is taken
- * exclusive here because the leaf retires an S-EPT page [INF].
+ * (spec seamcall.md §2.9).  Not used by KVM v3.  The SEPT tree is held
+ * shared, as in the module: the 512 children are host-locked instead, and a
+ * retired table is never freed while the simulator lives (sept.c).
  */
 #include "tdxsim-internal.h"
 
@@ -13,7 +14,7 @@ static const struct mem_prologue promote_prologue = {
 	.op_states = OPS_BLOCK_LIKE,
 	.min_level = TDX_PS_2M,
 	.max_level = TDX_PS_1G,
-	.tree_lock = TDX_LOCK_EXCLUSIVE,
+	.tree_lock = TDX_LOCK_SHARED,
 };
 
 static void unlock_children(struct sept_page *child, unsigned int n)

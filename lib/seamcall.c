@@ -424,4 +424,12 @@ void tdxsim_stats_print(struct tdxsim *sim, FILE *f)
 		}
 		fputc('\n', f);
 	}
+	for (int i = 0; i < tdxsim_fault_nr_rules(sim); i++) {
+		const struct tdxsim_fault_rule *r = &sim->faults[i].rule;
+
+		fprintf(f, "fault rule %d (leaf %#x): %llu of %llu matching calls fired\n", i, r->leaf,
+			(unsigned long long)tdxsim_fault_fired(sim, i),
+			(unsigned long long)__atomic_load_n(&sim->faults[i].matches,
+							    __ATOMIC_RELAXED));
+	}
 }
