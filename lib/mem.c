@@ -101,9 +101,10 @@ static u64 alloc_4k(struct tdxsim *sim)
 	base = chunk_pa(sim, ch);
 	idx = pa_to_idx(sim, base);
 	for (unsigned int i = 0; i < PAGES_PER_2M; i++) {
-		if (sim->page_flags[idx + i] & PG_ALLOCATED)
+		/* Atomic: the module sets other flag bits of allocated pages. */
+		if (__atomic_load_n(&sim->page_flags[idx + i], __ATOMIC_RELAXED) & PG_ALLOCATED)
 			continue;
-		sim->page_flags[idx + i] |= PG_ALLOCATED;
+		__atomic_fetch_or(&sim->page_flags[idx + i], PG_ALLOCATED, __ATOMIC_RELAXED);
 		ch->nr_free--;
 		chunk_move(sim, ch);
 		return base + ((u64)i << PAGE_SHIFT);
@@ -199,7 +200,8 @@ int tdxsim_page_free(struct tdxsim *sim, u64 hpa, int level)
 		struct mem_chunk *ch = &sim->chunks[idx / PAGES_PER_2M];
 
 		for (u64 i = 0; i < npages; i++)
-			sim->page_flags[idx + i] &= (u8)~PG_ALLOCATED;
+			__atomic_fetch_and(&sim->page_flags[idx + i], (u8)~PG_ALLOCATED,
+					   __ATOMIC_RELAXED);
 		ch->nr_free += npages;
 		chunk_move(sim, ch);
 		sim->pages_in_use -= npages;

@@ -33,7 +33,7 @@ u64 leaf_tdh_mem_page_add(struct seamcall_ctx *c)
 		return err;
 
 	sept_set(c->locked_ep, septe_make(SEPT_MAPPED, page));
-	c->walk.table->seq = c->seq;
+	seq_note(&c->walk.table->seq, c->seq);
 	pamt_assign(c->sim, page, TDX_PS_4K, PT_REG, c->td->id, c->seq);
 	dpamt_inc(c->sim, page);
 	td_chldcnt_add(c, 1);

@@ -36,7 +36,7 @@ u64 leaf_tdh_mem_page_aug(struct seamcall_ctx *c)
 		return err;
 
 	sept_set(c->locked_ep, septe_make(SEPT_PENDING, page));
-	c->walk.table->seq = c->seq;
+	seq_note(&c->walk.table->seq, c->seq);
 	pamt_assign(c->sim, page, c->level, PT_REG, c->td->id, c->seq);
 	if (c->level == TDX_PS_4K)
 		dpamt_inc(c->sim, page);

@@ -89,7 +89,7 @@ static void pamt_demote_commit(struct seamcall_ctx *c, u64 page, bool dpamt, u64
 	} else {
 		__atomic_store_n(&big->pt, PT_NDA, __ATOMIC_RELEASE);
 	}
-	sim->seq_2m[pa_to_idx2m(sim, page)] = c->seq;
+	seq_note(&sim->seq_2m[pa_to_idx2m(sim, page)], c->seq);
 }
 
 /*
@@ -159,11 +159,11 @@ u64 leaf_tdh_mem_page_demote(struct seamcall_ctx *c)
 	stride = tdx_level_size(c->level - 1);
 	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++)
 		sp->e[i] = septe_make(child_state, page + i * stride);
-	sp->seq = c->seq;
+	seq_note(&sp->seq, c->seq);
 	pamt_demote_commit(c, page, dpamt, pair);
 	__atomic_store_n(&c->walk.table->child[c->walk.idx], sp, __ATOMIC_RELEASE);
 	sept_set(c->locked_ep, septe_make(SEPT_NL_MAPPED, new_sept));
-	c->walk.table->seq = c->seq;
+	seq_note(&c->walk.table->seq, c->seq);
 	pamt_assign(sim, new_sept, TDX_PS_4K, PT_EPT, c->td->id, c->seq);
 	dpamt_inc(sim, new_sept);
 	td_chldcnt_add(c, 1);

@@ -68,7 +68,7 @@ static void pamt_promote_commit(struct seamcall_ctx *c, u64 page, u64 pair_out[2
 	big->owner = owner;
 	big->bepoch = 0;
 	__atomic_store_n(&big->pt, pt, __ATOMIC_RELEASE);
-	sim->seq_2m[pa_to_idx2m(sim, page)] = c->seq;
+	seq_note(&sim->seq_2m[pa_to_idx2m(sim, page)], c->seq);
 }
 
 /* RCX = GPA|level, RDX = TDR.  Out: RCX = freed S-EPT page, R12/R13 = DPAMT pair. */
@@ -130,7 +130,7 @@ u64 leaf_tdh_mem_page_promote(struct seamcall_ctx *c)
 	pamt_promote_commit(c, septe_hpa(first), pair);
 	sept_set(c->locked_ep, septe_make(septe_state(first), septe_hpa(first)));
 	__atomic_store_n(&c->walk.table->child[c->walk.idx], NULL, __ATOMIC_RELEASE);
-	c->walk.table->seq = c->seq;
+	seq_note(&c->walk.table->seq, c->seq);
 	unlock_children(child, locked);
 	locked = 0;
 	sept_page_put(sim, c->td, child);

@@ -47,7 +47,7 @@ u64 leaf_tdh_mem_page_remove(struct seamcall_ctx *c)
 	}
 
 	sept_set(c->locked_ep, septe_make(SEPT_FREE, 0));
-	c->walk.table->seq = c->seq;
+	seq_note(&c->walk.table->seq, c->seq);
 	pamt_release(c->sim, page, c->level, c->td->hkid, true, c->seq);
 	if (c->level == TDX_PS_4K)
 		hint = dpamt_dec(c->sim, page);

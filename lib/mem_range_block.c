@@ -66,7 +66,7 @@ u64 leaf_tdh_mem_range_block(struct seamcall_ctx *c)
 		(u32)__atomic_load_n(&c->td->td_epoch, __ATOMIC_ACQUIRE);
 	/* sept_cleanup_if_pending(): a partial 2MB accept restarts from 0. */
 	sept_set(c->locked_ep, (c->walk.entry & ~(SEPTE_STATE_MASK | SEPTE_ACCEPT_MASK)) | ns);
-	c->walk.table->seq = c->seq;
+	seq_note(&c->walk.table->seq, c->seq);
 	return TDX_SUCCESS;
 }
 
@@ -101,6 +101,6 @@ u64 leaf_tdh_mem_range_unblock(struct seamcall_ctx *c)
 		break;
 	}
 	sept_set(c->locked_ep, (c->walk.entry & ~SEPTE_STATE_MASK) | ns);
-	c->walk.table->seq = c->seq;
+	seq_note(&c->walk.table->seq, c->seq);
 	return TDX_SUCCESS;
 }

@@ -58,10 +58,10 @@ u64 leaf_tdh_mem_sept_add(struct seamcall_ctx *c)
 	sp = sept_page_get(c->sim, c->td, page, c->level - 1, true);
 	if (!sp)
 		return TDX_SYS_BUSY;	/* host out of memory: simulator limit */
-	sp->seq = c->seq;
+	seq_note(&sp->seq, c->seq);
 	__atomic_store_n(&c->walk.table->child[c->walk.idx], sp, __ATOMIC_RELEASE);
 	sept_set(c->locked_ep, septe_make(SEPT_NL_MAPPED, page));
-	c->walk.table->seq = c->seq;
+	seq_note(&c->walk.table->seq, c->seq);
 	pamt_assign(c->sim, page, TDX_PS_4K, PT_EPT, c->td->id, c->seq);
 	dpamt_inc(c->sim, page);
 	td_chldcnt_add(c, 1);
@@ -117,7 +117,7 @@ u64 leaf_tdh_mem_sept_remove(struct seamcall_ctx *c)
 
 	sept_set(c->locked_ep, septe_make(SEPT_FREE, 0));
 	__atomic_store_n(&c->walk.table->child[c->walk.idx], NULL, __ATOMIC_RELEASE);
-	c->walk.table->seq = c->seq;
+	seq_note(&c->walk.table->seq, c->seq);
 	sept_page_put(c->sim, c->td, child);
 	pamt_release(c->sim, page, TDX_PS_4K, c->td->hkid, true, c->seq);
 	hint = dpamt_dec(c->sim, page);

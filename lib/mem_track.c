@@ -30,6 +30,6 @@ u64 leaf_tdh_mem_track(struct seamcall_ctx *c)
 	if (__atomic_load_n(&td->refcount[(epoch - 1) & 1], __ATOMIC_ACQUIRE))
 		return TDX_PREVIOUS_TLB_EPOCH_BUSY;
 	__atomic_store_n(&td->td_epoch, epoch + 1, __ATOMIC_RELEASE);
-	td->seq = c->seq;
+	seq_note(&td->seq, c->seq);
 	return TDX_SUCCESS;
 }

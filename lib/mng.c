@@ -28,7 +28,7 @@ u64 leaf_tdh_mng_create(struct seamcall_ctx *c)
 		__atomic_store_n(&sim->hkid_used[hkid], 0, __ATOMIC_RELEASE);
 		return TDX_SYS_BUSY;
 	}
-	td->seq = c->seq;
+	seq_note(&td->seq, c->seq);
 	/* The module records owner 0 for a TDR; tdxsim keeps its TD id there. */
 	pamt_assign(sim, tdr_pa, TDX_PS_4K, PT_TDR, td->id, c->seq);
 	dpamt_inc(sim, tdr_pa);
@@ -47,7 +47,7 @@ u64 leaf_tdh_mng_key_config(struct seamcall_ctx *c)
 	if (c->td->lifecycle != TD_HKID_ASSIGNED)
 		return TDX_LIFECYCLE_STATE_INCORRECT;
 	c->td->lifecycle = TD_KEYS_CONFIGURED;
-	c->td->seq = c->seq;
+	seq_note(&c->td->seq, c->seq);
 	return TDX_SUCCESS;
 }
 
@@ -110,7 +110,7 @@ u64 leaf_tdh_mng_init(struct seamcall_ctx *c)
 		return TDX_SYS_BUSY;
 	td->td_epoch = 1;
 	td->op_state = OP_STATE_INITIALIZED;
-	td->seq = c->seq;
+	seq_note(&td->seq, c->seq);
 	return TDX_SUCCESS;
 }
 
@@ -136,7 +136,7 @@ u64 leaf_tdh_mr_finalize(struct seamcall_ctx *c)
 	if (err)
 		return err;
 	__atomic_store_n(&td->op_state, OP_STATE_RUNNABLE, __ATOMIC_RELEASE);
-	td->seq = c->seq;
+	seq_note(&td->seq, c->seq);
 	return TDX_SUCCESS;
 }
 
@@ -174,7 +174,7 @@ u64 leaf_tdh_mng_vpflushdone(struct seamcall_ctx *c)
 		return TDX_FLUSHVP_NOT_DONE;
 	td->lifecycle = TD_BLOCKED;
 	td->wbcache_pending = true;
-	td->seq = c->seq;
+	seq_note(&td->seq, c->seq);
 	return TDX_SUCCESS;
 }
 
@@ -213,6 +213,6 @@ u64 leaf_tdh_mng_key_freeid(struct seamcall_ctx *c)
 		return TDX_WBCACHE_NOT_COMPLETE;
 	c->td->lifecycle = TD_TEARDOWN;
 	__atomic_store_n(&c->sim->hkid_used[c->td->hkid], 0, __ATOMIC_RELEASE);
-	c->td->seq = c->seq;
+	seq_note(&c->td->seq, c->seq);
 	return TDX_SUCCESS;
 }

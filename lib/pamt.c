@@ -190,7 +190,7 @@ fail:
 
 static void seq_touch(struct tdxsim *sim, u64 pa, u64 seq)
 {
-	sim->seq_2m[pa_to_idx2m(sim, pa)] = seq;
+	seq_note(&sim->seq_2m[pa_to_idx2m(sim, pa)], seq);
 }
 
 void pamt_assign(struct tdxsim *sim, u64 pa, int level, u8 pt, u16 owner, u64 seq)
@@ -247,7 +247,7 @@ bool dpamt_dec(struct tdxsim *sim, u64 pa)
 void td_chldcnt_add(struct seamcall_ctx *c, s64 delta)
 {
 	__atomic_fetch_add(&c->td->chldcnt, (u64)delta, __ATOMIC_RELAXED);
-	c->td->seq = c->seq;
+	seq_note(&c->td->seq, c->seq);
 }
 
 int tdxsim_pamt_lookup(struct tdxsim *sim, u64 hpa, struct tdxsim_pamt_info *info)

@@ -86,7 +86,7 @@ u64 leaf_tdh_phymem_pamt_add(struct seamcall_ctx *c)
 	n->hpa[1] = pages[1];
 	n->page_count = 0;
 	__atomic_store_n(&e2m->pt, PT_PAMT, __ATOMIC_RELEASE);
-	sim->seq_2m[pa_to_idx2m(sim, pa)] = c->seq;
+	seq_note(&sim->seq_2m[pa_to_idx2m(sim, pa)], c->seq);
 	return TDX_SUCCESS;
 }
 
@@ -124,6 +124,6 @@ u64 leaf_tdh_phymem_pamt_remove(struct seamcall_ctx *c)
 	a->r8 = n->hpa[1];
 	memset(n, 0, sizeof(*n));
 	__atomic_store_n(&e2m->pt, PT_NDA, __ATOMIC_RELEASE);
-	sim->seq_2m[pa_to_idx2m(sim, pa)] = c->seq;
+	seq_note(&sim->seq_2m[pa_to_idx2m(sim, pa)], c->seq);
 	return TDX_SUCCESS;
 }

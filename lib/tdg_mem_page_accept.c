@@ -108,6 +108,6 @@ u64 leaf_tdg_mem_page_accept(struct seamcall_ctx *c, struct tdxsim_vcpu *v)
 	sept_set(ep, septe_make(SEPT_MAPPED, septe_hpa(e)));
 	/* Held to the end of the call like any leaf lock, released by ctx_release(). */
 	c->locked_ep = ep;
-	c->walk.table->seq = c->seq;
+	seq_note(&c->walk.table->seq, c->seq);
 	return TDX_SUCCESS;
 }

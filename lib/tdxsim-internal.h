@@ -437,6 +437,12 @@ bool mem_in_tdmr(const struct tdxsim *sim, u64 pa);
 void sim_record_misuse(struct tdxsim *sim, u64 hpa, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Record the call that last wrote a location (read by the checker only). */
+static inline void seq_note(u64 *where, u64 seq)
+{
+	__atomic_store_n(where, seq, __ATOMIC_RELAXED);
+}
+
 static inline u64 pa_to_idx(const struct tdxsim *sim, u64 pa)
 {
 	return (pa - sim->cfg.mem_base) >> PAGE_SHIFT;
