@@ -6,6 +6,8 @@
  * the requested level; with Dynamic PAMT the 4K level of a 2MB range exists
  * only while the range's 2MB entry is PT_PAMT.
  */
+#include <sys/mman.h>
+
 #include "tdxsim-internal.h"
 
 int pamt_init(struct tdxsim *sim)
@@ -13,8 +15,15 @@ int pamt_init(struct tdxsim *sim)
 	u64 nr_2m = sim->cfg.mem_size / SZ_2M;
 	u64 nr_1g = (sim->cfg.mem_size + SZ_1G - 1) / SZ_1G;
 
-	/* calloc: untouched pages of a large TDMR cost no resident memory. */
-	sim->pamt_4k = calloc(sim->nr_pages, sizeof(*sim->pamt_4k));
+	/*
+	 * The 4K level is populated up front, like the module's static PAMT:
+	 * 8 bytes per 4K page of the TDMR, and no page fault in the middle of
+	 * the first DEMOTE of a range.  The other levels are small.
+	 */
+	sim->pamt_4k = mmap(NULL, sim->nr_pages * sizeof(*sim->pamt_4k), PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (sim->pamt_4k == MAP_FAILED)
+		sim->pamt_4k = NULL;
 	sim->pamt_2m = calloc(nr_2m, sizeof(*sim->pamt_2m));
 	sim->pamt_1g = calloc(nr_1g, sizeof(*sim->pamt_1g));
 	sim->seq_2m = calloc(nr_2m, sizeof(*sim->seq_2m));
@@ -28,7 +37,8 @@ int pamt_init(struct tdxsim *sim)
 
 void pamt_fini(struct tdxsim *sim)
 {
-	free(sim->pamt_4k);
+	if (sim->pamt_4k)
+		munmap(sim->pamt_4k, sim->nr_pages * sizeof(*sim->pamt_4k));
 	free(sim->pamt_2m);
 	free(sim->pamt_1g);
 	free(sim->seq_2m);

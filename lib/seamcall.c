@@ -299,6 +299,7 @@ struct tdxsim *tdxsim_create(const struct tdxsim_config *cfg)
 	pthread_mutex_init(&sim->fault_lock, NULL);
 	pthread_mutex_init(&sim->trace_lock, NULL);
 	TAILQ_INIT(&sim->sept_free);
+	SLIST_INIT(&sim->sept_slabs);
 	for (unsigned int l = 0; l < TDX_NR_LEAVES; l++) {
 		for (unsigned int i = 0; i < TDXSIM_STATS_MAX_STATUSES; i++) {
 			sim->stats[l].st[i].status = TDXSIM_STAT_EMPTY;
@@ -327,19 +328,13 @@ enomem:
 
 void tdxsim_destroy(struct tdxsim *sim)
 {
-	struct sept_page *sp;
-
 	if (!sim)
 		return;
 	for (unsigned int id = 1; sim->tds && id <= sim->cfg.max_tds; id++) {
 		if (sim->tds[id])
 			td_free(sim, sim->tds[id]);
 	}
-	while ((sp = TAILQ_FIRST(&sim->sept_free))) {
-		TAILQ_REMOVE(&sim->sept_free, sp, link);
-		free(sp->child);
-		free(sp);
-	}
+	sept_slabs_free(sim);
 	pamt_fini(sim);
 	mem_fini(sim);
 	free(sim->tds);

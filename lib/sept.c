@@ -8,7 +8,44 @@
  * with the retirement reads stale entries (as on hardware) but never freed
  * memory.
  */
+#include <sys/mman.h>
+
 #include "tdxsim-internal.h"
+
+/*
+ * Tables come from slabs mapped and populated in one go, so that a DEMOTE
+ * does not take a page fault for its new table.  Called with sept_lock.
+ */
+static int sept_slab_grow(struct tdxsim *sim)
+{
+	size_t size = SEPT_SLAB_PAGES * sizeof(struct sept_page) + sizeof(struct sept_slab);
+	struct sept_slab *slab;
+	struct sept_page *sp;
+
+	slab = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (slab == MAP_FAILED)
+		return -ENOMEM;
+	slab->size = size;
+	SLIST_INSERT_HEAD(&sim->sept_slabs, slab, link);
+	sp = (struct sept_page *)(slab + 1);
+	for (unsigned int i = 0; i < SEPT_SLAB_PAGES; i++)
+		TAILQ_INSERT_TAIL(&sim->sept_free, &sp[i], link);
+	return 0;
+}
+
+void sept_slabs_free(struct tdxsim *sim)
+{
+	struct sept_slab *slab;
+	struct sept_page *sp;
+
+	TAILQ_FOREACH(sp, &sim->sept_free, link)
+		free(sp->child);
+	while ((slab = SLIST_FIRST(&sim->sept_slabs))) {
+		SLIST_REMOVE_HEAD(&sim->sept_slabs, link);
+		munmap(slab, slab->size);
+	}
+}
 
 struct sept_page *sept_page_get(struct tdxsim *sim, struct td *td, u64 hpa, int level,
 				bool zero)
@@ -16,14 +53,12 @@ struct sept_page *sept_page_get(struct tdxsim *sim, struct td *td, u64 hpa, int 
 	struct sept_page *sp;
 
 	pthread_mutex_lock(&sim->sept_lock);
-	sp = TAILQ_FIRST(&sim->sept_free);
-	if (sp) {
-		TAILQ_REMOVE(&sim->sept_free, sp, link);
-	} else {
-		sp = calloc(1, sizeof(*sp));
-		if (!sp)
-			goto out;
+	if (TAILQ_EMPTY(&sim->sept_free) && sept_slab_grow(sim)) {
+		sp = NULL;
+		goto out;
 	}
+	sp = TAILQ_FIRST(&sim->sept_free);
+	TAILQ_REMOVE(&sim->sept_free, sp, link);
 	if (zero)
 		memset(sp->e, 0, sizeof(sp->e));	/* SEPTE_INIT_VALUE: all FREE */
 	if (level >= TDX_PS_2M && !sp->child)

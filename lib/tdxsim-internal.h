@@ -208,6 +208,16 @@ struct sept_page {
 
 TAILQ_HEAD(sept_page_list, sept_page);
 
+#define SEPT_SLAB_PAGES		63
+
+/* A mapping of SEPT_SLAB_PAGES tables, returned only by tdxsim_destroy(). */
+struct sept_slab {
+	SLIST_ENTRY(sept_slab) link;
+	size_t size;
+};
+
+SLIST_HEAD(sept_slab_list, sept_slab);
+
 /* Result of a walk (sept_walk()). */
 struct sept_walk {
 	struct sept_page *table;	/* table holding the entry reached */
@@ -368,6 +378,7 @@ struct tdxsim {
 	/* Retired S-EPT tables kept for reuse; also guards every TD's list. */
 	pthread_mutex_t sept_lock;
 	struct sept_page_list sept_free;
+	struct sept_slab_list sept_slabs;
 
 	struct sim_cpu *cpus;
 	u64 seq;		/* atomic */
@@ -501,6 +512,7 @@ void td_chldcnt_add(struct seamcall_ctx *c, s64 delta);
 struct sept_page *sept_page_get(struct tdxsim *sim, struct td *td, u64 hpa, int level,
 				bool zero);
 void sept_page_put(struct tdxsim *sim, struct td *td, struct sept_page *sp);
+void sept_slabs_free(struct tdxsim *sim);
 void sept_walk(struct td *td, u64 gpa, int level, struct sept_walk *w);
 u64 sept_arch_entry(u64 e, int level);
 u8 sept_public_state(enum sept_state s);
