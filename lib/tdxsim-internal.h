@@ -21,7 +21,6 @@
 #include <tdxsim/fault.h>
 #include <tdxsim/trace.h>
 
-#define __unused		__attribute__((unused))
 #define likely(x)		__builtin_expect(!!(x), 1)
 #define unlikely(x)		__builtin_expect(!!(x), 0)
 
