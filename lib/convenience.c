@@ -191,6 +191,32 @@ void tdxsim_td_kick_vcpus(struct tdxsim_td *h)
 	pthread_mutex_unlock(&td->vcpu_lock);
 }
 
+u64 tdxsim_td_flush_vcpus(struct tdxsim_td *h)
+{
+	struct td *td = td_by_tdr(h->sim, h->tdr_pa);
+	struct tdxsim_vcpu *v, *tmp;
+	u64 vcpus[64], err, ret = TDX_SUCCESS;
+	unsigned int n = 0;
+
+	if (!td)
+		return TDX_SW_ERROR;
+	tdxsim_td_kick_vcpus(h);
+	pthread_mutex_lock(&td->vcpu_lock);
+	HASH_ITER(hh, td->vcpus, v, tmp) {
+		if (__atomic_load_n(&v->associated, __ATOMIC_ACQUIRE) && n < 64)
+			vcpus[n++] = v->tdvpr_pa;
+	}
+	pthread_mutex_unlock(&td->vcpu_lock);
+	for (unsigned int i = 0; i < n; i++) {
+		struct tdx_module_args a = { .rcx = vcpus[i] };
+
+		err = seamcall(h->sim, TDH_VP_FLUSH, &a);
+		if (err && !ret)
+			ret = err;
+	}
+	return ret;
+}
+
 /* Retry a teardown SEAMCALL that lost a race (BUSY) a bounded number of times. */
 static u64 seamcall_retry(struct tdxsim *sim, u64 leaf, struct tdx_module_args *in)
 {
@@ -305,6 +331,7 @@ int tdxsim_td_teardown(struct tdxsim_td *h, unsigned int flags)
 	}
 	tdxsim_td_kick_vcpus(h);
 	if (td->lifecycle == TD_KEYS_CONFIGURED) {
+		tdxsim_td_flush_vcpus(h);
 		a = (struct tdx_module_args){ .rcx = h->tdr_pa };
 		if (seamcall_retry(sim, TDH_MNG_VPFLUSHDONE, &a))
 			ret = -EIO;

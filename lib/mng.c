@@ -140,14 +140,15 @@ u64 leaf_tdh_mr_finalize(struct seamcall_ctx *c)
 	return TDX_SUCCESS;
 }
 
-static bool td_any_vcpu_in_guest(struct td *td)
+/* num_assoc_vcpus != 0: a vCPU entered since its last TDH.VP.FLUSH. */
+static bool td_any_vcpu_associated(struct td *td)
 {
 	struct tdxsim_vcpu *v, *tmp;
 	bool any = false;
 
 	pthread_mutex_lock(&td->vcpu_lock);
 	HASH_ITER(hh, td->vcpus, v, tmp) {
-		if (__atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE))
+		if (__atomic_load_n(&v->associated, __ATOMIC_ACQUIRE))
 			any = true;
 	}
 	pthread_mutex_unlock(&td->vcpu_lock);
@@ -156,8 +157,8 @@ static bool td_any_vcpu_in_guest(struct td *td)
 
 /*
  * TDH.MNG.VPFLUSHDONE: RCX = TDR.  HKID_ASSIGNED/KEYS_CONFIGURED -> BLOCKED.
- * The module refuses while vCPUs are still associated (no TDH.VP.FLUSH here:
- * a vCPU is associated while it is in guest mode).
+ * Refused while a vCPU is still associated: every vCPU that entered needs
+ * TDH.VP.FLUSH first.
  */
 u64 leaf_tdh_mng_vpflushdone(struct seamcall_ctx *c)
 {
@@ -170,7 +171,7 @@ u64 leaf_tdh_mng_vpflushdone(struct seamcall_ctx *c)
 	if (td->lifecycle != TD_HKID_ASSIGNED && td->lifecycle != TD_KEYS_CONFIGURED)
 		return TDX_LIFECYCLE_STATE_INCORRECT;
 	if (td->nr_tdcx >= c->sim->cfg.nr_tdcs_pages && td->op_state != OP_STATE_UNINITIALIZED &&
-	    td_any_vcpu_in_guest(td))
+	    td_any_vcpu_associated(td))
 		return TDX_FLUSHVP_NOT_DONE;
 	td->lifecycle = TD_BLOCKED;
 	td->wbcache_pending = true;

@@ -26,6 +26,7 @@ static const struct leaf_desc leaves[TDX_NR_LEAVES] = {
 	[TDH_VP_CREATE]		 = { leaf_tdh_vp_create, "TDH.VP.CREATE", 0 },
 	[TDH_MEM_PAGE_DEMOTE]	 = { leaf_tdh_mem_page_demote, "TDH.MEM.PAGE.DEMOTE", 0 },
 	[TDH_MR_FINALIZE]	 = { leaf_tdh_mr_finalize, "TDH.MR.FINALIZE", 0 },
+	[TDH_VP_FLUSH]		 = { leaf_tdh_vp_flush, "TDH.VP.FLUSH", 0 },
 	[TDH_MNG_VPFLUSHDONE]	 = { leaf_tdh_mng_vpflushdone, "TDH.MNG.VPFLUSHDONE", 0 },
 	[TDH_MNG_KEY_FREEID]	 = { leaf_tdh_mng_key_freeid, "TDH.MNG.KEY.FREEID", 0 },
 	[TDH_PHYMEM_CACHE_WB]	 = { leaf_tdh_phymem_cache_wb, "TDH.PHYMEM.CACHE.WB", 0 },

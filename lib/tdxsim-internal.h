@@ -294,6 +294,7 @@ struct tdxsim_vcpu {
 	struct td *td;
 	u64 tdvpr_pa;
 	bool in_guest;		/* atomic */
+	bool associated;	/* atomic: entered since the last TDH.VP.FLUSH */
 	u64 vcpu_epoch;
 	struct tdxsim_td_exit last_exit;
 	UT_hash_handle hh;
@@ -563,6 +564,7 @@ u64 leaf_tdh_phymem_cache_wb(struct seamcall_ctx *c);
 u64 leaf_tdh_mr_finalize(struct seamcall_ctx *c);
 u64 leaf_tdh_vp_create(struct seamcall_ctx *c);
 u64 leaf_tdh_vp_enter(struct seamcall_ctx *c);
+u64 leaf_tdh_vp_flush(struct seamcall_ctx *c);
 u64 leaf_tdh_mem_sept_add(struct seamcall_ctx *c);
 u64 leaf_tdh_mem_sept_remove(struct seamcall_ctx *c);
 u64 leaf_tdh_mem_page_add(struct seamcall_ctx *c);

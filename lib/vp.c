@@ -96,7 +96,46 @@ u64 leaf_tdh_vp_enter(struct seamcall_ctx *c)
 	v->vcpu_epoch = __atomic_load_n(&td->td_epoch, __ATOMIC_ACQUIRE);
 	__atomic_fetch_add(&td->refcount[v->vcpu_epoch & 1], 1, __ATOMIC_ACQ_REL);
 	__atomic_store_n(&v->in_guest, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&v->associated, true, __ATOMIC_RELEASE);
 	sharex_unlock(&td->epoch_lock, TDX_LOCK_SHARED);
+	return TDX_SUCCESS;
+}
+
+/*
+ * TDH.VP.FLUSH: RCX = TDVPR.  Dissociates a vCPU (the host runs it where the
+ * vCPU last ran; tdxsim does not tie vCPUs to logical CPUs).  A vCPU still
+ * in guest mode cannot be flushed [INF: on hardware it cannot be running on
+ * the flushing CPU].
+ */
+u64 leaf_tdh_vp_flush(struct seamcall_ctx *c)
+{
+	struct tdxsim *sim = c->sim;
+	u64 tdvpr = c->args->rcx;
+	struct tdxsim_vcpu *v;
+	int reached;
+	struct td *td;
+	u64 err;
+
+	err = hpa_check_operand(c, tdvpr, PAGE_SIZE, TDX_OPERAND_ID_RCX);
+	if (err)
+		return err;
+	err = ctx_pamt_lock_page(c, tdvpr, TDX_PS_4K, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
+				 &reached);
+	if (err)
+		return err;
+	if (reached != TDX_PS_4K || c->pl[0].e->pt != PT_TDVPR)
+		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, TDX_OPERAND_ID_RCX);
+	td = td_by_id(sim, c->pl[0].e->owner);
+	err = td_lock_tdr(c, td->tdr_pa, TDX_OPERAND_ID_TDR, TDX_LOCK_SHARED);
+	if (err)
+		return err;
+	if (td->lifecycle != TD_KEYS_CONFIGURED)
+		return TDX_TD_KEYS_NOT_CONFIGURED;
+	v = vcpu_find(td, tdvpr);
+	if (!v || __atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE))
+		return TDX_VCPU_STATE_INCORRECT;
+	if (!__atomic_exchange_n(&v->associated, false, __ATOMIC_ACQ_REL))
+		return TDX_VCPU_NOT_ASSOCIATED;
 	return TDX_SUCCESS;
 }
 

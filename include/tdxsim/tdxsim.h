@@ -171,6 +171,12 @@ bool tdxsim_vcpu_in_guest(const struct tdxsim_vcpu *vcpu);
 void tdxsim_vcpu_last_exit(const struct tdxsim_vcpu *vcpu, struct tdxsim_td_exit *exit);
 /* Exit every vCPU of @td that is in guest mode (KVM_REQ_OUTSIDE_GUEST_MODE). */
 void tdxsim_td_kick_vcpus(struct tdxsim_td *td);
+/*
+ * Kick, then TDH.VP.FLUSH every vCPU of @td that entered since its last
+ * flush (what KVM does before TDH.MNG.VPFLUSHDONE).  Returns the first
+ * failing status, or TDX_SUCCESS.
+ */
+u64 tdxsim_td_flush_vcpus(struct tdxsim_td *td);
 
 /* Introspection.  Not synchronised with concurrent SEAMCALLs on the same range. */
 struct tdxsim_sept_info {

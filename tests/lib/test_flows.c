@@ -953,6 +953,9 @@ static void flow_f6(struct fixture *fx)
 	/* §8 mgmt: VPFLUSHDONE refuses while a vCPU is associated. */
 	assert_status(seamcall_rcx(fx, TDH_MNG_VPFLUSHDONE, tdr, &a), TDX_FLUSHVP_NOT_DONE);
 	tdxsim_td_kick_vcpus(fx->td);
+	/* Out of the guest, but associated until TDH.VP.FLUSH. */
+	assert_status(seamcall_rcx(fx, TDH_MNG_VPFLUSHDONE, tdr, &a), TDX_FLUSHVP_NOT_DONE);
+	assert_status(tdxsim_td_flush_vcpus(fx->td), TDX_SUCCESS);
 	assert_status(seamcall_rcx(fx, TDH_MNG_VPFLUSHDONE, tdr, &a), TDX_SUCCESS);
 	/* BLOCKED: keys gone for the memory leaves; no RECLAIM before TEARDOWN. */
 	assert_mem_leaves_dead(fx, g0, TDX_TD_KEYS_NOT_CONFIGURED);

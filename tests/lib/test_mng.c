@@ -123,7 +123,7 @@ static void td_done(struct tdxsim_td *td)
 /* VPFLUSHDONE, CACHE.WB, KEY.FREEID: lifecycle TEARDOWN (§8). */
 static void release_hkid(struct fixture *fx, struct tdxsim_td *td)
 {
-	tdxsim_td_kick_vcpus(td);
+	assert_status(tdxsim_td_flush_vcpus(td), TDX_SUCCESS);
 	assert_status(sc1(fx, TDH_MNG_VPFLUSHDONE, td->tdr_pa), TDX_SUCCESS);
 	assert_status(sc1(fx, TDH_PHYMEM_CACHE_WB, 0), TDX_SUCCESS);
 	assert_status(sc1(fx, TDH_MNG_KEY_FREEID, td->tdr_pa), TDX_SUCCESS);
@@ -490,9 +490,16 @@ static void test_vpflushdone_vcpu_in_guest(void **state)
 	/* Still KEYS_CONFIGURED: memory leaves work. */
 	tdxsim_vcpu_exit(fx->vcpu);
 	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	/* Out of the guest but still associated until TDH.VP.FLUSH. */
+	assert_status(sc1(fx, TDH_MNG_VPFLUSHDONE, tdr), TDX_FLUSHVP_NOT_DONE);
+	assert_status(sc1(fx, TDH_VP_FLUSH, tdxsim_vcpu_tdvpr_pa(fx->vcpu)), TDX_SUCCESS);
+	assert_status(sc1(fx, TDH_VP_FLUSH, tdxsim_vcpu_tdvpr_pa(fx->vcpu)),
+		      TDX_VCPU_NOT_ASSOCIATED);
 	assert_status(sc1(fx, TDH_MNG_VPFLUSHDONE, tdr), TDX_SUCCESS);
 	assert_status(sc1(fx, TDH_MNG_VPFLUSHDONE, tdr), TDX_LIFECYCLE_STATE_INCORRECT);
-	/* BLOCKED: no entry, no memory leaf. */
+	/* BLOCKED: no entry, no flush, no memory leaf. */
+	assert_status(sc1(fx, TDH_VP_FLUSH, tdxsim_vcpu_tdvpr_pa(fx->vcpu)),
+		      TDX_TD_KEYS_NOT_CONFIGURED);
 	assert_status(tdxsim_vcpu_enter(fx->vcpu), TDX_TD_KEYS_NOT_CONFIGURED);
 	assert_status(tdh_mem_track(fx->td), TDX_TD_KEYS_NOT_CONFIGURED);
 }

@@ -556,7 +556,7 @@ static void release_hkid(struct fixture *fx)
 
 	fx_enter(fx);
 	assert_status(tdxsim_seamcall(fx->sim, TDH_MNG_VPFLUSHDONE, &a), TDX_FLUSHVP_NOT_DONE);
-	tdxsim_td_kick_vcpus(fx->td);
+	assert_status(tdxsim_td_flush_vcpus(fx->td), TDX_SUCCESS);
 	a = (struct tdx_module_args){ .rcx = fx->td->tdr_pa };
 	assert_status(tdxsim_seamcall(fx->sim, TDH_MNG_VPFLUSHDONE, &a), TDX_SUCCESS);
 	a = (struct tdx_module_args){ .rcx = 0 };
