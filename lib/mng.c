@@ -181,7 +181,8 @@ u64 leaf_tdh_mng_vpflushdone(struct seamcall_ctx *c)
 
 /*
  * TDH.PHYMEM.CACHE.WB: RCX = 0 (start) or 1 (resume).  One package: writes
- * back the caches of every HKID flushed by VPFLUSHDONE.
+ * back the caches of every HKID flushed by VPFLUSHDONE, so pages removed
+ * earlier and never WBINVDed are clean afterwards.
  */
 u64 leaf_tdh_phymem_cache_wb(struct seamcall_ctx *c)
 {
@@ -190,14 +191,27 @@ u64 leaf_tdh_phymem_cache_wb(struct seamcall_ctx *c)
 
 	if (c->args->rcx > 1)
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RCX);
+	u8 *flushed = calloc(1ULL << sim->cfg.nr_hkid_bits, 1);
+
+	if (!flushed)
+		return TDX_SYS_BUSY;	/* host out of memory: simulator limit */
 	pthread_mutex_lock(&sim->td_lock);
 	for (u16 id = 1; id <= sim->cfg.max_tds; id++) {
 		struct td *td = sim->tds[id];
 
-		if (td && __atomic_exchange_n(&td->wbcache_pending, false, __ATOMIC_ACQ_REL))
+		if (td && __atomic_exchange_n(&td->wbcache_pending, false, __ATOMIC_ACQ_REL)) {
+			flushed[td->hkid] = 1;
 			any = true;
+		}
 	}
 	pthread_mutex_unlock(&sim->td_lock);
+	/* Write back and invalidate every line of the flushed keys. */
+	for (u64 i = 0; any && i < sim->nr_pages; i++) {
+		if (__atomic_load_n(&sim->page_flags[i], __ATOMIC_RELAXED) & PG_DIRTY &&
+		    flushed[sim->pamt_4k[i].owner])
+			page_flags_clear(sim, idx_to_pa(sim, i), PG_DIRTY);
+	}
+	free(flushed);
 	return any ? TDX_SUCCESS : TDX_NO_HKID_READY_TO_WBCACHE;
 }
 

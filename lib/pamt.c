@@ -203,10 +203,34 @@ static void seq_touch(struct tdxsim *sim, u64 pa, u64 seq)
 	seq_note(&sim->seq_2m[pa_to_idx2m(sim, pa)], seq);
 }
 
+/*
+ * The module does not look at cache state, but a page handed to it while
+ * still dirty with another TD's key is a host bug (no WBINVD after REMOVE):
+ * record it.  The page's lines now belong to its new owner.
+ */
+static void note_dirty_reuse(struct tdxsim *sim, u64 pa, int level, u16 owner)
+{
+	struct td *td = td_by_id(sim, owner);
+
+	for (u64 i = 0; i < tdx_level_pages(level); i++) {
+		u64 p = pa + (i << PAGE_SHIFT);
+		u16 hkid;
+
+		if (!(page_flags_get(sim, p) & PG_DIRTY))
+			continue;
+		hkid = sim->pamt_4k[pa_to_idx(sim, p)].owner;
+		page_flags_clear(sim, p, PG_DIRTY);
+		if (td && hkid != td->hkid)
+			sim_record_misuse(sim, p, "page %#llx given to TD%u while dirty with HKID %u (no WBINVD)",
+					  (unsigned long long)p, owner, hkid);
+	}
+}
+
 void pamt_assign(struct tdxsim *sim, u64 pa, int level, u8 pt, u16 owner, u64 seq)
 {
 	struct pamt_entry *e = pamt_entry_at(sim, pa, level);
 
+	note_dirty_reuse(sim, pa, level, owner);
 	e->owner = owner;
 	e->bepoch = 0;
 	__atomic_store_n(&e->pt, pt, __ATOMIC_RELEASE);
