@@ -51,15 +51,41 @@ static struct tdxsim_vcpu *vcpu_find(struct td *td, u64 tdvpr)
 }
 
 /*
+ * The TDVPR operand of VP.ENTER/VP.FLUSH: address checks, its PAMT entry
+ * locked (@t) and PT_TDVPR, then the owner TDR locked shared (the implicit
+ * TDR lock, operand TDR).  Sets c->td and *vp (NULL if the vCPU is unknown).
+ */
+static u64 vcpu_lock_tdvpr(struct seamcall_ctx *c, u64 tdvpr, enum lock_type t,
+			   struct tdxsim_vcpu **vp)
+{
+	struct td *td;
+	int reached;
+	u64 err;
+
+	err = hpa_check_operand(c, tdvpr, PAGE_SIZE, TDX_OPERAND_ID_RCX);
+	if (err)
+		return err;
+	err = ctx_pamt_lock_page(c, tdvpr, TDX_PS_4K, t, TDX_OPERAND_ID_RCX, &reached);
+	if (err)
+		return err;
+	if (reached != TDX_PS_4K || c->pl[0].e->pt != PT_TDVPR)
+		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, TDX_OPERAND_ID_RCX);
+	td = td_by_id(c->sim, c->pl[0].e->owner);
+	err = td_lock_tdr(c, td->tdr_pa, TDX_OPERAND_ID_TDR, TDX_LOCK_SHARED);
+	if (err)
+		return err;
+	*vp = vcpu_find(td, tdvpr);
+	return TDX_SUCCESS;
+}
+
+/*
  * TDH.VP.ENTER: RCX = TDVPR.  Only the epoch part: sample td_epoch under the
  * epoch lock (shared), count the vCPU in refcount[epoch & 1].
  */
 u64 leaf_tdh_vp_enter(struct seamcall_ctx *c)
 {
-	struct tdxsim *sim = c->sim;
 	u64 tdvpr = c->args->rcx & SEPTE_PFN_MASK;
 	struct tdxsim_vcpu *v;
-	int reached;
 	struct td *td;
 	u64 err;
 
@@ -69,26 +95,16 @@ u64 leaf_tdh_vp_enter(struct seamcall_ctx *c)
 	 */
 	if (c->args->rcx & ~(SEPTE_PFN_MASK | (3ULL << 52)))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RCX);
-	err = hpa_check_operand(c, tdvpr, PAGE_SIZE, TDX_OPERAND_ID_RCX);
+	err = vcpu_lock_tdvpr(c, tdvpr, TDX_LOCK_SHARED, &v);
 	if (err)
 		return err;
-	err = ctx_pamt_lock_page(c, tdvpr, TDX_PS_4K, TDX_LOCK_SHARED, TDX_OPERAND_ID_RCX,
-				 &reached);
-	if (err)
-		return err;
-	if (reached != TDX_PS_4K || c->pl[0].e->pt != PT_TDVPR)
-		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, TDX_OPERAND_ID_RCX);
-	td = td_by_id(sim, c->pl[0].e->owner);
-	err = td_lock_tdr(c, td->tdr_pa, TDX_OPERAND_ID_TDR, TDX_LOCK_SHARED);
-	if (err)
-		return err;
+	td = c->td;
 	err = td_check_keys(c);
 	if (err)
 		return err;
 	err = td_lock_op_state(c, OPS(RUNNABLE) | OPS(LIVE_EXPORT) | OPS(LIVE_IMPORT));
 	if (err)
 		return err;
-	v = vcpu_find(td, tdvpr);
 	if (!v || __atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE))
 		return TDX_VCPU_STATE_INCORRECT;
 	if (!sharex_try_lock(&td->epoch_lock, TDX_LOCK_SHARED))
@@ -109,29 +125,14 @@ u64 leaf_tdh_vp_enter(struct seamcall_ctx *c)
  */
 u64 leaf_tdh_vp_flush(struct seamcall_ctx *c)
 {
-	struct tdxsim *sim = c->sim;
-	u64 tdvpr = c->args->rcx;
 	struct tdxsim_vcpu *v;
-	int reached;
-	struct td *td;
 	u64 err;
 
-	err = hpa_check_operand(c, tdvpr, PAGE_SIZE, TDX_OPERAND_ID_RCX);
+	err = vcpu_lock_tdvpr(c, c->args->rcx, TDX_LOCK_EXCLUSIVE, &v);
 	if (err)
 		return err;
-	err = ctx_pamt_lock_page(c, tdvpr, TDX_PS_4K, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
-				 &reached);
-	if (err)
-		return err;
-	if (reached != TDX_PS_4K || c->pl[0].e->pt != PT_TDVPR)
-		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, TDX_OPERAND_ID_RCX);
-	td = td_by_id(sim, c->pl[0].e->owner);
-	err = td_lock_tdr(c, td->tdr_pa, TDX_OPERAND_ID_TDR, TDX_LOCK_SHARED);
-	if (err)
-		return err;
-	if (td->lifecycle != TD_KEYS_CONFIGURED)
+	if (c->td->lifecycle != TD_KEYS_CONFIGURED)
 		return TDX_TD_KEYS_NOT_CONFIGURED;
-	v = vcpu_find(td, tdvpr);
 	if (!v || __atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE))
 		return TDX_VCPU_STATE_INCORRECT;
 	if (!__atomic_exchange_n(&v->associated, false, __ATOMIC_ACQ_REL))
