@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Private to lib/module/: basic definitions shared by every manager. */
+#ifndef TDXSIM_MODULE_DEFS_H
+#define TDXSIM_MODULE_DEFS_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/sys/queue.h>
+#include <uthash.h>
+
+#include <tdxsim/tdxsim.h>
+#include <tdxsim/fault.h>
+#include <tdxsim/trace.h>
+
+#define likely(x)		__builtin_expect(!!(x), 1)
+#define unlikely(x)		__builtin_expect(!!(x), 0)
+
+#define PAGE_SHIFT		12
+#define PAGE_SIZE		(1ULL << PAGE_SHIFT)
+#define SZ_2M			(1ULL << 21)
+#define SZ_1G			(1ULL << 30)
+#define PAGES_PER_2M		512
+#define PTRS_PER_TABLE		512
+
+#define api_error_with_operand_id(err, id)	((err) | (u64)(id))
+
+#endif /* TDXSIM_MODULE_DEFS_H */

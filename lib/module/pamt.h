@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * PAMT manager (pamt.c): static and Dynamic PAMT entries, their locks,
+ * the host-side page flags.
+ */
+#ifndef TDXSIM_MODULE_PAMT_H
+#define TDXSIM_MODULE_PAMT_H
+
+#include "lock.h"
+
+struct seamcall_ctx;
+struct tdxsim;
+
+/* --------------------------------------------------------------------------
+ * PAMT.  One 8-byte entry per 4K page, per 2MB and per 1GB of the TDMR (the
+ * module's entry is 16 bytes; the lock and bepoch are narrower here).  With
+ * Dynamic PAMT the 4K level of a 2MB range exists only while its 2MB entry is
+ * PT_PAMT (a page pair is installed): the array keeps storage for it anyway.
+ *
+ * For a PT_NDA 4K entry whose page carries PG_DIRTY, @owner holds the HKID
+ * the page is dirty with.
+ */
+struct pamt_entry {
+	u32 bepoch;
+	u16 owner;		/* TD id (index into sim->tds), 0 = none */
+	u8 pt;			/* enum pamt_page_type */
+	u8 lock;		/* bit 7 exclusive, bits 6:0 shared holders */
+};
+
+#define PAMT_LOCK_EXCL		0x80
+
+static inline bool pamt_try_lock(struct pamt_entry *p, enum lock_type t)
+{
+	u8 v = __atomic_load_n(&p->lock, __ATOMIC_RELAXED);
+
+	if (t == TDX_LOCK_NO_LOCK)
+		return true;
+	if (t == TDX_LOCK_EXCLUSIVE) {
+		v = 0;
+		return __atomic_compare_exchange_n(&p->lock, &v, PAMT_LOCK_EXCL, false,
+						   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+	}
+	do {
+		if (v & PAMT_LOCK_EXCL || v == 0x7f)
+			return false;
+	} while (!__atomic_compare_exchange_n(&p->lock, &v, v + 1, true,
+					      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+	return true;
+}
+
+static inline void pamt_unlock(struct pamt_entry *p, enum lock_type t)
+{
+	if (t == TDX_LOCK_EXCLUSIVE)
+		__atomic_store_n(&p->lock, 0, __ATOMIC_RELEASE);
+	else if (t == TDX_LOCK_SHARED)
+		__atomic_fetch_sub(&p->lock, 1, __ATOMIC_RELEASE);
+}
+
+/* Dynamic PAMT node of a 2MB range (valid while pamt_2m.pt == PT_PAMT). */
+struct dpamt_node {
+	u64 hpa[2];
+	u16 page_count;
+};
+
+/* Host-side state of each 4K page (sim->page_flags). */
+#define PG_ALLOCATED		0x01	/* handed out by tdxsim_page_alloc() */
+#define PG_DIRTY		0x02	/* cache lines written with a TD key */
+#define PG_NEEDS_RESET		0x04	/* reset quirk: must be reset before reuse */
+#define PG_PAMT_PAGE		0x08	/* the PAMT page bitmap bit: a DPAMT page */
+
+/* A PAMT entry (and, for a Dynamic-PAMT 4K entry, its 2MB node) held locked. */
+struct pamt_locked {
+	struct pamt_entry *e;
+	enum lock_type t;
+	struct pamt_entry *e2m;		/* DPAMT: the 2MB entry held shared */
+};
+
+
+/* pamt.c */
+int pamt_init(struct tdxsim *sim);
+void pamt_fini(struct tdxsim *sim);
+struct pamt_entry *pamt_entry_at(struct tdxsim *sim, u64 pa, int level);
+int pamt_leaf_level(struct tdxsim *sim, u64 pa);
+u64 hpa_check_operand(struct seamcall_ctx *c, u64 pa, u64 align, u32 operand);
+u64 pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
+		   u32 operand, struct pamt_locked *out);
+void pamt_unlock_page(struct pamt_locked *l);
+u64 pamt_check_free_page(struct seamcall_ctx *c, u64 pa, int level, u32 operand,
+			 struct pamt_locked *out);
+int pamt_locked_level(struct tdxsim *sim, const struct pamt_locked *l);
+void pamt_assign(struct tdxsim *sim, u64 pa, int level, u8 pt, u16 owner, u64 seq);
+void pamt_release(struct tdxsim *sim, u64 pa, int level, u16 hkid, bool dirty, u64 seq);
+bool dpamt_dec(struct tdxsim *sim, u64 pa);
+void dpamt_inc(struct tdxsim *sim, u64 pa);
+
+#endif /* TDXSIM_MODULE_PAMT_H */

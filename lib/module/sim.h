@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The simulator: physical memory and the host allocator (mem.c), logical
+ * CPUs, statistics, fault rules (fault.c) and trace sinks (trace.c).
+ */
+#ifndef TDXSIM_MODULE_SIM_H
+#define TDXSIM_MODULE_SIM_H
+
+#include "pamt.h"
+#include "td.h"
+
+/* --------------------------------------------------------------------------
+ * The simulator (module + physical memory).
+ */
+struct mem_chunk {
+	u16 nr_free;
+	u8 on_list;		/* 0, CHUNK_FREE or CHUNK_PARTIAL */
+	TAILQ_ENTRY(mem_chunk) link;
+};
+
+TAILQ_HEAD(mem_chunk_list, mem_chunk);
+
+#define CHUNK_FREE		1
+#define CHUNK_PARTIAL		2
+
+struct sim_cpu {
+	bool intr_pending;	/* atomic */
+};
+
+struct leaf_stats {
+	u64 calls;
+	u64 success;
+	struct {
+		u64 status;	/* TDXSIM_STAT_EMPTY when unused */
+		u64 count;
+	} st[TDXSIM_STATS_MAX_STATUSES];
+};
+
+#define TDXSIM_STAT_EMPTY	0x7FFFFFFFFFFFFFFFULL
+
+#define TDXSIM_MAX_FAULT_RULES	32
+
+struct trace_state {
+	tdxsim_trace_fn fn;
+	void *fn_arg;
+	struct tdxsim_trace_event *ring;
+	size_t ring_cap, ring_head, ring_count;
+	FILE *file;
+	enum tdxsim_trace_format fmt;
+	u64 file_events;
+};
+
+struct fault_state {
+	struct tdxsim_fault_rule rule;
+	u64 matches;		/* atomic: matching calls seen */
+	u64 fired;		/* atomic */
+};
+#define MISUSE_LOG		16
+
+struct tdxsim {
+	struct tdxsim_config cfg;
+	u64 mem_end;
+	u64 nr_pages;
+	u64 max_pa;		/* first address above the non-KeyID bits */
+	u64 hkid_mask;
+	unsigned int hkid_shift;
+
+	struct pamt_entry *pamt_4k;
+	struct pamt_entry *pamt_2m;
+	struct pamt_entry *pamt_1g;
+	struct dpamt_node *dpamt;	/* per 2MB, only with DYNAMIC_PAMT */
+	u64 *seq_2m;			/* last call that touched each 2MB (checker) */
+	u8 *page_flags;
+
+	/* Host allocator. */
+	pthread_mutex_t alloc_lock;
+	struct mem_chunk *chunks;
+	struct mem_chunk_list free_chunks;
+	struct mem_chunk_list partial_chunks;
+	u64 pages_in_use;
+
+	/* TDs, indexed by id (1..max_tds); HKIDs in use. */
+	pthread_mutex_t td_lock;
+	struct td **tds;
+	u8 *hkid_used;
+
+	/* Retired S-EPT tables kept for reuse; also guards every TD's list. */
+	pthread_mutex_t sept_lock;
+	struct sept_page_list sept_free;
+	struct sept_slab_list sept_slabs;
+
+	struct sim_cpu *cpus;
+	u64 seq;		/* atomic */
+	struct leaf_stats stats[TDX_NR_LEAVES];
+	struct leaf_stats tdcall_stats[TDX_NR_LEAVES];
+
+	/*
+	 * Test hook: called at the end of every SEAMCALL/TDCALL while the leaf
+	 * still holds all its locks, so a test can park one thread inside a
+	 * call and make another collide with it deterministically.
+	 */
+	void (*hold_hook)(void *arg, unsigned int leaf, u64 status);
+	void *hold_arg;
+
+	/* Trace (trace.c): events are built only while trace_on. */
+	bool trace_on;
+	u64 trace_t0;
+	pthread_mutex_t trace_lock;
+	struct trace_state trace;
+
+	/* Fault injection (fault.c). */
+	pthread_mutex_t fault_lock;
+	int nr_faults;		/* atomic; rules are append-only until cleared */
+	struct fault_state faults[TDXSIM_MAX_FAULT_RULES];
+
+	pthread_mutex_t misuse_lock;
+	u64 nr_misuse;
+	struct tdxsim_violation misuse[MISUSE_LOG];
+};
+
+/* mem.c: physical memory and host allocator */
+int mem_init(struct tdxsim *sim);
+void mem_fini(struct tdxsim *sim);
+bool mem_in_tdmr(const struct tdxsim *sim, u64 pa);
+void sim_record_misuse(struct tdxsim *sim, u64 hpa, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Record the call that last wrote a location (read by the checker only). */
+static inline void seq_note(u64 *where, u64 seq)
+{
+	__atomic_store_n(where, seq, __ATOMIC_RELAXED);
+}
+
+static inline u64 pa_to_idx(const struct tdxsim *sim, u64 pa)
+{
+	return (pa - sim->cfg.mem_base) >> PAGE_SHIFT;
+}
+
+static inline u64 idx_to_pa(const struct tdxsim *sim, u64 idx)
+{
+	return sim->cfg.mem_base + (idx << PAGE_SHIFT);
+}
+
+static inline u64 pa_to_idx2m(const struct tdxsim *sim, u64 pa)
+{
+	return (pa - sim->cfg.mem_base) >> 21;
+}
+
+static inline bool sim_dpamt(const struct tdxsim *sim)
+{
+	return sim->cfg.features0 & TDX_FEATURES0_DYNAMIC_PAMT;
+}
+
+static inline void page_flags_set(struct tdxsim *sim, u64 pa, u8 f)
+{
+	__atomic_fetch_or(&sim->page_flags[pa_to_idx(sim, pa)], f, __ATOMIC_RELAXED);
+}
+
+static inline void page_flags_clear(struct tdxsim *sim, u64 pa, u8 f)
+{
+	__atomic_fetch_and(&sim->page_flags[pa_to_idx(sim, pa)], (u8)~f, __ATOMIC_RELAXED);
+}
+
+static inline u8 page_flags_get(const struct tdxsim *sim, u64 pa)
+{
+	return __atomic_load_n(&sim->page_flags[pa_to_idx(sim, pa)], __ATOMIC_RELAXED);
+}
+
+/* trace.c */
+u64 trace_now_ns(struct tdxsim *sim);
+void trace_emit(struct tdxsim *sim, struct tdxsim_trace_event *ev);
+int trace_apply_environment(struct tdxsim *sim);
+void trace_fini(struct tdxsim *sim);
+
+static inline bool sim_tracing(struct tdxsim *sim)
+{
+	return __atomic_load_n(&sim->trace_on, __ATOMIC_RELAXED);
+}
+
+void trace_call(struct seamcall_ctx *c, enum tdxsim_trace_type type,
+		const struct tdx_module_args *in, u64 t0, u64 status);
+void trace_td_exit(struct tdxsim_vcpu *v, u32 exit_reason);
+
+/* fault.c */
+int fault_check(struct tdxsim *sim, unsigned int leaf, const struct tdx_module_args *a);
+
+static inline bool sim_has_faults(struct tdxsim *sim)
+{
+	return __atomic_load_n(&sim->nr_faults, __ATOMIC_RELAXED) != 0;
+}
+
+#endif /* TDXSIM_MODULE_SIM_H */
