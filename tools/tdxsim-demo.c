@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 		if (cfg.features0 & TDX_FEATURES0_DYNAMIC_PAMT && i == 0) {
 			pair[0] = tdxsim_page_alloc(sim, TDX_PS_4K);
 			pair[1] = tdxsim_page_alloc(sim, TDX_PS_4K);
-			st = tdh_phymem_pamt_add(sim, sept[i], pair);
+			st = tdxsim_tdh_phymem_pamt_add(sim, sept[i], pair);
 			if (st != TDX_SUCCESS && !IS_TDX_HPA_RANGE_NOT_FREE(st))
 				must(st, "TDH.PHYMEM.PAMT.ADD");
 			if (st) {
@@ -156,7 +156,7 @@ int main(int argc, char **argv)
 				tdxsim_page_free(sim, pair[1], TDX_PS_4K);
 			}
 		}
-		must(tdh_mem_sept_add(td, GPA & ~(tdx_level_size(3 - i) - 1), 3 - i, sept[i], &e1, &e2),
+		must(tdxsim_tdh_mem_sept_add(td, GPA & ~(tdx_level_size(3 - i) - 1), 3 - i, sept[i], &e1, &e2),
 		     "TDH.MEM.SEPT.ADD");
 	}
 	hpa = tdxsim_page_alloc(sim, TDX_PS_2M);
@@ -164,16 +164,16 @@ int main(int argc, char **argv)
 	split_pair[0] = tdxsim_page_alloc(sim, TDX_PS_4K);
 	split_pair[1] = tdxsim_page_alloc(sim, TDX_PS_4K);
 
-	st = tdh_mem_page_aug(td, GPA, TDX_PS_2M, hpa >> 12, &e1, &e2);
+	st = tdxsim_tdh_mem_page_aug(td, GPA, TDX_PS_2M, hpa >> 12, &e1, &e2);
 	show(sim, td, "TDH.MEM.PAGE.AUG(2M)", st, hpa);
-	st = tdg_mem_page_accept(sim, vcpu, GPA, TDX_PS_2M);
+	st = tdxsim_tdg_mem_page_accept(sim, vcpu, GPA, TDX_PS_2M);
 	show(sim, td, "TDG.MEM.PAGE.ACCEPT(2M)", st, hpa);
-	st = tdh_mem_range_block(td, GPA, TDX_PS_2M, &e1, &e2);
+	st = tdxsim_tdh_mem_range_block(td, GPA, TDX_PS_2M, &e1, &e2);
 	show(sim, td, "TDH.MEM.RANGE.BLOCK(2M)", st, hpa);
-	st = tdh_mem_track(td);
+	st = tdxsim_tdh_mem_track(td);
 	tdxsim_td_kick_vcpus(td);
 	show(sim, td, "TDH.MEM.TRACK + kick vCPUs", st, hpa);
-	st = tdh_mem_page_demote(td, GPA, TDX_PS_2M, split_sept,
+	st = tdxsim_tdh_mem_page_demote(td, GPA, TDX_PS_2M, split_sept,
 				 cfg.features0 & TDX_FEATURES0_DYNAMIC_PAMT ? split_pair : NULL,
 				 &e1, &e2);
 	show(sim, td, "TDH.MEM.PAGE.DEMOTE(2M)", st, hpa);
@@ -182,14 +182,14 @@ int main(int argc, char **argv)
 		tdxsim_page_free(sim, split_pair[1], TDX_PS_4K);
 	}
 	must(tdxsim_vcpu_enter(vcpu), "TDH.VP.ENTER");
-	st = tdh_mem_range_block(td, GPA, TDX_PS_4K, &e1, &e2);
+	st = tdxsim_tdh_mem_range_block(td, GPA, TDX_PS_4K, &e1, &e2);
 	show(sim, td, "TDH.MEM.RANGE.BLOCK(4K)", st, hpa);
-	st = tdh_mem_track(td);
+	st = tdxsim_tdh_mem_track(td);
 	tdxsim_td_kick_vcpus(td);
 	show(sim, td, "TDH.MEM.TRACK + kick vCPUs", st, hpa);
-	st = tdh_mem_page_remove(td, GPA, TDX_PS_4K, &e1, &e2);
+	st = tdxsim_tdh_mem_page_remove(td, GPA, TDX_PS_4K, &e1, &e2);
 	show(sim, td, "TDH.MEM.PAGE.REMOVE(4K)", st, hpa);
-	st = tdh_phymem_page_wbinvd_hkid(sim, td->hkid, hpa);
+	st = tdxsim_tdh_phymem_page_wbinvd_hkid(sim, td->hkid, hpa);
 	show(sim, td, "TDH.PHYMEM.PAGE.WBINVD", st, hpa);
 
 	bad = tdxsim_check(sim, &rep);

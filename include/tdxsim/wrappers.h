@@ -10,34 +10,34 @@
 
 #include <tdxsim/tdxsim.h>
 
-u64 tdh_mem_sept_add(struct tdxsim_td *td, u64 gpa, int level, u64 sept_pa,
+u64 tdxsim_tdh_mem_sept_add(struct tdxsim_td *td, u64 gpa, int level, u64 sept_pa,
 		     u64 *ext_err1, u64 *ext_err2);
-u64 tdh_mem_sept_remove(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
+u64 tdxsim_tdh_mem_sept_remove(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
 			u64 *ext_err2);
-u64 tdh_mem_page_add(struct tdxsim_td *td, u64 gpa, u64 page_pa, u64 source_pa,
+u64 tdxsim_tdh_mem_page_add(struct tdxsim_td *td, u64 gpa, u64 page_pa, u64 source_pa,
 		     u64 *ext_err1, u64 *ext_err2);
-u64 tdh_mem_page_aug(struct tdxsim_td *td, u64 gpa, int level, u64 pfn,
+u64 tdxsim_tdh_mem_page_aug(struct tdxsim_td *td, u64 gpa, int level, u64 pfn,
 		     u64 *ext_err1, u64 *ext_err2);
-u64 tdh_mem_range_block(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
+u64 tdxsim_tdh_mem_range_block(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
 			u64 *ext_err2);
-u64 tdh_mem_range_unblock(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
+u64 tdxsim_tdh_mem_range_unblock(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
 			  u64 *ext_err2);
-u64 tdh_mem_track(struct tdxsim_td *td);
+u64 tdxsim_tdh_mem_track(struct tdxsim_td *td);
 /* @pamt_pa: the Dynamic-PAMT pair for a 2MB demote (R12/R13), or NULL. */
-u64 tdh_mem_page_demote(struct tdxsim_td *td, u64 gpa, int level, u64 new_sept_pa,
+u64 tdxsim_tdh_mem_page_demote(struct tdxsim_td *td, u64 gpa, int level, u64 new_sept_pa,
 			const u64 *pamt_pa, u64 *ext_err1, u64 *ext_err2);
 /* On success *sept_pa is the freed S-EPT page; pamt_pa (if not NULL) the pair. */
-u64 tdh_mem_page_promote(struct tdxsim_td *td, u64 gpa, int level, u64 *sept_pa,
+u64 tdxsim_tdh_mem_page_promote(struct tdxsim_td *td, u64 gpa, int level, u64 *sept_pa,
 			 u64 *pamt_pa, u64 *ext_err1, u64 *ext_err2);
 /* On success *ext_err1 is the removed page's HPA (| TDX_PAMT_REMOVAL_HINT). */
-u64 tdh_mem_page_remove(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
+u64 tdxsim_tdh_mem_page_remove(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
 			u64 *ext_err2);
-u64 tdh_phymem_page_reclaim(struct tdxsim *sim, u64 pa, u64 *tdx_pt, u64 *tdx_owner,
+u64 tdxsim_tdh_phymem_page_reclaim(struct tdxsim *sim, u64 pa, u64 *tdx_pt, u64 *tdx_owner,
 			    u64 *tdx_size);
-u64 tdh_phymem_page_wbinvd_hkid(struct tdxsim *sim, u16 hkid, u64 pa);
-u64 tdh_phymem_pamt_add(struct tdxsim *sim, u64 pa, const u64 *pamt_pa);
-u64 tdh_phymem_pamt_remove(struct tdxsim *sim, u64 pa, u64 *pamt_pa);
+u64 tdxsim_tdh_phymem_page_wbinvd_hkid(struct tdxsim *sim, u16 hkid, u64 pa);
+u64 tdxsim_tdh_phymem_pamt_add(struct tdxsim *sim, u64 pa, const u64 *pamt_pa);
+u64 tdxsim_tdh_phymem_pamt_remove(struct tdxsim *sim, u64 pa, u64 *pamt_pa);
 /* Guest side. */
-u64 tdg_mem_page_accept(struct tdxsim *sim, struct tdxsim_vcpu *vcpu, u64 gpa, int level);
+u64 tdxsim_tdg_mem_page_accept(struct tdxsim *sim, struct tdxsim_vcpu *vcpu, u64 gpa, int level);
 
 #endif /* TDXSIM_WRAPPERS_H */

@@ -14,7 +14,7 @@ static u64 call_ext(struct tdxsim *sim, u64 leaf, struct tdx_module_args *a,
 	return err;
 }
 
-u64 tdh_mem_sept_add(struct tdxsim_td *td, u64 gpa, int level, u64 sept_pa,
+u64 tdxsim_tdh_mem_sept_add(struct tdxsim_td *td, u64 gpa, int level, u64 sept_pa,
 		     u64 *ext_err1, u64 *ext_err2)
 {
 	struct tdx_module_args a = { .rcx = gpa | (u64)level, .rdx = td->tdr_pa, .r8 = sept_pa };
@@ -22,7 +22,7 @@ u64 tdh_mem_sept_add(struct tdxsim_td *td, u64 gpa, int level, u64 sept_pa,
 	return call_ext(td->sim, TDH_MEM_SEPT_ADD, &a, ext_err1, ext_err2);
 }
 
-u64 tdh_mem_sept_remove(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
+u64 tdxsim_tdh_mem_sept_remove(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
 			u64 *ext_err2)
 {
 	struct tdx_module_args a = { .rcx = gpa | (u64)level, .rdx = td->tdr_pa };
@@ -30,7 +30,7 @@ u64 tdh_mem_sept_remove(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
 	return call_ext(td->sim, TDH_MEM_SEPT_REMOVE, &a, ext_err1, ext_err2);
 }
 
-u64 tdh_mem_page_add(struct tdxsim_td *td, u64 gpa, u64 page_pa, u64 source_pa,
+u64 tdxsim_tdh_mem_page_add(struct tdxsim_td *td, u64 gpa, u64 page_pa, u64 source_pa,
 		     u64 *ext_err1, u64 *ext_err2)
 {
 	struct tdx_module_args a = {
@@ -40,7 +40,7 @@ u64 tdh_mem_page_add(struct tdxsim_td *td, u64 gpa, u64 page_pa, u64 source_pa,
 	return call_ext(td->sim, TDH_MEM_PAGE_ADD, &a, ext_err1, ext_err2);
 }
 
-u64 tdh_mem_page_aug(struct tdxsim_td *td, u64 gpa, int level, u64 pfn,
+u64 tdxsim_tdh_mem_page_aug(struct tdxsim_td *td, u64 gpa, int level, u64 pfn,
 		     u64 *ext_err1, u64 *ext_err2)
 {
 	struct tdx_module_args a = {
@@ -50,7 +50,7 @@ u64 tdh_mem_page_aug(struct tdxsim_td *td, u64 gpa, int level, u64 pfn,
 	return call_ext(td->sim, TDH_MEM_PAGE_AUG, &a, ext_err1, ext_err2);
 }
 
-u64 tdh_mem_range_block(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
+u64 tdxsim_tdh_mem_range_block(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
 			u64 *ext_err2)
 {
 	struct tdx_module_args a = { .rcx = gpa | (u64)level, .rdx = td->tdr_pa };
@@ -58,7 +58,7 @@ u64 tdh_mem_range_block(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
 	return call_ext(td->sim, TDH_MEM_RANGE_BLOCK, &a, ext_err1, ext_err2);
 }
 
-u64 tdh_mem_range_unblock(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
+u64 tdxsim_tdh_mem_range_unblock(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
 			  u64 *ext_err2)
 {
 	struct tdx_module_args a = { .rcx = gpa | (u64)level, .rdx = td->tdr_pa };
@@ -66,14 +66,14 @@ u64 tdh_mem_range_unblock(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err
 	return call_ext(td->sim, TDH_MEM_RANGE_UNBLOCK, &a, ext_err1, ext_err2);
 }
 
-u64 tdh_mem_track(struct tdxsim_td *td)
+u64 tdxsim_tdh_mem_track(struct tdxsim_td *td)
 {
 	struct tdx_module_args a = { .rcx = td->tdr_pa };
 
 	return tdxsim_seamcall(td->sim, TDH_MEM_TRACK, &a);
 }
 
-u64 tdh_mem_page_demote(struct tdxsim_td *td, u64 gpa, int level, u64 new_sept_pa,
+u64 tdxsim_tdh_mem_page_demote(struct tdxsim_td *td, u64 gpa, int level, u64 new_sept_pa,
 			const u64 *pamt_pa, u64 *ext_err1, u64 *ext_err2)
 {
 	struct tdx_module_args a = {
@@ -84,7 +84,7 @@ u64 tdh_mem_page_demote(struct tdxsim_td *td, u64 gpa, int level, u64 new_sept_p
 	return call_ext(td->sim, TDH_MEM_PAGE_DEMOTE, &a, ext_err1, ext_err2);
 }
 
-u64 tdh_mem_page_promote(struct tdxsim_td *td, u64 gpa, int level, u64 *sept_pa,
+u64 tdxsim_tdh_mem_page_promote(struct tdxsim_td *td, u64 gpa, int level, u64 *sept_pa,
 			 u64 *pamt_pa, u64 *ext_err1, u64 *ext_err2)
 {
 	struct tdx_module_args a = { .rcx = gpa | (u64)level, .rdx = td->tdr_pa };
@@ -99,7 +99,7 @@ u64 tdh_mem_page_promote(struct tdxsim_td *td, u64 gpa, int level, u64 *sept_pa,
 	return err;
 }
 
-u64 tdh_mem_page_remove(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
+u64 tdxsim_tdh_mem_page_remove(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
 			u64 *ext_err2)
 {
 	struct tdx_module_args a = { .rcx = gpa | (u64)level, .rdx = td->tdr_pa };
@@ -107,7 +107,7 @@ u64 tdh_mem_page_remove(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
 	return call_ext(td->sim, TDH_MEM_PAGE_REMOVE, &a, ext_err1, ext_err2);
 }
 
-u64 tdh_phymem_page_reclaim(struct tdxsim *sim, u64 pa, u64 *tdx_pt, u64 *tdx_owner,
+u64 tdxsim_tdh_phymem_page_reclaim(struct tdxsim *sim, u64 pa, u64 *tdx_pt, u64 *tdx_owner,
 			    u64 *tdx_size)
 {
 	struct tdx_module_args a = { .rcx = pa };
@@ -119,14 +119,14 @@ u64 tdh_phymem_page_reclaim(struct tdxsim *sim, u64 pa, u64 *tdx_pt, u64 *tdx_ow
 	return err;
 }
 
-u64 tdh_phymem_page_wbinvd_hkid(struct tdxsim *sim, u16 hkid, u64 pa)
+u64 tdxsim_tdh_phymem_page_wbinvd_hkid(struct tdxsim *sim, u16 hkid, u64 pa)
 {
 	struct tdx_module_args a = { .rcx = tdxsim_mk_keyed_paddr(sim, hkid, pa) };
 
 	return tdxsim_seamcall(sim, TDH_PHYMEM_PAGE_WBINVD, &a);
 }
 
-u64 tdh_phymem_pamt_add(struct tdxsim *sim, u64 pa, const u64 *pamt_pa)
+u64 tdxsim_tdh_phymem_pamt_add(struct tdxsim *sim, u64 pa, const u64 *pamt_pa)
 {
 	struct tdx_module_args a = {
 		.rcx = (pa & ~((1ULL << 21) - 1)) | TDX_PS_2M,
@@ -136,7 +136,7 @@ u64 tdh_phymem_pamt_add(struct tdxsim *sim, u64 pa, const u64 *pamt_pa)
 	return tdxsim_seamcall(sim, TDH_PHYMEM_PAMT_ADD, &a);
 }
 
-u64 tdh_phymem_pamt_remove(struct tdxsim *sim, u64 pa, u64 *pamt_pa)
+u64 tdxsim_tdh_phymem_pamt_remove(struct tdxsim *sim, u64 pa, u64 *pamt_pa)
 {
 	struct tdx_module_args a = { .rcx = (pa & ~((1ULL << 21) - 1)) | TDX_PS_2M };
 	u64 err = tdxsim_seamcall(sim, TDH_PHYMEM_PAMT_REMOVE, &a);
@@ -148,7 +148,7 @@ u64 tdh_phymem_pamt_remove(struct tdxsim *sim, u64 pa, u64 *pamt_pa)
 	return err;
 }
 
-u64 tdg_mem_page_accept(struct tdxsim *sim, struct tdxsim_vcpu *vcpu, u64 gpa, int level)
+u64 tdxsim_tdg_mem_page_accept(struct tdxsim *sim, struct tdxsim_vcpu *vcpu, u64 gpa, int level)
 {
 	struct tdx_module_args a = { .rcx = gpa | (u64)level };
 

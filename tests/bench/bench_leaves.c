@@ -75,7 +75,7 @@ static void ensure_pair(struct tdxsim *sim, u64 pa)
 		return;
 	pair[0] = alloc(sim, TDX_PS_4K);
 	pair[1] = alloc(sim, TDX_PS_4K);
-	must(tdh_phymem_pamt_add(sim, pa, pair), "PAMT.ADD");
+	must(tdxsim_tdh_phymem_pamt_add(sim, pa, pair), "PAMT.ADD");
 }
 
 struct bench {
@@ -102,7 +102,7 @@ static void sept_tables(struct bench *b, u64 gpa, u64 size, int map_level)
 				continue;
 			page = alloc(b->sim, TDX_PS_4K);
 			ensure_pair(b->sim, page);
-			must(tdh_mem_sept_add(b->td, g, l, page, &e1, &e2), "SEPT.ADD");
+			must(tdxsim_tdh_mem_sept_add(b->td, g, l, page, &e1, &e2), "SEPT.ADD");
 		}
 	}
 }
@@ -134,53 +134,53 @@ static void bench_calls(struct bench *b, u64 n)
 
 	t = now_ns();
 	for (u64 i = 0; i < n; i++)
-		must(tdh_mem_page_aug(b->td, GPA_BASE + i * SZ_2M, TDX_PS_2M, hpa[i] >> 12, &e1, &e2),
+		must(tdxsim_tdh_mem_page_aug(b->td, GPA_BASE + i * SZ_2M, TDX_PS_2M, hpa[i] >> 12, &e1, &e2),
 		     "AUG 2M");
 	report("TDH.MEM.PAGE.AUG (2M)", now_ns() - t, n);
 
 	must(tdxsim_vcpu_enter(b->vcpu), "VP.ENTER");
 	t = now_ns();
 	for (u64 i = 0; i < n; i++)
-		must(tdg_mem_page_accept(b->sim, b->vcpu, GPA_BASE + i * SZ_2M, TDX_PS_2M),
+		must(tdxsim_tdg_mem_page_accept(b->sim, b->vcpu, GPA_BASE + i * SZ_2M, TDX_PS_2M),
 		     "ACCEPT 2M");
 	report("TDG.MEM.PAGE.ACCEPT (2M)", now_ns() - t, n);
 	tdxsim_vcpu_exit(b->vcpu);
 
 	t = now_ns();
 	for (u64 i = 0; i < n; i++)
-		must(tdh_mem_range_block(b->td, GPA_BASE + i * SZ_2M, TDX_PS_2M, &e1, &e2), "BLOCK");
+		must(tdxsim_tdh_mem_range_block(b->td, GPA_BASE + i * SZ_2M, TDX_PS_2M, &e1, &e2), "BLOCK");
 	report("TDH.MEM.RANGE.BLOCK (2M)", now_ns() - t, n);
 
 	t = now_ns();
 	for (u64 i = 0; i < n; i++)
-		must(tdh_mem_track(b->td), "TRACK");
+		must(tdxsim_tdh_mem_track(b->td), "TRACK");
 	report("TDH.MEM.TRACK", now_ns() - t, n);
 
 	t = now_ns();
 	for (u64 i = 0; i < n; i++)
-		must(tdh_mem_page_demote(b->td, GPA_BASE + i * SZ_2M, TDX_PS_2M, sept[i],
+		must(tdxsim_tdh_mem_page_demote(b->td, GPA_BASE + i * SZ_2M, TDX_PS_2M, sept[i],
 					 b->dpamt ? &pairs[2 * i] : NULL, &e1, &e2), "DEMOTE");
 	report("TDH.MEM.PAGE.DEMOTE (2M, cold)", now_ns() - t, n);
 
 	/* Merge back and split again: tables and PAMT pages are warm now. */
 	for (u64 i = 0; i < n; i++)
-		must(tdh_mem_range_block(b->td, GPA_BASE + i * SZ_2M, TDX_PS_2M, &e1, &e2),
+		must(tdxsim_tdh_mem_range_block(b->td, GPA_BASE + i * SZ_2M, TDX_PS_2M, &e1, &e2),
 		     "BLOCK NL");
-	must(tdh_mem_track(b->td), "TRACK");
+	must(tdxsim_tdh_mem_track(b->td), "TRACK");
 	t = now_ns();
 	for (u64 i = 0; i < n; i++)
-		must(tdh_mem_page_promote(b->td, GPA_BASE + i * SZ_2M, TDX_PS_2M, &sept[i],
+		must(tdxsim_tdh_mem_page_promote(b->td, GPA_BASE + i * SZ_2M, TDX_PS_2M, &sept[i],
 					  &pairs[2 * i], &e1, &e2), "PROMOTE");
 	report("TDH.MEM.PAGE.PROMOTE (2M)", now_ns() - t, n);
 	for (u64 i = 0; i < n; i++) {
 		sept[i] &= ~TDX_PAMT_REMOVAL_HINT;
-		must(tdh_mem_range_block(b->td, GPA_BASE + i * SZ_2M, TDX_PS_2M, &e1, &e2),
+		must(tdxsim_tdh_mem_range_block(b->td, GPA_BASE + i * SZ_2M, TDX_PS_2M, &e1, &e2),
 		     "BLOCK");
 	}
-	must(tdh_mem_track(b->td), "TRACK");
+	must(tdxsim_tdh_mem_track(b->td), "TRACK");
 	t = now_ns();
 	for (u64 i = 0; i < n; i++)
-		must(tdh_mem_page_demote(b->td, GPA_BASE + i * SZ_2M, TDX_PS_2M, sept[i],
+		must(tdxsim_tdh_mem_page_demote(b->td, GPA_BASE + i * SZ_2M, TDX_PS_2M, sept[i],
 					 b->dpamt ? &pairs[2 * i] : NULL, &e1, &e2), "DEMOTE");
 	report("TDH.MEM.PAGE.DEMOTE (2M, warm)", now_ns() - t, n);
 
@@ -189,24 +189,24 @@ static void bench_calls(struct bench *b, u64 n)
 		u64 gpa = GPA_BASE + (i / 4) * SZ_2M + (i % 4) * 4096;
 
 		hpa4k[i] = hpa[i / 4] + (i % 4) * 4096;
-		must(tdh_mem_range_block(b->td, gpa, TDX_PS_4K, &e1, &e2), "BLOCK 4K");
+		must(tdxsim_tdh_mem_range_block(b->td, gpa, TDX_PS_4K, &e1, &e2), "BLOCK 4K");
 	}
-	must(tdh_mem_track(b->td), "TRACK");
+	must(tdxsim_tdh_mem_track(b->td), "TRACK");
 	t = now_ns();
 	for (u64 i = 0; i < n4k; i++)
-		must(tdh_mem_page_remove(b->td, GPA_BASE + (i / 4) * SZ_2M + (i % 4) * 4096,
+		must(tdxsim_tdh_mem_page_remove(b->td, GPA_BASE + (i / 4) * SZ_2M + (i % 4) * 4096,
 					 TDX_PS_4K, &e1, &e2), "REMOVE 4K");
 	report("TDH.MEM.PAGE.REMOVE (4K)", now_ns() - t, n4k);
 
 	t = now_ns();
 	for (u64 i = 0; i < n4k; i++)
-		must(tdh_phymem_page_wbinvd_hkid(b->sim, b->td->hkid, hpa4k[i]), "WBINVD");
+		must(tdxsim_tdh_phymem_page_wbinvd_hkid(b->sim, b->td->hkid, hpa4k[i]), "WBINVD");
 	report("TDH.PHYMEM.PAGE.WBINVD", now_ns() - t, n4k);
 
 	/* And back: 4K AUG into the demoted ranges (pairs installed by DEMOTE). */
 	t = now_ns();
 	for (u64 i = 0; i < n4k; i++)
-		must(tdh_mem_page_aug(b->td, GPA_BASE + (i / 4) * SZ_2M + (i % 4) * 4096, TDX_PS_4K,
+		must(tdxsim_tdh_mem_page_aug(b->td, GPA_BASE + (i / 4) * SZ_2M + (i % 4) * 4096, TDX_PS_4K,
 				      hpa4k[i] >> 12, &e1, &e2), "AUG 4K");
 	report("TDH.MEM.PAGE.AUG (4K)", now_ns() - t, n4k);
 
@@ -244,7 +244,7 @@ static void bench_overhead(struct bench *b, u64 n)
 		}
 		t = now_ns();
 		for (u64 i = 0; i < n; i++)
-			must(tdh_mem_track(b->td), "TRACK");
+			must(tdxsim_tdh_mem_track(b->td), "TRACK");
 		report(what[mode], now_ns() - t, n);
 	}
 	tdxsim_fault_clear(b->sim);
@@ -266,7 +266,7 @@ static void bench_footprint(struct bench *b, u64 gib, long before)
 
 		if (!(pa & (SZ_2M - 1)))
 			ensure_pair(b->sim, pa);
-		must(tdh_mem_page_aug(b->td, GPA_BASE + i * 4096, TDX_PS_4K, pa >> 12, &e1, &e2),
+		must(tdxsim_tdh_mem_page_aug(b->td, GPA_BASE + i * 4096, TDX_PS_4K, pa >> 12, &e1, &e2),
 		     "AUG 4K");
 	}
 	after = rss_kib();

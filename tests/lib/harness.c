@@ -108,7 +108,7 @@ void fx_ensure_pair(struct fixture *fx, u64 pa)
 	pair[0] = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
 	pair[1] = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
 	assert_true(pair[0] && pair[1]);
-	st = tdh_phymem_pamt_add(fx->sim, pa, pair);
+	st = tdxsim_tdh_phymem_pamt_add(fx->sim, pa, pair);
 	assert_status(st, TDX_SUCCESS);
 }
 
@@ -131,7 +131,7 @@ void fx_map_sept(struct fixture *fx, u64 gpa, int level)
 		    si.state == SEPT_PUBLIC_NL_MAPPED)
 			continue;
 		page = fx_alloc_4k(fx);
-		assert_status(tdh_mem_sept_add(fx->td, gpa & ~(tdx_level_size(l) - 1), l, page,
+		assert_status(tdxsim_tdh_mem_sept_add(fx->td, gpa & ~(tdx_level_size(l) - 1), l, page,
 					       &e1, &e2), TDX_SUCCESS);
 	}
 }
@@ -146,7 +146,7 @@ u64 fx_aug(struct fixture *fx, u64 gpa, int level)
 	else
 		hpa = tdxsim_page_alloc(fx->sim, TDX_PS_2M);
 	assert_true(hpa != 0);
-	assert_status(tdh_mem_page_aug(fx->td, gpa, level, hpa >> 12, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gpa, level, hpa >> 12, &e1, &e2), TDX_SUCCESS);
 	return hpa;
 }
 
@@ -154,8 +154,8 @@ void fx_block_track(struct fixture *fx, u64 gpa, int level)
 {
 	u64 e1, e2;
 
-	assert_status(tdh_mem_range_block(fx->td, gpa, level, &e1, &e2), TDX_SUCCESS);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, gpa, level, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	tdxsim_td_kick_vcpus(fx->td);
 }
 
@@ -167,7 +167,7 @@ u64 fx_demote(struct fixture *fx, u64 gpa)
 		pair[0] = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
 		pair[1] = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
 	}
-	assert_status(tdh_mem_page_demote(fx->td, gpa, TDX_PS_2M, sept, pair, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_demote(fx->td, gpa, TDX_PS_2M, sept, pair, &e1, &e2),
 		      TDX_SUCCESS);
 	return sept;
 }
@@ -180,10 +180,10 @@ void fx_remove(struct fixture *fx, u64 gpa, int level)
 	assert_int_equal(tdxsim_sept_lookup_level(fx->sim, fx->td, gpa, level, &si), 0);
 	hpa = si.hpa;
 	fx_block_track(fx, gpa, level);
-	assert_status(tdh_mem_page_remove(fx->td, gpa, level, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, gpa, level, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1 & ~TDX_PAMT_REMOVAL_HINT, hpa);
 	for (u64 off = 0; off < tdx_level_size(level); off += TDX_PAGE_SIZE)
-		assert_status(tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, hpa + off),
+		assert_status(tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, hpa + off),
 			      TDX_SUCCESS);
 	if (fx->cfg.reset_quirk)
 		assert_int_equal(tdxsim_page_reset(fx->sim, hpa, tdx_level_size(level)), 0);

@@ -100,7 +100,7 @@ static void test_leaf_pamt(void **state)
 
 	/* ACCEPT writes the S-EPT, not the PAMT: .seq still names the AUG. */
 	fx_enter(fx);
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_4K), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_4K), TDX_SUCCESS);
 	tdxsim_vcpu_exit(fx->vcpu);
 	assert_true(tdxsim_seq(fx->sim) > seq);
 	assert_clean(fx);
@@ -186,7 +186,7 @@ static void test_epoch(void **state)
 	u64 gpa, seq;
 
 	aug_page(fx, &gpa, &seq);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	seq = tdxsim_seq(fx->sim);
 	fx_enter(fx);	/* a real vCPU in guest is accounted for */
 	assert_clean(fx);

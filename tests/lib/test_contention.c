@@ -222,7 +222,7 @@ static void test_block_holds_tree_vs_aug(void **state)
 	park_start(pc, fx, TDH_MEM_RANGE_BLOCK);
 	snap_take(fx, &s, gpas, 2, hpas, 1);
 	assert_int_equal(s.si[0].state, SEPT_PUBLIC_PENDING_BLOCKED);	/* A's work is done */
-	assert_status(tdh_mem_page_aug(fx->td, gy, TDX_PS_4K, page >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gy, TDX_PS_4K, page >> 12, &e1, &e2),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT);
 	/* Step 1 cleared RCX/RDX; the tree lock gives no entry details. */
 	assert_int_equal(e1, 0);
@@ -233,7 +233,7 @@ static void test_block_holds_tree_vs_aug(void **state)
 	assert_status(park_finish(pc), TDX_SUCCESS);
 
 	/* The lock is gone with A: the same AUG now goes through. */
-	assert_status(tdh_mem_page_aug(fx->td, gy, TDX_PS_4K, page >> 12, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gy, TDX_PS_4K, page >> 12, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(tdxsim_sept_lookup(fx->sim, fx->td, gy, &si), 0);
 	assert_int_equal(si.state, SEPT_PUBLIC_PENDING);
 	assert_int_equal(si.hpa, page);
@@ -257,7 +257,7 @@ static void test_aug_holds_tree_vs_block(void **state)
 	set_args(pc, TDH_MEM_PAGE_AUG, gy | TDX_PS_4K, fx->td->tdr_pa, py, 0);
 	park_start(pc, fx, TDH_MEM_PAGE_AUG);
 	snap_take(fx, &s, gpas, 2, hpas, 1);
-	assert_status(tdh_mem_range_block(fx->td, gx, TDX_PS_4K, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, gx, TDX_PS_4K, &e1, &e2),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT);
 	assert_int_equal(e1, 0);
 	assert_int_equal(e2, 0);
@@ -266,11 +266,11 @@ static void test_aug_holds_tree_vs_block(void **state)
 
 	/* Shared holders coexist: an AUG of another entry succeeds meanwhile. */
 	chld = tdxsim_td_chldcnt(fx->sim, fx->td);
-	assert_status(tdh_mem_page_aug(fx->td, gz, TDX_PS_4K, pz >> 12, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gz, TDX_PS_4K, pz >> 12, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(tdxsim_td_chldcnt(fx->sim, fx->td), chld + 1);
 	assert_status(park_finish(pc), TDX_SUCCESS);
 
-	assert_status(tdh_mem_range_block(fx->td, gx, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, gx, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(tdxsim_sept_lookup(fx->sim, fx->td, gx, &si), 0);
 	assert_int_equal(si.state, SEPT_PUBLIC_PENDING_BLOCKED);
 }
@@ -294,7 +294,7 @@ static void test_aug_vs_aug_same_entry(void **state)
 	snap_take(fx, &s, gpas, 1, hpas, 2);
 	assert_int_equal(s.si[0].state, SEPT_PUBLIC_PENDING);
 	assert_int_equal(s.si[0].hpa, p1);
-	assert_status(tdh_mem_page_aug(fx->td, gy, TDX_PS_4K, p2 >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gy, TDX_PS_4K, p2 >> 12, &e1, &e2),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
 	/* RCX/RDX: the entry as read (A's PENDING page), level 0 | state << 8. */
 	assert_int_equal(e1, s.si[0].entry);
@@ -306,7 +306,7 @@ static void test_aug_vs_aug_same_entry(void **state)
 	assert_status(park_finish(pc), TDX_SUCCESS);
 
 	/* Unlocked, the loser now fails on the state: the entry is taken. */
-	assert_status(tdh_mem_page_aug(fx->td, gy, TDX_PS_4K, p2 >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gy, TDX_PS_4K, p2 >> 12, &e1, &e2),
 		      TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX);
 	assert_int_equal(tdxsim_pamt_lookup(fx->sim, p2, &pi), 0);
 	assert_int_equal(pi.pt, PT_NDA);
@@ -337,23 +337,23 @@ static void test_page_add_holds_tdr(void **state)
 	snap_take(fx, &s, gpas, 3, hpas, 3);
 	assert_int_equal(s.si[0].state, SEPT_PUBLIC_MAPPED);
 
-	assert_status(tdh_mem_sept_add(fx->td, g2, TDX_PS_2M, sept, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_sept_add(fx->td, g2, TDX_PS_2M, sept, &e1, &e2),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RDX);
-	assert_status(tdh_mem_page_aug(fx->td, gy, TDX_PS_4K, q >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gy, TDX_PS_4K, q >> 12, &e1, &e2),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RDX);
-	assert_status(tdh_mem_page_add(fx->td, gy, q, src, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_add(fx->td, gy, q, src, &e1, &e2),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RDX);
-	assert_status(tdh_mem_range_block(fx->td, gx, TDX_PS_4K, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, gx, TDX_PS_4K, &e1, &e2),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RDX);
 	/* TRACK names its TDR operand RCX (§2.1 step 3). */
-	assert_status(tdh_mem_track(fx->td), TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
 	a = (struct tdx_module_args){ .rcx = fx->td->tdr_pa };
 	assert_status(tdxsim_seamcall(fx->sim, TDH_MR_FINALIZE, &a),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
 	snap_same(fx, &s, gpas, 3, hpas, 3);
 	assert_status(park_finish(pc), TDX_SUCCESS);
 
-	assert_status(tdh_mem_sept_add(fx->td, g2, TDX_PS_2M, sept, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_sept_add(fx->td, g2, TDX_PS_2M, sept, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(tdxsim_sept_lookup_level(fx->sim, fx->td, g2, TDX_PS_2M, &si), 0);
 	assert_int_equal(si.state, SEPT_PUBLIC_NL_MAPPED);
 	assert_int_equal(tdxsim_page_free(fx->sim, q, TDX_PS_4K), 0);
@@ -378,7 +378,7 @@ static void test_track_holds_epoch(void **state)
 
 	assert_status(tdxsim_vcpu_enter(fx->vcpu), TDX_OPERAND_BUSY | TDX_OPERAND_ID_TD_EPOCH);
 	assert_false(tdxsim_vcpu_in_guest(fx->vcpu));
-	assert_status(tdh_mem_track(fx->td), TDX_OPERAND_BUSY | TDX_OPERAND_ID_TD_EPOCH);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_OPERAND_BUSY | TDX_OPERAND_ID_TD_EPOCH);
 	assert_int_equal(tdxsim_td_epoch(fx->sim, fx->td), epoch + 1);
 	assert_int_equal(td->refcount[0], rc0);
 	assert_int_equal(td->refcount[1], rc1);
@@ -418,9 +418,9 @@ static void test_pamt_add_holds_2m_entry(void **state)
 	assert_true(s.pi[1].dpamt_pair);
 
 	/* A 4K page of the range: its 4K entry is reached through the held 2MB entry. */
-	assert_status(tdh_mem_page_aug(fx->td, gx, TDX_PS_4K, (blk + 0x5000) >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gx, TDX_PS_4K, (blk + 0x5000) >> 12, &e1, &e2),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_R8);
-	assert_status(tdh_mem_page_aug(fx->td, g2, TDX_PS_2M, blk >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, g2, TDX_PS_2M, blk >> 12, &e1, &e2),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_R8);
 	a = (struct tdx_module_args){ .rcx = blk | TDX_PS_2M };
 	assert_status(tdxsim_seamcall(fx->sim, TDH_PHYMEM_PAMT_REMOVE, &a),
@@ -430,7 +430,7 @@ static void test_pamt_add_holds_2m_entry(void **state)
 	assert_status(park_finish(pc), TDX_SUCCESS);
 
 	/* spec §2.4: with a pair installed a 2MB AUG of the range is refused. */
-	assert_status(tdh_mem_page_aug(fx->td, g2, TDX_PS_2M, blk >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, g2, TDX_PS_2M, blk >> 12, &e1, &e2),
 		      TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8);
 	a = (struct tdx_module_args){ .rcx = blk | TDX_PS_2M };
 	assert_status(tdxsim_seamcall(fx->sim, TDH_PHYMEM_PAMT_REMOVE, &a), TDX_SUCCESS);
@@ -459,13 +459,13 @@ static void test_aug_holds_page_pamt(void **state)
 	snap_take(fx, &s, gpas, 1, hpas, 1);
 	assert_int_equal(s.pi[0].pt, PT_REG);
 
-	assert_status(tdh_phymem_page_reclaim(fx->sim, page, &pt, &owner, &size),
+	assert_status(tdxsim_tdh_phymem_page_reclaim(fx->sim, page, &pt, &owner, &size),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
 	/* RECLAIM clears its outputs before the lock. */
 	assert_int_equal(pt, 0);
 	assert_int_equal(owner, 0);
 	assert_int_equal(size, 0);
-	assert_status(tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, page),
+	assert_status(tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, page),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
 	/* AUG holds the range's 2MB entry shared: PAMT.REMOVE wants it exclusive. */
 	a = (struct tdx_module_args){ .rcx = (page & ~(SZ_2M - 1)) | TDX_PS_2M };
@@ -475,7 +475,7 @@ static void test_aug_holds_page_pamt(void **state)
 	assert_status(park_finish(pc), TDX_SUCCESS);
 
 	/* Unlocked, RECLAIM gets to its real check: the TD is not torn down. */
-	assert_status(tdh_phymem_page_reclaim(fx->sim, page, &pt, &owner, &size),
+	assert_status(tdxsim_tdh_phymem_page_reclaim(fx->sim, page, &pt, &owner, &size),
 		      TDX_LIFECYCLE_STATE_INCORRECT);
 	assert_int_equal(pt, PT_REG);
 	assert_int_equal(owner, fx->td->tdr_pa);
@@ -505,14 +505,14 @@ static void test_finalize_holds_tdr(void **state)
 	set_args(pc, TDH_MR_FINALIZE, fx->td->tdr_pa, 0, 0, 0);
 	park_start(pc, fx, TDH_MR_FINALIZE);
 	assert_int_equal(td->op_state, OP_STATE_RUNNABLE);
-	assert_status(tdh_mem_track(fx->td), TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
 	/* VP.ENTER reaches the TDR through the TDVPR: operand id TDR. */
 	assert_status(tdxsim_vcpu_enter(fx->vcpu), TDX_OPERAND_BUSY | TDX_OPERAND_ID_TDR);
 	assert_false(tdxsim_vcpu_in_guest(fx->vcpu));
 	assert_int_equal(tdxsim_td_epoch(fx->sim, fx->td), epoch);
 	assert_status(park_finish(pc), TDX_SUCCESS);
 
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	assert_int_equal(tdxsim_td_epoch(fx->sim, fx->td), epoch + 1);
 }
 
@@ -540,12 +540,12 @@ static void test_accept_holds_entry_lock(void **state)
 	assert_int_equal(s.si[0].state, SEPT_PUBLIC_MAPPED);
 	exp_rdx = TDX_PS_4K | (SEPT_PUBLIC_MAPPED << TDX_SEPT_INFO_STATE_SHIFT);
 
-	assert_status(tdh_mem_range_block(fx->td, gx, TDX_PS_4K, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, gx, TDX_PS_4K, &e1, &e2),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
 	assert_int_equal(e1, s.si[0].entry);
 	assert_int_equal(e1 & SEPT_ARCH_PFN_MASK, hpa);
 	assert_int_equal(e2, exp_rdx);
-	assert_status(tdh_mem_page_remove(fx->td, gx, TDX_PS_4K, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, gx, TDX_PS_4K, &e1, &e2),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
 	assert_int_equal(e1, s.si[0].entry);
 	assert_int_equal(e2, exp_rdx);
@@ -553,16 +553,16 @@ static void test_accept_holds_entry_lock(void **state)
 	assert_status(park_finish(pc), TDX_SUCCESS);
 
 	/* Host priority: without it these would be TDX_PAGE_ALREADY_ACCEPTED. */
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, gx, TDX_PS_4K),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gx, TDX_PS_4K),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, gx, TDX_PS_4K),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gx, TDX_PS_4K),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
 	assert_true(tdxsim_vcpu_in_guest(fx->vcpu));
 	snap_same(fx, &s, gpas, 1, hpas, 1);
 
 	/* The host wins once (clearing the bit); the guest then gets the lock. */
-	assert_status(tdh_mem_range_block(fx->td, gx, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
-	assert_int_equal(tdg_mem_page_accept(fx->sim, fx->vcpu, gx, TDX_PS_4K),
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, gx, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_int_equal(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gx, TDX_PS_4K),
 			 TDXSIM_TDCALL_TD_EXIT);
 	tdxsim_vcpu_last_exit(fx->vcpu, &ex);
 	assert_int_equal(ex.exit_reason, EXIT_REASON_EPT_VIOLATION);
@@ -586,15 +586,15 @@ static void test_op_state_lock_held(void **state)
 
 	snap_take(fx, &s, gpas, 1, hpas, 1);
 	assert_true(sharex_try_lock(&td->op_state_lock, TDX_LOCK_EXCLUSIVE));
-	assert_status(tdh_mem_page_aug(fx->td, gy, TDX_PS_4K, page >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gy, TDX_PS_4K, page >> 12, &e1, &e2),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_OP_STATE);
 	assert_int_equal(e1, 0);
 	assert_int_equal(e2, 0);
-	assert_status(tdh_mem_track(fx->td), TDX_OPERAND_BUSY | TDX_OPERAND_ID_OP_STATE);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_OPERAND_BUSY | TDX_OPERAND_ID_OP_STATE);
 	sharex_unlock(&td->op_state_lock, TDX_LOCK_EXCLUSIVE);
 	snap_same(fx, &s, gpas, 1, hpas, 1);
 
-	assert_status(tdh_mem_page_aug(fx->td, gy, TDX_PS_4K, page >> 12, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gy, TDX_PS_4K, page >> 12, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(tdxsim_sept_lookup(fx->sim, fx->td, gy, &si), 0);
 	assert_int_equal(si.state, SEPT_PUBLIC_PENDING);
 }
@@ -994,7 +994,7 @@ static int st_accept(struct st_thread *t, u64 gpa, int level)
 		st = tdxsim_vcpu_enter(t->vcpu);
 		t->calls++;
 		if (!st) {
-			st = tdg_mem_page_accept(t->fx->sim, t->vcpu, gpa, level);
+			st = tdxsim_tdg_mem_page_accept(t->fx->sim, t->vcpu, gpa, level);
 			tdxsim_vcpu_exit(t->vcpu);
 		}
 		if (!IS_TDX_OPERAND_BUSY(st))

@@ -57,7 +57,7 @@ static void accept_ok(struct fixture *fx, u64 gpa, int level)
 {
 	if (!tdxsim_vcpu_in_guest(fx->vcpu))
 		fx_enter(fx);
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, level), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, level), TDX_SUCCESS);
 }
 
 static u64 seamcall(struct fixture *fx, u64 leaf, struct tdx_module_args *a)
@@ -211,7 +211,7 @@ static void test_demote_2m_mapped_dpamt(void **state)
 	assert_int_equal(sept_at(fx, d.gpa, TDX_PS_2M).state, SEPT_PUBLIC_BLOCKED);
 	cnt = chldcnt(fx);
 	sept_count = pamt_at(fx, d.sept).dpamt_count;
-	assert_status(tdh_mem_page_demote(fx->td, d.gpa, TDX_PS_2M, d.sept, d.pair, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_demote(fx->td, d.gpa, TDX_PS_2M, d.sept, d.pair, &e1, &e2),
 		      TDX_SUCCESS);
 	/* §2.1 step 1: RCX/RDX are zeroed, no extended error on success. */
 	assert_int_equal(e1, 0);
@@ -231,7 +231,7 @@ static void test_demote_2m_pending_blocked(void **state)
 
 	prep_demote(fx, GPA_2M(0), false, true, &d);
 	assert_int_equal(sept_at(fx, d.gpa, TDX_PS_2M).state, SEPT_PUBLIC_PENDING_BLOCKED);
-	assert_status(tdh_mem_page_demote(fx->td, d.gpa, TDX_PS_2M, d.sept, d.pair, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_demote(fx->td, d.gpa, TDX_PS_2M, d.sept, d.pair, &e1, &e2),
 		      TDX_SUCCESS);
 	assert_demoted(fx, &d, SEPT_PUBLIC_PENDING, true);
 }
@@ -274,13 +274,13 @@ static void test_demote_initialized_mapped(void **state)
 	fx_map_sept(fx, d.gpa, TDX_PS_4K);
 	sept_old = sept_at(fx, d.gpa, TDX_PS_2M).hpa;
 	for (unsigned int i = 0; i < 512; i++)
-		assert_status(tdh_mem_page_add(fx->td, GPA_4K(d.gpa, i), d.hpa + i * TDX_PAGE_SIZE,
+		assert_status(tdxsim_tdh_mem_page_add(fx->td, GPA_4K(d.gpa, i), d.hpa + i * TDX_PAGE_SIZE,
 					       0x2000, &e1, &e2), TDX_SUCCESS);
 	cnt = chldcnt(fx);
 	pi = pamt_at(fx, d.hpa);
 	assert_true(pi.dpamt_pair);
 	assert_int_equal(pi.dpamt_count, 512);
-	assert_status(tdh_mem_page_promote(fx->td, d.gpa, TDX_PS_2M, &sept_ret, pair_ret, &e1,
+	assert_status(tdxsim_tdh_mem_page_promote(fx->td, d.gpa, TDX_PS_2M, &sept_ret, pair_ret, &e1,
 					   &e2), TDX_SUCCESS);
 	assert_int_equal(sept_ret & ~TDX_PAMT_REMOVAL_HINT, sept_old);
 	assert_int_equal(pair_ret[0], pi.dpamt_pages[0]);
@@ -291,7 +291,7 @@ static void test_demote_initialized_mapped(void **state)
 	assert_int_equal(si.state, SEPT_PUBLIC_MAPPED);
 	assert_int_equal(si.hpa, d.hpa);
 	/* Give back the merged S-EPT page and the pair the way KVM would. */
-	assert_status(tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, sept_old), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, sept_old), TDX_SUCCESS);
 	assert_int_equal(tdxsim_page_free(fx->sim, sept_old, TDX_PS_4K), 0);
 	assert_int_equal(tdxsim_page_free(fx->sim, pair_ret[0], TDX_PS_4K), 0);
 	assert_int_equal(tdxsim_page_free(fx->sim, pair_ret[1], TDX_PS_4K), 0);
@@ -301,7 +301,7 @@ static void test_demote_initialized_mapped(void **state)
 	d.pair[0] = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
 	d.pair[1] = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
 	cnt = chldcnt(fx);
-	assert_status(tdh_mem_page_demote(fx->td, d.gpa, TDX_PS_2M, d.sept, d.pair, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_demote(fx->td, d.gpa, TDX_PS_2M, d.sept, d.pair, &e1, &e2),
 		      TDX_SUCCESS);
 	assert_demoted(fx, &d, SEPT_PUBLIC_MAPPED, true);
 	assert_int_equal(chldcnt(fx), cnt + 1);
@@ -319,7 +319,7 @@ static void test_demote_initialized_pending(void **state)
 	d.sept = fx_alloc_4k(fx);
 	d.pair[0] = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
 	d.pair[1] = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
-	assert_status(tdh_mem_page_demote(fx->td, d.gpa, TDX_PS_2M, d.sept, d.pair, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_demote(fx->td, d.gpa, TDX_PS_2M, d.sept, d.pair, &e1, &e2),
 		      TDX_SUCCESS);
 	assert_demoted(fx, &d, SEPT_PUBLIC_PENDING, true);
 }
@@ -366,7 +366,7 @@ static void test_demote_not_tracked(void **state)
 	u64 e1, e2;
 
 	prep_demote(fx, GPA_2M(0), true, false, &d);
-	assert_status(tdh_mem_range_block(fx->td, d.gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, d.gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	snap_demote(fx, &d, &s);
 	assert_status(demote_raw(fx, d.gpa | TDX_PS_2M, d.sept, d.pair[0], d.pair[1], &a),
 		      TDX_TLB_TRACKING_NOT_DONE | TDX_OPERAND_ID_RCX);
@@ -376,7 +376,7 @@ static void test_demote_not_tracked(void **state)
 	assert_demote_unchanged(fx, &d, &s);
 
 	/* TRACK completes the sequence; the same pages then work. */
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	assert_status(demote_raw(fx, d.gpa | TDX_PS_2M, d.sept, d.pair[0], d.pair[1], &a),
 		      TDX_SUCCESS);
 	assert_demoted(fx, &d, SEPT_PUBLIC_MAPPED, true);
@@ -396,8 +396,8 @@ static void test_demote_vcpu_in_blocked_epoch(void **state)
 
 	prep_demote(fx, GPA_2M(0), true, false, &d);
 	fx_enter(fx);
-	assert_status(tdh_mem_range_block(fx->td, d.gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, d.gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	assert_true(tdxsim_vcpu_in_guest(fx->vcpu));
 	snap_demote(fx, &d, &s);
 	assert_status(demote_raw(fx, d.gpa | TDX_PS_2M, d.sept, d.pair[0], d.pair[1], &a),
@@ -649,7 +649,7 @@ static void demote_then_block_nl(struct fixture *fx, u64 gpa, bool accept, bool 
 	u64 e1, e2;
 
 	prep_demote(fx, gpa, accept, true, d);
-	assert_status(tdh_mem_page_demote(fx->td, gpa, TDX_PS_2M, d->sept, d->pair, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_demote(fx->td, gpa, TDX_PS_2M, d->sept, d->pair, &e1, &e2),
 		      TDX_SUCCESS);
 	if (block_nl)
 		fx_block_track(fx, gpa, TDX_PS_2M);
@@ -705,7 +705,7 @@ static void give_back_sept_page(struct fixture *fx, u64 pa)
 	assert_int_equal(pi.pt, PT_NDA);
 	assert_true(pi.dirty);
 	assert_int_equal(pi.dirty_hkid, fx->td->hkid);
-	assert_status(tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, pa), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, pa), TDX_SUCCESS);
 	assert_int_equal(tdxsim_page_free(fx->sim, pa, TDX_PS_4K), 0);
 }
 
@@ -722,7 +722,7 @@ static void promote_success(struct fixture *fx, bool accept)
 	cnt = chldcnt(fx);
 	/* §2.9, §4.3: the removal hint tells whether the S-EPT page was its range's last user. */
 	hint = pamt_at(fx, d.sept).dpamt_count == 1 ? TDX_PAMT_REMOVAL_HINT : 0;
-	assert_status(tdh_mem_page_promote(fx->td, d.gpa, TDX_PS_2M, &sept_pa, pair, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_promote(fx->td, d.gpa, TDX_PS_2M, &sept_pa, pair, &e1, &e2),
 		      TDX_SUCCESS);
 	assert_int_equal(sept_pa, d.sept | hint);
 	assert_int_equal(pair[0], d.pair[0]);
@@ -824,7 +824,7 @@ static void test_promote_block_track_state(void **state)
 	assert_int_equal(a.rdx, level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
 	assert_promote_unchanged(fx, &d, SEPT_PUBLIC_NL_MAPPED, cnt, 512);
 
-	assert_status(tdh_mem_range_block(fx->td, d.gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, d.gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_status(promote_raw(fx, d.gpa, &a), TDX_TLB_TRACKING_NOT_DONE | TDX_OPERAND_ID_RCX);
 	/* Module source: no entry details for this status. */
 	assert_int_equal(a.rcx, 0);
@@ -969,7 +969,7 @@ static void test_accept_size_mismatch_and_4k(void **state)
 	u64 e1, e2;
 
 	prep_demote(fx, GPA_2M(0), false, true, &d);
-	assert_status(tdh_mem_page_demote(fx->td, d.gpa, TDX_PS_2M, d.sept, d.pair, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_demote(fx->td, d.gpa, TDX_PS_2M, d.sept, d.pair, &e1, &e2),
 		      TDX_SUCCESS);
 	fx_enter(fx);
 	assert_status(accept_raw(fx, d.gpa | TDX_PS_2M), TDX_PAGE_SIZE_MISMATCH | TDX_PS_2M);
@@ -1015,7 +1015,7 @@ static void test_accept_blocked(void **state)
 	u64 gpa = GPA_2M(0), e1, e2;
 
 	fx_aug(fx, gpa, TDX_PS_2M);
-	assert_status(tdh_mem_range_block(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	fx_enter(fx);
 	assert_status(accept_raw(fx, gpa | TDX_PS_2M), TDXSIM_TDCALL_TD_EXIT);
 	assert_accept_exit(fx, gpa, TDX_PS_2M, TDX_PS_2M, SEPT_PUBLIC_PENDING_BLOCKED, true);
@@ -1137,12 +1137,12 @@ static void test_accept_counter_reset_by_block(void **state)
 	assert_status(accept_raw(fx, gpa | TDX_PS_2M), TDXSIM_TDCALL_TD_EXIT);
 	assert_true(sept_at(fx, gpa, TDX_PS_2M).accept_counter > 0);
 
-	assert_status(tdh_mem_range_block(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	si = sept_at(fx, gpa, TDX_PS_2M);
 	assert_int_equal(si.state, SEPT_PUBLIC_PENDING_BLOCKED);
 	assert_int_equal(si.accept_counter, 0);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
-	assert_status(tdh_mem_range_unblock(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_unblock(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	si = sept_at(fx, gpa, TDX_PS_2M);
 	assert_int_equal(si.state, SEPT_PUBLIC_PENDING);
 	assert_int_equal(si.accept_counter, 0);
@@ -1197,7 +1197,7 @@ static void test_dialogue_split_on_accept(void **state)
 
 	/* Host: the guest wants 4K inside a 2MB leaf, so split the 2MB range. */
 	fx_block_track(fx, ex.gpa & ~(tdx_level_size(req + 1) - 1), req + 1);
-	assert_status(tdh_mem_page_demote(fx->td, gpa, req + 1, d.sept, d.pair, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_demote(fx->td, gpa, req + 1, d.sept, d.pair, &e1, &e2),
 		      TDX_SUCCESS);
 
 	fx_enter(fx);

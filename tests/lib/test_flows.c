@@ -135,7 +135,7 @@ static void alloc_pair(struct fixture *fx, u64 pair[2])
 
 static u64 wbinvd(struct fixture *fx, u64 pa)
 {
-	return tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, pa);
+	return tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, pa);
 }
 
 static u64 seamcall_rcx(struct fixture *fx, u64 leaf, u64 rcx, struct tdx_module_args *a)
@@ -150,7 +150,7 @@ static void pamt_remove_and_free(struct fixture *fx, u64 pa, const u64 expect[2]
 {
 	u64 pages[2];
 
-	assert_status(tdh_phymem_pamt_remove(fx->sim, pa, pages), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_phymem_pamt_remove(fx->sim, pa, pages), TDX_SUCCESS);
 	assert_int_equal(pages[0], expect[0]);
 	assert_int_equal(pages[1], expect[1]);
 	assert_false(pamt_of(fx, pa).dpamt_pair);
@@ -172,10 +172,10 @@ static void remove_range_4k(struct fixture *fx, u64 gpa, u64 hpa, bool give_back
 	for (unsigned int i = 0; i < NR_4K_IN_2M; i++) {
 		if (sept_at(fx, gpa + i * SZ_4K, TDX_PS_4K).state == SEPT_PUBLIC_FREE)
 			continue;
-		assert_status(tdh_mem_range_block(fx->td, gpa + i * SZ_4K, TDX_PS_4K, &e1, &e2),
+		assert_status(tdxsim_tdh_mem_range_block(fx->td, gpa + i * SZ_4K, TDX_PS_4K, &e1, &e2),
 			      TDX_SUCCESS);
 	}
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	tdxsim_td_kick_vcpus(fx->td);
 	for (unsigned int i = 0; i < NR_4K_IN_2M; i++) {
 		u64 g = gpa + i * SZ_4K, pa = hpa + i * SZ_4K, hint;
@@ -184,7 +184,7 @@ static void remove_range_4k(struct fixture *fx, u64 gpa, u64 hpa, bool give_back
 			continue;
 		hint = has_dpamt(fx) && pamt_of(fx, pa).dpamt_count == 1 ?
 		       TDX_PAMT_REMOVAL_HINT : 0;
-		assert_status(tdh_mem_page_remove(fx->td, g, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+		assert_status(tdxsim_tdh_mem_page_remove(fx->td, g, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 		assert_int_equal(e1, pa | hint);
 		assert_status(wbinvd(fx, pa), TDX_SUCCESS);
 		if (give_back)
@@ -208,7 +208,7 @@ static void flow_f1(struct fixture *fx)
 	assert_true(hpa != 0);
 
 	/* spec §2.4: PENDING 2MB leaf, PAMT_2M PT_REG, chldcnt += 512, no pair needed. */
-	assert_status(tdh_mem_page_aug(fx->td, gpa, TDX_PS_2M, hpa >> 12, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gpa, TDX_PS_2M, hpa >> 12, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, 0);
 	assert_int_equal(e2, 0);
 	assert_sept(fx, gpa, TDX_PS_2M, SEPT_PUBLIC_PENDING, hpa);
@@ -224,7 +224,7 @@ static void flow_f1(struct fixture *fx)
 	/* §2.16: an interrupt suspends the 2MB accept; the counter is kept in the entry. */
 	fx_enter(fx);
 	assert_int_equal(tdxsim_raise_interrupt(fx->sim, 0), 0);
-	assert_int_equal(tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M),
+	assert_int_equal(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M),
 			 TDXSIM_TDCALL_TD_EXIT);
 	assert_false(tdxsim_vcpu_in_guest(fx->vcpu));
 	tdxsim_vcpu_last_exit(fx->vcpu, &ex);
@@ -235,7 +235,7 @@ static void flow_f1(struct fixture *fx)
 
 	/* The guest re-executes the TDCALL after re-entry and completes. */
 	fx_enter(fx);
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), TDX_SUCCESS);
 	si = sept_at(fx, gpa, TDX_PS_2M);
 	assert_int_equal(si.state, SEPT_PUBLIC_MAPPED);
 	assert_int_equal(si.accept_counter, 0);
@@ -243,9 +243,9 @@ static void flow_f1(struct fixture *fx)
 	assert_true(tdxsim_vcpu_in_guest(fx->vcpu));
 
 	/* Re-accepting at 2MB or 4K inside: ALREADY_ACCEPTED with the leaf's level. */
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M),
 		      TDX_PAGE_ALREADY_ACCEPTED | TDX_PS_2M);
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, gpa + SZ_4K, TDX_PS_4K),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa + SZ_4K, TDX_PS_4K),
 		      TDX_PAGE_ALREADY_ACCEPTED | TDX_PS_2M);
 	assert_pamt(fx, hpa, TDX_PS_2M, PT_REG, tdr);
 	assert_int_equal(chldcnt(fx), c0 + NR_4K_IN_2M);
@@ -280,7 +280,7 @@ static void flow_f2(struct fixture *fx)
 
 	/* §2.16: 4K ACCEPT stops at the PENDING 2MB leaf: EPT violation, type ACCEPT. */
 	fx_enter(fx);
-	assert_int_equal(tdg_mem_page_accept(fx->sim, fx->vcpu, gpa + 3 * SZ_4K, TDX_PS_4K),
+	assert_int_equal(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa + 3 * SZ_4K, TDX_PS_4K),
 			 TDXSIM_TDCALL_TD_EXIT);
 	assert_false(tdxsim_vcpu_in_guest(fx->vcpu));
 	tdxsim_vcpu_last_exit(fx->vcpu, &ex);
@@ -291,11 +291,11 @@ static void flow_f2(struct fixture *fx)
 	assert_sept(fx, gpa, TDX_PS_2M, SEPT_PUBLIC_PENDING, hpa);
 
 	/* §2.5: BLOCK -> PENDING_BLOCKED, bepoch of the 2MB PAMT entry = current epoch. */
-	assert_status(tdh_mem_range_block(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_sept(fx, gpa, TDX_PS_2M, SEPT_PUBLIC_PENDING_BLOCKED, hpa);
 	assert_int_equal(pamt_of(fx, hpa).bepoch, e0);
 	/* §2.6: TRACK moves the epoch on. */
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	assert_int_equal(epoch(fx), e0 + 1);
 	tdxsim_td_kick_vcpus(fx->td);
 
@@ -307,7 +307,7 @@ static void flow_f2(struct fixture *fx)
 		n0 = pamt_of(fx, sept).dpamt_count;
 	/* §5: with ENHANCED_DEMOTE_INTERRUPTIBILITY a pending interrupt does not stop it. */
 	assert_int_equal(tdxsim_raise_interrupt(fx->sim, 0), 0);
-	assert_status(tdh_mem_page_demote(fx->td, gpa, TDX_PS_2M, sept, pair, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_demote(fx->td, gpa, TDX_PS_2M, sept, pair, &e1, &e2),
 		      TDX_SUCCESS);
 	assert_int_equal(e1, 0);
 	assert_int_equal(e2, 0);
@@ -340,12 +340,12 @@ static void flow_f2(struct fixture *fx)
 
 	/* The guest re-executes its 4K ACCEPT. */
 	fx_enter(fx);
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, gpa + 3 * SZ_4K, TDX_PS_4K),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa + 3 * SZ_4K, TDX_PS_4K),
 		      TDX_SUCCESS);
 	assert_sept(fx, gpa + 3 * SZ_4K, TDX_PS_4K, SEPT_PUBLIC_MAPPED, hpa + 3 * SZ_4K);
 	assert_sept(fx, gpa + 4 * SZ_4K, TDX_PS_4K, SEPT_PUBLIC_PENDING, hpa + 4 * SZ_4K);
 	/* 2MB ACCEPT over the split range: PAGE_SIZE_MISMATCH with the requested level. */
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M),
 		      TDX_PAGE_SIZE_MISMATCH | TDX_PS_2M);
 	assert_int_equal(chldcnt(fx), c0 + 1);
 }
@@ -377,7 +377,7 @@ static void f2_prepare(struct fixture *fx, struct f2 *t)
 static u64 f2_demote(struct fixture *fx, struct f2 *t, u64 *e1, u64 *e2)
 {
 	snap_take(fx, t->gpa, TDX_PS_2M, t->hpa, &t->snap);
-	return tdh_mem_page_demote(fx->td, t->gpa, TDX_PS_2M, t->sept, t->pair, e1, e2);
+	return tdxsim_tdh_mem_page_demote(fx->td, t->gpa, TDX_PS_2M, t->sept, t->pair, e1, e2);
 }
 
 /* Nothing of a refused DEMOTE is committed: entry, PAMT, and the offered pages. */
@@ -394,7 +394,7 @@ static void f2_demote_ok(struct fixture *fx, struct f2 *t)
 {
 	u64 e1, e2;
 
-	assert_status(tdh_mem_page_demote(fx->td, t->gpa, TDX_PS_2M, t->sept, t->pair, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_demote(fx->td, t->gpa, TDX_PS_2M, t->sept, t->pair, &e1, &e2),
 		      TDX_SUCCESS);
 	assert_sept(fx, t->gpa, TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED, t->sept);
 	assert_sept(fx, t->gpa, TDX_PS_4K, SEPT_PUBLIC_PENDING, t->hpa);
@@ -432,14 +432,14 @@ static void flow_f2_not_tracked(struct fixture *fx)
 	u64 e1, e2;
 
 	f2_prepare(fx, &t);
-	assert_status(tdh_mem_range_block(fx->td, t.gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, t.gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_status(f2_demote(fx, &t, &e1, &e2),
 		      TDX_TLB_TRACKING_NOT_DONE | TDX_OPERAND_ID_RCX);
 	assert_int_equal(e1, 0);
 	assert_int_equal(e2, 0);
 	f2_assert_untouched(fx, &t);
 	assert_sept(fx, t.gpa, TDX_PS_2M, SEPT_PUBLIC_PENDING_BLOCKED, t.hpa);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	f2_demote_ok(fx, &t);
 }
 
@@ -465,8 +465,8 @@ static void flow_f2_vcpu_in_epoch(struct fixture *fx)
 	f2_prepare(fx, &t);
 	e0 = epoch(fx);
 	fx_enter(fx);
-	assert_status(tdh_mem_range_block(fx->td, t.gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, t.gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	assert_int_equal(epoch(fx), e0 + 1);
 	assert_status(f2_demote(fx, &t, &e1, &e2),
 		      TDX_TLB_TRACKING_NOT_DONE | TDX_OPERAND_ID_RCX);
@@ -474,7 +474,7 @@ static void flow_f2_vcpu_in_epoch(struct fixture *fx)
 	assert_int_equal(e2, 0);
 	f2_assert_untouched(fx, &t);
 	/* The vCPU of epoch E also holds off the next TRACK. */
-	assert_status(tdh_mem_track(fx->td), TDX_PREVIOUS_TLB_EPOCH_BUSY);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_PREVIOUS_TLB_EPOCH_BUSY);
 	assert_int_equal(epoch(fx), e0 + 1);
 	tdxsim_td_kick_vcpus(fx->td);
 	f2_demote_ok(fx, &t);
@@ -605,14 +605,14 @@ static void flow_f3(struct fixture *fx)
 
 	/* §2.5: BLOCK(4K) stamps the 4K PAMT entry with the epoch. */
 	e0 = epoch(fx);
-	assert_status(tdh_mem_range_block(fx->td, g, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, g, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_sept(fx, g, TDX_PS_4K, SEPT_PUBLIC_PENDING_BLOCKED, pa);
 	assert_int_equal(pamt_of(fx, pa).bepoch, e0);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	tdxsim_td_kick_vcpus(fx->td);
 
 	/* §2.10: FREE, PAMT_4K PT_NDA, RCX = HPA (count 511: no hint), page dirty. */
-	assert_status(tdh_mem_page_remove(fx->td, g, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, g, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, pa);
 	assert_sept(fx, g, TDX_PS_4K, SEPT_PUBLIC_FREE, 0);
 	pi = pamt_of(fx, pa);
@@ -654,7 +654,7 @@ static void flow_f3(struct fixture *fx)
 		assert_int_equal(pi.dpamt_count, 0);
 		pamt_remove_and_free(fx, hpa, pair);
 		/* A second PAMT.REMOVE finds no pair. */
-		assert_status(tdh_phymem_pamt_remove(fx->sim, hpa, pages),
+		assert_status(tdxsim_tdh_phymem_pamt_remove(fx->sim, hpa, pages),
 			      TDX_NO_PAMT_PAGE_PAIR | TDX_OPERAND_ID_RCX);
 	}
 	assert_pamt(fx, hpa, has_dpamt(fx) ? TDX_PS_2M : TDX_PS_4K, PT_NDA, 0);
@@ -680,17 +680,17 @@ static void flow_f4(struct fixture *fx)
 
 	hpa = fx_aug(fx, gpa, TDX_PS_2M);
 	fx_enter(fx);
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), TDX_SUCCESS);
 	c0 = chldcnt(fx);
 
-	assert_status(tdh_mem_range_block(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_sept(fx, gpa, TDX_PS_2M, SEPT_PUBLIC_BLOCKED, hpa);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	tdxsim_td_kick_vcpus(fx->td);
 	/* §2.12: nothing can be flushed while the 2MB leaf is still there. */
 	assert_status(wbinvd(fx, hpa + 9 * SZ_4K), TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_RCX);
 
-	assert_status(tdh_mem_page_remove(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, hpa);		/* no hint: no pair involved */
 	assert_sept(fx, gpa, TDX_PS_2M, SEPT_PUBLIC_FREE, 0);
 	assert_pamt(fx, hpa, has_dpamt(fx) ? TDX_PS_2M : TDX_PS_4K, PT_NDA, 0);
@@ -707,7 +707,7 @@ static void flow_f4(struct fixture *fx)
 		assert_false(pamt_of(fx, hpa + i * SZ_4K).dirty);
 	assert_false(pamt_of(fx, hpa).dpamt_pair);
 	if (has_dpamt(fx))
-		assert_status(tdh_phymem_pamt_remove(fx->sim, hpa, pages),
+		assert_status(tdxsim_tdh_phymem_pamt_remove(fx->sim, hpa, pages),
 			      TDX_NO_PAMT_PAGE_PAIR | TDX_OPERAND_ID_RCX);
 	assert_int_equal(tdxsim_page_free(fx->sim, hpa, TDX_PS_2M), 0);
 }
@@ -730,16 +730,16 @@ static void flow_f4_remove_4k_in_2m(struct fixture *fx)
 
 	hpa = fx_aug(fx, gpa, TDX_PS_2M);
 	fx_enter(fx);
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), TDX_SUCCESS);
 	fx_block_track(fx, gpa, TDX_PS_2M);
 	snap_take(fx, gpa, TDX_PS_2M, hpa, &s);
-	assert_status(tdh_mem_page_remove(fx->td, gpa + 2 * SZ_4K, TDX_PS_4K, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, gpa + 2 * SZ_4K, TDX_PS_4K, &e1, &e2),
 		      TDX_EPT_WALK_FAILED | TDX_OPERAND_ID_RCX);
 	assert_ext(fx, e1, e2, gpa, TDX_PS_2M, SEPT_PUBLIC_BLOCKED, hpa);
 	assert_int_equal(e1 & SEPT_ARCH_PS, SEPT_ARCH_PS);
 	assert_unchanged(fx, gpa, TDX_PS_2M, hpa, &s);
 	/* The right level goes through. */
-	assert_status(tdh_mem_page_remove(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, hpa);
 	for (unsigned int i = 0; i < NR_4K_IN_2M; i++)
 		assert_status(wbinvd(fx, hpa + i * SZ_4K), TDX_SUCCESS);
@@ -764,23 +764,23 @@ static void flow_f4_not_blocked_tracked(struct fixture *fx)
 
 	hpa = fx_aug(fx, gpa, TDX_PS_2M);
 	snap_take(fx, gpa, TDX_PS_2M, hpa, &s);
-	assert_status(tdh_mem_page_remove(fx->td, gpa, TDX_PS_2M, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, gpa, TDX_PS_2M, &e1, &e2),
 		      TDX_GPA_RANGE_NOT_BLOCKED | TDX_OPERAND_ID_RCX);
 	assert_ext(fx, e1, e2, gpa, TDX_PS_2M, SEPT_PUBLIC_PENDING, hpa);
 	assert_unchanged(fx, gpa, TDX_PS_2M, hpa, &s);
 
-	assert_status(tdh_mem_range_block(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	snap_take(fx, gpa, TDX_PS_2M, hpa, &s);
 	/* Module: no entry details for this one. */
-	assert_status(tdh_mem_page_remove(fx->td, gpa, TDX_PS_2M, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, gpa, TDX_PS_2M, &e1, &e2),
 		      TDX_TLB_TRACKING_NOT_DONE | TDX_OPERAND_ID_RCX);
 	assert_int_equal(e1, 0);
 	assert_int_equal(e2, 0);
 	assert_unchanged(fx, gpa, TDX_PS_2M, hpa, &s);
 	assert_false(pamt_of(fx, hpa).dirty);
 
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
-	assert_status(tdh_mem_page_remove(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, hpa);
 	for (unsigned int i = 0; i < NR_4K_IN_2M; i++)
 		assert_status(wbinvd(fx, hpa + i * SZ_4K), TDX_SUCCESS);
@@ -819,7 +819,7 @@ static void flow_f5_nl_mapped(struct fixture *fx)
 	assert_sept(fx, gpa, TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED, sept);
 
 	snap_take(fx, gpa, TDX_PS_2M, hpa, &s);
-	assert_status(tdh_mem_page_aug(fx->td, gpa, TDX_PS_2M, hpa >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gpa, TDX_PS_2M, hpa >> 12, &e1, &e2),
 		      TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX);
 	assert_ext(fx, e1, e2, gpa, TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED, sept);
 	assert_int_equal(e1 & SEPT_ARCH_PS, 0);
@@ -827,7 +827,7 @@ static void flow_f5_nl_mapped(struct fixture *fx)
 
 	/* The same physical 2MB at another GPA is fine: the refusal was the S-EPT's. */
 	fx_map_sept(fx, GPA_2M(1), TDX_PS_2M);
-	assert_status(tdh_mem_page_aug(fx->td, GPA_2M(1), TDX_PS_2M, hpa >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, GPA_2M(1), TDX_PS_2M, hpa >> 12, &e1, &e2),
 		      TDX_SUCCESS);
 	assert_sept(fx, GPA_2M(1), TDX_PS_2M, SEPT_PUBLIC_PENDING, hpa);
 	assert_pamt(fx, hpa, TDX_PS_2M, PT_REG, fx->td->tdr_pa);
@@ -863,7 +863,7 @@ static void test_f5_pair_not_removed(void **state)
 
 	fx_map_sept(fx, g2, TDX_PS_2M);
 	snap_take(fx, g2, TDX_PS_2M, hpa, &s);
-	assert_status(tdh_mem_page_aug(fx->td, g2, TDX_PS_2M, hpa >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, g2, TDX_PS_2M, hpa >> 12, &e1, &e2),
 		      TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8);
 	assert_int_equal(e1, 0);
 	assert_int_equal(e2, 0);
@@ -871,7 +871,7 @@ static void test_f5_pair_not_removed(void **state)
 	assert_sept(fx, g2, TDX_PS_2M, SEPT_PUBLIC_FREE, 0);
 
 	pamt_remove_and_free(fx, hpa, pair);
-	assert_status(tdh_mem_page_aug(fx->td, g2, TDX_PS_2M, hpa >> 12, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, g2, TDX_PS_2M, hpa >> 12, &e1, &e2), TDX_SUCCESS);
 	assert_pamt(fx, hpa, TDX_PS_2M, PT_REG, fx->td->tdr_pa);
 }
 
@@ -925,12 +925,12 @@ static void assert_mem_leaves_dead(struct fixture *fx, u64 gpa, u64 status)
 				     .r8 = page, .r9 = 0x2000 };
 
 	assert_true(page != 0);
-	assert_status(tdh_mem_sept_add(fx->td, gpa, TDX_PS_2M, page, &e1, &e2), status);
-	assert_status(tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, page >> 12, &e1, &e2), status);
-	assert_status(tdh_mem_range_block(fx->td, gpa, TDX_PS_2M, &e1, &e2), status);
-	assert_status(tdh_mem_page_remove(fx->td, gpa, TDX_PS_2M, &e1, &e2), status);
-	assert_status(tdh_mem_page_demote(fx->td, gpa, TDX_PS_2M, page, pair, &e1, &e2), status);
-	assert_status(tdh_mem_track(fx->td), status);
+	assert_status(tdxsim_tdh_mem_sept_add(fx->td, gpa, TDX_PS_2M, page, &e1, &e2), status);
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, page >> 12, &e1, &e2), status);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, gpa, TDX_PS_2M, &e1, &e2), status);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, gpa, TDX_PS_2M, &e1, &e2), status);
+	assert_status(tdxsim_tdh_mem_page_demote(fx->td, gpa, TDX_PS_2M, page, pair, &e1, &e2), status);
+	assert_status(tdxsim_tdh_mem_track(fx->td), status);
 	assert_status(tdxsim_seamcall(fx->sim, TDH_MEM_PAGE_ADD, &a), status);
 	assert_status(tdxsim_vcpu_enter(fx->vcpu), status);
 	assert_int_equal(pamt_of(fx, page).pt, PT_NDA);
@@ -1098,7 +1098,7 @@ static void test_f7_no_block_track(void **state)
 	c0 = chldcnt(fx);
 
 	hint = pamt_of(fx, page).dpamt_count == 1 ? TDX_PAMT_REMOVAL_HINT : 0;
-	assert_status(tdh_mem_page_remove(fx->td, g0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, g0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, page | hint);
 	assert_sept(fx, g0, TDX_PS_4K, SEPT_PUBLIC_FREE, 0);
 	assert_int_equal(pamt_of(fx, page).pt, PT_NDA);
@@ -1110,7 +1110,7 @@ static void test_f7_no_block_track(void **state)
 	assert_sept(fx, g1, TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED, sept);
 	assert_sept(fx, g1 + SZ_4K, TDX_PS_4K, SEPT_PUBLIC_PENDING, hpa + SZ_4K);
 	assert_int_equal(pamt_of(fx, hpa).dpamt_count, NR_4K_IN_2M);
-	assert_status(tdh_mem_page_remove(fx->td, g1, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, g1, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, hpa);
 	assert_status(wbinvd(fx, hpa), TDX_SUCCESS);
 	assert_int_equal(tdxsim_page_free(fx->sim, hpa, TDX_PS_4K), 0);
@@ -1124,7 +1124,7 @@ static void test_f7_no_block_track(void **state)
 	assert_non_null(fx->vcpu);
 	assert_status(tdxsim_td_finalize(fx->td), TDX_SUCCESS);
 	snap_take(fx, g1 + SZ_4K, TDX_PS_4K, hpa + SZ_4K, &s);
-	assert_status(tdh_mem_page_remove(fx->td, g1 + SZ_4K, TDX_PS_4K, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, g1 + SZ_4K, TDX_PS_4K, &e1, &e2),
 		      TDX_GPA_RANGE_NOT_BLOCKED | TDX_OPERAND_ID_RCX);
 	assert_ext(fx, e1, e2, g1 + SZ_4K, TDX_PS_4K, SEPT_PUBLIC_PENDING, hpa + SZ_4K);
 	assert_unchanged(fx, g1 + SZ_4K, TDX_PS_4K, hpa + SZ_4K, &s);

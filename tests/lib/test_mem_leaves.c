@@ -136,7 +136,7 @@ static void free_4k(struct fixture *fx, u64 pa)
 static void wbinvd(struct fixture *fx, u64 hpa, u64 size)
 {
 	for (u64 off = 0; off < size; off += SZ_4K)
-		assert_status(tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, hpa + off),
+		assert_status(tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, hpa + off),
 			      TDX_SUCCESS);
 }
 
@@ -156,7 +156,7 @@ static u64 make_mapped(struct fixture *fx, u64 gpa, int level)
 	u64 hpa = fx_aug(fx, gpa, level);
 
 	fx_enter(fx);
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, level), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, level), TDX_SUCCESS);
 	tdxsim_vcpu_exit(fx->vcpu);
 	assert_int_equal(sept_at(fx, gpa, level).state, SEPT_PUBLIC_MAPPED);
 	return hpa;
@@ -164,7 +164,7 @@ static u64 make_mapped(struct fixture *fx, u64 gpa, int level)
 
 static u64 track(struct fixture *fx)
 {
-	return tdh_mem_track(fx->td);
+	return tdxsim_tdh_mem_track(fx->td);
 }
 
 /* ------------------------------------------------------------------------
@@ -184,7 +184,7 @@ static void test_sept_add_levels(void **state)
 		struct tdxsim_pamt_info pi;
 
 		assert_int_equal(si.state, SEPT_PUBLIC_FREE);
-		assert_status(tdh_mem_sept_add(fx->td, base, level, page, &e1, &e2), TDX_SUCCESS);
+		assert_status(tdxsim_tdh_mem_sept_add(fx->td, base, level, page, &e1, &e2), TDX_SUCCESS);
 		assert_int_equal(e1, 0);
 		assert_int_equal(e2, 0);
 		si = sept_at(fx, base, level);
@@ -216,7 +216,7 @@ static void test_sept_add_existing(void **state)
 	page = fx_alloc_4k(fx);
 	pi = pamt_of(fx, page);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, page, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, page, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, table | ARCH_RWX,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
 	snap_check(fx, GPA0, &s);
@@ -300,7 +300,7 @@ static void test_sept_add_walk_failed(void **state)
 	struct snap s;
 
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, page, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, page, &e1, &e2), &e1, &e2,
 		    TDX_EPT_WALK_FAILED | TDX_OPERAND_ID_RCX, SEPT_ARCH_SVE,
 		    level_state(3, SEPT_PUBLIC_FREE));
 	snap_check(fx, GPA0, &s);
@@ -308,7 +308,7 @@ static void test_sept_add_walk_failed(void **state)
 	fx_map_sept(fx, GPA0, 2);	/* level-3 entry only */
 	pi = pamt_of(fx, page);		/* the range's DPAMT count moved with it */
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, page, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, page, &e1, &e2), &e1, &e2,
 		    TDX_EPT_WALK_FAILED | TDX_OPERAND_ID_RCX, SEPT_ARCH_SVE,
 		    level_state(2, SEPT_PUBLIC_FREE));
 	snap_check(fx, GPA0, &s);
@@ -324,7 +324,7 @@ static void test_sept_add_over_leaf(void **state)
 	struct snap s;
 
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, page, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, page, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX,
 		    arch_leaf(hpa, TDX_PS_2M, false),
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_PENDING));
@@ -345,9 +345,9 @@ static void test_sept_add_bad_level(void **state)
 	snap_take(fx, GPA0, &s);
 	for (unsigned int i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
 		/* GPA 0 is aligned for every level. */
-		assert_fail(tdh_mem_sept_add(fx->td, 0, levels[i], page, &e1, &e2), &e1, &e2,
+		assert_fail(tdxsim_tdh_mem_sept_add(fx->td, 0, levels[i], page, &e1, &e2), &e1, &e2,
 			    TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, 0, 0);
-		assert_fail(tdh_mem_sept_add(fx->td, GPA0, levels[i], page, &e1, &e2), &e1, &e2,
+		assert_fail(tdxsim_tdh_mem_sept_add(fx->td, GPA0, levels[i], page, &e1, &e2), &e1, &e2,
 			    TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, 0, 0);
 	}
 	snap_check(fx, GPA0, &s);
@@ -406,7 +406,7 @@ static void test_sept_add_page_addr(void **state)
 	pi = pamt_of(fx, page);
 	snap_take(fx, GPA0, &s);
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_fail(tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, bad[i].pa, &e1, &e2),
+		assert_fail(tdxsim_tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, bad[i].pa, &e1, &e2),
 			    &e1, &e2, bad[i].status, 0, 0);
 	snap_check(fx, GPA0, &s);
 	page_check(fx, page, &pi);
@@ -431,11 +431,11 @@ static void test_sept_add_page_in_use(void **state)
 	assert_true(pamt_of(fx, pair_page).pamt_page);
 
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, fx->td->tdcx_pa[0], &e1, &e2),
+	assert_fail(tdxsim_tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, fx->td->tdcx_pa[0], &e1, &e2),
 		    &e1, &e2, TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8, 0, 0);
-	assert_fail(tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, sept_page, &e1, &e2),
+	assert_fail(tdxsim_tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, sept_page, &e1, &e2),
 		    &e1, &e2, TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8, 0, 0);
-	assert_fail(tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, pair_page, &e1, &e2),
+	assert_fail(tdxsim_tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, pair_page, &e1, &e2),
 		    &e1, &e2, TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8, 0, 0);
 	snap_check(fx, GPA0, &s);
 	assert_int_equal(pamt_of(fx, fx->td->tdcx_pa[0]).pt, PT_TDCX);
@@ -454,7 +454,7 @@ static void test_sept_add_no_pair(void **state)
 	assert_false(pi.dpamt_pair);
 	fx_map_sept(fx, GPA0, TDX_PS_2M);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, block, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, block, &e1, &e2), &e1, &e2,
 		    TDX_MISSING_PAMT_PAGE_PAIR | TDX_OPERAND_ID_R8, 0, 0);
 	snap_check(fx, GPA0, &s);
 	page_check(fx, block, &pi);
@@ -502,7 +502,7 @@ static void test_page_add_success(void **state)
 	page = fx_alloc_4k(fx);
 	cnt = chldcnt(fx);
 	dcount = pamt_of(fx, page).dpamt_count;
-	assert_status(tdh_mem_page_add(fx->td, GPA0, page, SRC_PA, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_add(fx->td, GPA0, page, SRC_PA, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, 0);
 	assert_int_equal(e2, 0);
 	/* MAPPED right away: a build-time page needs no ACCEPT. */
@@ -553,7 +553,7 @@ static void test_page_add_runnable(void **state)
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
 	page = fx_alloc_4k(fx);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_add(fx->td, GPA0, page, SRC_PA, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_add(fx->td, GPA0, page, SRC_PA, &e1, &e2), &e1, &e2,
 		    TDX_OP_STATE_INCORRECT, 0, 0);
 	snap_check(fx, GPA0, &s);
 	assert_int_equal(pamt_of(fx, page).pt, PT_NDA);
@@ -575,7 +575,7 @@ static void test_page_add_source(void **state)
 	pi = pamt_of(fx, page);
 	snap_take(fx, GPA0, &s);
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_fail(tdh_mem_page_add(fx->td, GPA0, page, bad[i], &e1, &e2), &e1, &e2,
+		assert_fail(tdxsim_tdh_mem_page_add(fx->td, GPA0, page, bad[i], &e1, &e2), &e1, &e2,
 			    TDX_OPERAND_INVALID | TDX_OPERAND_ID_R9, 0, 0);
 	snap_check(fx, GPA0, &s);
 	page_check(fx, page, &pi);
@@ -591,15 +591,15 @@ static void test_page_add_entry(void **state)
 
 	fx_map_sept(fx, GPA0, TDX_PS_2M);	/* no level-1 table yet */
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_add(fx->td, GPA0, page, SRC_PA, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_add(fx->td, GPA0, page, SRC_PA, &e1, &e2), &e1, &e2,
 		    TDX_EPT_WALK_FAILED | TDX_OPERAND_ID_RCX, SEPT_ARCH_SVE,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_FREE));
 	snap_check(fx, GPA0, &s);
 
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
-	assert_status(tdh_mem_page_add(fx->td, GPA0, page, SRC_PA, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_add(fx->td, GPA0, page, SRC_PA, &e1, &e2), TDX_SUCCESS);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_add(fx->td, GPA0, page2, SRC_PA, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_add(fx->td, GPA0, page2, SRC_PA, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX,
 		    arch_leaf(page, TDX_PS_4K, true),
 		    level_state(TDX_PS_4K, SEPT_PUBLIC_MAPPED));
@@ -629,7 +629,7 @@ static void test_page_add_target(void **state)
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
 	snap_take(fx, GPA0, &s);
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_fail(tdh_mem_page_add(fx->td, GPA0, bad[i].pa, SRC_PA, &e1, &e2),
+		assert_fail(tdxsim_tdh_mem_page_add(fx->td, GPA0, bad[i].pa, SRC_PA, &e1, &e2),
 			    &e1, &e2, bad[i].status, 0, 0);
 	snap_check(fx, GPA0, &s);
 	assert_int_equal(pamt_of(fx, page).pt, PT_NDA);
@@ -655,7 +655,7 @@ static void test_aug_4k(void **state)
 	page = fx_alloc_4k(fx);
 	cnt = chldcnt(fx);
 	dcount = pamt_of(fx, page).dpamt_count;
-	assert_status(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_4K, page >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_4K, page >> 12, &e1, &e2),
 		      TDX_SUCCESS);
 	assert_int_equal(e1, 0);
 	assert_int_equal(e2, 0);
@@ -680,7 +680,7 @@ static void test_aug_2m(void **state)
 
 	fx_map_sept(fx, GPA0, TDX_PS_2M);
 	cnt = chldcnt(fx);
-	assert_status(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, block >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, block >> 12, &e1, &e2),
 		      TDX_SUCCESS);
 	assert_int_equal(e1, 0);
 	assert_int_equal(e2, 0);
@@ -710,7 +710,7 @@ static void test_aug_level_1g(void **state)
 
 	fx_map_sept(fx, GPA0, TDX_PS_1G);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_1G, block >> 12, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_1G, block >> 12, &e1, &e2), &e1, &e2,
 		    TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, 0, 0);
 	snap_check(fx, GPA0, &s);
 	assert_int_equal(pamt_of(fx, block).pt, PT_NDA);
@@ -726,7 +726,7 @@ static void test_aug_2m_misaligned(void **state)
 
 	fx_map_sept(fx, GPA0, TDX_PS_2M);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, (block + SZ_4K) >> 12, &e1, &e2),
+	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, (block + SZ_4K) >> 12, &e1, &e2),
 		    &e1, &e2, TDX_OPERAND_INVALID | TDX_OPERAND_ID_R8, 0, 0);
 	snap_check(fx, GPA0, &s);
 	assert_int_equal(pamt_of(fx, block).pt, PT_NDA);
@@ -741,7 +741,7 @@ static void test_aug_4k_under_2m_leaf(void **state)
 	struct snap s;
 
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_aug(fx->td, GPA0 + SZ_4K, TDX_PS_4K, page >> 12, &e1, &e2),
+	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0 + SZ_4K, TDX_PS_4K, page >> 12, &e1, &e2),
 		    &e1, &e2, TDX_EPT_WALK_FAILED | TDX_OPERAND_ID_RCX,
 		    arch_leaf(hpa, TDX_PS_2M, false),
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_PENDING));
@@ -759,7 +759,7 @@ static void test_aug_4k_no_table(void **state)
 
 	fx_map_sept(fx, GPA0, TDX_PS_2M);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_4K, page >> 12, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_4K, page >> 12, &e1, &e2), &e1, &e2,
 		    TDX_EPT_WALK_FAILED | TDX_OPERAND_ID_RCX, SEPT_ARCH_SVE,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_FREE));
 	snap_check(fx, GPA0, &s);
@@ -777,7 +777,7 @@ static void test_aug_2m_over_table(void **state)
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
 	table = sept_at(fx, GPA0, TDX_PS_2M).hpa;
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, block >> 12, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, block >> 12, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, table | ARCH_RWX,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
 	snap_check(fx, GPA0, &s);
@@ -793,7 +793,7 @@ static void test_aug_entry_not_free(void **state)
 	struct snap s;
 
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_4K, page >> 12, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_4K, page >> 12, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX,
 		    arch_leaf(hpa, TDX_PS_4K, false),
 		    level_state(TDX_PS_4K, SEPT_PUBLIC_PENDING));
@@ -816,7 +816,7 @@ static void test_aug_2m_pair_installed(void **state)
 	assert_int_equal(pi.dpamt_count, 0);
 	fx_map_sept(fx, GPA0, TDX_PS_2M);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, block >> 12, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, block >> 12, &e1, &e2), &e1, &e2,
 		    TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8, 0, 0);
 	snap_check(fx, GPA0, &s);
 	page_check(fx, block, &pi);
@@ -834,7 +834,7 @@ static void test_aug_4k_no_pair(void **state)
 
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_4K, block >> 12, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_4K, block >> 12, &e1, &e2), &e1, &e2,
 		    TDX_MISSING_PAMT_PAGE_PAIR | TDX_OPERAND_ID_R8, 0, 0);
 	snap_check(fx, GPA0, &s);
 	page_check(fx, block, &pi);
@@ -849,11 +849,11 @@ static void test_aug_2m_static_pamt_busy_range(void **state)
 	struct snap s;
 
 	fx_map_sept(fx, GPA_2M(1), TDX_PS_4K);
-	assert_status(tdh_mem_page_aug(fx->td, GPA_2M(1), TDX_PS_4K, (block + SZ_4K) >> 12,
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, GPA_2M(1), TDX_PS_4K, (block + SZ_4K) >> 12,
 				       &e1, &e2), TDX_SUCCESS);
 	fx_map_sept(fx, GPA0, TDX_PS_2M);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, block >> 12, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, block >> 12, &e1, &e2), &e1, &e2,
 		    TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8, 0, 0);
 	snap_check(fx, GPA0, &s);
 	assert_int_equal(pamt_of(fx, block).pt, PT_NDA);
@@ -861,7 +861,7 @@ static void test_aug_2m_static_pamt_busy_range(void **state)
 
 	/* The same call with a clean 2MB range works: the 4K page was the reason. */
 	clean = alloc_2m(fx);
-	assert_status(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, clean >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, clean >> 12, &e1, &e2),
 		      TDX_SUCCESS);
 	/* Give back the unused rest of @block; the TD's page goes at teardown. */
 	for (u64 off = 0; off < SZ_2M; off += SZ_4K) {
@@ -883,7 +883,7 @@ static void test_block_unblock_mapped(void **state)
 
 	assert_status(track(fx), TDX_SUCCESS);	/* epoch 2: bepoch is not a default */
 	e = epoch(fx);
-	assert_status(tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, 0);
 	assert_int_equal(e2, 0);
 	si = sept_at(fx, GPA0, TDX_PS_4K);
@@ -894,7 +894,7 @@ static void test_block_unblock_mapped(void **state)
 
 	assert_status(track(fx), TDX_SUCCESS);
 	tdxsim_td_kick_vcpus(fx->td);
-	assert_status(tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, 0);
 	assert_int_equal(e2, 0);
 	si = sept_at(fx, GPA0, TDX_PS_4K);
@@ -911,7 +911,7 @@ static void test_block_unblock_pending(void **state)
 	struct tdxsim_sept_info si;
 
 	assert_status(track(fx), TDX_SUCCESS);
-	assert_status(tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	si = sept_at(fx, GPA0, TDX_PS_2M);
 	assert_int_equal(si.state, SEPT_PUBLIC_PENDING_BLOCKED);
 	assert_int_equal(si.entry, arch_leaf(hpa, TDX_PS_2M, false));
@@ -919,7 +919,7 @@ static void test_block_unblock_pending(void **state)
 	assert_int_equal(pamt_of(fx, hpa).bepoch, epoch(fx));
 
 	assert_status(track(fx), TDX_SUCCESS);
-	assert_status(tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, 0);
 	assert_int_equal(e2, 0);
 	si = sept_at(fx, GPA0, TDX_PS_2M);
@@ -939,7 +939,7 @@ static void test_block_unblock_nl(void **state)
 	table = sept_at(fx, GPA0, TDX_PS_2M).hpa;
 	assert_status(track(fx), TDX_SUCCESS);
 	e = epoch(fx);
-	assert_status(tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	si = sept_at(fx, GPA0, TDX_PS_2M);
 	assert_int_equal(si.state, SEPT_PUBLIC_NL_BLOCKED);
 	assert_int_equal(si.entry, table);	/* RWX cleared */
@@ -948,7 +948,7 @@ static void test_block_unblock_nl(void **state)
 			 -ENOENT);
 
 	assert_status(track(fx), TDX_SUCCESS);
-	assert_status(tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	si = sept_at(fx, GPA0, TDX_PS_2M);
 	assert_int_equal(si.state, SEPT_PUBLIC_NL_MAPPED);
 	assert_int_equal(si.entry, table | ARCH_RWX);
@@ -964,12 +964,12 @@ static void test_block_already_blocked(void **state)
 	struct snap s;
 
 	e = epoch(fx);
-	assert_status(tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
-	assert_status(tdh_mem_range_block(fx->td, GPA_2M(1), TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, GPA_2M(1), TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_status(track(fx), TDX_SUCCESS);
 
 	snap_take(fx, GPA0, &s);
-	st = tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2);
+	st = tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2);
 	assert_fail(st, &e1, &e2, TDX_GPA_RANGE_ALREADY_BLOCKED | TDX_OPERAND_ID_RCX,
 		    arch_leaf(hpa4k, TDX_PS_4K, false),
 		    level_state(TDX_PS_4K, SEPT_PUBLIC_BLOCKED));
@@ -978,7 +978,7 @@ static void test_block_already_blocked(void **state)
 	assert_int_equal(pamt_of(fx, hpa4k).bepoch, e);	/* not re-stamped */
 
 	snap_take(fx, GPA_2M(1), &s);
-	assert_fail(tdh_mem_range_block(fx->td, GPA_2M(1), TDX_PS_2M, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_range_block(fx->td, GPA_2M(1), TDX_PS_2M, &e1, &e2), &e1, &e2,
 		    TDX_GPA_RANGE_ALREADY_BLOCKED | TDX_OPERAND_ID_RCX,
 		    arch_leaf(hpa2m, TDX_PS_2M, false),
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_PENDING_BLOCKED));
@@ -986,8 +986,8 @@ static void test_block_already_blocked(void **state)
 	assert_int_equal(pamt_of(fx, hpa2m).bepoch, e);
 
 	/* NL_BLOCKED too. */
-	assert_status(tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
-	assert_fail(tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_fail(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
 		    TDX_GPA_RANGE_ALREADY_BLOCKED | TDX_OPERAND_ID_RCX, table,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_BLOCKED));
 	assert_int_equal(pamt_of(fx, table).bepoch, e + 1);
@@ -1002,16 +1002,16 @@ static void test_block_free(void **state)
 
 	fx_map_sept(fx, GPA0, TDX_PS_2M);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_EPT_WALK_FAILED | TDX_OPERAND_ID_RCX, SEPT_ARCH_SVE,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_FREE));
-	assert_fail(tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, SEPT_ARCH_SVE,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_FREE));
 	snap_check(fx, GPA0, &s);
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, SEPT_ARCH_SVE,
 		    level_state(TDX_PS_4K, SEPT_PUBLIC_FREE));
 	snap_check(fx, GPA0, &s);
@@ -1024,16 +1024,16 @@ static void test_unblock_before_track(void **state)
 	u64 hpa = make_mapped(fx, GPA0, TDX_PS_4K), e1, e2;
 	struct snap s;
 
-	assert_status(tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_TLB_TRACKING_NOT_DONE | TDX_OPERAND_ID_SEPT, 0, 0);
 	snap_check(fx, GPA0, &s);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_4K).state, SEPT_PUBLIC_BLOCKED);
 
 	assert_status(track(fx), TDX_SUCCESS);
 	tdxsim_td_kick_vcpus(fx->td);
-	assert_status(tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_4K).entry, arch_leaf(hpa, TDX_PS_4K, true));
 }
 
@@ -1046,14 +1046,14 @@ static void test_unblock_vcpu_in_blocked_epoch(void **state)
 
 	make_mapped(fx, GPA0, TDX_PS_4K);
 	fx_enter(fx);
-	assert_status(tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_status(track(fx), TDX_SUCCESS);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_TLB_TRACKING_NOT_DONE | TDX_OPERAND_ID_SEPT, 0, 0);
 	snap_check(fx, GPA0, &s);
 	tdxsim_vcpu_exit(fx->vcpu);
-	assert_status(tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_4K).state, SEPT_PUBLIC_MAPPED);
 }
 
@@ -1066,14 +1066,14 @@ static void test_unblock_not_blocked(void **state)
 
 	table = sept_at(fx, GPA0, TDX_PS_2M).hpa;
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX,
 		    arch_leaf(hpa, TDX_PS_4K, true),
 		    level_state(TDX_PS_4K, SEPT_PUBLIC_MAPPED));
-	assert_fail(tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, table | ARCH_RWX,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
-	assert_fail(tdh_mem_range_unblock(fx->td, GPA0 + SZ_4K, TDX_PS_4K, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_range_unblock(fx->td, GPA0 + SZ_4K, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, SEPT_ARCH_SVE,
 		    level_state(TDX_PS_4K, SEPT_PUBLIC_FREE));
 	snap_check(fx, GPA0, &s);
@@ -1087,10 +1087,10 @@ static void test_unblock_initialized(void **state)
 
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
 	page = fx_alloc_4k(fx);
-	assert_status(tdh_mem_page_add(fx->td, GPA0, page, SRC_PA, &e1, &e2), TDX_SUCCESS);
-	assert_status(tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_add(fx->td, GPA0, page, SRC_PA, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_4K).state, SEPT_PUBLIC_BLOCKED);
-	assert_status(tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_4K).state, SEPT_PUBLIC_MAPPED);
 }
 
@@ -1172,7 +1172,7 @@ static void test_remove_4k(void **state)
 	fx_ensure_pair(fx, block);
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
 	for (int i = 0; i < 2; i++)
-		assert_status(tdh_mem_page_aug(fx->td, GPA0 + i * SZ_4K, TDX_PS_4K,
+		assert_status(tdxsim_tdh_mem_page_aug(fx->td, GPA0 + i * SZ_4K, TDX_PS_4K,
 					       (block + i * SZ_4K) >> 12, &e1, &e2),
 			      TDX_SUCCESS);
 	assert_int_equal(pamt_of(fx, block).dpamt_count, 2);
@@ -1182,7 +1182,7 @@ static void test_remove_4k(void **state)
 
 		fx_block_track(fx, gpa, TDX_PS_4K);
 		cnt = chldcnt(fx);
-		assert_status(tdh_mem_page_remove(fx->td, gpa, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+		assert_status(tdxsim_tdh_mem_page_remove(fx->td, gpa, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 		assert_int_equal(e1, hpa | (i ? TDX_PAMT_REMOVAL_HINT : 0));
 		assert_int_equal(e2, 0);
 		assert_int_equal(sept_at(fx, gpa, TDX_PS_4K).state, SEPT_PUBLIC_FREE);
@@ -1209,7 +1209,7 @@ static void test_remove_2m(void **state)
 
 	fx_block_track(fx, GPA0, TDX_PS_2M);
 	cnt = chldcnt(fx);
-	assert_status(tdh_mem_page_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, hpa);
 	assert_int_equal(e2, 0);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_2M).state, SEPT_PUBLIC_FREE);
@@ -1235,13 +1235,13 @@ static void test_remove_not_blocked(void **state)
 	struct snap s;
 
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_GPA_RANGE_NOT_BLOCKED | TDX_OPERAND_ID_RCX,
 		    arch_leaf(pend, TDX_PS_4K, false),
 		    level_state(TDX_PS_4K, SEPT_PUBLIC_PENDING));
 	snap_check(fx, GPA0, &s);
 	snap_take(fx, GPA0 + SZ_4K, &s);
-	assert_fail(tdh_mem_page_remove(fx->td, GPA0 + SZ_4K, TDX_PS_4K, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_remove(fx->td, GPA0 + SZ_4K, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_GPA_RANGE_NOT_BLOCKED | TDX_OPERAND_ID_RCX,
 		    arch_leaf(mapped, TDX_PS_4K, true),
 		    level_state(TDX_PS_4K, SEPT_PUBLIC_MAPPED));
@@ -1258,20 +1258,20 @@ static void test_remove_not_tracked(void **state)
 	struct snap s;
 
 	fx_enter(fx);
-	assert_status(tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_TLB_TRACKING_NOT_DONE | TDX_OPERAND_ID_RCX, 0, 0);
 	snap_check(fx, GPA0, &s);
 	assert_status(track(fx), TDX_SUCCESS);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_TLB_TRACKING_NOT_DONE | TDX_OPERAND_ID_RCX, 0, 0);
 	snap_check(fx, GPA0, &s);
 	assert_int_equal(pamt_of(fx, hpa).pt, PT_REG);
 
 	tdxsim_vcpu_exit(fx->vcpu);
-	assert_status(tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1 & ~TDX_PAMT_REMOVAL_HINT, hpa);
 	wbinvd(fx, hpa, SZ_4K);
 	free_4k(fx, hpa);
@@ -1286,7 +1286,7 @@ static void test_remove_4k_in_2m_leaf(void **state)
 
 	fx_block_track(fx, GPA0, TDX_PS_2M);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_remove(fx->td, GPA0 + SZ_4K, TDX_PS_4K, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_remove(fx->td, GPA0 + SZ_4K, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_EPT_WALK_FAILED | TDX_OPERAND_ID_RCX, arch_leaf(hpa, TDX_PS_2M, false),
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_BLOCKED));
 	snap_check(fx, GPA0, &s);
@@ -1303,10 +1303,10 @@ static void test_remove_wrong_state(void **state)
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
 	table = sept_at(fx, GPA0, TDX_PS_2M).hpa;
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_page_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, table | ARCH_RWX,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
-	assert_fail(tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, SEPT_ARCH_SVE,
 		    level_state(TDX_PS_4K, SEPT_PUBLIC_FREE));
 	snap_check(fx, GPA0, &s);
@@ -1321,10 +1321,10 @@ static void test_remove_initialized(void **state)
 
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
 	page = fx_alloc_4k(fx);
-	assert_status(tdh_mem_page_add(fx->td, GPA0, page, SRC_PA, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_add(fx->td, GPA0, page, SRC_PA, &e1, &e2), TDX_SUCCESS);
 	cnt = chldcnt(fx);
 	dcount = pamt_of(fx, page).dpamt_count;
-	assert_status(tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, page | (dcount == 1 ? TDX_PAMT_REMOVAL_HINT : 0));
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_4K).state, SEPT_PUBLIC_FREE);
 	assert_int_equal(chldcnt(fx), cnt - 1);
@@ -1351,17 +1351,17 @@ static void test_sept_remove(void **state)
 
 	fx_ensure_pair(fx, block);
 	fx_map_sept(fx, GPA0, TDX_PS_2M);
-	assert_status(tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, block, &e1, &e2), TDX_SUCCESS);
-	assert_status(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_4K, guest >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, block, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_4K, guest >> 12, &e1, &e2),
 		      TDX_SUCCESS);
 	assert_int_equal(pamt_of(fx, block).dpamt_count, 2);
 	fx_block_track(fx, GPA0, TDX_PS_4K);
-	assert_status(tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, guest);
 
 	fx_block_track(fx, GPA0, TDX_PS_2M);
 	cnt = chldcnt(fx);
-	assert_status(tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, block | TDX_PAMT_REMOVAL_HINT);
 	assert_int_equal(e2, 0);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_2M).state, SEPT_PUBLIC_FREE);
@@ -1386,7 +1386,7 @@ static void test_sept_remove_child_not_free(void **state)
 	table = sept_at(fx, GPA0, TDX_PS_2M).hpa;
 	fx_block_track(fx, GPA0, TDX_PS_2M);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
 		    TDX_EPT_PAGE_NOT_FREE | TDX_OPERAND_ID_RCX, table,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_BLOCKED));
 	snap_check(fx, GPA0, &s);
@@ -1403,20 +1403,20 @@ static void test_sept_remove_not_blocked_tracked(void **state)
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
 	table = sept_at(fx, GPA0, TDX_PS_2M).hpa;
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
 		    TDX_GPA_RANGE_NOT_BLOCKED | TDX_OPERAND_ID_RCX, table | ARCH_RWX,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
 	snap_check(fx, GPA0, &s);
 
-	assert_status(tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
 		    TDX_TLB_TRACKING_NOT_DONE | TDX_OPERAND_ID_RCX, 0, 0);
 	snap_check(fx, GPA0, &s);
 	assert_int_equal(pamt_of(fx, table).pt, PT_EPT);
 
 	assert_status(track(fx), TDX_SUCCESS);
-	assert_status(tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1 & ~TDX_PAMT_REMOVAL_HINT, table);
 	wbinvd(fx, table, SZ_4K);
 	free_4k(fx, table);
@@ -1431,11 +1431,11 @@ static void test_sept_remove_wrong_target(void **state)
 
 	fx_block_track(fx, GPA0, TDX_PS_2M);
 	snap_take(fx, GPA0, &s);
-	assert_fail(tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX,
 		    arch_leaf(hpa, TDX_PS_2M, false),
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_PENDING_BLOCKED));
-	assert_fail(tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, 0, 0);
 	snap_check(fx, GPA0, &s);
 }
@@ -1474,12 +1474,12 @@ static void test_order_level_before_tree_lock(void **state)
 	assert_non_null(td);
 	/* Another call holds the tree exclusively (e.g. a concurrent BLOCK). */
 	assert_true(sharex_try_lock(&td->sept_lock, TDX_LOCK_EXCLUSIVE));
-	assert_fail(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_1G, page >> 12, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_1G, page >> 12, &e1, &e2), &e1, &e2,
 		    TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, 0, 0);
-	assert_fail(tdh_mem_page_aug(fx->td, GPA0 | SHARED_BIT, TDX_PS_4K, page >> 12,
+	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0 | SHARED_BIT, TDX_PS_4K, page >> 12,
 				     &e1, &e2), &e1, &e2,
 		    TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, 0, 0);
-	assert_fail(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_4K, page >> 12, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_4K, page >> 12, &e1, &e2), &e1, &e2,
 		    TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT, 0, 0);
 	sharex_unlock(&td->sept_lock, TDX_LOCK_EXCLUSIVE);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_4K).state, SEPT_PUBLIC_FREE);
@@ -1496,11 +1496,11 @@ static void test_order_keys_before_gpa(void **state)
 
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
 	assert_status(seamcall_v(fx, TDH_MNG_VPFLUSHDONE, 0, &a), TDX_SUCCESS);
-	assert_fail(tdh_mem_page_aug(fx->td, GPA0 + 0x800, TDX_PS_4K, page >> 12, &e1, &e2),
+	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0 + 0x800, TDX_PS_4K, page >> 12, &e1, &e2),
 		    &e1, &e2, TDX_TD_KEYS_NOT_CONFIGURED, 0, 0);
-	assert_fail(tdh_mem_range_block(fx->td, GPA0 | SHARED_BIT, 6, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_range_block(fx->td, GPA0 | SHARED_BIT, 6, &e1, &e2), &e1, &e2,
 		    TDX_TD_KEYS_NOT_CONFIGURED, 0, 0);
-	assert_fail(tdh_mem_sept_add(fx->td, GPA0 | SHARED_BIT, TDX_PS_4K, page, &e1, &e2),
+	assert_fail(tdxsim_tdh_mem_sept_add(fx->td, GPA0 | SHARED_BIT, TDX_PS_4K, page, &e1, &e2),
 		    &e1, &e2, TDX_TD_KEYS_NOT_CONFIGURED, 0, 0);
 	assert_status(track(fx), TDX_TD_KEYS_NOT_CONFIGURED);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_4K).state, SEPT_PUBLIC_FREE);
@@ -1515,16 +1515,16 @@ static void test_order_op_state_walk_page(void **state)
 	u64 page = fx_alloc_4k(fx), block = alloc_2m(fx), table, e1, e2;
 
 	/* PAGE.ADD in RUNNABLE with a bad level: the op_state wins. */
-	assert_fail(tdh_mem_page_add(fx->td, GPA0 | TDX_PS_2M, page, SRC_PA, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_page_add(fx->td, GPA0 | TDX_PS_2M, page, SRC_PA, &e1, &e2), &e1, &e2,
 		    TDX_OP_STATE_INCORRECT, 0, 0);
 	/* SEPT.ADD with no parent table and a misaligned page: the walk wins. */
-	assert_fail(tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, page + 8, &e1, &e2), &e1, &e2,
+	assert_fail(tdxsim_tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, page + 8, &e1, &e2), &e1, &e2,
 		    TDX_EPT_WALK_FAILED | TDX_OPERAND_ID_RCX, SEPT_ARCH_SVE,
 		    level_state(3, SEPT_PUBLIC_FREE));
 	/* 2MB AUG over a table with a misaligned page: the entry state wins. */
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
 	table = sept_at(fx, GPA0, TDX_PS_2M).hpa;
-	assert_fail(tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, (block + SZ_4K) >> 12, &e1, &e2),
+	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, (block + SZ_4K) >> 12, &e1, &e2),
 		    &e1, &e2, TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, table | ARCH_RWX,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
 	assert_int_equal(pamt_of(fx, page).pt, PT_NDA);
@@ -1539,7 +1539,7 @@ static void test_order_source_before_target(void **state)
 	u64 e1, e2;
 
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
-	assert_fail(tdh_mem_page_add(fx->td, GPA0, fx->td->tdcx_pa[0], SRC_PA + 0x800, &e1, &e2),
+	assert_fail(tdxsim_tdh_mem_page_add(fx->td, GPA0, fx->td->tdcx_pa[0], SRC_PA + 0x800, &e1, &e2),
 		    &e1, &e2, TDX_OPERAND_INVALID | TDX_OPERAND_ID_R9, 0, 0);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_4K).state, SEPT_PUBLIC_FREE);
 }

@@ -247,7 +247,7 @@ static void test_build_order(void **state)
 	give_back_refused(fx, page);
 	assert_status(sc(fx, TDH_MNG_INIT, tdr, TD_PARAMS_PA, &a), TDX_TD_KEYS_NOT_CONFIGURED);
 	assert_status(sc1(fx, TDH_MEM_TRACK, tdr), TDX_TD_KEYS_NOT_CONFIGURED);
-	assert_status(tdh_mem_range_block(td2, GPA_2M(0), TDX_PS_2M, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_range_block(td2, GPA_2M(0), TDX_PS_2M, &e1, &e2),
 		      TDX_TD_KEYS_NOT_CONFIGURED);
 	assert_int_equal(chldcnt(fx, td2), 0);
 
@@ -397,8 +397,8 @@ static void test_vp_enter_before_finalize(void **state)
 	assert_status(tdxsim_vcpu_enter(fx->vcpu), TDX_OP_STATE_INCORRECT);
 	assert_false(tdxsim_vcpu_in_guest(fx->vcpu));
 	/* No epoch taken: TRACK twice goes through. */
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	assert_int_equal(chldcnt(fx, fx->td), c0);
 }
 
@@ -445,12 +445,12 @@ static void test_vp_enter_twice(void **state)
 	/* Counted once: one exit drains the epoch (TRACK twice). */
 	tdxsim_vcpu_exit(fx->vcpu);
 	assert_false(tdxsim_vcpu_in_guest(fx->vcpu));
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	assert_int_equal(tdxsim_td_epoch(fx->sim, fx->td), e0 + 2);
 	/* Exit when not in guest is a no-op. */
 	tdxsim_vcpu_exit(fx->vcpu);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 }
 
 /* §7 step 9, spec §2.6: ENTER puts the vCPU in refcount[epoch & 1]. */
@@ -461,19 +461,19 @@ static void test_vp_enter_samples_epoch(void **state)
 
 	assert_int_equal(e0, 1);
 	fx_enter(fx);			/* in epoch e0 */
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	assert_int_equal(tdxsim_td_epoch(fx->sim, fx->td), e0 + 1);
 	/* e0 is now the previous epoch and still has the vCPU. */
-	assert_status(tdh_mem_track(fx->td), TDX_PREVIOUS_TLB_EPOCH_BUSY);
-	assert_status(tdh_mem_track(fx->td), TDX_PREVIOUS_TLB_EPOCH_BUSY);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_PREVIOUS_TLB_EPOCH_BUSY);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_PREVIOUS_TLB_EPOCH_BUSY);
 	assert_int_equal(tdxsim_td_epoch(fx->sim, fx->td), e0 + 1);
 	tdxsim_vcpu_exit(fx->vcpu);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	assert_int_equal(tdxsim_td_epoch(fx->sim, fx->td), e0 + 2);
 	/* Re-entry samples the new epoch: one TRACK passes, the next waits. */
 	fx_enter(fx);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
-	assert_status(tdh_mem_track(fx->td), TDX_PREVIOUS_TLB_EPOCH_BUSY);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_PREVIOUS_TLB_EPOCH_BUSY);
 	assert_int_equal(tdxsim_td_epoch(fx->sim, fx->td), e0 + 3);
 }
 
@@ -489,7 +489,7 @@ static void test_vpflushdone_vcpu_in_guest(void **state)
 	assert_status(sc1(fx, TDH_MNG_VPFLUSHDONE, tdr), TDX_FLUSHVP_NOT_DONE);
 	/* Still KEYS_CONFIGURED: memory leaves work. */
 	tdxsim_vcpu_exit(fx->vcpu);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
 	/* Out of the guest but still associated until TDH.VP.FLUSH. */
 	assert_status(sc1(fx, TDH_MNG_VPFLUSHDONE, tdr), TDX_FLUSHVP_NOT_DONE);
 	assert_status(sc1(fx, TDH_VP_FLUSH, tdxsim_vcpu_tdvpr_pa(fx->vcpu)), TDX_SUCCESS);
@@ -501,7 +501,7 @@ static void test_vpflushdone_vcpu_in_guest(void **state)
 	assert_status(sc1(fx, TDH_VP_FLUSH, tdxsim_vcpu_tdvpr_pa(fx->vcpu)),
 		      TDX_TD_KEYS_NOT_CONFIGURED);
 	assert_status(tdxsim_vcpu_enter(fx->vcpu), TDX_TD_KEYS_NOT_CONFIGURED);
-	assert_status(tdh_mem_track(fx->td), TDX_TD_KEYS_NOT_CONFIGURED);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_TD_KEYS_NOT_CONFIGURED);
 }
 
 static void test_freeid_order(void **state)
@@ -640,9 +640,9 @@ static void test_stats(void **state)
 	assert_int_equal(tdxsim_stats_leaf(fx->sim, TDH_MEM_TRACK, &before), 0);
 	assert_int_equal(tdxsim_stats_count(fx->sim, TDH_MEM_TRACK, busy), 0);
 	fx_enter(fx);
-	assert_status(tdh_mem_track(fx->td), TDX_SUCCESS);
-	assert_status(tdh_mem_track(fx->td), busy);
-	assert_status(tdh_mem_track(fx->td), busy);
+	assert_status(tdxsim_tdh_mem_track(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_track(fx->td), busy);
+	assert_status(tdxsim_tdh_mem_track(fx->td), busy);
 	assert_int_equal(tdxsim_stats_leaf(fx->sim, TDH_MEM_TRACK, &after), 0);
 	assert_int_equal(after.calls, before.calls + 3);
 	assert_int_equal(after.success, before.success + 1);
@@ -674,7 +674,7 @@ static void test_stats(void **state)
 	/* TDCALLs have their own table. */
 	assert_int_equal(tdxsim_stats_tdcall(fx->sim, TDG_MEM_PAGE_ACCEPT, &st), 0);
 	assert_int_equal(st.calls, 0);
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, GPA_2M(0) | (1ULL << 47), TDX_PS_4K),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, GPA_2M(0) | (1ULL << 47), TDX_PS_4K),
 		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
 	assert_int_equal(tdxsim_stats_tdcall(fx->sim, TDG_MEM_PAGE_ACCEPT, &st), 0);
 	assert_int_equal(st.calls, 1);
@@ -782,7 +782,7 @@ static void test_bad_addresses(void **state)
 	/* PAMT.ADD: each pair page checked with its register. */
 	pair[0] = end;
 	pair[1] = page;
-	assert_status(tdh_phymem_pamt_add(fx->sim, end - SZ_2M, pair),
+	assert_status(tdxsim_tdh_phymem_pamt_add(fx->sim, end - SZ_2M, pair),
 		      TDX_OPERAND_ADDR_RANGE_ERROR | TDX_OPERAND_ID_RDX);
 	assert_int_equal(sept_state(fx, g, TDX_PS_4K), SEPT_PUBLIC_FREE);
 	assert_int_equal(chldcnt(fx, fx->td), c0);
@@ -809,17 +809,17 @@ static void test_other_td_pages(void **state)
 	c2 = chldcnt(fx, td2);
 
 	/* TD2's 2MB guest page at a free 2MB entry of TD1. */
-	assert_status(tdh_mem_page_aug(fx->td, g + SZ_2M, TDX_PS_2M, hpa2 >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, g + SZ_2M, TDX_PS_2M, hpa2 >> 12, &e1, &e2),
 		      TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8);
 	assert_int_equal(sept_state(fx, g + SZ_2M, TDX_PS_2M), SEPT_PUBLIC_FREE);
 	assert_int_equal(pamt_of(fx, hpa2).pt, PT_REG);
 	assert_int_equal(pamt_of(fx, hpa2).owner, td2->tdr_pa);
 	/* TD2's control pages as TD1's pages. */
-	assert_status(tdh_mem_page_aug(fx->td, g, TDX_PS_4K, td2->tdcx_pa[0] >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, g, TDX_PS_4K, td2->tdcx_pa[0] >> 12, &e1, &e2),
 		      TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8);
-	assert_status(tdh_mem_page_aug(fx->td, g, TDX_PS_4K, td2->tdr_pa >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, g, TDX_PS_4K, td2->tdr_pa >> 12, &e1, &e2),
 		      TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8);
-	assert_status(tdh_mem_sept_add(fx->td, g + SZ_2M * 2, TDX_PS_2M, td2->tdr_pa, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_sept_add(fx->td, g + SZ_2M * 2, TDX_PS_2M, td2->tdr_pa, &e1, &e2),
 		      TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8);
 	assert_status(sc(fx, TDH_MNG_CREATE, td2->tdr_pa, td2->hkid + 1, &a),
 		      TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_RCX);
@@ -849,19 +849,19 @@ static void test_gpa_shared_bit(void **state)
 	for (int i = 0; i < 2; i++) {
 		u64 bad = g | (i ? above : shared);
 
-		assert_status(tdh_mem_page_aug(fx->td, bad, TDX_PS_4K, page >> 12, &e1, &e2),
+		assert_status(tdxsim_tdh_mem_page_aug(fx->td, bad, TDX_PS_4K, page >> 12, &e1, &e2),
 			      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
-		assert_status(tdh_mem_sept_add(fx->td, bad, TDX_PS_2M, page, &e1, &e2),
+		assert_status(tdxsim_tdh_mem_sept_add(fx->td, bad, TDX_PS_2M, page, &e1, &e2),
 			      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
-		assert_status(tdh_mem_range_block(fx->td, bad, TDX_PS_4K, &e1, &e2),
+		assert_status(tdxsim_tdh_mem_range_block(fx->td, bad, TDX_PS_4K, &e1, &e2),
 			      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
-		assert_status(tdh_mem_page_remove(fx->td, bad, TDX_PS_4K, &e1, &e2),
+		assert_status(tdxsim_tdh_mem_page_remove(fx->td, bad, TDX_PS_4K, &e1, &e2),
 			      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
 	}
 	/* Reserved page_info bits and a misaligned 2MB GPA: the same operand. */
-	assert_status(tdh_mem_page_aug(fx->td, g | 0x8, TDX_PS_4K, page >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, g | 0x8, TDX_PS_4K, page >> 12, &e1, &e2),
 		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
-	assert_status(tdh_mem_range_block(fx->td, g + SZ_4K, TDX_PS_2M, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, g + SZ_4K, TDX_PS_2M, &e1, &e2),
 		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
 	assert_int_equal(chldcnt(fx, fx->td), c0);
 	assert_free_page(fx, page);
@@ -869,10 +869,10 @@ static void test_gpa_shared_bit(void **state)
 	/* The guest side applies the same rule. */
 	hpa = fx_aug(fx, g + SZ_2M, TDX_PS_2M);
 	fx_enter(fx);
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, (g + SZ_2M) | shared, TDX_PS_2M),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, (g + SZ_2M) | shared, TDX_PS_2M),
 		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
 	assert_int_equal(sept_state(fx, g + SZ_2M, TDX_PS_2M), SEPT_PUBLIC_PENDING);
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, g + SZ_2M, TDX_PS_2M), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, g + SZ_2M, TDX_PS_2M), TDX_SUCCESS);
 	give_back_refused(fx, page);
 	(void)hpa;
 }
@@ -937,10 +937,10 @@ static void test_host_free_dirty(void **state)
 	fx->expect_violations = true;	/* the refused free is recorded */
 	hpa = fx_aug(fx, g, TDX_PS_4K);
 	fx_block_track(fx, g, TDX_PS_4K);
-	assert_status(tdh_mem_page_remove(fx->td, g, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, g, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(tdxsim_page_free(fx->sim, hpa, TDX_PS_4K), -EIO);
 	assert_true(pamt_of(fx, hpa).allocated);
-	assert_status(tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, hpa), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, hpa), TDX_SUCCESS);
 	assert_int_equal(tdxsim_page_free(fx->sim, hpa, TDX_PS_4K), 0);
 	assert_int_equal(tdxsim_check(fx->sim, &rep), 1);
 	assert_int_equal(rep.v[0].what, TDXSIM_INV_HOST_MISUSE);

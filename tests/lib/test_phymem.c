@@ -200,20 +200,20 @@ static void test_pamt_add_range_not_free(void **state)
 	assert_status(pamt_add_raw(fx, r.base | TDX_PS_2M, r.pages[0], r.pages[1]), TDX_SUCCESS);
 	other[0] = alloc_4k(fx);
 	other[1] = alloc_4k(fx);
-	assert_status(tdh_phymem_pamt_add(fx->sim, r.base, other),
+	assert_status(tdxsim_tdh_phymem_pamt_add(fx->sim, r.base, other),
 		      TDX_HPA_RANGE_NOT_FREE | TDX_OPERAND_ID_RCX);
 	assert_false(pamt_at(fx, other[0]).pamt_page);
 	assert_false(pamt_at(fx, other[1]).pamt_page);
 	assert_int_equal(pamt_at(fx, r.base).dpamt_pages[0], r.pages[0]);
 	assert_int_equal(pamt_at(fx, r.base).dpamt_pages[1], r.pages[1]);
-	assert_status(tdh_phymem_pamt_remove(fx->sim, r.base, ret), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_phymem_pamt_remove(fx->sim, r.base, ret), TDX_SUCCESS);
 	assert_int_equal(ret[0], r.pages[0]);
 	assert_int_equal(ret[1], r.pages[1]);
 	range_put(fx, &r);
 
 	/* A range mapped as a 2MB private page (PT_REG leaf), spec §9 point 5. */
 	hpa = fx_aug(fx, GPA_2M(0), TDX_PS_2M);
-	assert_status(tdh_phymem_pamt_add(fx->sim, hpa, other),
+	assert_status(tdxsim_tdh_phymem_pamt_add(fx->sim, hpa, other),
 		      TDX_HPA_RANGE_NOT_FREE | TDX_OPERAND_ID_RCX);
 	assert_false(pamt_at(fx, hpa).dpamt_pair);
 	assert_int_equal(pamt_at(fx, hpa).pt, PT_REG);
@@ -266,10 +266,10 @@ static void test_pamt_add_pages_inside_range(void **state)
 	struct fixture *fx = *state;
 	u64 base = alloc_2m(fx), pages[2] = { base + 0x1000, base + 0x1FF000 }, ret[2];
 
-	assert_status(tdh_phymem_pamt_add(fx->sim, base, pages), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_phymem_pamt_add(fx->sim, base, pages), TDX_SUCCESS);
 	assert_true(pamt_at(fx, pages[0]).pamt_page);
 	assert_true(pamt_at(fx, pages[1]).pamt_page);
-	assert_status(tdh_phymem_pamt_remove(fx->sim, base, ret), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_phymem_pamt_remove(fx->sim, base, ret), TDX_SUCCESS);
 	assert_int_equal(ret[0], pages[0]);
 	assert_int_equal(ret[1], pages[1]);
 	assert_int_equal(tdxsim_page_free(fx->sim, base, TDX_PS_2M), 0);
@@ -281,13 +281,13 @@ static u64 remove_4k(struct fixture *fx, u64 gpa)
 	u64 e1, e2;
 
 	fx_block_track(fx, gpa, TDX_PS_4K);
-	assert_status(tdh_mem_page_remove(fx->td, gpa, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, gpa, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	return e1;
 }
 
 static void wbinvd_free_4k(struct fixture *fx, u64 hpa)
 {
-	assert_status(tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, hpa), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, hpa), TDX_SUCCESS);
 	free_4k(fx, hpa);
 }
 
@@ -297,7 +297,7 @@ static void aug_4k_at(struct fixture *fx, u64 gpa, u64 hpa)
 	u64 e1, e2;
 
 	fx_map_sept(fx, gpa, TDX_PS_4K);
-	assert_status(tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, hpa >> 12, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, hpa >> 12, &e1, &e2), TDX_SUCCESS);
 }
 
 /*
@@ -378,7 +378,7 @@ static void test_dpamt_rules(void **state)
 	range_get(fx, &r);
 	fx_map_sept(fx, gpa, TDX_PS_4K);
 	fx_map_sept(fx, GPA_2M(2), TDX_PS_2M);
-	assert_status(tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, r.base >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, r.base >> 12, &e1, &e2),
 		      TDX_MISSING_PAMT_PAGE_PAIR | TDX_OPERAND_ID_R8);
 	assert_int_equal(tdxsim_sept_lookup_level(fx->sim, fx->td, gpa, TDX_PS_4K, &si), 0);
 	assert_int_equal(si.state, SEPT_PUBLIC_FREE);
@@ -386,26 +386,26 @@ static void test_dpamt_rules(void **state)
 
 	/* [P18]: once a pair is installed the range can no longer be AUGed at 2MB. */
 	assert_status(pamt_add_raw(fx, r.base | TDX_PS_2M, r.pages[0], r.pages[1]), TDX_SUCCESS);
-	assert_status(tdh_mem_page_aug(fx->td, GPA_2M(2), TDX_PS_2M, r.base >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, GPA_2M(2), TDX_PS_2M, r.base >> 12, &e1, &e2),
 		      TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8);
 
 	/* A page that is a PAMT page is refused as a TD page. */
 	used_pamt = pamt_at(fx, fx->td->tdr_pa).dpamt_pages[1];
-	assert_status(tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, used_pamt >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, used_pamt >> 12, &e1, &e2),
 		      TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8);
-	assert_status(tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, r.pages[0] >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, r.pages[0] >> 12, &e1, &e2),
 		      TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8);
 	assert_int_equal(pamt_at(fx, r.base).dpamt_count, 0);
 
 	/* With the pair, 4K AUG works and counts (§4.5). */
-	assert_status(tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, (r.base + 0x4000) >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, (r.base + 0x4000) >> 12, &e1, &e2),
 		      TDX_SUCCESS);
 	assert_int_equal(pamt_at(fx, r.base).dpamt_count, 1);
 	assert_int_equal(pamt_at(fx, r.base + 0x4000).pt, PT_REG);
 	assert_int_equal(remove_4k(fx, gpa), (r.base + 0x4000) | TDX_PAMT_REMOVAL_HINT);
-	assert_status(tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, r.base + 0x4000),
+	assert_status(tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, r.base + 0x4000),
 		      TDX_SUCCESS);
-	assert_status(tdh_phymem_pamt_remove(fx->sim, r.base, r.pages), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_phymem_pamt_remove(fx->sim, r.base, r.pages), TDX_SUCCESS);
 	range_put(fx, &r);
 }
 
@@ -429,13 +429,13 @@ static void test_dpamt_get_put_race(void **state)
 	/* get B saw refcount 0 too: its PAMT.ADD loses, B frees its own pages. */
 	late[0] = alloc_4k(fx);
 	late[1] = alloc_4k(fx);
-	st = tdh_phymem_pamt_add(fx->sim, r.base, late);
+	st = tdxsim_tdh_phymem_pamt_add(fx->sim, r.base, late);
 	assert_status(st, TDX_HPA_RANGE_NOT_FREE | TDX_OPERAND_ID_RCX);
 	assert_true(IS_TDX_HPA_RANGE_NOT_FREE(st));
 	free_4k(fx, late[0]);
 	free_4k(fx, late[1]);
 	/* The range works with A's pair. */
-	assert_status(tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, (r.base + 0x8000) >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, (r.base + 0x8000) >> 12, &e1, &e2),
 		      TDX_SUCCESS);
 	assert_int_equal(pamt_at(fx, r.base).dpamt_pages[0], r.pages[0]);
 
@@ -447,22 +447,22 @@ static void test_dpamt_get_put_race(void **state)
 	wbinvd_free_4k(fx, r.base + 0x8000);
 	late[0] = alloc_4k(fx);
 	late[1] = alloc_4k(fx);
-	assert_status(tdh_phymem_pamt_add(fx->sim, r.base, late),
+	assert_status(tdxsim_tdh_phymem_pamt_add(fx->sim, r.base, late),
 		      TDX_HPA_RANGE_NOT_FREE | TDX_OPERAND_ID_RCX);
 	free_4k(fx, late[0]);
 	free_4k(fx, late[1]);
 	/* The getter keeps using the range: a 4K AUG still finds A's pair. */
-	assert_status(tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, (r.base + 0x9000) >> 12, &e1, &e2),
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, (r.base + 0x9000) >> 12, &e1, &e2),
 		      TDX_SUCCESS);
 	assert_int_equal(pamt_at(fx, r.base).dpamt_count, 1);
 	/* ... so the putter's PAMT.REMOVE, when it finally runs, must fail. */
-	assert_status(tdh_phymem_pamt_remove(fx->sim, r.base, late), TDX_PAMT_PAGE_NOT_EMPTY | 0);
+	assert_status(tdxsim_tdh_phymem_pamt_remove(fx->sim, r.base, late), TDX_PAMT_PAGE_NOT_EMPTY | 0);
 	assert_true(pamt_at(fx, r.base).dpamt_pair);
 
 	remove_4k(fx, gpa);
 	wbinvd_free_4k(fx, r.base + 0x9000);
 	/* Both 4K pages of the block were freed separately: free the rest the same way. */
-	assert_status(tdh_phymem_pamt_remove(fx->sim, r.base, late), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_phymem_pamt_remove(fx->sim, r.base, late), TDX_SUCCESS);
 	for (unsigned int i = 0; i < 512; i++) {
 		if (i != 8 && i != 9)
 			free_4k(fx, r.base + i * TDX_PAGE_SIZE);
@@ -590,7 +590,7 @@ static void drop_all_pairs(struct fixture *fx)
 
 		if (!pamt_at(fx, pa).dpamt_pair)
 			continue;
-		assert_status(tdh_phymem_pamt_remove(fx->sim, pa, ret), TDX_SUCCESS);
+		assert_status(tdxsim_tdh_phymem_pamt_remove(fx->sim, pa, ret), TDX_SUCCESS);
 		free_4k(fx, ret[0]);
 		free_4k(fx, ret[1]);
 	}
@@ -675,7 +675,7 @@ static void test_reclaim_teardown_by_hand(void **state)
 
 static u64 wbinvd(struct fixture *fx, u16 hkid, u64 pa)
 {
-	return tdh_phymem_page_wbinvd_hkid(fx->sim, hkid, pa);
+	return tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, hkid, pa);
 }
 
 /* §2.12: only a page whose covering PAMT leaf is PT_NDA can be flushed. */
@@ -726,7 +726,7 @@ static void test_wbinvd_after_remove(void **state)
 	/* A 2MB page: WBINVD is strictly 4K, each piece needs its own call. */
 	g2m = fx_aug(fx, GPA_2M(0), TDX_PS_2M);
 	fx_block_track(fx, GPA_2M(0), TDX_PS_2M);
-	assert_status(tdh_mem_page_remove(fx->td, GPA_2M(0), TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, GPA_2M(0), TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(e1, g2m);
 	assert_status(wbinvd(fx, hkid, g2m + 5 * TDX_PAGE_SIZE), TDX_SUCCESS);
 	assert_false(pamt_at(fx, g2m + 5 * TDX_PAGE_SIZE).dirty);

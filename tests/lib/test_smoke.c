@@ -14,7 +14,7 @@ static void test_2m_lifecycle(void **state)
 	assert_int_equal(si.level, TDX_PS_2M);
 	assert_int_equal(si.state, SEPT_PUBLIC_PENDING);
 	fx_enter(fx);
-	assert_status(tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), TDX_SUCCESS);
 	assert_int_equal(tdxsim_sept_lookup(fx->sim, fx->td, gpa, &si), 0);
 	assert_int_equal(si.state, SEPT_PUBLIC_MAPPED);
 	fx_block_track(fx, gpa, TDX_PS_2M);
@@ -49,11 +49,11 @@ static void test_pamt_leaf_level(void **state)
 	if (dpamt) {
 		pair[0] = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
 		pair[1] = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
-		assert_status(tdh_phymem_pamt_add(fx->sim, pa, pair), TDX_SUCCESS);
+		assert_status(tdxsim_tdh_phymem_pamt_add(fx->sim, pa, pair), TDX_SUCCESS);
 		assert_int_equal(tdxsim_pamt_lookup(fx->sim, pa + 4096, &pi), 0);
 		assert_int_equal(pi.level, TDX_PS_4K);
 		assert_true(pi.dpamt_pair);
-		assert_status(tdh_phymem_pamt_remove(fx->sim, pa, pair), TDX_SUCCESS);
+		assert_status(tdxsim_tdh_phymem_pamt_remove(fx->sim, pa, pair), TDX_SUCCESS);
 		assert_int_equal(tdxsim_page_free(fx->sim, pair[0], TDX_PS_4K), 0);
 		assert_int_equal(tdxsim_page_free(fx->sim, pair[1], TDX_PS_4K), 0);
 	}
