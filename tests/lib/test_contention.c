@@ -1269,7 +1269,7 @@ static void run_stress(struct fixture *fx, unsigned int nthreads, u64 seed)
 	assert_int_equal(bad, 0);
 	for (int op = 0; op < OP_NR; op++)
 		assert_true(done[op] > 0);	/* every kind of op really ran */
-	print_message("%u threads x %u ops: %llu calls, %llu BUSY (aug4k %llu aug2m %llu "
+	print_message("# %u threads x %u ops: %llu calls, %llu BUSY (aug4k %llu aug2m %llu "
 		      "accept %llu remove %llu demote %llu promote %llu pamt.add %llu "
 		      "pamt.remove %llu)\n", nthreads, nr_ops, (unsigned long long)calls,
 		      (unsigned long long)busy, (unsigned long long)done[OP_AUG4K],

@@ -287,7 +287,7 @@ static void run(void **state, u64 seed, unsigned int nr_ops)
 		tdxsim_report_print(&rep, stderr);
 		fail_msg("seed %#llx: invariant broken at the end", (unsigned long long)seed);
 	}
-	print_message("seed %#llx: %u calls, %u failed as the module would, %u BUSY\n",
+	print_message("# seed %#llx: %u calls, %u failed as the module would, %u BUSY\n",
 		      (unsigned long long)seed, r.ops, r.fails, r.busy);
 	/* Some calls must have succeeded and some failed, or the pools are wrong. */
 	assert_true(r.fails > 0 && r.fails < r.ops);
