@@ -47,9 +47,14 @@ u64 td_lock_op_state(struct seamcall_ctx *c, u32 op_states);
 u64 mem_prologue(struct seamcall_ctx *c, const struct mem_prologue *p, u64 page_info,
 		 u64 td_handle);
 u64 mem_walk_and_lock(struct seamcall_ctx *c, u32 allowed_states);
-u64 ctx_pamt_check_free_page(struct seamcall_ctx *c, u64 pa, int level, u32 operand);
+/*
+ * The call's PAMT lock ledger: each lock taken goes into c->pl[] and is
+ * released by ctx_release(); *out (if not NULL) is the entry locked.
+ */
+u64 ctx_pamt_check_free_page(struct seamcall_ctx *c, u64 pa, int level, u32 operand,
+			     struct pamt_locked **out);
 u64 ctx_pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
-		       u32 operand, int *reached);
+		       u32 operand, struct pamt_locked **out);
 #define SEPT_STATES(x)		(1U << SEPT_##x)
 void ctx_release(struct seamcall_ctx *c);
 u64 sept_error(struct seamcall_ctx *c, u64 status);

@@ -28,14 +28,11 @@ u64 leaf_tdh_mem_page_add(struct seamcall_ctx *c)
 	if (source & (PAGE_SIZE - 1) || source & c->sim->hkid_mask ||
 	    source >= (1ULL << c->sim->cfg.max_pa_bits))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_R9);
-	err = ctx_pamt_check_free_page(c, page, TDX_PS_4K, TDX_OPERAND_ID_R8);
+	err = ctx_pamt_check_free_page(c, page, TDX_PS_4K, TDX_OPERAND_ID_R8, NULL);
 	if (err)
 		return err;
 
-	sept_set(c->locked_ep, septe_make(SEPT_MAPPED, page));
-	seq_note(&c->walk.table->seq, c->seq);
-	pamt_assign(c->sim, page, TDX_PS_4K, PT_REG, c->td->id, c->seq);
-	dpamt_inc(c->sim, page);
-	td_chldcnt_add(c, 1);
+	sept_commit(c, septe_make(SEPT_MAPPED, page));
+	pamt_page_take(c, c->td, page, TDX_PS_4K, PT_REG);
 	return TDX_SUCCESS;
 }

@@ -31,15 +31,11 @@ u64 leaf_tdh_mem_page_aug(struct seamcall_ctx *c)
 	 * check_and_lock_free_range_hpa(): with Dynamic PAMT a 4K page needs its
 	 * 2MB range's pair, and a 2MB page is refused while a pair is installed.
 	 */
-	err = ctx_pamt_check_free_page(c, page, c->level, TDX_OPERAND_ID_R8);
+	err = ctx_pamt_check_free_page(c, page, c->level, TDX_OPERAND_ID_R8, NULL);
 	if (err)
 		return err;
 
-	sept_set(c->locked_ep, septe_make(SEPT_PENDING, page));
-	seq_note(&c->walk.table->seq, c->seq);
-	pamt_assign(c->sim, page, c->level, PT_REG, c->td->id, c->seq);
-	if (c->level == TDX_PS_4K)
-		dpamt_inc(c->sim, page);
-	td_chldcnt_add(c, (s64)tdx_level_pages(c->level));
+	sept_commit(c, septe_make(SEPT_PENDING, page));
+	pamt_page_take(c, c->td, page, c->level, PT_REG);
 	return TDX_SUCCESS;
 }

@@ -20,8 +20,7 @@ static const struct mem_prologue demote_prologue = {
 /* One DPAMT page of the pair: a free page not already used as a PAMT page. */
 static u64 check_pamt_page(struct seamcall_ctx *c, u64 pa, u32 operand)
 {
-	struct tdxsim *sim = c->sim;
-	int reached;
+	struct pamt_locked *pl;
 	u64 err;
 
 	err = hpa_check_operand(c, pa, PAGE_SIZE, operand);
@@ -31,12 +30,10 @@ static u64 check_pamt_page(struct seamcall_ctx *c, u64 pa, u32 operand)
 	 * Shared: the pair is usually two pages of one 2MB range; exclusivity
 	 * comes from the test-and-set of the bitmap bit below.
 	 */
-	err = ctx_pamt_lock_page(c, pa, TDX_PS_4K, TDX_LOCK_SHARED, operand, &reached);
+	err = ctx_pamt_lock_page(c, pa, TDX_PS_4K, TDX_LOCK_SHARED, operand, &pl);
 	if (err)
 		return err;
-	if (c->pl[c->npl - 1].e->pt != PT_NDA ||
-	    __atomic_fetch_or(&sim->page_flags[pa_to_idx(sim, pa)], PG_PAMT_PAGE,
-			      __ATOMIC_ACQ_REL) & PG_PAMT_PAGE)
+	if (pl->e->pt != PT_NDA || !dpamt_page_claim(c->sim, pa))
 		return api_error_with_operand_id(TDX_PAGE_NOT_FREE, operand);
 	return TDX_SUCCESS;
 }
@@ -47,7 +44,6 @@ static u64 check_pamt_page(struct seamcall_ctx *c, u64 pa, u32 operand)
  */
 static u64 pamt_demote_check(struct seamcall_ctx *c, u64 page, bool dpamt, u64 pair[2])
 {
-	struct tdxsim *sim = c->sim;
 	u64 err;
 
 	err = ctx_pamt_lock_page(c, page, c->level, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
@@ -61,7 +57,7 @@ static u64 pamt_demote_check(struct seamcall_ctx *c, u64 page, bool dpamt, u64 p
 		return err;
 	err = check_pamt_page(c, pair[1], TDX_OPERAND_ID_R13);
 	if (err) {
-		page_flags_clear(sim, pair[0], PG_PAMT_PAGE);
+		dpamt_page_unclaim(c->sim, pair[0]);
 		return err;
 	}
 	return TDX_SUCCESS;
@@ -80,16 +76,11 @@ static void pamt_demote_commit(struct seamcall_ctx *c, u64 page, bool dpamt, u64
 	big->owner = 0;
 	big->bepoch = 0;
 	if (dpamt) {
-		struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, page)];
-
-		n->hpa[0] = pair[0];
-		n->hpa[1] = pair[1];
-		n->page_count = PAGES_PER_2M;
-		__atomic_store_n(&big->pt, PT_PAMT, __ATOMIC_RELEASE);
+		dpamt_pair_install(c, page, pair, PAGES_PER_2M);
 	} else {
 		__atomic_store_n(&big->pt, PT_NDA, __ATOMIC_RELEASE);
+		seq_note(&sim->seq_2m[pa_to_idx2m(sim, page)], c->seq);
 	}
-	seq_note(&sim->seq_2m[pa_to_idx2m(sim, page)], c->seq);
 }
 
 /*
@@ -124,7 +115,7 @@ u64 leaf_tdh_mem_page_demote(struct seamcall_ctx *c)
 			return api_error_with_operand_id(TDX_TLB_TRACKING_NOT_DONE,
 							 TDX_OPERAND_ID_RCX);
 	}
-	err = ctx_pamt_check_free_page(c, new_sept, TDX_PS_4K, TDX_OPERAND_ID_R8);
+	err = ctx_pamt_check_free_page(c, new_sept, TDX_PS_4K, TDX_OPERAND_ID_R8, NULL);
 	if (err)
 		return err;
 	/*
@@ -148,8 +139,8 @@ u64 leaf_tdh_mem_page_demote(struct seamcall_ctx *c)
 	sp = sept_page_get(sim, c->td, new_sept, c->level - 1, false);
 	if (!sp) {
 		if (dpamt) {
-			page_flags_clear(sim, pair[0], PG_PAMT_PAGE);
-			page_flags_clear(sim, pair[1], PG_PAMT_PAGE);
+			dpamt_page_unclaim(sim, pair[0]);
+			dpamt_page_unclaim(sim, pair[1]);
 		}
 		return TDX_SYS_BUSY;	/* host out of memory: simulator limit */
 	}
@@ -159,13 +150,8 @@ u64 leaf_tdh_mem_page_demote(struct seamcall_ctx *c)
 	stride = tdx_level_size(c->level - 1);
 	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++)
 		sp->e[i] = septe_make(child_state, page + i * stride);
-	seq_note(&sp->seq, c->seq);
 	pamt_demote_commit(c, page, dpamt, pair);
-	__atomic_store_n(&c->walk.table->child[c->walk.idx], sp, __ATOMIC_RELEASE);
-	sept_set(c->locked_ep, septe_make(SEPT_NL_MAPPED, new_sept));
-	seq_note(&c->walk.table->seq, c->seq);
-	pamt_assign(sim, new_sept, TDX_PS_4K, PT_EPT, c->td->id, c->seq);
-	dpamt_inc(sim, new_sept);
-	td_chldcnt_add(c, 1);
+	sept_link_child(c, sp);
+	pamt_page_take(c, c->td, new_sept, TDX_PS_4K, PT_EPT);
 	return TDX_SUCCESS;
 }

@@ -52,19 +52,8 @@ static void pamt_promote_commit(struct seamcall_ctx *c, u64 page, u64 pair_out[2
 
 	/* The 512 smaller entries are contiguous; published by the release below. */
 	memset(small, 0, PTRS_PER_TABLE * sizeof(*small));
-	if (big->pt == PT_PAMT) {
-		struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, page)];
-
-		pair_out[0] = n->hpa[0];
-		pair_out[1] = n->hpa[1];
-		page_flags_clear(sim, n->hpa[0], PG_PAMT_PAGE);
-		page_flags_clear(sim, n->hpa[1], PG_PAMT_PAGE);
-		if (sim->cfg.reset_quirk) {
-			page_flags_set(sim, n->hpa[0], PG_NEEDS_RESET);
-			page_flags_set(sim, n->hpa[1], PG_NEEDS_RESET);
-		}
-		memset(n, 0, sizeof(*n));
-	}
+	if (big->pt == PT_PAMT)
+		dpamt_pair_release(sim, page, pair_out);
 	big->owner = owner;
 	big->bepoch = 0;
 	__atomic_store_n(&big->pt, pt, __ATOMIC_RELEASE);
@@ -81,7 +70,6 @@ u64 leaf_tdh_mem_page_promote(struct seamcall_ctx *c)
 	struct sept_page *child;
 	unsigned int locked = 0;
 	u64 err, sept_pa, first;
-	bool hint;
 
 	ctx_clear_outputs(c);
 	err = mem_prologue(c, &promote_prologue, page_info, tdr);
@@ -128,16 +116,11 @@ u64 leaf_tdh_mem_page_promote(struct seamcall_ctx *c)
 		goto out;
 
 	pamt_promote_commit(c, septe_hpa(first), pair);
-	sept_set(c->locked_ep, septe_make(septe_state(first), septe_hpa(first)));
-	__atomic_store_n(&c->walk.table->child[c->walk.idx], NULL, __ATOMIC_RELEASE);
-	seq_note(&c->walk.table->seq, c->seq);
+	sept_unlink_child(c, septe_make(septe_state(first), septe_hpa(first)));
 	unlock_children(child, locked);
 	locked = 0;
 	sept_page_put(sim, c->td, child);
-	pamt_release(sim, sept_pa, TDX_PS_4K, c->td->hkid, true, c->seq);
-	hint = dpamt_dec(sim, sept_pa);
-	td_chldcnt_add(c, -1);
-	a->rcx = sept_pa | (hint ? TDX_PAMT_REMOVAL_HINT : 0);
+	a->rcx = sept_pa | pamt_page_give_back(c, c->td, sept_pa, TDX_PS_4K, true);
 	a->r12 = pair[0];
 	a->r13 = pair[1];
 	return TDX_SUCCESS;

@@ -18,9 +18,7 @@ u64 leaf_tdh_mem_page_remove(struct seamcall_ctx *c)
 {
 	struct tdx_module_args *a = c->args;
 	u64 page_info = a->rcx, tdr = a->rdx, page;
-	struct pamt_entry *pe;
-	bool hint = false;
-	int reached;
+	struct pamt_locked *pl;
 	u64 err;
 
 	ctx_clear_outputs(c);
@@ -33,25 +31,19 @@ u64 leaf_tdh_mem_page_remove(struct seamcall_ctx *c)
 		return err;
 	page = septe_hpa(c->walk.entry);
 	err = ctx_pamt_lock_page(c, page, c->level, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
-				 &reached);
+				 &pl);
 	if (err)
 		return err;
-	pe = c->pl[c->npl - 1].e;
 	if (td_tlb_tracking_required(c->td)) {
 		if (!sept_state_any_blocked(septe_state(c->walk.entry)))
 			return sept_error(c, TDX_GPA_RANGE_NOT_BLOCKED);
 		/* The module gives no entry details for this one. */
-		if (!is_tlb_tracked(c->td, pe->bepoch))
+		if (!is_tlb_tracked(c->td, pl->e->bepoch))
 			return api_error_with_operand_id(TDX_TLB_TRACKING_NOT_DONE,
 							 TDX_OPERAND_ID_RCX);
 	}
 
-	sept_set(c->locked_ep, septe_make(SEPT_FREE, 0));
-	seq_note(&c->walk.table->seq, c->seq);
-	pamt_release(c->sim, page, c->level, c->td->hkid, true, c->seq);
-	if (c->level == TDX_PS_4K)
-		hint = dpamt_dec(c->sim, page);
-	td_chldcnt_add(c, -(s64)tdx_level_pages(c->level));
-	a->rcx = page | (hint ? TDX_PAMT_REMOVAL_HINT : 0);
+	sept_commit(c, septe_make(SEPT_FREE, 0));
+	a->rcx = page | pamt_page_give_back(c, c->td, page, c->level, true);
 	return TDX_SUCCESS;
 }

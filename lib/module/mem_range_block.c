@@ -65,8 +65,7 @@ u64 leaf_tdh_mem_range_block(struct seamcall_ctx *c)
 	bepoch_entry(c, c->walk.entry, c->level)->bepoch =
 		(u32)__atomic_load_n(&c->td->td_epoch, __ATOMIC_ACQUIRE);
 	/* sept_cleanup_if_pending(): a partial 2MB accept restarts from 0. */
-	sept_set(c->locked_ep, (c->walk.entry & ~(SEPTE_STATE_MASK | SEPTE_ACCEPT_MASK)) | ns);
-	seq_note(&c->walk.table->seq, c->seq);
+	sept_commit(c, (c->walk.entry & ~(SEPTE_STATE_MASK | SEPTE_ACCEPT_MASK)) | ns);
 	return TDX_SUCCESS;
 }
 
@@ -100,7 +99,6 @@ u64 leaf_tdh_mem_range_unblock(struct seamcall_ctx *c)
 		ns = SEPT_PENDING;
 		break;
 	}
-	sept_set(c->locked_ep, (c->walk.entry & ~SEPTE_STATE_MASK) | ns);
-	seq_note(&c->walk.table->seq, c->seq);
+	sept_commit(c, (c->walk.entry & ~SEPTE_STATE_MASK) | ns);
 	return TDX_SUCCESS;
 }

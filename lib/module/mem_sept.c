@@ -51,20 +51,15 @@ u64 leaf_tdh_mem_sept_add(struct seamcall_ctx *c)
 			a->r8 = page | TDX_SEPT_ADD_PAGE_NOT_USED;
 		return TDX_SUCCESS;
 	}
-	err = ctx_pamt_check_free_page(c, page, TDX_PS_4K, TDX_OPERAND_ID_R8);
+	err = ctx_pamt_check_free_page(c, page, TDX_PS_4K, TDX_OPERAND_ID_R8, NULL);
 	if (err)
 		return err;
 
 	sp = sept_page_get(c->sim, c->td, page, c->level - 1, true);
 	if (!sp)
 		return TDX_SYS_BUSY;	/* host out of memory: simulator limit */
-	seq_note(&sp->seq, c->seq);
-	__atomic_store_n(&c->walk.table->child[c->walk.idx], sp, __ATOMIC_RELEASE);
-	sept_set(c->locked_ep, septe_make(SEPT_NL_MAPPED, page));
-	seq_note(&c->walk.table->seq, c->seq);
-	pamt_assign(c->sim, page, TDX_PS_4K, PT_EPT, c->td->id, c->seq);
-	dpamt_inc(c->sim, page);
-	td_chldcnt_add(c, 1);
+	sept_link_child(c, sp);
+	pamt_page_take(c, c->td, page, TDX_PS_4K, PT_EPT);
 	if (c->version)
 		a->r8 = 0;
 	return TDX_SUCCESS;
@@ -84,8 +79,7 @@ u64 leaf_tdh_mem_sept_remove(struct seamcall_ctx *c)
 	struct tdx_module_args *a = c->args;
 	u64 page_info = a->rcx, tdr = a->rdx;
 	struct sept_page *child;
-	struct pamt_entry *pe;
-	bool hint;
+	struct pamt_locked *pl;
 	u64 err, page;
 
 	ctx_clear_outputs(c);
@@ -98,15 +92,14 @@ u64 leaf_tdh_mem_sept_remove(struct seamcall_ctx *c)
 	page = septe_hpa(c->walk.entry);
 	child = c->walk.table->child[c->walk.idx];
 	err = ctx_pamt_lock_page(c, page, TDX_PS_4K, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
-				 NULL);
+				 &pl);
 	if (err)
 		return err;
-	pe = pamt_entry_at(c->sim, page, TDX_PS_4K);
 	if (td_tlb_tracking_required(c->td)) {
 		if (septe_state(c->walk.entry) != SEPT_NL_BLOCKED)
 			return sept_error(c, TDX_GPA_RANGE_NOT_BLOCKED);
 		/* The module gives no entry details for this one. */
-		if (!is_tlb_tracked(c->td, pe->bepoch))
+		if (!is_tlb_tracked(c->td, pl->e->bepoch))
 			return api_error_with_operand_id(TDX_TLB_TRACKING_NOT_DONE,
 							 TDX_OPERAND_ID_RCX);
 	}
@@ -115,13 +108,7 @@ u64 leaf_tdh_mem_sept_remove(struct seamcall_ctx *c)
 			return sept_error(c, TDX_EPT_PAGE_NOT_FREE);
 	}
 
-	sept_set(c->locked_ep, septe_make(SEPT_FREE, 0));
-	__atomic_store_n(&c->walk.table->child[c->walk.idx], NULL, __ATOMIC_RELEASE);
-	seq_note(&c->walk.table->seq, c->seq);
-	sept_page_put(c->sim, c->td, child);
-	pamt_release(c->sim, page, TDX_PS_4K, c->td->hkid, true, c->seq);
-	hint = dpamt_dec(c->sim, page);
-	td_chldcnt_add(c, -1);
-	a->rcx = page | (hint ? TDX_PAMT_REMOVAL_HINT : 0);
+	sept_page_put(c->sim, c->td, sept_unlink_child(c, septe_make(SEPT_FREE, 0)));
+	a->rcx = page | pamt_page_give_back(c, c->td, page, TDX_PS_4K, true);
 	return TDX_SUCCESS;
 }

@@ -16,7 +16,7 @@ u64 leaf_tdh_mng_create(struct seamcall_ctx *c)
 
 	if (!hkid || hkid >= (1ULL << sim->cfg.nr_hkid_bits))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RDX);
-	err = ctx_pamt_check_free_page(c, tdr_pa, TDX_PS_4K, TDX_OPERAND_ID_RCX);
+	err = ctx_pamt_check_free_page(c, tdr_pa, TDX_PS_4K, TDX_OPERAND_ID_RCX, NULL);
 	if (err)
 		return err;
 	/* The key ownership table: an HKID is not free until KEY.FREEID. */
@@ -30,8 +30,7 @@ u64 leaf_tdh_mng_create(struct seamcall_ctx *c)
 	}
 	seq_note(&td->seq, c->seq);
 	/* The module records owner 0 for a TDR; tdxsim keeps its TD id there. */
-	pamt_assign(sim, tdr_pa, TDX_PS_4K, PT_TDR, td->id, c->seq);
-	dpamt_inc(sim, tdr_pa);
+	pamt_page_take(c, td, tdr_pa, TDX_PS_4K, PT_TDR);
 	return TDX_SUCCESS;
 }
 
@@ -72,15 +71,13 @@ u64 leaf_tdh_mng_addcx(struct seamcall_ctx *c)
 		return TDX_TD_KEYS_NOT_CONFIGURED;
 	if (td->nr_tdcx >= TDXSIM_MAX_TDCS_PAGES)
 		return TDX_TDCX_NUM_INCORRECT;
-	err = ctx_pamt_check_free_page(c, page, TDX_PS_4K, TDX_OPERAND_ID_RCX);
+	err = ctx_pamt_check_free_page(c, page, TDX_PS_4K, TDX_OPERAND_ID_RCX, NULL);
 	if (err)
 		return err;
 	if (td->nr_tdcx + 1 > sim->cfg.nr_tdcs_pages && td->op_state != OP_STATE_UNINITIALIZED)
 		return TDX_OP_STATE_INCORRECT;
-	pamt_assign(sim, page, TDX_PS_4K, PT_TDCX, td->id, c->seq);
-	dpamt_inc(sim, page);
+	pamt_page_take(c, td, page, TDX_PS_4K, PT_TDCX);
 	td->tdcx_pa[td->nr_tdcx++] = page;
-	td_chldcnt_add(c, 1);
 	return TDX_SUCCESS;
 }
 

@@ -105,8 +105,7 @@ void pamt_unlock_page(struct pamt_locked *l)
  * Walk towards @level and lock the entry reached with @t.  A 4K entry of a
  * Dynamic-PAMT range is reached through its 2MB node, which is held shared
  * (the 2MB-granularity lock PAMT.ADD/REMOVE take exclusive).
- * On success out->e is locked; the level reached is returned through
- * out->e's position (use pamt_locked_level()).
+ * On success out->e is locked and out->level says which level it is.
  */
 u64 pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
 		   u32 operand, struct pamt_locked *out)
@@ -130,21 +129,13 @@ u64 pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
 	}
 	out->e = pamt_entry_at(sim, pa, reached);
 	out->t = t;
+	out->level = reached;
 	if (!pamt_try_lock(out->e, t)) {
 		out->e = NULL;
 		pamt_unlock_page(out);
 		return api_error_with_operand_id(TDX_OPERAND_BUSY, operand);
 	}
 	return TDX_SUCCESS;
-}
-
-int pamt_locked_level(struct tdxsim *sim, const struct pamt_locked *l)
-{
-	if (l->e >= sim->pamt_4k && l->e < sim->pamt_4k + sim->nr_pages)
-		return TDX_PS_4K;
-	if (l->e >= sim->pamt_2m && l->e < sim->pamt_2m + sim->cfg.mem_size / SZ_2M)
-		return TDX_PS_2M;
-	return TDX_PS_1G;
 }
 
 /*
@@ -166,7 +157,7 @@ u64 pamt_check_free_page(struct seamcall_ctx *c, u64 pa, int level, u32 operand,
 	err = pamt_lock_page(c, pa, level, TDX_LOCK_EXCLUSIVE, operand, out);
 	if (err)
 		return err;
-	reached = pamt_locked_level(sim, out);
+	reached = out->level;
 	if (reached != level) {
 		/* A 4K page in a DPAMT range with no pair: the 4K level is missing. */
 		if (reached == TDX_PS_2M && sim_dpamt(sim) && out->e->pt == PT_NDA)
@@ -226,7 +217,7 @@ static void note_dirty_reuse(struct tdxsim *sim, u64 pa, int level, u16 owner)
 	}
 }
 
-void pamt_assign(struct tdxsim *sim, u64 pa, int level, u8 pt, u16 owner, u64 seq)
+static void pamt_assign(struct tdxsim *sim, u64 pa, int level, u8 pt, u16 owner, u64 seq)
 {
 	struct pamt_entry *e = pamt_entry_at(sim, pa, level);
 
@@ -241,7 +232,7 @@ void pamt_assign(struct tdxsim *sim, u64 pa, int level, u8 pt, u16 owner, u64 se
  * The module gives @pa back to the host.  @dirty: the TD wrote it with its
  * key, so the host must TDH.PHYMEM.PAGE.WBINVD it before reuse (spec §2.10).
  */
-void pamt_release(struct tdxsim *sim, u64 pa, int level, u16 hkid, bool dirty, u64 seq)
+static void pamt_release(struct tdxsim *sim, u64 pa, int level, u16 hkid, bool dirty, u64 seq)
 {
 	struct pamt_entry *e = pamt_entry_at(sim, pa, level);
 	u64 npages = tdx_level_pages(level);
@@ -262,7 +253,7 @@ void pamt_release(struct tdxsim *sim, u64 pa, int level, u16 hkid, bool dirty, u
 	}
 }
 
-void dpamt_inc(struct tdxsim *sim, u64 pa)
+static void dpamt_inc(struct tdxsim *sim, u64 pa)
 {
 	if (sim_dpamt(sim))
 		__atomic_fetch_add(&sim->dpamt[pa_to_idx2m(sim, pa)].page_count, 1,
@@ -270,7 +261,7 @@ void dpamt_inc(struct tdxsim *sim, u64 pa)
 }
 
 /* Returns true when the count dropped to 0: the PAMT removal hint. */
-bool dpamt_dec(struct tdxsim *sim, u64 pa)
+static bool dpamt_dec(struct tdxsim *sim, u64 pa)
 {
 	if (!sim_dpamt(sim))
 		return false;
@@ -278,10 +269,89 @@ bool dpamt_dec(struct tdxsim *sim, u64 pa)
 				  __ATOMIC_RELAXED) == 0;
 }
 
-void td_chldcnt_add(struct seamcall_ctx *c, s64 delta)
+/*
+ * The commit tail of a leaf that gives the module a page for @td, the page's
+ * PAMT entry at @level held exclusive and PT_NDA: the entry records @pt and
+ * its owner, a 4K page counts in its range's Dynamic-PAMT node, and every
+ * page but the TDR itself is a child of the TD (TDR.CHLDCNT, in 4K pages).
+ */
+void pamt_page_take(struct seamcall_ctx *c, struct td *td, u64 pa, int level, u8 pt)
 {
-	__atomic_fetch_add(&c->td->chldcnt, (u64)delta, __ATOMIC_RELAXED);
-	seq_note(&c->td->seq, c->seq);
+	pamt_assign(c->sim, pa, level, pt, td->id, c->seq);
+	if (level == TDX_PS_4K)
+		dpamt_inc(c->sim, pa);
+	if (pt != PT_TDR)
+		td_chldcnt_add(c, td, (s64)tdx_level_pages(level));
+}
+
+/*
+ * The reverse: @td's page at @level goes back to the host (entry held
+ * exclusive), dirty with the TD's key if @dirty.  Returns
+ * TDX_PAMT_REMOVAL_HINT when it was the last page counted in its 2MB range's
+ * Dynamic-PAMT node, else 0.
+ */
+u64 pamt_page_give_back(struct seamcall_ctx *c, struct td *td, u64 pa, int level, bool dirty)
+{
+	bool child = pamt_entry_at(c->sim, pa, level)->pt != PT_TDR;
+	bool hint = false;
+
+	pamt_release(c->sim, pa, level, td->hkid, dirty, c->seq);
+	if (level == TDX_PS_4K)
+		hint = dpamt_dec(c->sim, pa);
+	if (child)
+		td_chldcnt_add(c, td, -(s64)tdx_level_pages(level));
+	return hint ? TDX_PAMT_REMOVAL_HINT : 0;
+}
+
+/*
+ * Claim @pa as a Dynamic-PAMT page: the test-and-set of its bit in the PAMT
+ * page bitmap.  False if it already is one.
+ */
+bool dpamt_page_claim(struct tdxsim *sim, u64 pa)
+{
+	return !(__atomic_fetch_or(&sim->page_flags[pa_to_idx(sim, pa)], PG_PAMT_PAGE,
+				   __ATOMIC_ACQ_REL) & PG_PAMT_PAGE);
+}
+
+/* Undo dpamt_page_claim() of a leaf that failed after it. */
+void dpamt_page_unclaim(struct tdxsim *sim, u64 pa)
+{
+	page_flags_clear(sim, pa, PG_PAMT_PAGE);
+}
+
+/*
+ * Install the claimed @pair as the 2MB range @range's Dynamic-PAMT node,
+ * counting @count pages, and publish the range's 2MB entry as PT_PAMT (held
+ * exclusive by the caller).
+ */
+void dpamt_pair_install(struct seamcall_ctx *c, u64 range, const u64 pair[2], u16 count)
+{
+	struct tdxsim *sim = c->sim;
+	struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, range)];
+
+	n->hpa[0] = pair[0];
+	n->hpa[1] = pair[1];
+	n->page_count = count;
+	__atomic_store_n(&pamt_entry_at(sim, range, TDX_PS_2M)->pt, PT_PAMT, __ATOMIC_RELEASE);
+	seq_touch(sim, range, c->seq);
+}
+
+/*
+ * Take the range's pair out of its node and give both pages back to the host
+ * (with the reset quirk they need a reset first).  The caller, holding the
+ * 2MB entry exclusive, sets the entry's new type.
+ */
+void dpamt_pair_release(struct tdxsim *sim, u64 range, u64 pair[2])
+{
+	struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, range)];
+
+	for (unsigned int i = 0; i < 2; i++) {
+		pair[i] = n->hpa[i];
+		page_flags_clear(sim, n->hpa[i], PG_PAMT_PAGE);
+		if (sim->cfg.reset_quirk)
+			page_flags_set(sim, n->hpa[i], PG_NEEDS_RESET);
+	}
+	memset(n, 0, sizeof(*n));
 }
 
 int tdxsim_pamt_lookup(struct tdxsim *sim, u64 hpa, struct tdxsim_pamt_info *info)

@@ -10,6 +10,7 @@
 
 struct seamcall_ctx;
 struct tdxsim;
+struct td;
 
 /* --------------------------------------------------------------------------
  * PAMT.  One 8-byte entry per 4K page, per 2MB and per 1GB of the TDMR (the
@@ -72,6 +73,7 @@ struct dpamt_node {
 struct pamt_locked {
 	struct pamt_entry *e;
 	enum lock_type t;
+	int level;			/* level of @e: where the PAMT walk stopped */
 	struct pamt_entry *e2m;		/* DPAMT: the 2MB entry held shared */
 };
 
@@ -87,10 +89,15 @@ u64 pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
 void pamt_unlock_page(struct pamt_locked *l);
 u64 pamt_check_free_page(struct seamcall_ctx *c, u64 pa, int level, u32 operand,
 			 struct pamt_locked *out);
-int pamt_locked_level(struct tdxsim *sim, const struct pamt_locked *l);
-void pamt_assign(struct tdxsim *sim, u64 pa, int level, u8 pt, u16 owner, u64 seq);
-void pamt_release(struct tdxsim *sim, u64 pa, int level, u16 hkid, bool dirty, u64 seq);
-bool dpamt_dec(struct tdxsim *sim, u64 pa);
-void dpamt_inc(struct tdxsim *sim, u64 pa);
+
+/* Commit tails shared by the leaves: a page taken by the module, given back. */
+void pamt_page_take(struct seamcall_ctx *c, struct td *td, u64 pa, int level, u8 pt);
+u64 pamt_page_give_back(struct seamcall_ctx *c, struct td *td, u64 pa, int level, bool dirty);
+
+/* The Dynamic-PAMT page pair of a 2MB range: claimed, installed, released. */
+bool dpamt_page_claim(struct tdxsim *sim, u64 pa);
+void dpamt_page_unclaim(struct tdxsim *sim, u64 pa);
+void dpamt_pair_install(struct seamcall_ctx *c, u64 range, const u64 pair[2], u16 count);
+void dpamt_pair_release(struct tdxsim *sim, u64 range, u64 pair[2]);
 
 #endif /* TDXSIM_MODULE_PAMT_H */

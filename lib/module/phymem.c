@@ -14,9 +14,8 @@ u64 leaf_tdh_phymem_page_reclaim(struct seamcall_ctx *c)
 	struct tdxsim *sim = c->sim;
 	struct tdx_module_args *a = c->args;
 	u64 pa = a->rcx;
-	struct pamt_entry *pe;
+	struct pamt_locked *pl;
 	struct td *td;
-	bool hint = false;
 	int level;
 	u64 err;
 	u8 pt;
@@ -27,14 +26,14 @@ u64 leaf_tdh_phymem_page_reclaim(struct seamcall_ctx *c)
 		return err;
 	/* Walk to whatever leaf covers the page. */
 	err = ctx_pamt_lock_page(c, pa, TDX_PS_4K, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
-				 &level);
+				 &pl);
 	if (err)
 		return err;
-	pe = c->pl[c->npl - 1].e;
-	pt = pe->pt;
+	level = pl->level;
+	pt = pl->e->pt;
 	if (pt == PT_NDA || pt == PT_RSVD || pt == PT_PAMT)
 		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, TDX_OPERAND_ID_RCX);
-	td = td_by_id(sim, pe->owner);
+	td = td_by_id(sim, pl->e->owner);
 	/* The outputs are set before the remaining checks; a TDR has owner 0. */
 	a->rcx = pt;
 	a->rdx = td && pt != PT_TDR ? td->tdr_pa : 0;
@@ -50,10 +49,8 @@ u64 leaf_tdh_phymem_page_reclaim(struct seamcall_ctx *c)
 		if (__atomic_load_n(&td->chldcnt, __ATOMIC_ACQUIRE))
 			return TDX_TD_ASSOCIATED_PAGES_EXIST;
 		/* We hold the TDR entry exclusive: no call can be inside this TD. */
-		pamt_release(sim, pa, TDX_PS_4K, td->hkid, false, c->seq);
-		hint = dpamt_dec(sim, pa);
+		a->r9 = pamt_page_give_back(c, td, pa, TDX_PS_4K, false);
 		td_free(sim, td);
-		a->r9 = hint ? TDX_PAMT_REMOVAL_HINT : 0;
 		return TDX_SUCCESS;
 	}
 	err = td_lock_tdr(c, td->tdr_pa, TDX_OPERAND_ID_TDR, TDX_LOCK_SHARED);
@@ -62,11 +59,7 @@ u64 leaf_tdh_phymem_page_reclaim(struct seamcall_ctx *c)
 	if (td->lifecycle != TD_TEARDOWN)
 		return TDX_LIFECYCLE_STATE_INCORRECT;
 	/* A reclaimed S-EPT table stays on its TD's list until the TD goes. */
-	pamt_release(sim, pa, level, td->hkid, false, c->seq);
-	if (level == TDX_PS_4K)
-		hint = dpamt_dec(sim, pa);
-	td_chldcnt_add(c, -(s64)tdx_level_pages(level));
-	a->r9 = hint ? TDX_PAMT_REMOVAL_HINT : 0;
+	a->r9 = pamt_page_give_back(c, td, pa, level, false);
 	return TDX_SUCCESS;
 }
 
@@ -77,17 +70,17 @@ u64 leaf_tdh_phymem_page_wbinvd(struct seamcall_ctx *c)
 	u64 keyed = c->args->rcx;
 	u64 pa = keyed & ~sim->hkid_mask;
 	u16 hkid = (u16)((keyed & sim->hkid_mask) >> sim->hkid_shift);
+	struct pamt_locked *pl;
 	u64 idx, err;
-	int level;
 
 	err = hpa_check_operand(c, pa, PAGE_SIZE, TDX_OPERAND_ID_RCX);
 	if (err)
 		return err;
 	err = ctx_pamt_lock_page(c, pa, TDX_PS_4K, TDX_LOCK_SHARED, TDX_OPERAND_ID_RCX,
-				 &level);
+				 &pl);
 	if (err)
 		return err;
-	if (c->pl[c->npl - 1].e->pt != PT_NDA)
+	if (pl->e->pt != PT_NDA)
 		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, TDX_OPERAND_ID_RCX);
 	idx = pa_to_idx(sim, pa);
 	if (page_flags_get(sim, pa) & PG_DIRTY && sim->pamt_4k[idx].owner == hkid)

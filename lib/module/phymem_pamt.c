@@ -18,31 +18,31 @@ static u64 check_range_operand(struct seamcall_ctx *c, u64 rcx, u64 *pa)
 
 static u64 lock_range(struct seamcall_ctx *c, u64 pa, struct pamt_entry **e2m)
 {
+	struct pamt_locked *pl;
 	u64 err = ctx_pamt_lock_page(c, pa, TDX_PS_2M, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
-				     NULL);
+				     &pl);
 
 	if (err)
 		return err;
-	*e2m = c->pl[c->npl - 1].e;
+	*e2m = pl->e;
 	return TDX_SUCCESS;
 }
 
 /* A page to become a PAMT page: free (covering leaf PT_NDA), bitmap bit clear. */
 static u64 take_pamt_page(struct seamcall_ctx *c, u64 range, u64 pa, u32 operand)
 {
-	struct tdxsim *sim = c->sim;
+	struct pamt_locked *pl;
 	u64 err;
 
 	/* A page inside the range itself is covered by the entry we hold. */
 	if (pa - range >= SZ_2M) {
-		err = ctx_pamt_lock_page(c, pa, TDX_PS_4K, TDX_LOCK_SHARED, operand, NULL);
+		err = ctx_pamt_lock_page(c, pa, TDX_PS_4K, TDX_LOCK_SHARED, operand, &pl);
 		if (err)
 			return err;
-		if (c->pl[c->npl - 1].e->pt != PT_NDA)
+		if (pl->e->pt != PT_NDA)
 			return api_error_with_operand_id(TDX_PAGE_NOT_FREE, operand);
 	}
-	if (__atomic_fetch_or(&sim->page_flags[pa_to_idx(sim, pa)], PG_PAMT_PAGE,
-			      __ATOMIC_ACQ_REL) & PG_PAMT_PAGE)
+	if (!dpamt_page_claim(c->sim, pa))
 		return api_error_with_operand_id(TDX_PAGE_NOT_FREE, operand);
 	return TDX_SUCCESS;
 }
@@ -54,7 +54,6 @@ u64 leaf_tdh_phymem_pamt_add(struct seamcall_ctx *c)
 	struct tdx_module_args *a = c->args;
 	u64 pages[2] = { a->rdx, a->r8 };
 	struct pamt_entry *e2m;
-	struct dpamt_node *n;
 	u64 err, pa;
 
 	if (!sim_dpamt(sim))
@@ -78,15 +77,10 @@ u64 leaf_tdh_phymem_pamt_add(struct seamcall_ctx *c)
 		return err;
 	err = take_pamt_page(c, pa, pages[1], TDX_OPERAND_ID_R8);
 	if (err) {
-		page_flags_clear(sim, pages[0], PG_PAMT_PAGE);
+		dpamt_page_unclaim(sim, pages[0]);
 		return err;
 	}
-	n = &sim->dpamt[pa_to_idx2m(sim, pa)];
-	n->hpa[0] = pages[0];
-	n->hpa[1] = pages[1];
-	n->page_count = 0;
-	__atomic_store_n(&e2m->pt, PT_PAMT, __ATOMIC_RELEASE);
-	seq_note(&sim->seq_2m[pa_to_idx2m(sim, pa)], c->seq);
+	dpamt_pair_install(c, pa, pages, 0);
 	return TDX_SUCCESS;
 }
 
@@ -96,8 +90,7 @@ u64 leaf_tdh_phymem_pamt_remove(struct seamcall_ctx *c)
 	struct tdxsim *sim = c->sim;
 	struct tdx_module_args *a = c->args;
 	struct pamt_entry *e2m;
-	struct dpamt_node *n;
-	u64 err, pa, idx;
+	u64 err, pa, idx, pair[2];
 
 	if (!sim_dpamt(sim))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RAX);
@@ -114,15 +107,9 @@ u64 leaf_tdh_phymem_pamt_remove(struct seamcall_ctx *c)
 		if (sim->pamt_4k[idx + i].pt != PT_NDA)
 			return api_error_with_operand_id(TDX_PAMT_PAGE_NOT_EMPTY, i / 256);
 	}
-	n = &sim->dpamt[pa_to_idx2m(sim, pa)];
-	for (unsigned int i = 0; i < 2; i++) {
-		page_flags_clear(sim, n->hpa[i], PG_PAMT_PAGE);
-		if (sim->cfg.reset_quirk)
-			page_flags_set(sim, n->hpa[i], PG_NEEDS_RESET);
-	}
-	a->rdx = n->hpa[0];
-	a->r8 = n->hpa[1];
-	memset(n, 0, sizeof(*n));
+	dpamt_pair_release(sim, pa, pair);
+	a->rdx = pair[0];
+	a->r8 = pair[1];
 	__atomic_store_n(&e2m->pt, PT_NDA, __ATOMIC_RELEASE);
 	seq_note(&sim->seq_2m[pa_to_idx2m(sim, pa)], c->seq);
 	return TDX_SUCCESS;

@@ -27,7 +27,7 @@ u64 td_lock_tdr(struct seamcall_ctx *c, u64 tdr_pa, u32 operand, enum lock_type 
 	err = pamt_lock_page(c, tdr_pa, TDX_PS_4K, t, operand, &c->tdr);
 	if (err)
 		return err;
-	if (pamt_locked_level(sim, &c->tdr) != TDX_PS_4K || c->tdr.e->pt != PT_TDR)
+	if (c->tdr.level != TDX_PS_4K || c->tdr.e->pt != PT_TDR)
 		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, operand);
 	c->td = td_by_id(sim, c->tdr.e->owner);
 	if (!c->td)	/* cannot happen while the TDR entry is PT_TDR */
@@ -132,17 +132,22 @@ static struct pamt_locked *ctx_next_pl(struct seamcall_ctx *c)
 	return &c->pl[c->npl];
 }
 
-u64 ctx_pamt_check_free_page(struct seamcall_ctx *c, u64 pa, int level, u32 operand)
+u64 ctx_pamt_check_free_page(struct seamcall_ctx *c, u64 pa, int level, u32 operand,
+			     struct pamt_locked **out)
 {
-	u64 err = pamt_check_free_page(c, pa, level, operand, ctx_next_pl(c));
+	struct pamt_locked *l = ctx_next_pl(c);
+	u64 err = pamt_check_free_page(c, pa, level, operand, l);
 
-	if (!err)
-		c->npl++;
-	return err;
+	if (err)
+		return err;
+	c->npl++;
+	if (out)
+		*out = l;
+	return TDX_SUCCESS;
 }
 
 u64 ctx_pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
-		       u32 operand, int *reached)
+		       u32 operand, struct pamt_locked **out)
 {
 	struct pamt_locked *l = ctx_next_pl(c);
 	u64 err = pamt_lock_page(c, pa, level, t, operand, l);
@@ -150,8 +155,8 @@ u64 ctx_pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type
 	if (err)
 		return err;
 	c->npl++;
-	if (reached)
-		*reached = pamt_locked_level(c->sim, l);
+	if (out)
+		*out = l;
 	return TDX_SUCCESS;
 }
 

@@ -193,6 +193,39 @@ void sept_set(u64 *ep, u64 val)
 		;
 }
 
+/* Write the entry the call holds locked (the one c->walk reached). */
+void sept_commit(struct seamcall_ctx *c, u64 val)
+{
+	sept_set(c->locked_ep, val);
+	seq_note(&c->walk.table->seq, c->seq);
+}
+
+/*
+ * Link the filled child table @sp under the locked entry, which becomes
+ * NL_MAPPED to sp->hpa.  The child is published before the entry, so a walker
+ * that sees NL_MAPPED finds it.
+ */
+void sept_link_child(struct seamcall_ctx *c, struct sept_page *sp)
+{
+	seq_note(&sp->seq, c->seq);
+	__atomic_store_n(&c->walk.table->child[c->walk.idx], sp, __ATOMIC_RELEASE);
+	sept_commit(c, septe_make(SEPT_NL_MAPPED, sp->hpa));
+}
+
+/*
+ * Unlink the child table of the locked non-leaf entry, which becomes @val.
+ * Returns the table; the caller retires it with sept_page_put().
+ */
+struct sept_page *sept_unlink_child(struct seamcall_ctx *c, u64 val)
+{
+	struct sept_page *sp = c->walk.table->child[c->walk.idx];
+
+	sept_set(c->locked_ep, val);
+	__atomic_store_n(&c->walk.table->child[c->walk.idx], NULL, __ATOMIC_RELEASE);
+	seq_note(&c->walk.table->seq, c->seq);
+	return sp;
+}
+
 /* set_arch_septe_details_in_vmm_regs(): RCX = entry, RDX = level | state << 8. */
 void sept_set_details(struct seamcall_ctx *c, const struct sept_walk *w)
 {

@@ -127,4 +127,9 @@ void sept_set(u64 *ep, u64 val);
 u64 sept_read(const u64 *ep);
 void sept_set_details(struct seamcall_ctx *c, const struct sept_walk *w);
 
+/* Commit tails on the entry the call holds locked (c->locked_ep, c->walk). */
+void sept_commit(struct seamcall_ctx *c, u64 val);
+void sept_link_child(struct seamcall_ctx *c, struct sept_page *sp);
+struct sept_page *sept_unlink_child(struct seamcall_ctx *c, u64 val);
+
 #endif /* TDXSIM_MODULE_SEPT_H */

@@ -72,6 +72,13 @@ void td_free(struct tdxsim *sim, struct td *td)
 	free(td);
 }
 
+/* TDR.CHLDCNT: the TD's pages in 4K units, TDR excluded. */
+void td_chldcnt_add(struct seamcall_ctx *c, struct td *td, s64 delta)
+{
+	__atomic_fetch_add(&td->chldcnt, (u64)delta, __ATOMIC_RELAXED);
+	seq_note(&td->seq, c->seq);
+}
+
 bool td_tlb_tracking_required(const struct td *td)
 {
 	u8 s = __atomic_load_n(&td->op_state, __ATOMIC_RELAXED);

@@ -86,6 +86,6 @@ struct td *td_alloc(struct tdxsim *sim, u64 tdr_pa, u16 hkid);
 void td_free(struct tdxsim *sim, struct td *td);
 bool is_tlb_tracked(struct td *td, u32 bepoch);
 bool td_tlb_tracking_required(const struct td *td);
-void td_chldcnt_add(struct seamcall_ctx *c, s64 delta);
+void td_chldcnt_add(struct seamcall_ctx *c, struct td *td, s64 delta);
 
 #endif /* TDXSIM_MODULE_TD_H */

@@ -105,9 +105,8 @@ u64 leaf_tdg_mem_page_accept(struct seamcall_ctx *c, struct tdxsim_vcpu *v)
 			return vcpu_exit_to_host(v, &exit);
 		}
 	}
-	sept_set(ep, septe_make(SEPT_MAPPED, septe_hpa(e)));
 	/* Held to the end of the call like any leaf lock, released by ctx_release(). */
 	c->locked_ep = ep;
-	seq_note(&c->walk.table->seq, c->seq);
+	sept_commit(c, septe_make(SEPT_MAPPED, septe_hpa(e)));
 	return TDX_SUCCESS;
 }

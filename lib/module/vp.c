@@ -22,7 +22,7 @@ u64 leaf_tdh_vp_create(struct seamcall_ctx *c)
 	err = td_lock_op_state(c, OPS(INITIALIZED) | OPS(STATE_IMPORT));
 	if (err)
 		return err;
-	err = ctx_pamt_check_free_page(c, tdvpr, TDX_PS_4K, TDX_OPERAND_ID_RCX);
+	err = ctx_pamt_check_free_page(c, tdvpr, TDX_PS_4K, TDX_OPERAND_ID_RCX, NULL);
 	if (err)
 		return err;
 	v = calloc(1, sizeof(*v));
@@ -34,9 +34,7 @@ u64 leaf_tdh_vp_create(struct seamcall_ctx *c)
 	pthread_mutex_lock(&c->td->vcpu_lock);
 	HASH_ADD(hh, c->td->vcpus, tdvpr_pa, sizeof(v->tdvpr_pa), v);
 	pthread_mutex_unlock(&c->td->vcpu_lock);
-	pamt_assign(sim, tdvpr, TDX_PS_4K, PT_TDVPR, c->td->id, c->seq);
-	dpamt_inc(sim, tdvpr);
-	td_chldcnt_add(c, 1);
+	pamt_page_take(c, c->td, tdvpr, TDX_PS_4K, PT_TDVPR);
 	return TDX_SUCCESS;
 }
 
@@ -58,19 +56,19 @@ static struct tdxsim_vcpu *vcpu_find(struct td *td, u64 tdvpr)
 static u64 vcpu_lock_tdvpr(struct seamcall_ctx *c, u64 tdvpr, enum lock_type t,
 			   struct tdxsim_vcpu **vp)
 {
+	struct pamt_locked *pl;
 	struct td *td;
-	int reached;
 	u64 err;
 
 	err = hpa_check_operand(c, tdvpr, PAGE_SIZE, TDX_OPERAND_ID_RCX);
 	if (err)
 		return err;
-	err = ctx_pamt_lock_page(c, tdvpr, TDX_PS_4K, t, TDX_OPERAND_ID_RCX, &reached);
+	err = ctx_pamt_lock_page(c, tdvpr, TDX_PS_4K, t, TDX_OPERAND_ID_RCX, &pl);
 	if (err)
 		return err;
-	if (reached != TDX_PS_4K || c->pl[0].e->pt != PT_TDVPR)
+	if (pl->level != TDX_PS_4K || pl->e->pt != PT_TDVPR)
 		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, TDX_OPERAND_ID_RCX);
-	td = td_by_id(c->sim, c->pl[0].e->owner);
+	td = td_by_id(c->sim, pl->e->owner);
 	err = td_lock_tdr(c, td->tdr_pa, TDX_OPERAND_ID_TDR, TDX_LOCK_SHARED);
 	if (err)
 		return err;
