@@ -19,6 +19,7 @@
 #include <tdxsim/types.h>
 #include <tdxsim/tdx_api.h>
 #include <tdxsim/tdx_errno.h>
+#include <tdxsim/hook.h>
 
 struct tdxsim;
 struct tdxsim_vcpu;

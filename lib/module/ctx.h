@@ -20,6 +20,8 @@ struct seamcall_ctx {
 	int fault_rule;		/* rule that fired for this call, or -1 */
 	unsigned int cpu;
 	u64 seq;
+	tdxsim_hook_fn hook;	/* the simulator's hook at entry, or NULL */
+	void *hook_arg;
 	struct td *td;
 	struct pamt_locked tdr;		/* the TDR page's PAMT entry */
 	bool op_locked;
@@ -104,15 +106,55 @@ static inline void ctx_clear_outputs(struct seamcall_ctx *c)
 
 
 /* seamcall.c */
-/* The hook sees TDCALL leaves as leaf | TDXSIM_HOOK_TDCALL. */
-#define TDXSIM_HOOK_TDCALL	0x10000U
-void tdxsim_test_set_hold_hook(struct tdxsim *sim,
-			       void (*fn)(void *arg, unsigned int leaf, u64 status), void *arg);
 void ctx_init(struct seamcall_ctx *c, struct tdxsim *sim, struct tdx_module_args *args,
 	      unsigned int leaf, unsigned int version);
 void ctx_finish(struct seamcall_ctx *c, u64 status);
+void ctx_hook_call(struct seamcall_ctx *c, enum tdxsim_hook_point point, u64 status);
+void ctx_hook_lock(struct seamcall_ctx *c, enum tdxsim_hook_lock lock, u32 operand, u64 pa,
+		   u64 gpa, int level, enum lock_type t, bool acquired);
 bool fault_inject(struct seamcall_ctx *c, unsigned int rule_leaf, u64 *status);
 bool cpu_interrupt_pending(struct seamcall_ctx *c);
 void stats_count(struct leaf_stats *ls, u64 status);
+
+/*
+ * The try-locks as a call takes them: the attempt, then the scheduling hook
+ * (include/tdxsim/hook.h) with its outcome.  Without a hook, one branch.
+ */
+
+/* op_state, secure_ept_lock, epoch: the TD-wide sharex locks of c->td. */
+static inline bool ctx_td_try_lock(struct seamcall_ctx *c, u32 *l, enum lock_type t,
+				   enum tdxsim_hook_lock lock, u32 operand)
+{
+	bool ok = sharex_try_lock(l, t);
+
+	if (unlikely(c->hook) && t != TDX_LOCK_NO_LOCK)
+		ctx_hook_lock(c, lock, operand, c->td->tdr_pa,
+			      lock == TDXSIM_HOOK_LOCK_SEPT_TREE ? c->gpa : 0,
+			      lock == TDXSIM_HOOK_LOCK_SEPT_TREE ? c->level : -1, t, ok);
+	return ok;
+}
+
+/* The PAMT entry of the @level page or range at @pa. */
+static inline bool ctx_pamt_try_lock(struct seamcall_ctx *c, struct pamt_entry *e,
+				     enum lock_type t, u64 pa, int level, u32 operand)
+{
+	bool ok = pamt_try_lock(e, t);
+
+	if (unlikely(c->hook) && t != TDX_LOCK_NO_LOCK)
+		ctx_hook_lock(c, TDXSIM_HOOK_LOCK_PAMT, operand, pa, 0, level, t, ok);
+	return ok;
+}
+
+/* The host side of the S-EPT entry lock of (@gpa, @level). */
+static inline bool ctx_sept_lock_host(struct seamcall_ctx *c, u64 *ep, u64 gpa, int level,
+				      u32 operand)
+{
+	bool ok = sept_lock_host(ep);
+
+	if (unlikely(c->hook))
+		ctx_hook_lock(c, TDXSIM_HOOK_LOCK_SEPT_ENTRY, operand, 0, gpa, level,
+			      TDX_LOCK_EXCLUSIVE, ok);
+	return ok;
+}
 
 #endif /* TDXSIM_MODULE_CTX_H */

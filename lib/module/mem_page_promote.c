@@ -89,7 +89,9 @@ u64 leaf_tdh_mem_page_promote(struct seamcall_ctx *c)
 	sept_pa = septe_hpa(c->walk.entry);
 	child = c->walk.table->child[c->walk.idx];
 	for (; locked < PTRS_PER_TABLE; locked++) {
-		if (!sept_lock_host(&child->e[locked])) {
+		if (!ctx_sept_lock_host(c, &child->e[locked],
+					c->gpa + locked * tdx_level_size(c->level - 1),
+					c->level - 1, TDX_OPERAND_ID_RCX)) {
 			unlock_children(child, locked);
 			return sept_error(c, TDX_OPERAND_BUSY);
 		}

@@ -22,7 +22,8 @@ u64 leaf_tdh_mem_track(struct seamcall_ctx *c)
 	if (err)
 		return err;
 	td = c->td;
-	if (!sharex_try_lock(&td->epoch_lock, TDX_LOCK_EXCLUSIVE))
+	if (!ctx_td_try_lock(c, &td->epoch_lock, TDX_LOCK_EXCLUSIVE, TDXSIM_HOOK_LOCK_EPOCH,
+			     TDX_OPERAND_ID_TD_EPOCH))
 		return api_error_with_operand_id(TDX_OPERAND_BUSY, TDX_OPERAND_ID_TD_EPOCH);
 	/* Held to the end of the call, released by ctx_release() (module: EXIT label). */
 	c->epoch_locked = true;

@@ -117,7 +117,8 @@ u64 pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
 	if (reached == TDX_PS_4K && sim_dpamt(sim)) {
 		struct pamt_entry *e2m = pamt_entry_at(sim, pa, TDX_PS_2M);
 
-		if (!pamt_try_lock(e2m, TDX_LOCK_SHARED))
+		if (!ctx_pamt_try_lock(c, e2m, TDX_LOCK_SHARED, pa & ~(SZ_2M - 1), TDX_PS_2M,
+				       operand))
 			return api_error_with_operand_id(TDX_OPERAND_BUSY, operand);
 		/* The pair may have gone between the walk and the lock. */
 		if (e2m->pt != PT_PAMT) {
@@ -130,7 +131,8 @@ u64 pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
 	out->e = pamt_entry_at(sim, pa, reached);
 	out->t = t;
 	out->level = reached;
-	if (!pamt_try_lock(out->e, t)) {
+	if (!ctx_pamt_try_lock(c, out->e, t, pa & ~(tdx_level_size(reached) - 1), reached,
+			       operand)) {
 		out->e = NULL;
 		pamt_unlock_page(out);
 		return api_error_with_operand_id(TDX_OPERAND_BUSY, operand);

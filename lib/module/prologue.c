@@ -54,7 +54,8 @@ u64 td_lock_op_state(struct seamcall_ctx *c, u32 op_states)
 {
 	struct td *td = c->td;
 
-	if (!sharex_try_lock(&td->op_state_lock, TDX_LOCK_SHARED))
+	if (!ctx_td_try_lock(c, &td->op_state_lock, TDX_LOCK_SHARED, TDXSIM_HOOK_LOCK_OP_STATE,
+			     TDX_OPERAND_ID_OP_STATE))
 		return api_error_with_operand_id(TDX_OPERAND_BUSY, TDX_OPERAND_ID_OP_STATE);
 	c->op_locked = true;
 	if (!(op_states & (1U << td->op_state)))
@@ -98,7 +99,8 @@ u64 mem_prologue(struct seamcall_ctx *c, const struct mem_prologue *p, u64 page_
 	c->gpa = gpa;
 	c->level = level;
 
-	if (!sharex_try_lock(&td->sept_lock, p->tree_lock))
+	if (!ctx_td_try_lock(c, &td->sept_lock, p->tree_lock, TDXSIM_HOOK_LOCK_SEPT_TREE,
+			     TDX_OPERAND_ID_SEPT))
 		return api_error_with_operand_id(TDX_OPERAND_BUSY, TDX_OPERAND_ID_SEPT);
 	c->tree_lock = p->tree_lock;
 	return TDX_SUCCESS;
@@ -113,7 +115,7 @@ u64 mem_walk_and_lock(struct seamcall_ctx *c, u32 allowed_states)
 	if (c->walk.level != c->level)
 		return sept_error(c, TDX_EPT_WALK_FAILED);
 	ep = sept_walk_ep(&c->walk);
-	if (!sept_lock_host(ep)) {
+	if (!ctx_sept_lock_host(c, ep, c->gpa, c->level, TDX_OPERAND_ID_RCX)) {
 		c->walk.entry = sept_read(ep);
 		return sept_error(c, TDX_OPERAND_BUSY);
 	}

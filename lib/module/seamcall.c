@@ -108,23 +108,94 @@ void ctx_init(struct seamcall_ctx *c, struct tdxsim *sim, struct tdx_module_args
 	c->version = version;
 	c->cpu = this_cpu < sim->cfg.nr_cpus ? this_cpu : this_cpu % sim->cfg.nr_cpus;
 	c->seq = __atomic_add_fetch(&sim->seq, 1, __ATOMIC_RELAXED);
+	c->hook = __atomic_load_n(&sim->hook, __ATOMIC_ACQUIRE);
+	c->hook_arg = sim->hook_arg;
 }
 
-void tdxsim_test_set_hold_hook(struct tdxsim *sim,
-			       void (*fn)(void *arg, unsigned int leaf, u64 status), void *arg)
+void tdxsim_set_hook(struct tdxsim *sim, tdxsim_hook_fn fn, void *arg)
 {
-	sim->hold_arg = arg;
-	__atomic_store_n(&sim->hold_hook, fn, __ATOMIC_RELEASE);
+	sim->hook_arg = arg;
+	__atomic_store_n(&sim->hook, fn, __ATOMIC_RELEASE);
 }
 
-/* The host takes the pending interrupt as soon as the call returns. */
+static const char *const hook_lock_names[] = {
+	[TDXSIM_HOOK_LOCK_NONE] = "none",
+	[TDXSIM_HOOK_LOCK_PAMT] = "pamt",
+	[TDXSIM_HOOK_LOCK_OP_STATE] = "op_state",
+	[TDXSIM_HOOK_LOCK_SEPT_TREE] = "sept_tree",
+	[TDXSIM_HOOK_LOCK_SEPT_ENTRY] = "sept_entry",
+	[TDXSIM_HOOK_LOCK_SEPT_ENTRY_GUEST] = "sept_entry_guest",
+	[TDXSIM_HOOK_LOCK_EPOCH] = "epoch",
+};
+
+const char *tdxsim_hook_lock_name(enum tdxsim_hook_lock lock)
+{
+	if ((unsigned int)lock >= sizeof(hook_lock_names) / sizeof(hook_lock_names[0]))
+		return "?";
+	return hook_lock_names[lock];
+}
+
+const char *tdxsim_hook_point_name(enum tdxsim_hook_point point)
+{
+	switch (point) {
+	case TDXSIM_HOOK_ENTRY:
+		return "entry";
+	case TDXSIM_HOOK_LOCK:
+		return "lock";
+	case TDXSIM_HOOK_EXIT:
+		return "exit";
+	}
+	return "?";
+}
+
+static void hook_event_init(struct seamcall_ctx *c, struct tdxsim_hook_event *ev,
+			    enum tdxsim_hook_point point)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->point = point;
+	ev->leaf = c->leaf;
+	ev->tdcall = c->tdcall;
+	ev->seq = c->seq;
+	ev->cpu = c->cpu;
+	ev->args = c->args;
+	ev->level = -1;
+}
+
+/* ENTRY and EXIT (spec: include/tdxsim/hook.h). */
+void ctx_hook_call(struct seamcall_ctx *c, enum tdxsim_hook_point point, u64 status)
+{
+	struct tdxsim_hook_event ev;
+
+	hook_event_init(c, &ev, point);
+	ev.status = status;
+	c->hook(c->hook_arg, &ev);
+}
+
+void ctx_hook_lock(struct seamcall_ctx *c, enum tdxsim_hook_lock lock, u32 operand, u64 pa,
+		   u64 gpa, int level, enum lock_type t, bool acquired)
+{
+	struct tdxsim_hook_event ev;
+
+	hook_event_init(c, &ev, TDXSIM_HOOK_LOCK);
+	ev.lock = lock;
+	ev.operand = operand;
+	ev.pa = pa;
+	ev.gpa = gpa;
+	ev.level = level;
+	ev.exclusive = t == TDX_LOCK_EXCLUSIVE;
+	ev.acquired = acquired;
+	c->hook(c->hook_arg, &ev);
+}
+
+/*
+ * The hook's EXIT point comes before the release: a hook that parks the
+ * thread there keeps every lock the call holds (include/tdxsim/hook.h).
+ * The host takes the pending interrupt as soon as the call returns.
+ */
 void ctx_finish(struct seamcall_ctx *c, u64 status)
 {
-	void (*hook)(void *, unsigned int, u64) =
-		__atomic_load_n(&c->sim->hold_hook, __ATOMIC_ACQUIRE);
-
-	if (unlikely(hook))
-		hook(c->sim->hold_arg, c->leaf | (c->tdcall ? TDXSIM_HOOK_TDCALL : 0), status);
+	if (unlikely(c->hook))
+		ctx_hook_call(c, TDXSIM_HOOK_EXIT, status);
 	ctx_release(c);
 	__atomic_store_n(&c->sim->cpus[c->cpu].intr_pending, false, __ATOMIC_RELEASE);
 }
@@ -193,6 +264,8 @@ u64 tdxsim_seamcall(struct tdxsim *sim, u64 rax, struct tdx_module_args *args)
 	bool tracing = sim_tracing(sim);
 
 	ctx_init(&c, sim, args, leaf, version);
+	if (unlikely(c.hook))
+		ctx_hook_call(&c, TDXSIM_HOOK_ENTRY, 0);
 	if (unlikely(tracing)) {
 		in = *args;
 		t0 = trace_now_ns(sim);

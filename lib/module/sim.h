@@ -94,13 +94,9 @@ struct tdxsim {
 	struct leaf_stats stats[TDX_NR_LEAVES];
 	struct leaf_stats tdcall_stats[TDX_NR_LEAVES];
 
-	/*
-	 * Test hook: called at the end of every SEAMCALL/TDCALL while the leaf
-	 * still holds all its locks, so a test can park one thread inside a
-	 * call and make another collide with it deterministically.
-	 */
-	void (*hold_hook)(void *arg, unsigned int leaf, u64 status);
-	void *hold_arg;
+	/* The scheduling hook (include/tdxsim/hook.h); read once per call. */
+	tdxsim_hook_fn hook;
+	void *hook_arg;
 
 	/* Trace (trace.c): events are built only while trace_on. */
 	bool trace_on;

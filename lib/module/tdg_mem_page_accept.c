@@ -71,6 +71,9 @@ u64 leaf_tdg_mem_page_accept(struct seamcall_ctx *c, struct tdxsim_vcpu *v)
 	/* The entry is guest-locked before any state test: lock failures win. */
 	ep = sept_walk_ep(&c->walk);
 	err = sept_lock_guest(ep);
+	if (unlikely(c->hook))
+		ctx_hook_lock(c, TDXSIM_HOOK_LOCK_SEPT_ENTRY_GUEST, TDX_OPERAND_ID_RCX, 0, gpa,
+			      level, TDX_LOCK_EXCLUSIVE, !err);
 	if (err)
 		return err;
 	e = sept_read(ep);

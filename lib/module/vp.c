@@ -105,7 +105,8 @@ u64 leaf_tdh_vp_enter(struct seamcall_ctx *c)
 		return err;
 	if (!v || __atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE))
 		return TDX_VCPU_STATE_INCORRECT;
-	if (!sharex_try_lock(&td->epoch_lock, TDX_LOCK_SHARED))
+	if (!ctx_td_try_lock(c, &td->epoch_lock, TDX_LOCK_SHARED, TDXSIM_HOOK_LOCK_EPOCH,
+			     TDX_OPERAND_ID_TD_EPOCH))
 		return api_error_with_operand_id(TDX_OPERAND_BUSY, TDX_OPERAND_ID_TD_EPOCH);
 	v->vcpu_epoch = __atomic_load_n(&td->td_epoch, __ATOMIC_ACQUIRE);
 	__atomic_fetch_add(&td->refcount[v->vcpu_epoch & 1], 1, __ATOMIC_ACQ_REL);
@@ -200,6 +201,8 @@ u64 tdxsim_tdcall(struct tdxsim *sim, struct tdxsim_vcpu *v, u64 rax,
 
 	ctx_init(&c, sim, args, leaf, version);
 	c.tdcall = true;
+	if (unlikely(c.hook))
+		ctx_hook_call(&c, TDXSIM_HOOK_ENTRY, 0);
 	if (unlikely(tracing)) {
 		in = *args;
 		t0 = trace_now_ns(sim);

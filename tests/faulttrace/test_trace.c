@@ -922,14 +922,14 @@ struct parked {
 	u64 tdr, status;
 };
 
-/* Hold the worker inside its TRACK (the library's test hook) until released. */
-static void park_hook(void *arg, unsigned int leaf, u64 status)
+/* Hold the worker at the exit of its TRACK (the scheduling hook) until released. */
+static void park_hook(void *arg, const struct tdxsim_hook_event *ev)
 {
 	struct parked *p = arg;
 
-	if (leaf != TDH_MEM_TRACK || tdxsim_thread_id() != 1)
+	if (ev->point != TDXSIM_HOOK_EXIT || ev->leaf != TDH_MEM_TRACK ||
+	    tdxsim_thread_id() != 1)
 		return;
-	(void)status;
 	pthread_mutex_lock(&p->m);
 	p->parked = true;
 	pthread_cond_broadcast(&p->cv);
@@ -961,7 +961,7 @@ static void test_sink_on_mid_call(void **state)
 
 	pthread_mutex_init(&p.m, NULL);
 	pthread_cond_init(&p.cv, NULL);
-	tdxsim_test_set_hold_hook(fx->sim, park_hook, &p);
+	tdxsim_set_hook(fx->sim, park_hook, &p);
 	assert_int_equal(pthread_create(&th, NULL, parked_worker, &p), 0);
 	pthread_mutex_lock(&p.m);
 	while (!p.parked)
@@ -973,7 +973,7 @@ static void test_sink_on_mid_call(void **state)
 	pthread_cond_broadcast(&p.cv);
 	pthread_mutex_unlock(&p.m);
 	assert_int_equal(pthread_join(th, NULL), 0);
-	tdxsim_test_set_hold_hook(fx->sim, NULL, NULL);
+	tdxsim_set_hook(fx->sim, NULL, NULL);
 	pthread_mutex_destroy(&p.m);
 	pthread_cond_destroy(&p.cv);
 	assert_status(p.status, TDX_SUCCESS);

@@ -6,8 +6,8 @@
  * changes nothing.
  *
  * Deterministic collisions: thread A issues a call whose leaf parks in the
- * simulator's hold hook (lib/tdxsim-internal.h) while it still holds all its
- * locks; the main thread then issues the colliding call, checks the status
+ * simulator's scheduling hook (include/tdxsim/hook.h) at its exit point, while
+ * it still holds all its locks; the main thread then issues the colliding call, checks the status
  * and that the state did not move, and lets A finish.
  *
  * Stress: 2, 3 and 4 threads, each on its own logical CPU with its own vCPU,
@@ -38,7 +38,7 @@
  */
 struct parked_call {
 	struct fixture *fx;
-	unsigned int hook_leaf;		/* leaf (| TDXSIM_HOOK_TDCALL) to park in */
+	unsigned int hook_leaf;		/* leaf (| PARK_TDCALL) to park in */
 	u64 rax;
 	struct tdx_module_args args;
 	struct tdxsim_vcpu *vcpu;	/* set: a TDCALL from this vCPU */
@@ -50,23 +50,30 @@ struct parked_call {
 	bool parked, done, release;
 };
 
+/* hook_leaf flag: the leaf is a TDCALL leaf. */
+#define PARK_TDCALL	0x10000U
+
 static __thread bool park_this_thread;
 /* The call parked now, released by the teardown if an assert failed meanwhile. */
 static struct parked_call *active_park;
 /* Not on a test's stack: the teardown may still need it after a longjmp. */
 static struct parked_call park_slot;
 
-/* Runs at the end of every call; parks only thread A, only in its leaf, once. */
-static void hold_hook(void *arg, unsigned int leaf, u64 status)
+/*
+ * Runs at every hook point; parks only thread A, only at the exit of its leaf
+ * (before the call releases its locks), once.
+ */
+static void hold_hook(void *arg, const struct tdxsim_hook_event *ev)
 {
 	struct parked_call *pc = arg;
 
-	if (!park_this_thread || leaf != pc->hook_leaf)
+	if (ev->point != TDXSIM_HOOK_EXIT || !park_this_thread ||
+	    (ev->leaf | (ev->tdcall ? PARK_TDCALL : 0)) != pc->hook_leaf)
 		return;
 	park_this_thread = false;
 	pthread_mutex_lock(&pc->m);
 	pc->parked = true;
-	pc->hook_status = status;
+	pc->hook_status = ev->status;
 	pthread_cond_broadcast(&pc->cv);
 	while (!pc->release)
 		pthread_cond_wait(&pc->cv, &pc->m);
@@ -105,7 +112,7 @@ static void park_start(struct parked_call *pc, struct fixture *fx, unsigned int 
 	pc->parked = pc->done = pc->release = false;
 	pthread_mutex_init(&pc->m, NULL);
 	pthread_cond_init(&pc->cv, NULL);
-	tdxsim_test_set_hold_hook(fx->sim, hold_hook, pc);
+	tdxsim_set_hook(fx->sim, hold_hook, pc);
 	assert_int_equal(pthread_create(&pc->thr, NULL, parked_thread, pc), 0);
 	active_park = pc;
 
@@ -138,7 +145,7 @@ static u64 park_finish(struct parked_call *pc)
 	pthread_mutex_unlock(&pc->m);
 	pthread_join(pc->thr, NULL);
 	active_park = NULL;
-	tdxsim_test_set_hold_hook(pc->fx->sim, NULL, NULL);
+	tdxsim_set_hook(pc->fx->sim, NULL, NULL);
 	pthread_mutex_destroy(&pc->m);
 	pthread_cond_destroy(&pc->cv);
 	/* The hook sees the final status: nothing changed it on the way out. */
@@ -535,7 +542,7 @@ static void test_accept_holds_entry_lock(void **state)
 
 	set_args(pc, TDG_MEM_PAGE_ACCEPT, gx | TDX_PS_4K, 0, 0, 0);
 	pc->vcpu = fx->vcpu;
-	park_start(pc, fx, TDG_MEM_PAGE_ACCEPT | TDXSIM_HOOK_TDCALL);
+	park_start(pc, fx, TDG_MEM_PAGE_ACCEPT | PARK_TDCALL);
 	snap_take(fx, &s, gpas, 1, hpas, 1);
 	assert_int_equal(s.si[0].state, SEPT_PUBLIC_MAPPED);
 	exp_rdx = TDX_PS_4K | (SEPT_PUBLIC_MAPPED << TDX_SEPT_INFO_STATE_SHIFT);
