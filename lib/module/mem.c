@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Simulated host physical memory: one TDMR, a per-4K flag byte, and the host's
- * page allocator (2MB chunks on a free list and a partial list; 4K pages are
- * carved from partial chunks first so 2MB blocks stay available).
+ * page allocator (2MB chunks on a free list and a partial list, each with a
+ * bitmap of its allocated 4K pages; 4K pages are carved from partial chunks
+ * first so 2MB blocks stay available).
  *
  * The host allocator is not part of the module: it blocks on a mutex.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/mman.h>
 
 #include "tdxsim-internal.h"
 
@@ -16,33 +18,55 @@ bool mem_in_tdmr(const struct tdxsim *sim, u64 pa)
 	return pa >= sim->cfg.mem_base && pa < sim->mem_end;
 }
 
+/* [pa, pa + size) lies inside the TDMR; written so that pa + size cannot wrap. */
+bool mem_range_in_tdmr(const struct tdxsim *sim, u64 pa, u64 size)
+{
+	return mem_in_tdmr(sim, pa) && size <= sim->mem_end - pa;
+}
+
+/*
+ * Zeroed memory for the per-page and per-chunk arrays: reserved, not
+ * committed (MAP_NORESERVE), so a 1 TiB simulator costs resident memory only
+ * for what its users touch.
+ */
+void *mem_vzalloc(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void mem_vfree(void *p, size_t size)
+{
+	if (p)
+		munmap(p, size);
+}
+
 int mem_init(struct tdxsim *sim)
 {
-	u64 nr_chunks = sim->cfg.mem_size / SZ_2M;
-
+	sim->nr_chunks = sim->cfg.mem_size / SZ_2M;
 	sim->nr_pages = sim->cfg.mem_size >> PAGE_SHIFT;
 	sim->mem_end = sim->cfg.mem_base + sim->cfg.mem_size;
-	sim->page_flags = calloc(sim->nr_pages, 1);
-	sim->chunks = calloc(nr_chunks, sizeof(*sim->chunks));
-	if (!sim->page_flags || !sim->chunks)
-		return -ENOMEM;
-
-	TAILQ_INIT(&sim->free_chunks);
-	TAILQ_INIT(&sim->partial_chunks);
-	for (u64 i = 0; i < nr_chunks; i++) {
-		sim->chunks[i].nr_free = PAGES_PER_2M;
-		sim->chunks[i].on_list = CHUNK_FREE;
-		TAILQ_INSERT_TAIL(&sim->free_chunks, &sim->chunks[i], link);
-	}
 	pthread_mutex_init(&sim->alloc_lock, NULL);
 	pthread_mutex_init(&sim->misuse_lock, NULL);
+	TAILQ_INIT(&sim->free_chunks);
+	TAILQ_INIT(&sim->partial_chunks);
+	sim->chunk_fresh = 0;
+	/* Every chunk starts fresh: nothing to initialise (see struct mem_chunk). */
+	sim->page_flags = mem_vzalloc(sim->nr_pages);
+	sim->chunks = mem_vzalloc(sim->nr_chunks * sizeof(*sim->chunks));
+	if (!sim->page_flags || !sim->chunks)
+		return -ENOMEM;
 	return 0;
 }
 
 void mem_fini(struct tdxsim *sim)
 {
-	free(sim->page_flags);
-	free(sim->chunks);
+	mem_vfree(sim->page_flags, sim->nr_pages);
+	mem_vfree(sim->chunks, sim->nr_chunks * sizeof(*sim->chunks));
+	sim->page_flags = NULL;
+	sim->chunks = NULL;
 	pthread_mutex_destroy(&sim->alloc_lock);
 	pthread_mutex_destroy(&sim->misuse_lock);
 }
@@ -71,10 +95,11 @@ static u64 chunk_pa(const struct tdxsim *sim, const struct mem_chunk *ch)
 	return sim->cfg.mem_base + (u64)(ch - sim->chunks) * SZ_2M;
 }
 
+/* Put @ch on the list its fill level calls for: free, partial or none (full). */
 static void chunk_move(struct tdxsim *sim, struct mem_chunk *ch)
 {
-	u8 want = ch->nr_free == PAGES_PER_2M ? CHUNK_FREE :
-		  ch->nr_free ? CHUNK_PARTIAL : 0;
+	u8 want = !ch->nr_used ? CHUNK_FREE :
+		  ch->nr_used < PAGES_PER_2M ? CHUNK_PARTIAL : 0;
 
 	if (want == ch->on_list)
 		return;
@@ -89,41 +114,60 @@ static void chunk_move(struct tdxsim *sim, struct mem_chunk *ch)
 	ch->on_list = want;
 }
 
+/* A wholly free chunk: one given back earlier, else the next fresh one. */
+static struct mem_chunk *chunk_free_get(struct tdxsim *sim)
+{
+	struct mem_chunk *ch = TAILQ_FIRST(&sim->free_chunks);
+
+	if (ch)
+		return ch;
+	if (sim->chunk_fresh == sim->nr_chunks)
+		return NULL;
+	return &sim->chunks[sim->chunk_fresh++];
+}
+
+/*
+ * O(1): the first partial chunk (else a free one), and in it the first clear
+ * bit of its 8-word bitmap.  The lowest free page goes first, as before.
+ */
 static u64 alloc_4k(struct tdxsim *sim)
 {
 	struct mem_chunk *ch = TAILQ_FIRST(&sim->partial_chunks);
-	u64 base, idx;
+	unsigned int w, bit;
 
 	if (!ch)
-		ch = TAILQ_FIRST(&sim->free_chunks);
+		ch = chunk_free_get(sim);
 	if (!ch)
 		return 0;
-	base = chunk_pa(sim, ch);
-	idx = pa_to_idx(sim, base);
-	for (unsigned int i = 0; i < PAGES_PER_2M; i++) {
-		/* Atomic: the module sets other flag bits of allocated pages. */
-		if (__atomic_load_n(&sim->page_flags[idx + i], __ATOMIC_RELAXED) & PG_ALLOCATED)
-			continue;
-		__atomic_fetch_or(&sim->page_flags[idx + i], PG_ALLOCATED, __ATOMIC_RELAXED);
-		ch->nr_free--;
-		chunk_move(sim, ch);
-		return base + ((u64)i << PAGE_SHIFT);
+	for (w = 0; w < PAGES_PER_2M / 64; w++) {
+		if (~ch->used[w])
+			break;
 	}
-	return 0;	/* unreachable: nr_free said otherwise */
+	if (w == PAGES_PER_2M / 64)
+		return 0;	/* unreachable: the chunk was not full */
+	bit = w * 64 + (unsigned int)__builtin_ctzll(~ch->used[w]);
+	ch->used[w] |= 1ULL << (bit % 64);
+	ch->nr_used++;
+	chunk_move(sim, ch);
+	/* Atomic: the module sets other flag bits of allocated pages. */
+	__atomic_fetch_or(&sim->page_flags[(u64)(ch - sim->chunks) * PAGES_PER_2M + bit],
+			  PG_ALLOCATED, __ATOMIC_RELAXED);
+	return chunk_pa(sim, ch) + ((u64)bit << PAGE_SHIFT);
 }
 
 static u64 alloc_2m(struct tdxsim *sim)
 {
-	struct mem_chunk *ch = TAILQ_FIRST(&sim->free_chunks);
-	u64 base;
+	struct mem_chunk *ch = chunk_free_get(sim);
 
 	if (!ch)
 		return 0;
-	base = chunk_pa(sim, ch);
-	memset(&sim->page_flags[pa_to_idx(sim, base)], PG_ALLOCATED, PAGES_PER_2M);
-	ch->nr_free = 0;
+	memset(ch->used, 0xff, sizeof(ch->used));
+	ch->nr_used = PAGES_PER_2M;
 	chunk_move(sim, ch);
-	return base;
+	/* A free chunk carries no other flag (tdxsim_page_free refuses those). */
+	memset(&sim->page_flags[(u64)(ch - sim->chunks) * PAGES_PER_2M], PG_ALLOCATED,
+	       PAGES_PER_2M);
+	return chunk_pa(sim, ch);
 }
 
 u64 tdxsim_page_alloc(struct tdxsim *sim, int level)
@@ -185,7 +229,7 @@ int tdxsim_page_free(struct tdxsim *sim, u64 hpa, int level)
 	if (level != TDX_PS_4K && level != TDX_PS_2M)
 		return -EINVAL;
 	size = tdx_level_size(level);
-	if (hpa & (size - 1) || !mem_in_tdmr(sim, hpa)) {
+	if (hpa & (size - 1) || !mem_range_in_tdmr(sim, hpa, size)) {
 		sim_record_misuse(sim, hpa, "free of %#llx (level %d): not a page of simulated memory",
 				  (unsigned long long)hpa, level);
 		return -EINVAL;
@@ -198,11 +242,16 @@ int tdxsim_page_free(struct tdxsim *sim, u64 hpa, int level)
 	if (!ret) {
 		u64 idx = pa_to_idx(sim, hpa);
 		struct mem_chunk *ch = &sim->chunks[idx / PAGES_PER_2M];
+		unsigned int bit = idx % PAGES_PER_2M;
 
 		for (u64 i = 0; i < npages; i++)
 			__atomic_fetch_and(&sim->page_flags[idx + i], (u8)~PG_ALLOCATED,
 					   __ATOMIC_RELAXED);
-		ch->nr_free += npages;
+		if (npages == PAGES_PER_2M)
+			memset(ch->used, 0, sizeof(ch->used));
+		else
+			ch->used[bit / 64] &= ~(1ULL << (bit % 64));
+		ch->nr_used -= npages;
 		chunk_move(sim, ch);
 		sim->pages_in_use -= npages;
 	}
@@ -223,8 +272,9 @@ int tdxsim_page_free(struct tdxsim *sim, u64 hpa, int level)
 
 int tdxsim_page_reset(struct tdxsim *sim, u64 hpa, u64 size)
 {
+	/* Issue 7: hpa + size must not wrap past the end of the TDMR. */
 	if (hpa & (PAGE_SIZE - 1) || size & (PAGE_SIZE - 1) || !size ||
-	    !mem_in_tdmr(sim, hpa) || hpa + size > sim->mem_end)
+	    !mem_range_in_tdmr(sim, hpa, size))
 		return -EINVAL;
 	/*
 	 * MOVDIR64B with the host key: clears the poison quirk, but does not

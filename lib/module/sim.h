@@ -12,8 +12,15 @@
 /* --------------------------------------------------------------------------
  * The simulator (module + physical memory).
  */
+/*
+ * One 2MB chunk of the host allocator.  Chunks at or above
+ * sim->chunk_fresh have never been handed out: they are free, zero, and on no
+ * list, so creating a simulator touches none of them.  All fields are guarded
+ * by sim->alloc_lock.
+ */
 struct mem_chunk {
-	u16 nr_free;
+	u64 used[PAGES_PER_2M / 64];	/* bit set: the 4K page is allocated */
+	u16 nr_used;
 	u8 on_list;		/* 0, CHUNK_FREE or CHUNK_PARTIAL */
 	TAILQ_ENTRY(mem_chunk) link;
 };
@@ -75,6 +82,8 @@ struct tdxsim {
 	/* Host allocator. */
 	pthread_mutex_t alloc_lock;
 	struct mem_chunk *chunks;
+	u64 nr_chunks;
+	u64 chunk_fresh;		/* chunks from here on were never used */
 	struct mem_chunk_list free_chunks;
 	struct mem_chunk_list partial_chunks;
 	u64 pages_in_use;
@@ -118,6 +127,9 @@ struct tdxsim {
 int mem_init(struct tdxsim *sim);
 void mem_fini(struct tdxsim *sim);
 bool mem_in_tdmr(const struct tdxsim *sim, u64 pa);
+bool mem_range_in_tdmr(const struct tdxsim *sim, u64 pa, u64 size);
+void *mem_vzalloc(size_t size);
+void mem_vfree(void *p, size_t size);
 void sim_record_misuse(struct tdxsim *sim, u64 hpa, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The host allocator and the range checks of the host-memory calls
+ * (tdxsim.h "Host physical memory"), on a small simulator of 4 chunks.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "harness.h"
+
+#define NR_CHUNKS	4
+#define PAGES		(NR_CHUNKS * 512)
+
+struct memfx {
+	struct tdxsim *sim;
+	u64 base, end;
+};
+
+static int setup(void **state)
+{
+	struct tdxsim_config cfg;
+	struct memfx *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return -1;
+	tdxsim_config_init(&cfg);
+	cfg.mem_size = NR_CHUNKS * 0x200000ULL;
+	m->sim = tdxsim_create(&cfg);
+	if (!m->sim) {
+		free(m);
+		return -1;
+	}
+	m->base = cfg.mem_base;
+	m->end = cfg.mem_base + cfg.mem_size;
+	*state = m;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct memfx *m = *state;
+
+	tdxsim_destroy(m->sim);
+	free(m);
+	return 0;
+}
+
+static bool has_misuse(struct tdxsim *sim, u64 hpa)
+{
+	struct tdxsim_report rep;
+
+	tdxsim_check(sim, &rep);
+	for (unsigned int i = 0; i < rep.nr && i < TDXSIM_REPORT_MAX; i++) {
+		if (rep.v[i].what == TDXSIM_INV_HOST_MISUSE && rep.v[i].hpa == hpa)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Every 4K page once, lowest first within a chunk; 4K pages come from a
+ * partial chunk before a free one, so a 2MB block stays available; then
+ * ENOMEM; a freed page is the next one handed out.
+ */
+static void test_alloc_all_4k(void **state)
+{
+	struct memfx *m = *state;
+	unsigned int n = PAGES - 512;
+	u64 *pa = calloc(n, sizeof(*pa)), blk = 0;
+	u8 *seen = calloc(PAGES, 1);
+
+	assert_non_null(pa);
+	assert_non_null(seen);
+	for (unsigned int i = 0; i < n; i++) {
+		pa[i] = tdxsim_page_alloc(m->sim, TDX_PS_4K);
+		assert_true(pa[i] >= m->base && pa[i] < m->end);
+		assert_int_equal(pa[i] & 0xfff, 0);
+		assert_int_equal(seen[(pa[i] - m->base) >> 12], 0);
+		seen[(pa[i] - m->base) >> 12] = 1;
+		if (i % 512)
+			assert_true(pa[i] == pa[i - 1] + 4096);
+		if (i == 0) {
+			blk = tdxsim_page_alloc(m->sim, TDX_PS_2M);
+			assert_int_equal(blk & 0x1fffff, 0);
+			assert_true(blk >= m->base && blk < m->end);
+			assert_true(blk != (pa[0] & ~0x1fffffULL));
+			for (unsigned int j = 0; j < 512; j++)
+				seen[((blk - m->base) >> 12) + j] = 1;
+		}
+	}
+	assert_int_equal(tdxsim_pages_in_use(m->sim), PAGES);
+	errno = 0;
+	assert_int_equal(tdxsim_page_alloc(m->sim, TDX_PS_4K), 0);
+	assert_int_equal(errno, ENOMEM);
+
+	/* Two holes in one chunk: the lower one is filled first. */
+	assert_int_equal(tdxsim_page_free(m->sim, pa[700], TDX_PS_4K), 0);
+	assert_int_equal(tdxsim_page_free(m->sim, pa[600], TDX_PS_4K), 0);
+	assert_int_equal(tdxsim_page_alloc(m->sim, TDX_PS_4K), pa[600]);
+	assert_int_equal(tdxsim_page_alloc(m->sim, TDX_PS_4K), pa[700]);
+
+	/* A chunk given back whole is a 2MB block again. */
+	assert_int_equal(tdxsim_page_alloc(m->sim, TDX_PS_2M), 0);
+	for (unsigned int i = 512; i < 1024; i++)
+		assert_int_equal(tdxsim_page_free(m->sim, pa[i], TDX_PS_4K), 0);
+	assert_int_equal(tdxsim_page_alloc(m->sim, TDX_PS_2M), pa[512]);
+	assert_int_equal(tdxsim_page_free(m->sim, pa[512], TDX_PS_2M), 0);
+	for (unsigned int i = 0; i < n; i++) {
+		if (i < 512 || i >= 1024)
+			assert_int_equal(tdxsim_page_free(m->sim, pa[i], TDX_PS_4K), 0);
+	}
+	assert_int_equal(tdxsim_page_free(m->sim, blk, TDX_PS_2M), 0);
+	assert_int_equal(tdxsim_pages_in_use(m->sim), 0);
+	free(pa);
+	free(seen);
+}
+
+/* A 2MB block can be given back 4K at a time, and the chunk is reused. */
+static void test_2m_freed_as_4k(void **state)
+{
+	struct memfx *m = *state;
+	u64 blk[NR_CHUNKS], p;
+
+	for (unsigned int i = 0; i < NR_CHUNKS; i++) {
+		blk[i] = tdxsim_page_alloc(m->sim, TDX_PS_2M);
+		assert_int_equal(blk[i] & 0x1fffff, 0);
+		assert_true(blk[i] >= m->base && blk[i] < m->end);
+	}
+	assert_int_equal(tdxsim_page_alloc(m->sim, TDX_PS_2M), 0);
+	assert_int_equal(tdxsim_page_alloc(m->sim, TDX_PS_4K), 0);
+	assert_int_equal(tdxsim_page_free(m->sim, blk[2] + 5 * 4096, TDX_PS_4K), 0);
+	p = tdxsim_page_alloc(m->sim, TDX_PS_4K);
+	assert_int_equal(p, blk[2] + 5 * 4096);
+	for (unsigned int i = 0; i < 512; i++)
+		assert_int_equal(tdxsim_page_free(m->sim, blk[2] + i * 4096ULL, TDX_PS_4K), 0);
+	assert_int_equal(tdxsim_page_alloc(m->sim, TDX_PS_2M), blk[2]);
+	for (unsigned int i = 0; i < NR_CHUNKS; i++)
+		assert_int_equal(tdxsim_page_free(m->sim, blk[i], TDX_PS_2M), 0);
+	assert_int_equal(tdxsim_pages_in_use(m->sim), 0);
+	assert_int_equal(tdxsim_check(m->sim, NULL), 0);
+}
+
+/* tdxsim.h: a double free or a free of a partly free 2MB block is refused and recorded. */
+static void test_free_misuse(void **state)
+{
+	struct memfx *m = *state;
+	u64 a = tdxsim_page_alloc(m->sim, TDX_PS_4K);
+	u64 b = tdxsim_page_alloc(m->sim, TDX_PS_2M);
+
+	assert_int_equal(tdxsim_page_free(m->sim, a, TDX_PS_4K), 0);
+	assert_int_equal(tdxsim_page_free(m->sim, a, TDX_PS_4K), -EINVAL);
+	assert_true(has_misuse(m->sim, a));
+	assert_int_equal(tdxsim_page_free(m->sim, b + 4096, TDX_PS_4K), 0);
+	assert_int_equal(tdxsim_page_free(m->sim, b, TDX_PS_2M), -EINVAL);
+	assert_true(has_misuse(m->sim, b));
+	/* The refused free changed nothing: the other 511 pages are still out. */
+	assert_int_equal(tdxsim_pages_in_use(m->sim), 511);
+	assert_int_equal(tdxsim_page_free(m->sim, b + 4096, TDX_PS_4K), -EINVAL);
+	for (unsigned int i = 0; i < 512; i++) {
+		if (i != 1)
+			assert_int_equal(tdxsim_page_free(m->sim, b + i * 4096ULL, TDX_PS_4K), 0);
+	}
+	assert_int_equal(tdxsim_pages_in_use(m->sim), 0);
+}
+
+/*
+ * Issue 7: every range argument is checked without overflow.  Before the fix
+ * hpa + size wrapped, the check passed and the reset wrote past the
+ * page-flag array (ASan: heap-buffer-overflow; a segfault without it).
+ */
+static void test_range_args_no_wrap(void **state)
+{
+	struct memfx *m = *state;
+	u64 p = tdxsim_page_alloc(m->sim, TDX_PS_4K);
+
+	assert_int_equal(tdxsim_page_reset(m->sim, m->base, 0 - m->base + 4096), -EINVAL);
+	assert_int_equal(tdxsim_page_reset(m->sim, m->end - 4096, 0 - m->end + 8192), -EINVAL);
+	assert_int_equal(tdxsim_page_reset(m->sim, m->end - 4096, 8192), -EINVAL);
+	assert_int_equal(tdxsim_page_reset(m->sim, m->end - 4096, ~0xfffULL), -EINVAL);
+	assert_int_equal(tdxsim_page_reset(m->sim, m->end, 4096), -EINVAL);
+	assert_int_equal(tdxsim_page_reset(m->sim, m->base - 4096, 8192), -EINVAL);
+	assert_int_equal(tdxsim_page_reset(m->sim, m->end - 4096, 4096), 0);
+	assert_int_equal(tdxsim_page_reset(m->sim, m->base, m->end - m->base), 0);
+
+	assert_int_equal(tdxsim_page_free(m->sim, ~0x1fffffULL, TDX_PS_2M), -EINVAL);
+	assert_int_equal(tdxsim_page_free(m->sim, ~0xfffULL, TDX_PS_4K), -EINVAL);
+	assert_int_equal(tdxsim_page_free(m->sim, m->end, TDX_PS_4K), -EINVAL);
+	assert_true(has_misuse(m->sim, m->end));
+
+	struct tdxsim_pamt_info pi;
+
+	assert_int_equal(tdxsim_pamt_lookup(m->sim, ~0xfffULL, &pi), -EINVAL);
+	assert_int_equal(tdxsim_pamt_lookup(m->sim, m->end, &pi), -EINVAL);
+	assert_int_equal(tdxsim_pamt_lookup(m->sim, m->end - 4096, &pi), 0);
+	assert_int_equal(tdxsim_page_free(m->sim, p, TDX_PS_4K), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_alloc_all_4k, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_2m_freed_as_4k, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_misuse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_range_args_no_wrap, setup, teardown),
+	};
+
+	return run_group(tests);
+}
