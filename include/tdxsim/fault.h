@@ -54,7 +54,12 @@ struct tdxsim_fault_rule {
 void tdxsim_fault_rule_init(struct tdxsim_fault_rule *r, unsigned int leaf,
 			    enum tdxsim_fault_action action, u64 status);
 
-/* Add a rule; returns its id (>= 0) or -EINVAL / -ENOSPC.  Thread-safe. */
+/*
+ * Add a rule; returns its id (>= 0) or -EINVAL / -ENOSPC.  Thread-safe.
+ * -EINVAL: more than one of nth/every/probability, a probability outside
+ * [0, 1] (NaN included), gpa_end < gpa_start, or a STATUS rule whose status
+ * is not an error (bit 63 clear: the call would "succeed" without running).
+ */
 int tdxsim_fault_add(struct tdxsim *sim, const struct tdxsim_fault_rule *r);
 
 /*
@@ -64,10 +69,12 @@ int tdxsim_fault_add(struct tdxsim *sim, const struct tdxsim_fault_rule *r);
  * leaf   := aug add demote promote remove block unblock track sept_add sept_remove
  *           reclaim wbinvd pamt_add pamt_remove vp_enter accept alloc | a leaf number
  * action := busy=OPERAND (rcx rdx r8 r9 r12 r13 sept td_epoch op_state tdr, or a number)
- *         | status=NAME|0xVALUE | interrupted | epoch_busy | interrupt | enomem
+ *         | status=NAME|0xVALUE (an error: bit 63 set) | interrupted | epoch_busy
+ *         | interrupt | enomem
  * option := nth=N | every=K | p=P | max=N | gpa=START-END | level=L | td=0xTDR | thread=T
- * Returns the number of rules added, or -EINVAL with a message naming the bad
- * token in @err (may be NULL).  Rules before the bad one stay added.
+ * Returns the number of rules added, or -EINVAL with a one-line message naming
+ * the bad token in @err (may be NULL; the token is cut to 40 characters and
+ * control characters show as '?').  Rules before the bad one stay added.
  */
 int tdxsim_fault_parse(struct tdxsim *sim, const char *spec, char *err, size_t errlen);
 

@@ -45,8 +45,9 @@ void tdxsim_config_init(struct tdxsim_config *cfg);
 /*
  * Create a simulator.  Returns NULL with errno EINVAL for a bad config
  * (unaligned or empty memory, nr_cpus 0, bad widths) or a malformed
- * TDXSIM_FAULTS/TDXSIM_SEED/TDXSIM_TRACE (a message naming the bad token goes
- * to stderr), or ENOMEM.  The 4K PAMT, 8 bytes per 4K page of simulated
+ * TDXSIM_FAULTS/TDXSIM_SEED/TDXSIM_TRACE (a one-line message naming the bad
+ * token goes to stderr; TDXSIM_SEED takes digits only, "0x" allowed, and a
+ * TDXSIM_TRACE path must fit in PATH_MAX), or ENOMEM.  The 4K PAMT, 8 bytes per 4K page of simulated
  * memory, is allocated and populated here, as the module's static PAMT is.
  */
 struct tdxsim *tdxsim_create(const struct tdxsim_config *cfg);

@@ -42,8 +42,10 @@ int tdxsim_fault_add(struct tdxsim *sim, const struct tdxsim_fault_rule *r)
 {
 	int id;
 
-	if (!r || r->probability < 0 || r->probability > 1 || r->gpa_end < r->gpa_start ||
-	    (!!r->nth + !!r->every + (r->probability > 0)) > 1)
+	/* NaN fails the range test; a STATUS rule must fail the call. */
+	if (!r || !(r->probability >= 0 && r->probability <= 1) || r->gpa_end < r->gpa_start ||
+	    (!!r->nth + !!r->every + (r->probability > 0)) > 1 ||
+	    (r->action == TDXSIM_FAULT_STATUS && !(r->status & TDX_ERROR)))
 		return -EINVAL;
 	pthread_mutex_lock(&sim->fault_lock);
 	id = sim->nr_faults;
@@ -235,11 +237,32 @@ struct parser {
 	unsigned int rule_no;
 };
 
+#define TOKEN_SHOWN	40
+
+/*
+ * A token as the message shows it: at most TOKEN_SHOWN characters, so the
+ * "expected ..." part always fits, and control characters as '?', so the
+ * message stays one line.
+ */
+void fault_quote_token(char *dst, size_t n, const char *tok)
+{
+	size_t i;
+
+	for (i = 0; tok[i] && i < TOKEN_SHOWN && i + 1 < n; i++)
+		dst[i] = (unsigned char)tok[i] < 0x20 || tok[i] == 0x7f ? '?' : tok[i];
+	dst[i] = '\0';
+	if (tok[i] && i + 4 < n)
+		strcpy(dst + i, "...");
+}
+
 static int parse_error(struct parser *p, const char *tok, const char *expected)
 {
+	char shown[TOKEN_SHOWN + 4];
+
+	fault_quote_token(shown, sizeof(shown), tok);
 	if (p->err)
-		snprintf(p->err, p->errlen, "rule %u: bad token '%s': expected %s", p->rule_no, tok,
-			 expected);
+		snprintf(p->err, p->errlen, "rule %u: bad token '%s': expected %s", p->rule_no,
+			 shown, expected);
 	return -EINVAL;
 }
 
@@ -294,8 +317,9 @@ static int parse_action(struct parser *p, char *tok, struct tdxsim_fault_rule *r
 	}
 	if (!strcasecmp(tok, "status") && val) {
 		r->action = TDXSIM_FAULT_STATUS;
-		if (tdxsim_status_parse(val, &r->status))
-			return parse_error(p, val, "a status name (TDX_OPERAND_BUSY|SEPT) or a number");
+		/* A non-error status would make the call "succeed" without running. */
+		if (tdxsim_status_parse(val, &r->status) || !(r->status & TDX_ERROR))
+			return parse_error(p, val, "an error status name (TDX_OPERAND_BUSY|SEPT) or a number with bit 63 set");
 		return 0;
 	}
 	if (val)
@@ -333,7 +357,8 @@ static int parse_option(struct parser *p, char *tok, struct tdxsim_fault_rule *r
 	if (!strcasecmp(tok, "p")) {
 		errno = 0;
 		r->probability = strtod(val, &end);
-		if (errno || *end || end == val || r->probability <= 0 || r->probability > 1)
+		/* Written so that NaN fails too. */
+		if (errno || *end || end == val || !(r->probability > 0 && r->probability <= 1))
 			return parse_error(p, val, "a probability in (0, 1]");
 		return 0;
 	}

@@ -341,9 +341,15 @@ static int apply_environment(struct tdxsim *sim)
 
 	if (seed && *seed) {
 		errno = 0;
-		sim->cfg.seed = strtoull(seed, &end, 0);
-		if (errno || *end) {
-			fprintf(stderr, "tdxsim: TDXSIM_SEED: bad token '%s': expected a number\n", seed);
+		/* strtoull alone takes blanks and a sign ("-1" is 2^64 - 1). */
+		if (*seed >= '0' && *seed <= '9')
+			sim->cfg.seed = strtoull(seed, &end, 0);
+		if (*seed < '0' || *seed > '9' || errno || *end) {
+			char shown[48];
+
+			fault_quote_token(shown, sizeof(shown), seed);
+			fprintf(stderr, "tdxsim: TDXSIM_SEED: bad token '%s': expected a number\n",
+				shown);
 			return -EINVAL;
 		}
 	}

@@ -190,6 +190,7 @@ void trace_call(struct seamcall_ctx *c, enum tdxsim_trace_type type,
 void trace_td_exit(struct tdxsim_vcpu *v, u32 exit_reason);
 
 /* fault.c */
+void fault_quote_token(char *dst, size_t n, const char *tok);
 int fault_check(struct tdxsim *sim, unsigned int leaf, const struct tdx_module_args *a);
 
 static inline bool sim_has_faults(struct tdxsim *sim)

@@ -5,6 +5,7 @@
  * ring see events in one order.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -424,8 +425,9 @@ int trace_apply_environment(struct tdxsim *sim)
 {
 	const char *path = getenv("TDXSIM_TRACE"), *dot, *slash;
 	unsigned int n;
-	char name[4096];
+	char name[PATH_MAX];
 	size_t len;
+	int ret;
 
 	sim->trace_t0 = 0;
 	sim->trace_t0 = trace_now_ns(sim);
@@ -438,12 +440,21 @@ int trace_apply_environment(struct tdxsim *sim)
 	if (!dot || (slash && dot < slash))
 		dot = path + len;
 	if (n == 1)
-		snprintf(name, sizeof(name), "%s", path);
+		ret = snprintf(name, sizeof(name), "%s", path);
 	else
-		snprintf(name, sizeof(name), "%.*s-%u%s", (int)(dot - path), path, n, dot);
+		ret = snprintf(name, sizeof(name), "%.*s-%u%s", (int)(dot - path), path, n, dot);
+	/* Cut short, the trace would go to another file: refuse instead. */
+	if (ret < 0 || (size_t)ret >= sizeof(name)) {
+		fprintf(stderr, "tdxsim: TDXSIM_TRACE: path longer than %zu characters\n",
+			sizeof(name) - 1);
+		return -EINVAL;
+	}
 	if (tdxsim_trace_open(sim, name, len > 5 && !strcmp(path + len - 5, ".json") ?
 			      TDXSIM_TRACE_JSON : TDXSIM_TRACE_TEXT)) {
-		fprintf(stderr, "tdxsim: TDXSIM_TRACE: cannot write '%s'\n", name);
+		char shown[48];
+
+		fault_quote_token(shown, sizeof(shown), name);
+		fprintf(stderr, "tdxsim: TDXSIM_TRACE: cannot write '%s'\n", shown);
 		return -EINVAL;
 	}
 	return 0;

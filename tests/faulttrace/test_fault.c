@@ -8,9 +8,11 @@
  * (§2.8 step 7, §5); probabilistic rules are a function of the seed; the
  * TDXSIM_FAULTS/TDXSIM_SEED environment and the parser's error messages.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <tdxsim/fault.h>
 
@@ -704,6 +706,118 @@ static void test_env_malformed(void **state)
 	assert_int_equal(err, EINVAL);
 }
 
+/*
+ * Environment strings that used to slip through (issue 7): each is refused
+ * with EINVAL, and the message stays one line that says what was expected.
+ */
+static void test_env_refused(void **state)
+{
+	static const struct {
+		const char *faults, *seed;
+	} bad[] = {
+		{ "aug:busy=rcx:p=nan", NULL },		/* NaN passed "<= 0 || > 1" */
+		{ "aug:busy=rcx:p=nan:nth=1", NULL },	/* ... and the one-selector rule */
+		{ "aug:status=TDX_SUCCESS", NULL },	/* "succeeds" without running */
+		{ "aug:status=0", NULL },
+		{ "aug:status=0x0000000100000000", NULL },	/* not an error status */
+		{ "aug:busy=rcx", "-1" },		/* strtoull takes a sign */
+		{ "aug:busy=rcx", " 5" },		/* ... and leading blanks */
+		{ "aug:busy=rcx", "+5" },
+	};
+	struct tdxsim *sim;
+	int err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sim = create_with_env(bad[i].faults, bad[i].seed, &err);
+		if (sim) {
+			tdxsim_destroy(sim);
+			fail_msg("TDXSIM_FAULTS='%s' TDXSIM_SEED='%s' was accepted", bad[i].faults,
+				 bad[i].seed ? bad[i].seed : "");
+		}
+		assert_int_equal(err, EINVAL);
+	}
+}
+
+/* The rule API refuses what the parser refuses. */
+static void test_rule_api_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct tdxsim_fault_rule r;
+
+	tdxsim_fault_rule_init(&r, TDH_MEM_PAGE_AUG, TDXSIM_FAULT_STATUS, TDX_SUCCESS);
+	assert_int_equal(tdxsim_fault_add(fx->sim, &r), -EINVAL);
+	tdxsim_fault_rule_init(&r, TDH_MEM_PAGE_AUG, TDXSIM_FAULT_STATUS, TDX_OPERAND_BUSY);
+	r.probability = __builtin_nan("");
+	assert_int_equal(tdxsim_fault_add(fx->sim, &r), -EINVAL);
+	r.probability = 0.5;
+	r.nth = 1;
+	assert_int_equal(tdxsim_fault_add(fx->sim, &r), -EINVAL);
+	assert_int_equal(tdxsim_fault_nr_rules(fx->sim), 0);
+}
+
+/*
+ * A TDXSIM_TRACE path longer than PATH_MAX is refused.  It used to be cut to
+ * PATH_MAX - 1 characters: DIR/././.../trace.json became DIR/././.../trace.js
+ * and the trace went there.
+ */
+static void test_env_trace_path_too_long(void **state)
+{
+	char dir[] = "/tmp/tdxsim-trace-XXXXXX", cut[64];
+	struct tdxsim_config c;
+	struct tdxsim *sim;
+	size_t len, pos;
+	char *path;
+	int err;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = malloc(PATH_MAX + 2);
+	assert_non_null(path);
+	len = (size_t)snprintf(path, PATH_MAX + 2, "%s/", dir);
+	if ((PATH_MAX + 1 - len - strlen("trace.json")) % 2)
+		path[len++] = '/';
+	while (len + strlen("trace.json") < PATH_MAX + 1) {
+		memcpy(path + len, "./", 2);
+		len += 2;
+	}
+	strcpy(path + len, "trace.json");
+	pos = strlen(path);
+	assert_int_equal(pos, PATH_MAX + 1);
+	tdxsim_config_init(&c);
+	c.mem_size = 64ULL << 20;
+	setenv("TDXSIM_TRACE", path, 1);
+	errno = 0;
+	sim = tdxsim_create(&c);
+	err = errno;
+	unsetenv("TDXSIM_TRACE");
+	free(path);
+	tdxsim_destroy(sim);
+	snprintf(cut, sizeof(cut), "%s/trace.js", dir);
+	err = unlink(cut) == 0 ? -1 : err;	/* written where it was not asked to */
+	rmdir(dir);
+	assert_null(sim);
+	assert_int_equal(err, EINVAL);
+}
+
+/* One line, the token quoted safely, the "expected" part always there. */
+static void test_parse_message_shape(void **state)
+{
+	struct fixture *fx = *state;
+	char spec[600], err[256];
+
+	assert_int_equal(tdxsim_fault_parse(fx->sim, "aug:busy=r\ncx", err, sizeof(err)),
+			 -EINVAL);
+	assert_null(strchr(err, '\n'));
+	assert_non_null(strstr(err, "expected"));
+	memset(spec, 'z', sizeof(spec) - 1);
+	spec[sizeof(spec) - 1] = '\0';
+	memcpy(spec, "aug:busy=", 9);
+	assert_int_equal(tdxsim_fault_parse(fx->sim, spec, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "expected an operand"));
+	assert_true(strlen(err) < sizeof(err) - 1);
+}
+
 /* ---- the parser ---- */
 
 static void test_parse_errors_name_the_token(void **state)
@@ -834,6 +948,11 @@ int main(void)
 		cmocka_unit_test(test_probability_seeded),
 		cmocka_unit_test(test_env_rules),
 		cmocka_unit_test(test_env_malformed),
+		cmocka_unit_test(test_env_refused),
+		cmocka_unit_test(test_env_trace_path_too_long),
+		cmocka_unit_test_setup_teardown(test_rule_api_refused, fx_setup_runnable, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_parse_message_shape, fx_setup_runnable,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_parse_errors_name_the_token,
 						fx_setup_runnable, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_add_and_statistics, fx_setup_runnable,
