@@ -110,11 +110,18 @@ enum pamt_page_type {
 #define TDX_SEPT_INFO_STATE_SHIFT	8
 #define TDX_SEPT_INFO_STATE_MASK	0xFF00ULL
 
-/* The architectural S-EPT entry as returned in RCX on walk/state errors. */
+/*
+ * The architectural S-EPT entry as returned in RCX on walk/state errors
+ * (set_arch_septe_details_in_vmm_regs()): FREE reads as SVE alone; a leaf as
+ * HPA | MT_WB | IPAT | PS | SVE, plus RWX when MAPPED (PS is set on 4K
+ * leaves too: it is part of the state encoding); a non-leaf entry as RWX | PS
+ * only, without the child table's address (NL_MAPPED 0x7, NL_BLOCKED 0).
+ */
 #define SEPT_ARCH_R			(1ULL << 0)
 #define SEPT_ARCH_W			(1ULL << 1)
 #define SEPT_ARCH_X			(1ULL << 2)
 #define SEPT_ARCH_MT_WB			(6ULL << 3)
+#define SEPT_ARCH_IPAT			(1ULL << 6)
 #define SEPT_ARCH_PS			(1ULL << 7)
 #define SEPT_ARCH_SVE			(1ULL << 63)
 #define SEPT_ARCH_PFN_MASK		0x000FFFFFFFFFF000ULL

@@ -136,25 +136,26 @@ u8 sept_public_state(enum sept_state s)
 	return pub[s];
 }
 
-/* The architectural entry: FREE reads as SVE only, RWX only when present. */
-u64 sept_arch_entry(u64 e, int level)
+/*
+ * The architectural entry (set_arch_septe_details_in_vmm_regs()).  FREE reads
+ * as SVE alone.  Otherwise the module masks its entry: a leaf (PS set, on 4K
+ * leaves too, since PS and IPAT are part of every leaf state's encoding) keeps
+ * HPA, RWX, MT (WB), IPAT, PS and SVE (always set on a leaf); a non-leaf
+ * entry keeps only RWX and PS (0), so no address.  RWX is 7 only for MAPPED
+ * and NL_MAPPED: AUG writes PENDING with no permissions and BLOCK clears them.
+ * REMOVED is not FREE and not a leaf: 0.
+ */
+u64 sept_arch_entry(u64 e)
 {
 	enum sept_state s = septe_state(e);
-	u64 a;
+	u64 rwx = SEPT_ARCH_R | SEPT_ARCH_W | SEPT_ARCH_X;
 
-	if (s == SEPT_FREE || s == SEPT_REMOVED)
+	if (s == SEPT_FREE)
 		return SEPT_ARCH_SVE;
-	a = septe_hpa(e);
-	if (s == SEPT_NL_MAPPED)
-		a |= SEPT_ARCH_R | SEPT_ARCH_W | SEPT_ARCH_X;
-	if (sept_state_is_leaf(s)) {
-		a |= SEPT_ARCH_MT_WB;
-		if (level > TDX_PS_4K)
-			a |= SEPT_ARCH_PS;
-		if (s == SEPT_MAPPED)
-			a |= SEPT_ARCH_R | SEPT_ARCH_W | SEPT_ARCH_X;
-	}
-	return a;
+	if (!sept_state_is_leaf(s))
+		return s == SEPT_NL_MAPPED ? rwx : 0;
+	return septe_hpa(e) | SEPT_ARCH_MT_WB | SEPT_ARCH_IPAT | SEPT_ARCH_PS | SEPT_ARCH_SVE |
+	       (s == SEPT_MAPPED ? rwx : 0);
 }
 
 /*
@@ -231,7 +232,7 @@ void sept_set_details(struct seamcall_ctx *c, const struct sept_walk *w)
 {
 	enum sept_state s = septe_state(w->entry);
 
-	c->args->rcx = sept_arch_entry(w->entry, w->level);
+	c->args->rcx = sept_arch_entry(w->entry);
 	c->args->rdx = (u64)w->level | ((u64)sept_public_state(s) << TDX_SEPT_INFO_STATE_SHIFT);
 }
 
@@ -243,7 +244,7 @@ static void fill_info(const struct sept_walk *w, struct tdxsim_sept_info *info)
 	info->state = sept_public_state(s);
 	info->leaf = sept_state_is_leaf(s);
 	info->hpa = s == SEPT_FREE ? 0 : septe_hpa(w->entry);
-	info->entry = sept_arch_entry(w->entry, w->level);
+	info->entry = sept_arch_entry(w->entry);
 	info->accept_counter = (u16)septe_accept_counter(w->entry);
 }
 

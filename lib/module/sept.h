@@ -119,7 +119,7 @@ struct sept_page *sept_page_get(struct tdxsim *sim, struct td *td, u64 hpa, int 
 void sept_page_put(struct tdxsim *sim, struct td *td, struct sept_page *sp);
 void sept_slabs_free(struct tdxsim *sim);
 void sept_walk(struct td *td, u64 gpa, int level, struct sept_walk *w);
-u64 sept_arch_entry(u64 e, int level);
+u64 sept_arch_entry(u64 e);
 u8 sept_public_state(enum sept_state s);
 bool sept_lock_host(u64 *ep);
 void sept_unlock(u64 *ep);

@@ -13,17 +13,21 @@
 #define GPA_4K(base, i)		((base) + (u64)(i) * TDX_PAGE_SIZE)
 #define RWX			(SEPT_ARCH_R | SEPT_ARCH_W | SEPT_ARCH_X)
 
-/* Architectural leaf entry as reported in RCX (§0.2): RWX only when guest-accessible. */
+/*
+ * Architectural leaf entry as reported in RCX (set_arch_septe_details_in_vmm_regs()):
+ * HPA | WB | IPAT | PS | SVE on every leaf, 4K included; RWX only when MAPPED.
+ */
 static u64 arch_leaf(u64 hpa, int level, bool mapped)
 {
-	return hpa | SEPT_ARCH_MT_WB | (level > TDX_PS_4K ? SEPT_ARCH_PS : 0) |
+	(void)level;
+	return hpa | SEPT_ARCH_MT_WB | SEPT_ARCH_IPAT | SEPT_ARCH_PS | SEPT_ARCH_SVE |
 	       (mapped ? RWX : 0);
 }
 
-/* Architectural non-leaf entry: RWX cleared by BLOCK (§2.5). */
-static u64 arch_nl(u64 sept_pa, bool blocked)
+/* Architectural non-leaf entry: RWX | PS only, no address; RWX cleared by BLOCK (§2.5). */
+static u64 arch_nl(bool blocked)
 {
-	return sept_pa | (blocked ? 0 : RWX);
+	return blocked ? 0 : RWX;
 }
 
 /* RDX of the S-EPT error details: level in 2:0, public state in 15:8 (§0.2). */
@@ -161,7 +165,7 @@ static void assert_demoted(struct fixture *fx, const struct demote_pages *d, u8 
 	assert_int_equal(si.state, SEPT_PUBLIC_NL_MAPPED);
 	assert_false(si.leaf);
 	assert_int_equal(si.hpa, d->sept);
-	assert_int_equal(si.entry, arch_nl(d->sept, false));
+	assert_int_equal(si.entry, arch_nl(false));
 	for (unsigned int i = 0; i < 512; i++) {
 		u64 hpa = d->hpa + i * TDX_PAGE_SIZE;
 
@@ -419,12 +423,10 @@ static void test_demote_operand_walk_state(void **state)
 	struct demote_pages d;
 	struct demote_snap s;
 	struct tdx_module_args a;
-	u64 nl_sept;
 
 	prep_demote(fx, GPA_2M(0), true, true, &d);
 	/* A range mapped at 4K (level-1 entry NL_MAPPED), set up before the snapshot. */
 	fx_map_sept(fx, GPA_2M(6), TDX_PS_4K);
-	nl_sept = sept_at(fx, GPA_2M(6), TDX_PS_2M).hpa;
 	snap_demote(fx, &d, &s);
 	/* Level 0 (and 3) outside DEMOTE's 2MB..1GB range. */
 	assert_status(demote_raw(fx, d.gpa | TDX_PS_4K, d.sept, d.pair[0], d.pair[1], &a),
@@ -459,7 +461,7 @@ static void test_demote_operand_walk_state(void **state)
 	/* NL_MAPPED: the level-1 entry of a range already mapped at 4K. */
 	assert_status(demote_raw(fx, GPA_2M(6) | TDX_PS_2M, d.sept, d.pair[0], d.pair[1], &a),
 		      TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX);
-	assert_int_equal(a.rcx, arch_nl(nl_sept, false));
+	assert_int_equal(a.rcx, arch_nl(false));
 	assert_int_equal(a.rdx, level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
 	assert_int_equal(sept_at(fx, GPA_2M(6), TDX_PS_2M).state, SEPT_PUBLIC_NL_MAPPED);
 	assert_demote_unchanged(fx, &d, &s);
@@ -782,7 +784,7 @@ static void test_promote_child_removed(void **state)
 	cnt = chldcnt(fx);
 	assert_status(promote_raw(fx, d.gpa, &a),
 		      TDX_EPT_INVALID_PROMOTE_CONDITIONS | TDX_OPERAND_ID_RCX);
-	assert_int_equal(a.rcx, arch_nl(d.sept, true));
+	assert_int_equal(a.rcx, arch_nl(true));
 	assert_int_equal(a.rdx, level_state(TDX_PS_2M, SEPT_PUBLIC_NL_BLOCKED));
 	assert_promote_unchanged(fx, &d, SEPT_PUBLIC_NL_BLOCKED, cnt, 511);
 	assert_int_equal(child_state(fx, d.gpa, 7), SEPT_PUBLIC_FREE);
@@ -820,7 +822,7 @@ static void test_promote_block_track_state(void **state)
 	demote_then_block_nl(fx, GPA_2M(0), true, false, &d);
 	cnt = chldcnt(fx);
 	assert_status(promote_raw(fx, d.gpa, &a), TDX_GPA_RANGE_NOT_BLOCKED | TDX_OPERAND_ID_RCX);
-	assert_int_equal(a.rcx, arch_nl(d.sept, false));
+	assert_int_equal(a.rcx, arch_nl(false));
 	assert_int_equal(a.rdx, level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
 	assert_promote_unchanged(fx, &d, SEPT_PUBLIC_NL_MAPPED, cnt, 512);
 

@@ -57,11 +57,22 @@ static u64 level_state(int level, u8 state)
 	return (u64)level | ((u64)state << TDX_SEPT_INFO_STATE_SHIFT);
 }
 
-/* The architectural entry the module reports for a leaf (spec §0.2, §3.1). */
+/*
+ * The architectural entry the module reports for a leaf
+ * (set_arch_septe_details_in_vmm_regs(), SEPT_ARCH_ENTRY_LEAF_MASK): PS and
+ * IPAT are part of every leaf state's encoding, SVE is set on every leaf, RWX
+ * only while MAPPED.  The level does not change it.
+ */
 static u64 arch_leaf(u64 hpa, int level, bool mapped)
 {
-	return hpa | SEPT_ARCH_MT_WB | (level ? SEPT_ARCH_PS : 0) | (mapped ? ARCH_RWX : 0);
+	(void)level;
+	return hpa | SEPT_ARCH_MT_WB | SEPT_ARCH_IPAT | SEPT_ARCH_PS | SEPT_ARCH_SVE |
+	       (mapped ? ARCH_RWX : 0);
 }
+
+/* A non-leaf entry: RWX | PS only (SEPT_ARCH_ENTRY_NON_LEAF_MASK), no address. */
+#define ARCH_NL_MAPPED	ARCH_RWX
+#define ARCH_NL_BLOCKED	0ULL
 
 /*
  * Failed call: full status and both detail registers.  The outputs come by
@@ -191,7 +202,7 @@ static void test_sept_add_levels(void **state)
 		assert_int_equal(si.state, SEPT_PUBLIC_NL_MAPPED);
 		assert_false(si.leaf);
 		assert_int_equal(si.hpa, page);
-		assert_int_equal(si.entry, page | ARCH_RWX);
+		assert_int_equal(si.entry, ARCH_NL_MAPPED);
 		pi = pamt_of(fx, page);
 		assert_int_equal(pi.level, TDX_PS_4K);
 		assert_int_equal(pi.pt, PT_EPT);
@@ -217,7 +228,7 @@ static void test_sept_add_existing(void **state)
 	pi = pamt_of(fx, page);
 	snap_take(fx, GPA0, &s);
 	assert_fail(tdxsim_tdh_mem_sept_add(fx->td, GPA0, TDX_PS_2M, page, &e1, &e2), &e1, &e2,
-		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, table | ARCH_RWX,
+		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, ARCH_NL_MAPPED,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
 	snap_check(fx, GPA0, &s);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_2M).hpa, table);
@@ -771,14 +782,13 @@ static void test_aug_4k_no_table(void **state)
 static void test_aug_2m_over_table(void **state)
 {
 	struct fixture *fx = *state;
-	u64 block = alloc_2m(fx), table, e1, e2;
+	u64 block = alloc_2m(fx), e1, e2;
 	struct snap s;
 
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
-	table = sept_at(fx, GPA0, TDX_PS_2M).hpa;
 	snap_take(fx, GPA0, &s);
 	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, block >> 12, &e1, &e2), &e1, &e2,
-		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, table | ARCH_RWX,
+		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, ARCH_NL_MAPPED,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
 	snap_check(fx, GPA0, &s);
 	assert_int_equal(pamt_of(fx, block).pt, PT_NDA);
@@ -942,7 +952,7 @@ static void test_block_unblock_nl(void **state)
 	assert_status(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	si = sept_at(fx, GPA0, TDX_PS_2M);
 	assert_int_equal(si.state, SEPT_PUBLIC_NL_BLOCKED);
-	assert_int_equal(si.entry, table);	/* RWX cleared */
+	assert_int_equal(si.entry, ARCH_NL_BLOCKED);	/* RWX cleared, no address */
 	assert_int_equal(pamt_of(fx, table).bepoch, e);
 	assert_int_equal(tdxsim_sept_lookup_level(fx->sim, fx->td, GPA0, TDX_PS_4K, &si),
 			 -ENOENT);
@@ -951,7 +961,7 @@ static void test_block_unblock_nl(void **state)
 	assert_status(tdxsim_tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	si = sept_at(fx, GPA0, TDX_PS_2M);
 	assert_int_equal(si.state, SEPT_PUBLIC_NL_MAPPED);
-	assert_int_equal(si.entry, table | ARCH_RWX);
+	assert_int_equal(si.entry, ARCH_NL_MAPPED);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_4K).state, SEPT_PUBLIC_FREE);
 }
 
@@ -988,9 +998,70 @@ static void test_block_already_blocked(void **state)
 	/* NL_BLOCKED too. */
 	assert_status(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_fail(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
-		    TDX_GPA_RANGE_ALREADY_BLOCKED | TDX_OPERAND_ID_RCX, table,
+		    TDX_GPA_RANGE_ALREADY_BLOCKED | TDX_OPERAND_ID_RCX, ARCH_NL_BLOCKED,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_BLOCKED));
 	assert_int_equal(pamt_of(fx, table).bepoch, e + 1);
+}
+
+/*
+ * RCX of a failing leaf, state by state, in literal bits as
+ * set_arch_septe_details_in_vmm_regs() builds it: a leaf is its entry masked
+ * with SEPT_ARCH_ENTRY_LEAF_MASK, where MT is WB, IPAT and PS are part of
+ * every leaf state's encoding (4K too) and SVE is always set; RWX is 7 only
+ * for MAPPED (AUG writes PENDING with SEPT_PERMISSIONS_NONE, BLOCK clears
+ * them).  A non-leaf entry keeps RWX | PS only: 0x7 or 0, no address.
+ * tdxsim_sept_info.entry reports the same value.
+ */
+static void assert_rcx_entry(struct fixture *fx, u64 gpa, int level, u8 state, u64 want)
+{
+	u64 page = fx_alloc_4k(fx), e1, e2;
+
+	/* AUG 4K refuses anything but FREE/REMOVED at the 4K level... */
+	if (level == TDX_PS_4K)
+		assert_fail(tdxsim_tdh_mem_page_aug(fx->td, gpa, TDX_PS_4K, page >> 12, &e1, &e2),
+			    &e1, &e2, TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, want,
+			    level_state(level, state));
+	/* ...and PAGE.REMOVE anything but a leaf at the 2MB level. */
+	else
+		assert_fail(tdxsim_tdh_mem_page_remove(fx->td, gpa, level, &e1, &e2), &e1, &e2,
+			    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, want,
+			    level_state(level, state));
+	assert_int_equal(sept_at(fx, gpa, level).entry, want);
+	free_4k(fx, page);
+}
+
+static void test_arch_entry_per_state(void **state)
+{
+	struct fixture *fx = *state;
+	u64 g_pend = GPA0, g_map = GPA0 + SZ_4K, hpa_pend, hpa_map, e1, e2;
+
+	hpa_pend = fx_aug(fx, g_pend, TDX_PS_4K);
+	hpa_map = make_mapped(fx, g_map, TDX_PS_4K);
+	assert_rcx_entry(fx, g_pend, TDX_PS_4K, SEPT_PUBLIC_PENDING,
+			 hpa_pend | 0x80000000000000F0ULL);
+	assert_rcx_entry(fx, g_map, TDX_PS_4K, SEPT_PUBLIC_MAPPED,
+			 hpa_map | 0x80000000000000F7ULL);
+	/* The level-1 entry above them: NL_MAPPED reads as RWX alone. */
+	assert_rcx_entry(fx, GPA0, TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED, 0x7);
+
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, g_pend, TDX_PS_4K, &e1, &e2),
+		      TDX_SUCCESS);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, g_map, TDX_PS_4K, &e1, &e2),
+		      TDX_SUCCESS);
+	assert_rcx_entry(fx, g_pend, TDX_PS_4K, SEPT_PUBLIC_PENDING_BLOCKED,
+			 hpa_pend | 0x80000000000000F0ULL);
+	assert_rcx_entry(fx, g_map, TDX_PS_4K, SEPT_PUBLIC_BLOCKED,
+			 hpa_map | 0x80000000000000F0ULL);
+
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_rcx_entry(fx, GPA0, TDX_PS_2M, SEPT_PUBLIC_NL_BLOCKED, 0);
+
+	/* A 2MB leaf: the same bits, its 2MB address. */
+	hpa_map = make_mapped(fx, GPA_2M(3), TDX_PS_2M);
+	assert_fail(tdxsim_tdh_mem_sept_add(fx->td, GPA_2M(3), TDX_PS_2M, fx_alloc_4k(fx), &e1, &e2),
+		    &e1, &e2, TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX,
+		    hpa_map | 0x80000000000000F7ULL, level_state(TDX_PS_2M, SEPT_PUBLIC_MAPPED));
+	fx->allow_leftover_pages = true;	/* the refused S-EPT page */
 }
 
 /* FREE is not blockable (§3.2); a missing table is a walk failure. */
@@ -1061,17 +1132,16 @@ static void test_unblock_vcpu_in_blocked_epoch(void **state)
 static void test_unblock_not_blocked(void **state)
 {
 	struct fixture *fx = *state;
-	u64 hpa = make_mapped(fx, GPA0, TDX_PS_4K), table, e1, e2;
+	u64 hpa = make_mapped(fx, GPA0, TDX_PS_4K), e1, e2;
 	struct snap s;
 
-	table = sept_at(fx, GPA0, TDX_PS_2M).hpa;
 	snap_take(fx, GPA0, &s);
 	assert_fail(tdxsim_tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX,
 		    arch_leaf(hpa, TDX_PS_4K, true),
 		    level_state(TDX_PS_4K, SEPT_PUBLIC_MAPPED));
 	assert_fail(tdxsim_tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
-		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, table | ARCH_RWX,
+		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, ARCH_NL_MAPPED,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
 	assert_fail(tdxsim_tdh_mem_range_unblock(fx->td, GPA0 + SZ_4K, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, SEPT_ARCH_SVE,
@@ -1297,14 +1367,13 @@ static void test_remove_4k_in_2m_leaf(void **state)
 static void test_remove_wrong_state(void **state)
 {
 	struct fixture *fx = *state;
-	u64 table, e1, e2;
+	u64 e1, e2;
 	struct snap s;
 
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
-	table = sept_at(fx, GPA0, TDX_PS_2M).hpa;
 	snap_take(fx, GPA0, &s);
 	assert_fail(tdxsim_tdh_mem_page_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
-		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, table | ARCH_RWX,
+		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, ARCH_NL_MAPPED,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
 	assert_fail(tdxsim_tdh_mem_page_remove(fx->td, GPA0, TDX_PS_4K, &e1, &e2), &e1, &e2,
 		    TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, SEPT_ARCH_SVE,
@@ -1387,7 +1456,7 @@ static void test_sept_remove_child_not_free(void **state)
 	fx_block_track(fx, GPA0, TDX_PS_2M);
 	snap_take(fx, GPA0, &s);
 	assert_fail(tdxsim_tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
-		    TDX_EPT_PAGE_NOT_FREE | TDX_OPERAND_ID_RCX, table,
+		    TDX_EPT_PAGE_NOT_FREE | TDX_OPERAND_ID_RCX, ARCH_NL_BLOCKED,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_BLOCKED));
 	snap_check(fx, GPA0, &s);
 	assert_int_equal(pamt_of(fx, table).pt, PT_EPT);
@@ -1404,7 +1473,7 @@ static void test_sept_remove_not_blocked_tracked(void **state)
 	table = sept_at(fx, GPA0, TDX_PS_2M).hpa;
 	snap_take(fx, GPA0, &s);
 	assert_fail(tdxsim_tdh_mem_sept_remove(fx->td, GPA0, TDX_PS_2M, &e1, &e2), &e1, &e2,
-		    TDX_GPA_RANGE_NOT_BLOCKED | TDX_OPERAND_ID_RCX, table | ARCH_RWX,
+		    TDX_GPA_RANGE_NOT_BLOCKED | TDX_OPERAND_ID_RCX, ARCH_NL_MAPPED,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
 	snap_check(fx, GPA0, &s);
 
@@ -1512,7 +1581,7 @@ static void test_order_keys_before_gpa(void **state)
 static void test_order_op_state_walk_page(void **state)
 {
 	struct fixture *fx = *state;
-	u64 page = fx_alloc_4k(fx), block = alloc_2m(fx), table, e1, e2;
+	u64 page = fx_alloc_4k(fx), block = alloc_2m(fx), e1, e2;
 
 	/* PAGE.ADD in RUNNABLE with a bad level: the op_state wins. */
 	assert_fail(tdxsim_tdh_mem_page_add(fx->td, GPA0 | TDX_PS_2M, page, SRC_PA, &e1, &e2), &e1, &e2,
@@ -1523,9 +1592,8 @@ static void test_order_op_state_walk_page(void **state)
 		    level_state(3, SEPT_PUBLIC_FREE));
 	/* 2MB AUG over a table with a misaligned page: the entry state wins. */
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
-	table = sept_at(fx, GPA0, TDX_PS_2M).hpa;
 	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0, TDX_PS_2M, (block + SZ_4K) >> 12, &e1, &e2),
-		    &e1, &e2, TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, table | ARCH_RWX,
+		    &e1, &e2, TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, ARCH_NL_MAPPED,
 		    level_state(TDX_PS_2M, SEPT_PUBLIC_NL_MAPPED));
 	assert_int_equal(pamt_of(fx, page).pt, PT_NDA);
 	free_4k(fx, page);
@@ -1655,6 +1723,7 @@ int main(void)
 		T_RUN(test_block_unblock_pending),
 		T_RUN(test_block_unblock_nl),
 		T_RUN(test_block_already_blocked),
+		T_RUN(test_arch_entry_per_state),
 		T_RUN(test_block_free),
 		T_RUN(test_unblock_before_track),
 		T_RUN(test_unblock_vcpu_in_blocked_epoch),
