@@ -3,6 +3,7 @@
  * tdxsim: the command-line front end.
  *
  *   tdxsim trace FILE [filters] [--format pretty|text|json] [-o OUT]
+ *   tdxsim leaves
  *
  * reads a trace written by the library (TDXSIM_TRACE=out.json or .txt, or
  * tdxsim_trace_open()), filters it and prints it readably or converts it.
@@ -39,6 +40,7 @@ static void usage(FILE *f)
 		"\n"
 		"filters (all must hold):\n"
 		"  --leaf NAME|N       leaf, e.g. TDH.MEM.PAGE.DEMOTE, demote, 15, accept\n"
+		"                      (tdxsim leaves lists every name)\n"
 		"  --gpa A[-B]         GPA A, or the range [A, B)\n"
 		"  --status S          status name, e.g. TDX_OPERAND_BUSY (any operand) or\n"
 		"                      TDX_OPERAND_BUSY|SEPT (exactly), or a number\n"
@@ -52,56 +54,23 @@ static void usage(FILE *f)
 		"Open a JSON trace in a trace viewer (Perfetto UI, chrome://tracing): one track per thread.\n");
 }
 
-static const struct {
-	const char *name;
-	unsigned int leaf;
-	int type;
-} leaf_aliases[] = {
-	{ "aug", TDH_MEM_PAGE_AUG, TDXSIM_EV_SEAMCALL },
-	{ "add", TDH_MEM_PAGE_ADD, TDXSIM_EV_SEAMCALL },
-	{ "demote", TDH_MEM_PAGE_DEMOTE, TDXSIM_EV_SEAMCALL },
-	{ "promote", TDH_MEM_PAGE_PROMOTE, TDXSIM_EV_SEAMCALL },
-	{ "remove", TDH_MEM_PAGE_REMOVE, TDXSIM_EV_SEAMCALL },
-	{ "block", TDH_MEM_RANGE_BLOCK, TDXSIM_EV_SEAMCALL },
-	{ "unblock", TDH_MEM_RANGE_UNBLOCK, TDXSIM_EV_SEAMCALL },
-	{ "track", TDH_MEM_TRACK, TDXSIM_EV_SEAMCALL },
-	{ "sept_add", TDH_MEM_SEPT_ADD, TDXSIM_EV_SEAMCALL },
-	{ "sept_remove", TDH_MEM_SEPT_REMOVE, TDXSIM_EV_SEAMCALL },
-	{ "reclaim", TDH_PHYMEM_PAGE_RECLAIM, TDXSIM_EV_SEAMCALL },
-	{ "wbinvd", TDH_PHYMEM_PAGE_WBINVD, TDXSIM_EV_SEAMCALL },
-	{ "pamt_add", TDH_PHYMEM_PAMT_ADD, TDXSIM_EV_SEAMCALL },
-	{ "pamt_remove", TDH_PHYMEM_PAMT_REMOVE, TDXSIM_EV_SEAMCALL },
-	{ "vp_enter", TDH_VP_ENTER, TDXSIM_EV_SEAMCALL },
-	{ "accept", TDG_MEM_PAGE_ACCEPT, TDXSIM_EV_TDCALL },
-	{ "TDG.MEM.PAGE.ACCEPT", TDG_MEM_PAGE_ACCEPT, TDXSIM_EV_TDCALL },
-};
-
 /* Returns the leaf and, through *type, the event type it implies (or -1). */
 static int parse_leaf(const char *s, int *type)
 {
+	const struct tdxsim_leaf_info *li = tdxsim_leaf_info_find(s);
 	char *end;
 	long v;
 
-	for (size_t i = 0; i < sizeof(leaf_aliases) / sizeof(leaf_aliases[0]); i++) {
-		if (!strcasecmp(s, leaf_aliases[i].name)) {
-			*type = leaf_aliases[i].type;
-			return (int)leaf_aliases[i].leaf;
-		}
-	}
-	for (unsigned int l = 0; l < TDX_NR_LEAVES; l++) {
-		const char *n = tdxsim_leaf_name(l);
-
-		if (n && !strcasecmp(s, n)) {
-			*type = TDXSIM_EV_SEAMCALL;
-			return (int)l;
-		}
+	if (li) {
+		*type = li->tdcall ? TDXSIM_EV_TDCALL : TDXSIM_EV_SEAMCALL;
+		return (int)li->leaf;
 	}
 	v = strtol(s, &end, 0);
 	if (*s && !*end && v >= 0 && v < TDX_NR_LEAVES) {
 		*type = -1;
 		return (int)v;
 	}
-	errx(2, "--leaf: unknown leaf '%s' (try demote, aug, TDH.MEM.PAGE.AUG, 15)", s);
+	errx(2, "--leaf: unknown leaf '%s' (try demote, aug, TDH.MEM.PAGE.AUG, 15; tdxsim leaves)", s);
 }
 
 static int parse_type(const char *s)
@@ -147,6 +116,37 @@ static bool keep(const struct filter *f, const struct tdxsim_trace_event *ev)
 	return true;
 }
 
+/* The leaf table's entry for a fault rule's leaf (TDXSIM_FAULT_TDCALL | leaf ...). */
+static const struct tdxsim_leaf_info *fault_leaf_info(unsigned int leaf)
+{
+	if (leaf & TDXSIM_FAULT_PAGE_ALLOC)
+		return NULL;
+	if (leaf & TDXSIM_FAULT_TDCALL)
+		return tdxsim_tdcall_leaf_info(leaf & ~TDXSIM_FAULT_TDCALL);
+	return tdxsim_leaf_info(leaf);
+}
+
+/*
+ * The call's inputs the GPA column does not show, by the names the leaf
+ * table gives them ("page 0x...", "tdvpr 0x..."); pages not given (0) are
+ * left out.  The TD is left out too: a trace is usually of one TD.
+ */
+static void print_operands(FILE *out, const struct tdxsim_trace_event *ev)
+{
+	const struct tdxsim_leaf_info *li = ev->type == TDXSIM_EV_TDCALL ?
+		tdxsim_tdcall_leaf_info(ev->leaf) : tdxsim_leaf_info(ev->leaf);
+
+	for (unsigned int i = 0; li && i < li->nr_operands; i++) {
+		const struct tdxsim_leaf_operand *op = &li->operands[i];
+		u64 v = tdxsim_args_reg(&ev->in, op->reg);
+
+		if (op->kind == TDXSIM_OPND_GPA || op->kind == TDXSIM_OPND_TDR ||
+		    (op->kind == TDXSIM_OPND_PAGE && !v))
+			continue;
+		fprintf(out, " %s %#" PRIx64, op->name, v);
+	}
+}
+
 static void print_pretty(FILE *out, const struct tdxsim_trace_event *ev)
 {
 	char line[512], sb[64];
@@ -162,8 +162,7 @@ static void print_pretty(FILE *out, const struct tdxsim_trace_event *ev)
 	if (ev->type == TDXSIM_EV_FAULT)
 		fprintf(out, "rule %-2d on %-17s", ev->fault_rule,
 			ev->leaf == TDXSIM_FAULT_PAGE_ALLOC ? "page alloc" :
-			ev->leaf == (TDXSIM_FAULT_TDCALL | TDG_MEM_PAGE_ACCEPT) ? "TDG.MEM.PAGE.ACCEPT" :
-			tdxsim_leaf_name(ev->leaf) ? tdxsim_leaf_name(ev->leaf) : "?");
+			fault_leaf_info(ev->leaf) ? fault_leaf_info(ev->leaf)->name : "?");
 	else
 		fprintf(out, "%-26.*s", (int)strcspn(name, " "), name);
 	if (event_gpa(ev, &gpa))
@@ -172,15 +171,7 @@ static void print_pretty(FILE *out, const struct tdxsim_trace_event *ev)
 	switch (ev->type) {
 	case TDXSIM_EV_SEAMCALL:
 	case TDXSIM_EV_TDCALL:
-		if (ev->leaf == TDH_MEM_PAGE_AUG || ev->leaf == TDH_MEM_PAGE_ADD ||
-		    ev->leaf == TDH_MEM_SEPT_ADD || ev->leaf == TDH_MEM_PAGE_DEMOTE)
-			fprintf(out, " r8 %#" PRIx64, (u64)ev->in.r8);
-		if (ev->leaf == TDH_MEM_PAGE_DEMOTE && ev->in.r12)
-			fprintf(out, " pair %#" PRIx64 "/%#" PRIx64, (u64)ev->in.r12,
-				(u64)ev->in.r13);
-		if (ev->leaf == TDH_PHYMEM_PAGE_RECLAIM || ev->leaf == TDH_PHYMEM_PAGE_WBINVD ||
-		    ev->leaf == TDH_PHYMEM_PAMT_ADD || ev->leaf == TDH_PHYMEM_PAMT_REMOVE)
-			fprintf(out, " pa %#" PRIx64, (u64)ev->in.rcx);
+		print_operands(out, ev);
 		if (ev->type == TDXSIM_EV_TDCALL && ev->status == TDXSIM_TDCALL_TD_EXIT)
 			fprintf(out, " -> TD exit");
 		else
@@ -321,6 +312,37 @@ static int cmd_trace(int argc, char **argv)
 	return 0;
 }
 
+/* Every leaf the library implements, from its leaf table. */
+static int cmd_leaves(int argc, char **argv)
+{
+	const struct tdxsim_leaf_info *li;
+
+	if (argc > 1) {
+		fprintf(argc == 2 && !strcmp(argv[1], "--help") ? stdout : stderr,
+			"usage: tdxsim leaves\n\nList every SEAMCALL and TDCALL leaf: number, "
+			"highest version, name, the name a\nTDXSIM_FAULTS rule gives it, and the "
+			"input registers it reads.\n");
+		return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+	}
+	printf("%-8s %4s %3s  %-24s %-12s %s\n", "kind", "leaf", "ver", "name", "fault", "inputs");
+	for (li = tdxsim_leaf_info_next(NULL); li; li = tdxsim_leaf_info_next(li)) {
+		printf("%-8s %4u %3u  %-24s %-12s", li->tdcall ? "tdcall" : "seamcall", li->leaf,
+		       li->max_version, li->name, li->fault_name);
+		for (unsigned int i = 0; i < li->nr_operands; i++) {
+			const char *reg = tdxsim_operand_name(li->operands[i].reg);
+			char lower[16];
+			size_t n;
+
+			for (n = 0; reg && reg[n] && n < sizeof(lower) - 1; n++)
+				lower[n] = (char)(reg[n] | 0x20);
+			lower[n] = '\0';
+			printf(" %s=%s", lower, li->operands[i].name);
+		}
+		putchar('\n');
+	}
+	return 0;
+}
+
 static void main_usage(FILE *f)
 {
 	fprintf(f,
@@ -328,6 +350,7 @@ static void main_usage(FILE *f)
 		"\n"
 		"commands:\n"
 		"  trace FILE    print, filter and convert a trace (tdxsim trace --help)\n"
+		"  leaves        list every leaf: number, version, name, fault name, inputs\n"
 		"\n"
 		"The library reads TDXSIM_FAULTS, TDXSIM_SEED and TDXSIM_TRACE from the environment of\n"
 		"any program linked with it.\n");
@@ -345,6 +368,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "trace"))
 		return cmd_trace(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "leaves"))
+		return cmd_leaves(argc - 1, argv + 1);
 	fprintf(stderr, "tdxsim: unknown command '%s'\n", argv[1]);
 	main_usage(stderr);
 	return 2;

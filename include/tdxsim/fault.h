@@ -66,9 +66,12 @@ int tdxsim_fault_add(struct tdxsim *sim, const struct tdxsim_fault_rule *r);
  * Parse and add rules from @spec, e.g.
  *   "demote:busy=sept:nth=1; aug:busy=rcx:p=0.05; alloc:enomem:nth=3"
  * rule   := leaf ':' action (':' option)*     rules separated by ';'
- * leaf   := aug add demote promote remove block unblock track sept_add sept_remove
- *           reclaim wbinvd pamt_add pamt_remove vp_enter accept alloc | a leaf number
- * action := busy=OPERAND (rcx rdx r8 r9 r12 r13 sept td_epoch op_state tdr, or a number)
+ * leaf   := a leaf's fault name (aug add demote promote remove block unblock track
+ *           sept_add sept_remove reclaim wbinvd pamt_add pamt_remove vp_enter vp_create
+ *           mng_create addcx accept ...: tdxsim_leaf_info()->fault_name, `tdxsim leaves`)
+ *           or its full name (TDH.MEM.PAGE.AUG) | alloc | a SEAMCALL leaf number
+ * action := busy=OPERAND (rcx rdx r8 r9 r12 r13 sept td_epoch op_state tdr ...: any
+ *           tdxsim_operand_name(), or a number)
  *         | status=NAME|0xVALUE (an error: bit 63 set) | interrupted | epoch_busy
  *         | interrupt | enomem
  * option := nth=N | every=K | p=P | max=N | gpa=START-END | level=L | td=0xTDR | thread=T

@@ -75,6 +75,75 @@
 #define TDX_L2_SEPT_PAGE_NOT_PROVIDED		0xC0000B1200000000ULL
 #define TDX_METADATA_FIELD_NOT_READABLE		0xC0000C0200000000ULL
 
+/*
+ * Every module status above, by name: the name table (tdxsim_status_name(),
+ * tdxsim_status_parse()) is generated from this list, so a status cannot get
+ * a name that is not its value.  A new status is a #define above plus its
+ * line here; tests/lib/test_names.c checks that every status #define of this
+ * header is listed.  TDX_SW_ERROR (below) is listed apart: it is Linux's.
+ */
+#define TDX_STATUS_LIST(X) \
+	X(TDX_SUCCESS) \
+	X(TDX_NON_RECOVERABLE_VCPU) \
+	X(TDX_NON_RECOVERABLE_TD) \
+	X(TDX_INTERRUPTED_RESUMABLE) \
+	X(TDX_INTERRUPTED_RESTARTABLE) \
+	X(TDX_OPERAND_INVALID) \
+	X(TDX_OPERAND_ADDR_RANGE_ERROR) \
+	X(TDX_OPERAND_BUSY) \
+	X(TDX_PREVIOUS_TLB_EPOCH_BUSY) \
+	X(TDX_SYS_BUSY) \
+	X(TDX_RND_NO_ENTROPY) \
+	X(TDX_OPERAND_BUSY_HOST_PRIORITY) \
+	X(TDX_HOST_PRIORITY_BUSY_TIMEOUT) \
+	X(TDX_PAGE_METADATA_INCORRECT) \
+	X(TDX_PAGE_ALREADY_FREE) \
+	X(TDX_PAGE_NOT_OWNED_BY_TD) \
+	X(TDX_PAGE_NOT_FREE) \
+	X(TDX_HPA_RANGE_NOT_FREE) \
+	X(TDX_NO_PAMT_PAGE_PAIR) \
+	X(TDX_PAMT_PAGE_NOT_EMPTY) \
+	X(TDX_INTERRUPTED_PAMT) \
+	X(TDX_MISSING_PAMT_PAGE_PAIR) \
+	X(TDX_TD_ASSOCIATED_PAGES_EXIST) \
+	X(TDX_TD_FATAL) \
+	X(TDX_TDCS_NOT_ALLOCATED) \
+	X(TDX_LIFECYCLE_STATE_INCORRECT) \
+	X(TDX_OP_STATE_INCORRECT) \
+	X(TDX_NO_VCPUS) \
+	X(TDX_TDCX_NUM_INCORRECT) \
+	X(TDX_VCPU_STATE_INCORRECT) \
+	X(TDX_VCPU_ASSOCIATED) \
+	X(TDX_VCPU_NOT_ASSOCIATED) \
+	X(TDX_MAX_VCPUS_EXCEEDED) \
+	X(TDX_KEY_GENERATION_FAILED) \
+	X(TDX_TD_KEYS_NOT_CONFIGURED) \
+	X(TDX_KEY_STATE_INCORRECT) \
+	X(TDX_KEY_CONFIGURED) \
+	X(TDX_NO_HKID_READY_TO_WBCACHE) \
+	X(TDX_WBCACHE_NOT_COMPLETE) \
+	X(TDX_HKID_NOT_FREE) \
+	X(TDX_WBCACHE_RESUME_ERROR) \
+	X(TDX_FLUSHVP_NOT_DONE) \
+	X(TDX_EPT_WALK_FAILED) \
+	X(TDX_EPT_ENTRY_FREE) \
+	X(TDX_EPT_ENTRY_NOT_FREE) \
+	X(TDX_EPT_ENTRY_NOT_PRESENT) \
+	X(TDX_EPT_ENTRY_NOT_LEAF) \
+	X(TDX_EPT_ENTRY_LEAF) \
+	X(TDX_GPA_RANGE_NOT_BLOCKED) \
+	X(TDX_GPA_RANGE_ALREADY_BLOCKED) \
+	X(TDX_TLB_TRACKING_NOT_DONE) \
+	X(TDX_EPT_INVALID_PROMOTE_CONDITIONS) \
+	X(TDX_PAGE_ALREADY_ACCEPTED) \
+	X(TDX_PAGE_SIZE_MISMATCH) \
+	X(TDX_GPA_RANGE_BLOCKED) \
+	X(TDX_EPT_ENTRY_STATE_INCORRECT) \
+	X(TDX_EPT_PAGE_NOT_FREE) \
+	X(TDX_L2_SEPT_WALK_FAILED) \
+	X(TDX_L2_SEPT_PAGE_NOT_PROVIDED) \
+	X(TDX_METADATA_FIELD_NOT_READABLE)
+
 /* Linux software-defined codes (never produced by the module). */
 #define TDX_ERROR				(1ULL << 63)
 #define TDX_NON_RECOVERABLE			(1ULL << 62)
@@ -91,12 +160,16 @@
 #define TDX_OPERAND_ID_RCX			0x01
 #define TDX_OPERAND_ID_RDX			0x02
 #define TDX_OPERAND_ID_RBX			0x03
+#define TDX_OPERAND_ID_RSI			0x06
+#define TDX_OPERAND_ID_RDI			0x07
 #define TDX_OPERAND_ID_R8			0x08
 #define TDX_OPERAND_ID_R9			0x09
 #define TDX_OPERAND_ID_R10			0x0A
 #define TDX_OPERAND_ID_R11			0x0B
 #define TDX_OPERAND_ID_R12			0x0C
 #define TDX_OPERAND_ID_R13			0x0D
+#define TDX_OPERAND_ID_R14			0x0E
+#define TDX_OPERAND_ID_R15			0x0F
 #define TDX_OPERAND_ID_CPUID_CONFIG		0x45
 #define TDX_OPERAND_ID_TDR			0x80
 #define TDX_OPERAND_ID_TDCX			0x81
@@ -110,6 +183,15 @@
 #define TDX_OPERAND_ID_KOT			0xBA
 #define TDX_OPERAND_ID_KET			0xBB
 #define TDX_OPERAND_ID_WBCACHE			0xBC
+
+/*
+ * Every operand id above, by the name a status shows after '|'
+ * ("TDX_OPERAND_BUSY|SEPT"): X(SEPT) is TDX_OPERAND_ID_SEPT.
+ */
+#define TDX_OPERAND_ID_LIST(X) \
+	X(RAX) X(RCX) X(RDX) X(RBX) X(RSI) X(RDI) X(R8) X(R9) X(R10) X(R11) X(R12) \
+	X(R13) X(R14) X(R15) X(CPUID_CONFIG) X(TDR) X(TDCX) X(TDVPR) X(TDCS) X(SEPT) \
+	X(SEPT_ENTRY) X(TD_EPOCH) X(OP_STATE) X(SYS) X(KOT) X(KET) X(WBCACHE)
 
 static inline u64 TDX_STATUS(u64 err)
 {
@@ -155,5 +237,14 @@ int tdxsim_status_parse(const char *s, u64 *status);
 
 /* Name of the status without operand ("TDX_OPERAND_BUSY"), or NULL. */
 const char *tdxsim_status_base_name(u64 status);
+
+/*
+ * Operand ids by name: "SEPT" for TDX_OPERAND_ID_SEPT, "RCX" for
+ * TDX_OPERAND_ID_RCX (TDX_OPERAND_ID_LIST).  tdxsim_operand_name() returns
+ * NULL for an unnamed id; tdxsim_operand_parse() takes a name in any case
+ * and returns 0, or -EINVAL.  Thread-safe.
+ */
+const char *tdxsim_operand_name(u32 id);
+int tdxsim_operand_parse(const char *name, u32 *id);
 
 #endif /* TDXSIM_TDX_ERRNO_H */

@@ -20,6 +20,7 @@
 #include <tdxsim/tdx_api.h>
 #include <tdxsim/tdx_errno.h>
 #include <tdxsim/hook.h>
+#include <tdxsim/leaves.h>
 
 struct tdxsim;
 struct tdxsim_vcpu;
@@ -238,6 +239,7 @@ struct tdxsim_leaf_stats {
 int tdxsim_stats_leaf(struct tdxsim *sim, unsigned int leaf, struct tdxsim_leaf_stats *st);
 int tdxsim_stats_tdcall(struct tdxsim *sim, unsigned int leaf, struct tdxsim_leaf_stats *st);
 u64 tdxsim_stats_count(struct tdxsim *sim, unsigned int leaf, u64 status);
+/* The leaf's name in the leaf table ("TDH.MEM.PAGE.AUG"), or NULL (tdxsim_leaf_info()). */
 const char *tdxsim_leaf_name(unsigned int leaf);
 void tdxsim_stats_print(struct tdxsim *sim, FILE *f);
 

@@ -97,34 +97,32 @@ static u64 mix(u64 x)
 	return x ^ (x >> 31);
 }
 
+/* The leaf table's entry for a rule's leaf (NULL for the page allocator). */
+static const struct tdxsim_leaf_info *rule_leaf_info(unsigned int leaf)
+{
+	if (leaf & TDXSIM_FAULT_PAGE_ALLOC)
+		return NULL;
+	if (leaf & TDXSIM_FAULT_TDCALL)
+		return tdxsim_tdcall_leaf_info(leaf & ~TDXSIM_FAULT_TDCALL);
+	return tdxsim_leaf_info(leaf);
+}
+
 /* Leaves whose RCX is a GPA|level operand. */
 static bool leaf_has_gpa(unsigned int leaf)
 {
-	switch (leaf) {
-	case TDH_MEM_PAGE_ADD: case TDH_MEM_SEPT_ADD: case TDH_MEM_PAGE_AUG:
-	case TDH_MEM_RANGE_BLOCK: case TDH_MEM_PAGE_DEMOTE: case TDH_MEM_PAGE_PROMOTE:
-	case TDH_MEM_PAGE_REMOVE: case TDH_MEM_SEPT_REMOVE: case TDH_MEM_RANGE_UNBLOCK:
-	case TDXSIM_FAULT_TDCALL | TDG_MEM_PAGE_ACCEPT:
-		return true;
-	default:
-		return false;
-	}
+	const struct tdxsim_leaf_operand *op =
+		tdxsim_leaf_operand(rule_leaf_info(leaf), TDXSIM_OPND_GPA);
+
+	return op && op->reg == TDX_OPERAND_ID_RCX;
 }
 
-/* The TDR a call names: RDX for the memory leaves, RCX for TD-wide ones. */
+/* The TDR a call names, in the register the leaf takes it (RDX or RCX), or 0. */
 static u64 leaf_tdr(unsigned int leaf, const struct tdx_module_args *a)
 {
-	if (leaf_has_gpa(leaf))
-		return leaf & TDXSIM_FAULT_TDCALL ? 0 : a->rdx & ~TDX_TD_HANDLE_FLAG;
-	switch (leaf) {
-	case TDH_MEM_TRACK: case TDH_MNG_KEY_CONFIG: case TDH_MNG_INIT: case TDH_MR_FINALIZE:
-	case TDH_MNG_VPFLUSHDONE: case TDH_MNG_KEY_FREEID: case TDH_MNG_CREATE:
-		return a->rcx;
-	case TDH_MNG_ADDCX: case TDH_VP_CREATE:
-		return a->rdx;
-	default:
-		return 0;
-	}
+	const struct tdxsim_leaf_operand *op =
+		tdxsim_leaf_operand(rule_leaf_info(leaf), TDXSIM_OPND_TDR);
+
+	return op ? tdxsim_args_reg(a, op->reg) & ~TDX_TD_HANDLE_FLAG : 0;
 }
 
 static bool rule_matches(const struct tdxsim_fault_rule *r, unsigned int leaf,
@@ -201,36 +199,6 @@ int fault_check(struct tdxsim *sim, unsigned int leaf, const struct tdx_module_a
 
 /* ---- TDXSIM_FAULTS syntax ---- */
 
-static const struct {
-	const char *name;
-	unsigned int leaf;
-} leaf_names[] = {
-	{ "aug", TDH_MEM_PAGE_AUG },		{ "add", TDH_MEM_PAGE_ADD },
-	{ "demote", TDH_MEM_PAGE_DEMOTE },	{ "promote", TDH_MEM_PAGE_PROMOTE },
-	{ "remove", TDH_MEM_PAGE_REMOVE },	{ "block", TDH_MEM_RANGE_BLOCK },
-	{ "unblock", TDH_MEM_RANGE_UNBLOCK },	{ "track", TDH_MEM_TRACK },
-	{ "sept_add", TDH_MEM_SEPT_ADD },	{ "sept_remove", TDH_MEM_SEPT_REMOVE },
-	{ "reclaim", TDH_PHYMEM_PAGE_RECLAIM },	{ "wbinvd", TDH_PHYMEM_PAGE_WBINVD },
-	{ "pamt_add", TDH_PHYMEM_PAMT_ADD },	{ "pamt_remove", TDH_PHYMEM_PAMT_REMOVE },
-	{ "vp_enter", TDH_VP_ENTER },		{ "vp_create", TDH_VP_CREATE },
-	{ "mng_create", TDH_MNG_CREATE },	{ "addcx", TDH_MNG_ADDCX },
-	{ "accept", TDXSIM_FAULT_TDCALL | TDG_MEM_PAGE_ACCEPT },
-	{ "alloc", TDXSIM_FAULT_PAGE_ALLOC },
-};
-
-static const struct {
-	const char *name;
-	u32 id;
-} operand_names[] = {
-	{ "rax", TDX_OPERAND_ID_RAX }, { "rcx", TDX_OPERAND_ID_RCX }, { "rdx", TDX_OPERAND_ID_RDX },
-	{ "r8", TDX_OPERAND_ID_R8 }, { "r9", TDX_OPERAND_ID_R9 }, { "r12", TDX_OPERAND_ID_R12 },
-	{ "r13", TDX_OPERAND_ID_R13 }, { "sept", TDX_OPERAND_ID_SEPT },
-	{ "td_epoch", TDX_OPERAND_ID_TD_EPOCH }, { "op_state", TDX_OPERAND_ID_OP_STATE },
-	{ "tdr", TDX_OPERAND_ID_TDR },
-};
-
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-
 struct parser {
 	char *err;
 	size_t errlen;
@@ -277,37 +245,40 @@ static bool parse_u64(const char *s, u64 *v)
 	return !errno && !*end;
 }
 
+/* A leaf's name or fault name (the leaf table), "alloc", or a leaf number. */
 static int parse_leaf(struct parser *p, const char *tok, unsigned int *leaf)
 {
+	const struct tdxsim_leaf_info *li = tdxsim_leaf_info_find(tok);
 	u64 v;
 
-	for (size_t i = 0; i < ARRAY_SIZE(leaf_names); i++) {
-		if (!strcasecmp(tok, leaf_names[i].name)) {
-			*leaf = leaf_names[i].leaf;
-			return 0;
-		}
+	if (li) {
+		*leaf = li->leaf | (li->tdcall ? TDXSIM_FAULT_TDCALL : 0);
+		return 0;
+	}
+	if (!strcasecmp(tok, "alloc")) {
+		*leaf = TDXSIM_FAULT_PAGE_ALLOC;
+		return 0;
 	}
 	if (parse_u64(tok, &v) && v < TDX_NR_LEAVES) {
 		*leaf = (unsigned int)v;
 		return 0;
 	}
-	return parse_error(p, tok, "a leaf name (aug, demote, remove, block, track, accept, alloc, ...)");
+	return parse_error(p, tok, "a leaf name (aug, demote, remove, block, track, accept, alloc, ...; tdxsim leaves)");
 }
 
 static int parse_action(struct parser *p, char *tok, struct tdxsim_fault_rule *r)
 {
 	char *val = strchr(tok, '=');
+	u32 id;
 	u64 v;
 
 	if (val)
 		*val++ = '\0';
 	if (!strcasecmp(tok, "busy") && val) {
 		r->action = TDXSIM_FAULT_STATUS;
-		for (size_t i = 0; i < ARRAY_SIZE(operand_names); i++) {
-			if (!strcasecmp(val, operand_names[i].name)) {
-				r->status = TDX_OPERAND_BUSY | operand_names[i].id;
-				return 0;
-			}
+		if (!tdxsim_operand_parse(val, &id)) {
+			r->status = TDX_OPERAND_BUSY | id;
+			return 0;
 		}
 		if (parse_u64(val, &v) && v <= 0xFFFFFFFFULL) {
 			r->status = TDX_OPERAND_BUSY | v;

@@ -8,46 +8,37 @@
 
 #include "tdxsim-internal.h"
 
-struct leaf_desc {
-	leaf_fn fn;
-	const char *name;
-	u8 max_version;
+/*
+ * Handlers by leaf number.  Names, versions and operands are in the leaf
+ * table (leaves.c); a leaf is implemented when it has both.
+ */
+static const leaf_fn handlers[TDX_NR_LEAVES] = {
+	[TDH_VP_ENTER] = leaf_tdh_vp_enter,
+	[TDH_MNG_ADDCX] = leaf_tdh_mng_addcx,
+	[TDH_MEM_PAGE_ADD] = leaf_tdh_mem_page_add,
+	[TDH_MEM_SEPT_ADD] = leaf_tdh_mem_sept_add,
+	[TDH_MEM_PAGE_AUG] = leaf_tdh_mem_page_aug,
+	[TDH_MEM_RANGE_BLOCK] = leaf_tdh_mem_range_block,
+	[TDH_MNG_KEY_CONFIG] = leaf_tdh_mng_key_config,
+	[TDH_MNG_CREATE] = leaf_tdh_mng_create,
+	[TDH_VP_CREATE] = leaf_tdh_vp_create,
+	[TDH_MEM_PAGE_DEMOTE] = leaf_tdh_mem_page_demote,
+	[TDH_MR_FINALIZE] = leaf_tdh_mr_finalize,
+	[TDH_VP_FLUSH] = leaf_tdh_vp_flush,
+	[TDH_MNG_VPFLUSHDONE] = leaf_tdh_mng_vpflushdone,
+	[TDH_MNG_KEY_FREEID] = leaf_tdh_mng_key_freeid,
+	[TDH_PHYMEM_CACHE_WB] = leaf_tdh_phymem_cache_wb,
+	[TDH_MNG_INIT] = leaf_tdh_mng_init,
+	[TDH_MEM_PAGE_PROMOTE] = leaf_tdh_mem_page_promote,
+	[TDH_PHYMEM_PAGE_RECLAIM] = leaf_tdh_phymem_page_reclaim,
+	[TDH_MEM_PAGE_REMOVE] = leaf_tdh_mem_page_remove,
+	[TDH_MEM_SEPT_REMOVE] = leaf_tdh_mem_sept_remove,
+	[TDH_MEM_TRACK] = leaf_tdh_mem_track,
+	[TDH_MEM_RANGE_UNBLOCK] = leaf_tdh_mem_range_unblock,
+	[TDH_PHYMEM_PAGE_WBINVD] = leaf_tdh_phymem_page_wbinvd,
+	[TDH_PHYMEM_PAMT_ADD] = leaf_tdh_phymem_pamt_add,
+	[TDH_PHYMEM_PAMT_REMOVE] = leaf_tdh_phymem_pamt_remove,
 };
-
-static const struct leaf_desc leaves[TDX_NR_LEAVES] = {
-	[TDH_VP_ENTER]		 = { leaf_tdh_vp_enter, "TDH.VP.ENTER", 0 },
-	[TDH_MNG_ADDCX]		 = { leaf_tdh_mng_addcx, "TDH.MNG.ADDCX", 0 },
-	[TDH_MEM_PAGE_ADD]	 = { leaf_tdh_mem_page_add, "TDH.MEM.PAGE.ADD", 0 },
-	[TDH_MEM_SEPT_ADD]	 = { leaf_tdh_mem_sept_add, "TDH.MEM.SEPT.ADD", 1 },
-	[TDH_MEM_PAGE_AUG]	 = { leaf_tdh_mem_page_aug, "TDH.MEM.PAGE.AUG", 0 },
-	[TDH_MEM_RANGE_BLOCK]	 = { leaf_tdh_mem_range_block, "TDH.MEM.RANGE.BLOCK", 0 },
-	[TDH_MNG_KEY_CONFIG]	 = { leaf_tdh_mng_key_config, "TDH.MNG.KEY.CONFIG", 0 },
-	[TDH_MNG_CREATE]	 = { leaf_tdh_mng_create, "TDH.MNG.CREATE", 0 },
-	[TDH_VP_CREATE]		 = { leaf_tdh_vp_create, "TDH.VP.CREATE", 0 },
-	[TDH_MEM_PAGE_DEMOTE]	 = { leaf_tdh_mem_page_demote, "TDH.MEM.PAGE.DEMOTE", 0 },
-	[TDH_MR_FINALIZE]	 = { leaf_tdh_mr_finalize, "TDH.MR.FINALIZE", 0 },
-	[TDH_VP_FLUSH]		 = { leaf_tdh_vp_flush, "TDH.VP.FLUSH", 0 },
-	[TDH_MNG_VPFLUSHDONE]	 = { leaf_tdh_mng_vpflushdone, "TDH.MNG.VPFLUSHDONE", 0 },
-	[TDH_MNG_KEY_FREEID]	 = { leaf_tdh_mng_key_freeid, "TDH.MNG.KEY.FREEID", 0 },
-	[TDH_PHYMEM_CACHE_WB]	 = { leaf_tdh_phymem_cache_wb, "TDH.PHYMEM.CACHE.WB", 0 },
-	[TDH_MNG_INIT]		 = { leaf_tdh_mng_init, "TDH.MNG.INIT", 0 },
-	[TDH_MEM_PAGE_PROMOTE]	 = { leaf_tdh_mem_page_promote, "TDH.MEM.PAGE.PROMOTE", 1 },
-	[TDH_PHYMEM_PAGE_RECLAIM] = { leaf_tdh_phymem_page_reclaim, "TDH.PHYMEM.PAGE.RECLAIM", 0 },
-	[TDH_MEM_PAGE_REMOVE]	 = { leaf_tdh_mem_page_remove, "TDH.MEM.PAGE.REMOVE", 0 },
-	[TDH_MEM_SEPT_REMOVE]	 = { leaf_tdh_mem_sept_remove, "TDH.MEM.SEPT.REMOVE", 1 },
-	[TDH_MEM_TRACK]		 = { leaf_tdh_mem_track, "TDH.MEM.TRACK", 0 },
-	[TDH_MEM_RANGE_UNBLOCK]	 = { leaf_tdh_mem_range_unblock, "TDH.MEM.RANGE.UNBLOCK", 0 },
-	[TDH_PHYMEM_PAGE_WBINVD] = { leaf_tdh_phymem_page_wbinvd, "TDH.PHYMEM.PAGE.WBINVD", 0 },
-	[TDH_PHYMEM_PAMT_ADD]	 = { leaf_tdh_phymem_pamt_add, "TDH.PHYMEM.PAMT.ADD", 0 },
-	[TDH_PHYMEM_PAMT_REMOVE] = { leaf_tdh_phymem_pamt_remove, "TDH.PHYMEM.PAMT.REMOVE", 0 },
-};
-
-const char *tdxsim_leaf_name(unsigned int leaf)
-{
-	if (leaf >= TDX_NR_LEAVES || !leaves[leaf].name)
-		return NULL;
-	return leaves[leaf].name;
-}
 
 static __thread unsigned int this_cpu;
 
@@ -257,6 +248,7 @@ u64 tdxsim_seamcall(struct tdxsim *sim, u64 rax, struct tdx_module_args *args)
 {
 	unsigned int leaf = rax & TDX_LEAF_MASK;
 	unsigned int version = (rax >> TDX_VERSION_SHIFT) & TDX_VERSION_MASK;
+	const struct tdxsim_leaf_info *info = tdxsim_leaf_info(leaf);
 	struct tdx_module_args in;
 	struct seamcall_ctx c;
 	u64 status, t0 = 0;
@@ -271,13 +263,12 @@ u64 tdxsim_seamcall(struct tdxsim *sim, u64 rax, struct tdx_module_args *args)
 		t0 = trace_now_ns(sim);
 	}
 	/* Unknown leaf, unsupported version or reserved RAX bits. */
-	if (rax >> 24 || leaf >= TDX_NR_LEAVES || !leaves[leaf].fn ||
-	    version > leaves[leaf].max_version)
+	if (rax >> 24 || !info || !handlers[leaf] || version > info->max_version)
 		status = api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RAX);
 	else if (unlikely(sim_has_faults(sim)) && fault_inject(&c, leaf, &status))
 		;	/* failed before the leaf ran: module state untouched */
 	else
-		status = leaves[leaf].fn(&c);
+		status = handlers[leaf](&c);
 	ctx_finish(&c, status);
 	if (leaf < TDX_NR_LEAVES)	/* leaves beyond the table are not counted */
 		stats_count(&sim->stats[leaf], status);

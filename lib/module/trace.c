@@ -134,8 +134,8 @@ static const char *event_name(const struct tdxsim_trace_event *ev, char *buf, si
 		snprintf(buf, len, "SEAMCALL.%u", ev->leaf);
 		return buf;
 	case TDXSIM_EV_TDCALL:
-		if (ev->leaf == TDG_MEM_PAGE_ACCEPT)
-			return "TDG.MEM.PAGE.ACCEPT";
+		if (tdxsim_tdcall_leaf_info(ev->leaf))
+			return tdxsim_tdcall_leaf_info(ev->leaf)->name;
 		snprintf(buf, len, "TDCALL.%u", ev->leaf);
 		return buf;
 	case TDXSIM_EV_FAULT:
@@ -150,20 +150,20 @@ static const char *event_name(const struct tdxsim_trace_event *ev, char *buf, si
 	}
 }
 
+/* Calls of a leaf whose RCX is GPA|level; a FAULT event names a SEAMCALL leaf here. */
 static bool event_has_gpa(const struct tdxsim_trace_event *ev)
 {
+	const struct tdxsim_leaf_info *li;
+	const struct tdxsim_leaf_operand *op;
+
 	if (ev->type == TDXSIM_EV_TDCALL)
-		return true;
-	if (ev->type != TDXSIM_EV_SEAMCALL && ev->type != TDXSIM_EV_FAULT)
+		li = tdxsim_tdcall_leaf_info(ev->leaf);
+	else if (ev->type == TDXSIM_EV_SEAMCALL || ev->type == TDXSIM_EV_FAULT)
+		li = tdxsim_leaf_info(ev->leaf);
+	else
 		return false;
-	switch (ev->leaf) {
-	case TDH_MEM_PAGE_ADD: case TDH_MEM_SEPT_ADD: case TDH_MEM_PAGE_AUG:
-	case TDH_MEM_RANGE_BLOCK: case TDH_MEM_PAGE_DEMOTE: case TDH_MEM_PAGE_PROMOTE:
-	case TDH_MEM_PAGE_REMOVE: case TDH_MEM_SEPT_REMOVE: case TDH_MEM_RANGE_UNBLOCK:
-		return true;
-	default:
-		return false;
-	}
+	op = tdxsim_leaf_operand(li, TDXSIM_OPND_GPA);
+	return op && op->reg == TDX_OPERAND_ID_RCX;
 }
 
 static void regs_get(const struct tdx_module_args *a, u64 r[NR_TRACE_REGS])

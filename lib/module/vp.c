@@ -188,11 +188,18 @@ u64 vcpu_exit_to_host(struct tdxsim_vcpu *v, const struct tdxsim_td_exit *exit)
 	return TDXSIM_TDCALL_TD_EXIT;
 }
 
+/* TDCALL handlers by leaf number; names and versions are in the leaf table. */
+static u64 (*const tdcall_handlers[TDX_NR_LEAVES])(struct seamcall_ctx *c,
+						    struct tdxsim_vcpu *v) = {
+	[TDG_MEM_PAGE_ACCEPT] = leaf_tdg_mem_page_accept,
+};
+
 u64 tdxsim_tdcall(struct tdxsim *sim, struct tdxsim_vcpu *v, u64 rax,
 		  struct tdx_module_args *args)
 {
 	unsigned int leaf = rax & TDX_LEAF_MASK;
 	unsigned int version = (rax >> TDX_VERSION_SHIFT) & TDX_VERSION_MASK;
+	const struct tdxsim_leaf_info *info = tdxsim_tdcall_leaf_info(leaf);
 	struct tdx_module_args in;
 	struct seamcall_ctx c;
 	u64 status, t0 = 0;
@@ -209,13 +216,13 @@ u64 tdxsim_tdcall(struct tdxsim *sim, struct tdxsim_vcpu *v, u64 rax,
 	}
 	if (!v || v->sim != sim || !v->td || !__atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE))
 		status = TDX_VCPU_STATE_INCORRECT;
-	else if (rax >> 24 || leaf != TDG_MEM_PAGE_ACCEPT || version)
+	else if (rax >> 24 || !info || !tdcall_handlers[leaf] || version > info->max_version)
 		status = api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RAX);
 	else if (unlikely(sim_has_faults(sim)) &&
 		 fault_inject(&c, TDXSIM_FAULT_TDCALL | leaf, &status))
 		;	/* failed before the leaf ran */
 	else
-		status = leaf_tdg_mem_page_accept(&c, v);
+		status = tdcall_handlers[leaf](&c, v);
 	ctx_finish(&c, status);
 	if (leaf < TDX_NR_LEAVES)
 		stats_count(&sim->tdcall_stats[leaf], status);

@@ -718,7 +718,9 @@ static void test_status_name(void **state)
 	/* Levels and indices print as numbers, unknown operands in hex. */
 	assert_name(TDX_PAGE_SIZE_MISMATCH | 1, "TDX_PAGE_SIZE_MISMATCH|0x1");
 	assert_name(TDX_PAMT_PAGE_NOT_EMPTY | 1, "TDX_PAMT_PAGE_NOT_EMPTY|0x1");
-	assert_name(TDX_OPERAND_INVALID | 0x45, "TDX_OPERAND_INVALID|0x45");
+	assert_name(TDX_OPERAND_INVALID | 0x46, "TDX_OPERAND_INVALID|0x46");
+	assert_name(TDX_OPERAND_INVALID | TDX_OPERAND_ID_CPUID_CONFIG,
+		    "TDX_OPERAND_INVALID|CPUID_CONFIG");
 	assert_name(0xC0000FFF00000000ULL, "0xc0000fff00000000");
 	assert_string_equal(tdxsim_status_name(TDX_OPERAND_BUSY, small, sizeof(small)),
 			    "TDX_OPE");
