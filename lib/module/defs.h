@@ -27,6 +27,12 @@
 #define PAGES_PER_2M		512
 #define PTRS_PER_TABLE		512
 
+/*
+ * The module's MAX_PA (x86_defs.h): its "smaller than MAX_PA" operand checks
+ * use the architectural 52 bits whatever the platform's width.
+ */
+#define MAX_PA			52
+
 #define api_error_with_operand_id(err, id)	((err) | (u64)(id))
 
 #endif /* TDXSIM_MODULE_DEFS_H */

@@ -26,7 +26,7 @@ u64 leaf_tdh_mem_page_add(struct seamcall_ctx *c)
 		return err;
 	/* The source is a shared page: aligned, no KeyID, below MAX_PA. */
 	if (source & (PAGE_SIZE - 1) || source & c->sim->hkid_mask ||
-	    source >= (1ULL << c->sim->cfg.max_pa_bits))
+	    source >= (1ULL << MAX_PA))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_R9);
 	err = ctx_pamt_check_free_page(c, page, TDX_PS_4K, TDX_OPERAND_ID_R8, NULL);
 	if (err)

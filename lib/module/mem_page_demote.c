@@ -17,33 +17,22 @@ static const struct mem_prologue demote_prologue = {
 	.tree_lock = TDX_LOCK_SHARED,
 };
 
-/* One DPAMT page of the pair: a free page not already used as a PAMT page. */
-static u64 check_pamt_page(struct seamcall_ctx *c, u64 pa, u32 operand)
-{
-	struct pamt_locked *pl;
-	u64 err;
-
-	err = hpa_check_operand(c, pa, PAGE_SIZE, operand);
-	if (err)
-		return err;
-	/*
-	 * Shared: the pair is usually two pages of one 2MB range; exclusivity
-	 * comes from the test-and-set of the bitmap bit below.
-	 */
-	err = ctx_pamt_lock_page(c, pa, TDX_PS_4K, TDX_LOCK_SHARED, operand, &pl);
-	if (err)
-		return err;
-	if (pl->e->pt != PT_NDA || !dpamt_page_claim(c->sim, pa))
-		return api_error_with_operand_id(TDX_PAGE_NOT_FREE, operand);
-	return TDX_SUCCESS;
-}
-
 /*
- * pamt_demote(): lock the big entry, take the pair (test-and-set of the
- * bitmap bits, undone on failure), then nothing can fail.
+ * pamt_demote() (pamt_manager.c): lock the big entry exclusive, then check
+ * the pair interleaved as the module does: R12 and R13 valid, R12 and R13 in
+ * a TDMR, R12 then R13 walked shared and PT_NDA, and only then the two
+ * bitmap bits test-and-set (R12's undone if R13's fails).  Nothing is
+ * committed here.
+ *
+ * A pair page inside the 2MB page being demoted answers BUSY|R12 (or R13)
+ * every time: its walk needs the 2MB entry this call holds exclusive.  The
+ * module does the same; see "Host bugs that never clear" in tdxsim.h.
  */
 static u64 pamt_demote_check(struct seamcall_ctx *c, u64 page, bool dpamt, u64 pair[2])
 {
+	static const u32 ids[2] = { TDX_OPERAND_ID_R12, TDX_OPERAND_ID_R13 };
+	struct tdxsim *sim = c->sim;
+	struct pamt_locked *pl;
 	u64 err;
 
 	err = ctx_pamt_lock_page(c, page, c->level, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
@@ -52,13 +41,27 @@ static u64 pamt_demote_check(struct seamcall_ctx *c, u64 page, bool dpamt, u64 p
 		return err;
 	if (!dpamt)
 		return TDX_SUCCESS;
-	err = check_pamt_page(c, pair[0], TDX_OPERAND_ID_R12);
-	if (err)
-		return err;
-	err = check_pamt_page(c, pair[1], TDX_OPERAND_ID_R13);
-	if (err) {
-		dpamt_page_unclaim(c->sim, pair[0]);
-		return err;
+	for (unsigned int i = 0; i < 2; i++) {
+		if (!hpa_valid(sim, pair[i], PAGE_SIZE))
+			return api_error_with_operand_id(TDX_OPERAND_INVALID, ids[i]);
+	}
+	for (unsigned int i = 0; i < 2; i++) {
+		if (!hpa_in_tdmr(sim, pair[i], PAGE_SIZE))
+			return api_error_with_operand_id(TDX_OPERAND_ADDR_RANGE_ERROR, ids[i]);
+	}
+	for (unsigned int i = 0; i < 2; i++) {
+		/* Shared: the pair is usually two pages of one 2MB range. */
+		err = ctx_pamt_lock_page(c, pair[i], TDX_PS_4K, TDX_LOCK_SHARED, ids[i], &pl);
+		if (err)
+			return err;
+		if (pl->e->pt != PT_NDA)
+			return api_error_with_operand_id(TDX_PAGE_NOT_FREE, ids[i]);
+	}
+	if (!dpamt_page_claim(sim, pair[0]))
+		return api_error_with_operand_id(TDX_PAGE_NOT_FREE, TDX_OPERAND_ID_R12);
+	if (!dpamt_page_claim(sim, pair[1])) {
+		dpamt_page_unclaim(sim, pair[0]);
+		return api_error_with_operand_id(TDX_PAGE_NOT_FREE, TDX_OPERAND_ID_R13);
 	}
 	return TDX_SUCCESS;
 }

@@ -85,11 +85,13 @@ u64 leaf_tdh_mng_addcx(struct seamcall_ctx *c)
 u64 leaf_tdh_mng_init(struct seamcall_ctx *c)
 {
 	struct tdxsim *sim = c->sim;
-	u64 params = c->args->rdx;
+	u64 tdr = c->args->rcx, params = c->args->rdx;
 	struct td *td;
 	u64 err;
 
-	err = td_lock_tdr(c, c->args->rcx, TDX_OPERAND_ID_RCX, TDX_LOCK_EXCLUSIVE);
+	/* tdh_mng_init.c: "no extended error code" unless a CPUID config fails. */
+	c->args->rcx = 0;
+	err = td_lock_tdr(c, tdr, TDX_OPERAND_ID_RCX, TDX_LOCK_EXCLUSIVE);
 	if (err)
 		return err;
 	err = td_check_keys(c);
@@ -99,7 +101,7 @@ u64 leaf_tdh_mng_init(struct seamcall_ctx *c)
 	if (td->op_state != OP_STATE_UNINITIALIZED)
 		return TDX_OP_STATE_INCORRECT;
 	if (!params || params & 1023 || params & sim->hkid_mask ||
-	    params >= (1ULL << sim->cfg.max_pa_bits))
+	    params >= (1ULL << MAX_PA))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RDX);
 	/* The root S-EPT page lives in the TDCS: no host page of its own. */
 	td->root = sept_page_get(sim, td, 0, td->sept_levels - 1, true);

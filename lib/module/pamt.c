@@ -80,13 +80,28 @@ int pamt_leaf_level(struct tdxsim *sim, u64 pa)
 	return pamt_walk_level(sim, pa, TDX_PS_4K);
 }
 
+/*
+ * hpa_check_with_pwr_2_alignment() (helpers.c): aligned, no KeyID bits, and
+ * below the architectural MAX_PA of 52 bits (x86_defs.h), not the platform's
+ * width.  An address with bits between max_pa_bits and 51 set passes here and
+ * is refused by hpa_in_tdmr() as OPERAND_ADDR_RANGE_ERROR.
+ */
+bool hpa_valid(const struct tdxsim *sim, u64 pa, u64 align)
+{
+	return !(pa & (align - 1)) && !(pa & sim->hkid_mask) && pa < (1ULL << MAX_PA);
+}
+
+/* pamt_get_block(): the TDMR covers [pa, pa + size); @pa passed hpa_valid(). */
+bool hpa_in_tdmr(const struct tdxsim *sim, u64 pa, u64 size)
+{
+	return mem_in_tdmr(sim, pa) && pa + size <= sim->mem_end;
+}
+
 u64 hpa_check_operand(struct seamcall_ctx *c, u64 pa, u64 align, u32 operand)
 {
-	struct tdxsim *sim = c->sim;
-
-	if (pa & (align - 1) || pa & sim->hkid_mask || pa >= (1ULL << sim->cfg.max_pa_bits))
+	if (!hpa_valid(c->sim, pa, align))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, operand);
-	if (!mem_in_tdmr(sim, pa) || pa + align > sim->mem_end)
+	if (!hpa_in_tdmr(c->sim, pa, align))
 		return api_error_with_operand_id(TDX_OPERAND_ADDR_RANGE_ERROR, operand);
 	return TDX_SUCCESS;
 }

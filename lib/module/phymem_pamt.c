@@ -7,15 +7,18 @@
  */
 #include "tdxsim-internal.h"
 
-/* RCX = 2MB-aligned HPA | TDX_PS_2M; reserved bits and level checked. */
-static u64 check_range_operand(struct seamcall_ctx *c, u64 rcx, u64 *pa)
+/*
+ * RCX = 2MB-aligned HPA | TDX_PS_2M: level, reserved bits 11:3 and 63:52,
+ * KeyID bits and alignment (INVALID|RCX).  The TDMR is checked apart: PAMT.ADD
+ * checks its two pages first.
+ */
+static bool range_operand_valid(struct seamcall_ctx *c, u64 rcx, u64 *pa)
 {
 	*pa = rcx & ~(u64)(PAGE_SIZE - 1);
-	if ((rcx & (PAGE_SIZE - 1)) != TDX_PS_2M || *pa & (SZ_2M - 1))
-		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RCX);
-	return hpa_check_operand(c, *pa, SZ_2M, TDX_OPERAND_ID_RCX);
+	return (rcx & (PAGE_SIZE - 1)) == TDX_PS_2M && hpa_valid(c->sim, *pa, SZ_2M);
 }
 
+/* The range's 2MB entry exclusive; NULL when a 1GB leaf stops the walk above it. */
 static u64 lock_range(struct seamcall_ctx *c, u64 pa, struct pamt_entry **e2m)
 {
 	struct pamt_locked *pl;
@@ -24,32 +27,38 @@ static u64 lock_range(struct seamcall_ctx *c, u64 pa, struct pamt_entry **e2m)
 
 	if (err)
 		return err;
-	*e2m = pl->e;
+	*e2m = pl->level == TDX_PS_2M ? pl->e : NULL;
 	return TDX_SUCCESS;
 }
 
-/* A page to become a PAMT page: free (covering leaf PT_NDA), bitmap bit clear. */
-static u64 take_pamt_page(struct seamcall_ctx *c, u64 range, u64 pa, u32 operand)
+/*
+ * A page to become a PAMT page: its covering PAMT leaf PT_NDA (walked shared;
+ * a page inside the range is covered by the entry we hold exclusive).
+ */
+static u64 walk_pamt_page(struct seamcall_ctx *c, u64 range, u64 pa, u32 operand)
 {
 	struct pamt_locked *pl;
 	u64 err;
 
-	/* A page inside the range itself is covered by the entry we hold. */
-	if (pa - range >= SZ_2M) {
-		err = ctx_pamt_lock_page(c, pa, TDX_PS_4K, TDX_LOCK_SHARED, operand, &pl);
-		if (err)
-			return err;
-		if (pl->e->pt != PT_NDA)
-			return api_error_with_operand_id(TDX_PAGE_NOT_FREE, operand);
-	}
-	if (!dpamt_page_claim(c->sim, pa))
+	if (pa - range < SZ_2M)
+		return TDX_SUCCESS;
+	err = ctx_pamt_lock_page(c, pa, TDX_PS_4K, TDX_LOCK_SHARED, operand, &pl);
+	if (err)
+		return err;
+	if (pl->e->pt != PT_NDA)
 		return api_error_with_operand_id(TDX_PAGE_NOT_FREE, operand);
 	return TDX_SUCCESS;
 }
 
-/* RCX = range | 1, RDX = PAMT page 0, R8 = PAMT page 1. */
+/*
+ * RCX = range | 1, RDX = PAMT page 0, R8 = PAMT page 1.  The module's order
+ * (tdh_phymem_pamt_add.c): RCX's form; RDX then R8 each valid and in a TDMR;
+ * only then RCX in a TDMR; the range's 2MB entry; both pages' entries; both
+ * bitmap bits.  With two bad operands the first in that order answers.
+ */
 u64 leaf_tdh_phymem_pamt_add(struct seamcall_ctx *c)
 {
+	static const u32 ids[2] = { TDX_OPERAND_ID_RDX, TDX_OPERAND_ID_R8 };
 	struct tdxsim *sim = c->sim;
 	struct tdx_module_args *a = c->args;
 	u64 pages[2] = { a->rdx, a->r8 };
@@ -58,27 +67,30 @@ u64 leaf_tdh_phymem_pamt_add(struct seamcall_ctx *c)
 
 	if (!sim_dpamt(sim))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RAX);
-	err = check_range_operand(c, a->rcx, &pa);
-	if (err)
-		return err;
-	err = hpa_check_operand(c, pages[0], PAGE_SIZE, TDX_OPERAND_ID_RDX);
-	if (err)
-		return err;
-	err = hpa_check_operand(c, pages[1], PAGE_SIZE, TDX_OPERAND_ID_R8);
-	if (err)
-		return err;
+	if (!range_operand_valid(c, a->rcx, &pa))
+		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RCX);
+	for (unsigned int i = 0; i < 2; i++) {
+		err = hpa_check_operand(c, pages[i], PAGE_SIZE, ids[i]);
+		if (err)
+			return err;
+	}
+	if (!hpa_in_tdmr(sim, pa, SZ_2M))
+		return api_error_with_operand_id(TDX_OPERAND_ADDR_RANGE_ERROR, TDX_OPERAND_ID_RCX);
 	err = lock_range(c, pa, &e2m);
 	if (err)
 		return err;
-	if (e2m->pt != PT_NDA || pamt_entry_at(sim, pa, TDX_PS_1G)->pt != PT_NDA)
+	if (!e2m || e2m->pt != PT_NDA)
 		return api_error_with_operand_id(TDX_HPA_RANGE_NOT_FREE, TDX_OPERAND_ID_RCX);
-	err = take_pamt_page(c, pa, pages[0], TDX_OPERAND_ID_RDX);
-	if (err)
-		return err;
-	err = take_pamt_page(c, pa, pages[1], TDX_OPERAND_ID_R8);
-	if (err) {
+	for (unsigned int i = 0; i < 2; i++) {
+		err = walk_pamt_page(c, pa, pages[i], ids[i]);
+		if (err)
+			return err;
+	}
+	if (!dpamt_page_claim(sim, pages[0]))
+		return api_error_with_operand_id(TDX_PAGE_NOT_FREE, TDX_OPERAND_ID_RDX);
+	if (!dpamt_page_claim(sim, pages[1])) {
 		dpamt_page_unclaim(sim, pages[0]);
-		return err;
+		return api_error_with_operand_id(TDX_PAGE_NOT_FREE, TDX_OPERAND_ID_R8);
 	}
 	dpamt_pair_install(c, pa, pages, 0);
 	return TDX_SUCCESS;
@@ -94,13 +106,14 @@ u64 leaf_tdh_phymem_pamt_remove(struct seamcall_ctx *c)
 
 	if (!sim_dpamt(sim))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RAX);
-	err = check_range_operand(c, a->rcx, &pa);
-	if (err)
-		return err;
+	if (!range_operand_valid(c, a->rcx, &pa))
+		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RCX);
+	if (!hpa_in_tdmr(sim, pa, SZ_2M))
+		return api_error_with_operand_id(TDX_OPERAND_ADDR_RANGE_ERROR, TDX_OPERAND_ID_RCX);
 	err = lock_range(c, pa, &e2m);
 	if (err)
 		return err;
-	if (e2m->pt != PT_PAMT)
+	if (!e2m || e2m->pt != PT_PAMT)
 		return api_error_with_operand_id(TDX_NO_PAMT_PAGE_PAIR, TDX_OPERAND_ID_RCX);
 	idx = pa_to_idx(sim, pa);
 	for (unsigned int i = 0; i < PAGES_PER_2M; i++) {
