@@ -137,6 +137,8 @@ enum pamt_page_type {
 #define TDX_PAMT_REMOVAL_HINT		(1ULL << 62)
 /* Set in R8 of SEPT.ADD with allow_existing when the page was not used. */
 #define TDX_SEPT_ADD_PAGE_NOT_USED	(1ULL << 63)
+/* "No page" in SEPT.ADD's R8 (version 1 only) and its R8 output once the page is used. */
+#define TDX_NULL_PA			(~0ULL)
 
 /* TD-exit information for an EPT violation caused by TDG.MEM.PAGE.ACCEPT. */
 #define EXIT_REASON_EPT_VIOLATION		48

@@ -16,28 +16,19 @@ static const struct mem_prologue sept_add_prologue = {
 	.tree_lock = TDX_LOCK_SHARED,
 };
 
-/* RCX = GPA|level of the parent entry, RDX = TD handle (bit 0 allow_existing), R8 = page. */
-u64 leaf_tdh_mem_sept_add(struct seamcall_ctx *c)
+/*
+ * Link the new table, or find the existing one (tdh_mem_sept_add.c,
+ * process_l1_page()).  R8 is an ordinary page address unless it is NULL_PA
+ * (all ones), which only version 1 accepts and only over an existing table;
+ * 0 is a page address like any other.  With the parent already NL_MAPPED and
+ * allow_existing, R8 is not looked at.
+ */
+static u64 sept_add_l1(struct seamcall_ctx *c, u64 page, bool allow_existing, u64 *flagged)
 {
-	struct tdx_module_args *a = c->args;
-	/* Bit 63 of the page operand is ignored (it is the "not used" output flag). */
-	u64 page_info = a->rcx, handle = a->rdx, page = a->r8 & ~TDX_SEPT_ADD_PAGE_NOT_USED;
-	bool allow_existing = handle & TDX_TD_HANDLE_FLAG;
 	struct sept_page *sp;
 	u64 err;
 
-	ctx_clear_outputs(c);
-	/* Only version 1 writes R8 back: the page, flagged or 0 once used. */
-	if (c->version)
-		a->r8 = page;
-	err = mem_prologue(c, &sept_add_prologue, page_info, handle);
-	if (err)
-		return err;
-	err = mem_walk_and_lock(c, SEPT_STATES(FREE) | SEPT_STATES(NL_MAPPED));
-	if (err)
-		return err;
-	if (!page) {
-		/* No page: version 1 only, and the S-EPT page must already exist. */
+	if (page == TDX_NULL_PA) {
 		if (!c->version)
 			return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_R8);
 		if (septe_state(c->walk.entry) != SEPT_NL_MAPPED)
@@ -47,8 +38,7 @@ u64 leaf_tdh_mem_sept_add(struct seamcall_ctx *c)
 	if (septe_state(c->walk.entry) == SEPT_NL_MAPPED) {
 		if (!allow_existing)
 			return sept_error(c, TDX_EPT_ENTRY_STATE_INCORRECT);
-		if (c->version)
-			a->r8 = page | TDX_SEPT_ADD_PAGE_NOT_USED;
+		*flagged |= TDX_SEPT_ADD_PAGE_NOT_USED;
 		return TDX_SUCCESS;
 	}
 	err = ctx_pamt_check_free_page(c, page, TDX_PS_4K, TDX_OPERAND_ID_R8, NULL);
@@ -60,9 +50,34 @@ u64 leaf_tdh_mem_sept_add(struct seamcall_ctx *c)
 		return TDX_SYS_BUSY;	/* host out of memory: simulator limit */
 	sept_link_child(c, sp);
 	pamt_page_take(c, c->td, page, TDX_PS_4K, PT_EPT);
-	if (c->version)
-		a->r8 = 0;
+	*flagged = TDX_NULL_PA;		/* "no longer needs to be allocated" */
 	return TDX_SUCCESS;
+}
+
+/*
+ * RCX = GPA|level of the parent entry, RDX = TD handle (bit 0 allow_existing),
+ * R8 = page.  Version 1 writes R8 back, success or not: the page (bit 63 set if
+ * an existing table made it unused), or NULL_PA once it was used.
+ */
+u64 leaf_tdh_mem_sept_add(struct seamcall_ctx *c)
+{
+	struct tdx_module_args *a = c->args;
+	u64 page_info = a->rcx, handle = a->rdx, page = a->r8, flagged;
+	u64 err;
+
+	/* Bit 63 of a page address is ignored (it is the "not used" output flag). */
+	if (page != TDX_NULL_PA)
+		page &= ~TDX_SEPT_ADD_PAGE_NOT_USED;
+	flagged = page;
+	ctx_clear_outputs(c);
+	err = mem_prologue(c, &sept_add_prologue, page_info, handle);
+	if (!err)
+		err = mem_walk_and_lock(c, SEPT_STATES(FREE) | SEPT_STATES(NL_MAPPED));
+	if (!err)
+		err = sept_add_l1(c, page, handle & TDX_TD_HANDLE_FLAG, &flagged);
+	if (c->version)
+		a->r8 = flagged;
+	return err;
 }
 
 static const struct mem_prologue sept_remove_prologue = {

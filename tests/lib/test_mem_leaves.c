@@ -272,34 +272,72 @@ static void test_sept_add_allow_existing(void **state)
 	free_4k(fx, page);
 }
 
-/* Version 1: R8 = 0 once the page is used; no page (R8 = 0) needs an existing table. */
+/*
+ * R8 per version (tdh_mem_sept_add.c, process_l1_page()): "no page" is NULL_PA
+ * (all ones), which version 0 refuses (OPERAND_INVALID|R8, after the walk,
+ * whatever the parent) and version 1 accepts over an existing table only.
+ * 0 is an ordinary page address: outside the TDMR.  Version 1 writes R8 back
+ * on success and on failure: NULL_PA once the page is used, the page with bit
+ * 63 set when an existing table made it unused, else the input (bit 63 of a
+ * page address cleared).
+ */
 static void test_sept_add_v1_outputs(void **state)
 {
 	struct fixture *fx = *state;
+	u64 parent = GPA0 | TDX_PS_2M;
 	struct tdx_module_args a;
 	u64 page;
 
 	fx_map_sept(fx, GPA0, TDX_PS_2M);
-	a = (struct tdx_module_args){ .rcx = GPA0 | TDX_PS_2M, .rdx = fx->td->tdr_pa };
+	/* Version 0: NULL_PA is refused even over a FREE parent; 0 is out of range. */
+	a = (struct tdx_module_args){ .rcx = parent, .rdx = fx->td->tdr_pa, .r8 = TDX_NULL_PA };
 	assert_status(seamcall_v(fx, TDH_MEM_SEPT_ADD, 0, &a), TDX_OPERAND_INVALID |
 		      TDX_OPERAND_ID_R8);
-	a = (struct tdx_module_args){ .rcx = GPA0 | TDX_PS_2M, .rdx = fx->td->tdr_pa };
+	assert_int_equal(a.r8, TDX_NULL_PA);	/* version 0 leaves R8 alone */
+	a = (struct tdx_module_args){ .rcx = parent, .rdx = fx->td->tdr_pa, .r8 = 0 };
+	assert_status(seamcall_v(fx, TDH_MEM_SEPT_ADD, 0, &a), TDX_OPERAND_ADDR_RANGE_ERROR |
+		      TDX_OPERAND_ID_R8);
+	/* Version 1, no page, no table yet: the parent is in the wrong state. */
+	a = (struct tdx_module_args){ .rcx = parent, .rdx = fx->td->tdr_pa, .r8 = TDX_NULL_PA };
 	assert_status(seamcall_v(fx, TDH_MEM_SEPT_ADD, 1, &a),
 		      TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX);
 	assert_int_equal(a.rcx, SEPT_ARCH_SVE);
 	assert_int_equal(a.rdx, level_state(TDX_PS_2M, SEPT_PUBLIC_FREE));
+	assert_int_equal(a.r8, TDX_NULL_PA);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_2M).state, SEPT_PUBLIC_FREE);
+	/* Version 1, R8 = 0: out of range, and R8 comes back as given. */
+	a = (struct tdx_module_args){ .rcx = parent, .rdx = fx->td->tdr_pa, .r8 = 0 };
+	assert_status(seamcall_v(fx, TDH_MEM_SEPT_ADD, 1, &a), TDX_OPERAND_ADDR_RANGE_ERROR |
+		      TDX_OPERAND_ID_R8);
+	assert_int_equal(a.r8, 0);
 
+	/* A page with bit 63 set is that page; once used R8 reads NULL_PA. */
 	page = fx_alloc_4k(fx);
-	a = (struct tdx_module_args){ .rcx = GPA0 | TDX_PS_2M, .rdx = fx->td->tdr_pa, .r8 = page };
+	a = (struct tdx_module_args){ .rcx = parent, .rdx = fx->td->tdr_pa,
+				      .r8 = page | TDX_SEPT_ADD_PAGE_NOT_USED };
 	assert_status(seamcall_v(fx, TDH_MEM_SEPT_ADD, 1, &a), TDX_SUCCESS);
-	assert_int_equal(a.r8, 0);
+	assert_int_equal(a.r8, TDX_NULL_PA);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_2M).hpa, page);
 
-	a = (struct tdx_module_args){ .rcx = GPA0 | TDX_PS_2M, .rdx = fx->td->tdr_pa };
+	/* The table exists now: NULL_PA is fine in version 1, refused in version 0. */
+	a = (struct tdx_module_args){ .rcx = parent, .rdx = fx->td->tdr_pa, .r8 = TDX_NULL_PA };
 	assert_status(seamcall_v(fx, TDH_MEM_SEPT_ADD, 1, &a), TDX_SUCCESS);
-	assert_int_equal(a.r8, 0);
+	assert_int_equal(a.r8, TDX_NULL_PA);
+	a = (struct tdx_module_args){ .rcx = parent, .rdx = fx->td->tdr_pa, .r8 = TDX_NULL_PA };
+	assert_status(seamcall_v(fx, TDH_MEM_SEPT_ADD, 0, &a), TDX_OPERAND_INVALID |
+		      TDX_OPERAND_ID_R8);
+	/* allow_existing: R8 is not even checked (0 passes) and comes back flagged. */
+	a = (struct tdx_module_args){ .rcx = parent, .rdx = fx->td->tdr_pa | TDX_TD_HANDLE_FLAG,
+				      .r8 = 0 };
+	assert_status(seamcall_v(fx, TDH_MEM_SEPT_ADD, 1, &a), TDX_SUCCESS);
+	assert_int_equal(a.r8, TDX_SEPT_ADD_PAGE_NOT_USED);
 	assert_int_equal(sept_at(fx, GPA0, TDX_PS_2M).hpa, page);
+	/* A failure after the TD handle check still writes R8 back (the EXIT path). */
+	a = (struct tdx_module_args){ .rcx = parent | 0x8, .rdx = fx->td->tdr_pa,
+				      .r8 = page | TDX_SEPT_ADD_PAGE_NOT_USED };
+	assert_status(seamcall_v(fx, TDH_MEM_SEPT_ADD, 1, &a), TDX_OPERAND_INVALID |
+		      TDX_OPERAND_ID_RCX);
+	assert_int_equal(a.r8, page);
 }
 
 /* The parent of the requested entry is missing: EPT_WALK_FAILED where the walk stopped. */
