@@ -42,7 +42,7 @@ struct tdxsim_fault_rule {
 	u64 gpa_start, gpa_end;		/* GPA in RCX within [start, end); both 0: any */
 	int level;			/* TDX level in RCX, or TDXSIM_FAULT_ANY */
 	u64 tdr_pa;			/* TD (RDX/RCX as the leaf takes it), 0: any */
-	int thread;			/* tdxsim_thread_id(), or TDXSIM_FAULT_ANY */
+	int thread;			/* tdxsim_thread_id(sim), or TDXSIM_FAULT_ANY */
 	/* Which matching calls fire (at most one of the three; none: every one). */
 	u64 nth;			/* only the Nth matching call (1-based) */
 	u64 every;			/* every Kth matching call */
@@ -90,11 +90,14 @@ int tdxsim_fault_nr_rules(struct tdxsim *sim);
 void tdxsim_fault_clear(struct tdxsim *sim);
 
 /*
- * Identity of the calling thread as rules and traces see it: threads are
- * numbered 1, 2, ... in the order of their first call into the library,
- * unless a thread names itself first.
+ * Identity of the calling thread as @sim's rules and traces see it.  Each
+ * simulator numbers threads itself: 1, 2, ... in the order they first need a
+ * number there (a trace event, a rule with thread=T, or this call), unless a
+ * thread names itself first with tdxsim_thread_set_id() (0, or -ENOMEM).
+ * Naming or numbering a thread in one simulator changes nothing in another.
+ * Thread-safe; each affects the calling thread only.
  */
-unsigned int tdxsim_thread_id(void);
-void tdxsim_thread_set_id(unsigned int id);
+unsigned int tdxsim_thread_id(struct tdxsim *sim);
+int tdxsim_thread_set_id(struct tdxsim *sim, unsigned int id);
 
 #endif /* TDXSIM_FAULT_H */

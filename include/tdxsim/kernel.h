@@ -8,7 +8,8 @@
  *                thread's current simulator (tdxsim_kernel_set_current());
  *                alloc_page()/__free_page() to its host page allocator.
  *  - recorded:   WARN_ON*, KVM_BUG_ON, TDX_BUG_ON*, pr_err/pr_warn are events a
- *                test asserts on (tdxsim_kernel_events()); they never abort.
+ *                test asserts on (tdxsim_kernel_events()), recorded on the
+ *                thread's current simulator; they never abort.
  *  - mapped:     spinlock_t -> pthread mutex, rwlock_t -> pthread rwlock,
  *                atomic_t -> C11-style builtins.  Lock acquisition can call a
  *                test hook first, to park a thread at a known point.
@@ -124,13 +125,21 @@ struct tdxsim_kernel_event {
 
 void __tdxsim_kernel_event(enum tdxsim_kernel_event_type type, const char *file, int line,
 			   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Events of @type recorded so far (all threads). */
-unsigned int tdxsim_kernel_events(enum tdxsim_kernel_event_type type);
-/* The last event of @type; 0 or -ENOENT. */
-int tdxsim_kernel_last_event(enum tdxsim_kernel_event_type type, struct tdxsim_kernel_event *ev);
-void tdxsim_kernel_events_reset(void);
-/* Echo recorded events to stderr as well (default: quiet). */
-void tdxsim_kernel_events_verbose(bool on);
+/*
+ * Events are recorded on the raising thread's current simulator
+ * (tdxsim_kernel_set_current()), by every thread that has it current; @sim
+ * NULL names the events raised by threads with no current simulator.  An
+ * event is dropped only if the shim cannot allocate its per-simulator state
+ * (or the simulator has no client-data slot left).  All thread-safe.
+ */
+/* Events of @type recorded on @sim so far. */
+unsigned int tdxsim_kernel_events(struct tdxsim *sim, enum tdxsim_kernel_event_type type);
+/* The last event of @type on @sim; 0 or -ENOENT. */
+int tdxsim_kernel_last_event(struct tdxsim *sim, enum tdxsim_kernel_event_type type,
+			     struct tdxsim_kernel_event *ev);
+void tdxsim_kernel_events_reset(struct tdxsim *sim);
+/* Echo @sim's events to stderr as well (default: quiet).  0 or -ENOMEM. */
+int tdxsim_kernel_events_verbose(struct tdxsim *sim, bool on);
 
 #define pr_err(fmt, ...)	__tdxsim_kernel_event(TDXSIM_KEV_PR_ERR, __FILE__, __LINE__, fmt, ##__VA_ARGS__)
 #define pr_warn(fmt, ...)	__tdxsim_kernel_event(TDXSIM_KEV_PR_WARN, __FILE__, __LINE__, fmt, ##__VA_ARGS__)
@@ -208,10 +217,12 @@ typedef struct {
 
 /*
  * Test hook: called by every spin_lock()/write_lock()/read_lock() before it
- * blocks, with the lock's address; a test parks a thread here to order a
- * race.  NULL disables.  Process-wide.
+ * blocks, with the lock's address, in threads whose current simulator is
+ * @sim; a test parks a thread here to order a race.  NULL disables.  Returns
+ * 0 or -ENOMEM.  Set it before the threads start locking.
  */
-void tdxsim_kernel_set_lock_hook(void (*hook)(void *lock, void *arg), void *arg);
+int tdxsim_kernel_set_lock_hook(struct tdxsim *sim, void (*hook)(void *lock, void *arg),
+				void *arg);
 void __tdxsim_kernel_lock_hook(void *lock);
 
 static inline void spin_lock_init(spinlock_t *l)

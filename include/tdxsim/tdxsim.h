@@ -44,7 +44,10 @@ struct tdxsim_config {
 void tdxsim_config_init(struct tdxsim_config *cfg);
 
 /*
- * Create a simulator.  Returns NULL with errno EINVAL for a bad config
+ * Create a simulator.  Everything it holds (rules, trace sinks, the hook,
+ * CPU bindings, thread numbers, client data) belongs to it alone: simulators
+ * in one process never see each other's.  Returns NULL with errno EAGAIN when
+ * the process is out of pthread keys (each simulator takes one), EINVAL for a bad config
  * (unaligned or empty memory, nr_cpus 0, bad widths) or a malformed
  * TDXSIM_FAULTS/TDXSIM_SEED/TDXSIM_TRACE (a one-line message naming the bad
  * token goes to stderr; TDXSIM_SEED takes digits only, "0x" allowed, and a
@@ -53,7 +56,10 @@ void tdxsim_config_init(struct tdxsim_config *cfg);
  */
 struct tdxsim *tdxsim_create(const struct tdxsim_config *cfg);
 
-/* Destroy.  Accepts NULL.  Must not race with any other call on @sim. */
+/*
+ * Destroy: releases the client data too.  Accepts NULL.  Must not race with
+ * any other call on @sim.
+ */
 void tdxsim_destroy(struct tdxsim *sim);
 
 const struct tdxsim_config *tdxsim_get_config(const struct tdxsim *sim);
@@ -94,13 +100,16 @@ u64 tdxsim_tdcall(struct tdxsim *sim, struct tdxsim_vcpu *vcpu, u64 rax,
 		  struct tdx_module_args *args);
 
 /*
- * Logical CPUs.  The calling thread runs on CPU 0 until it binds itself
- * elsewhere (a thread-local, like smp_processor_id()).  An interrupt raised
- * for a CPU is pending during that CPU's next SEAMCALL/TDCALL and is taken by
- * the host when the call returns.
+ * Logical CPUs.  The calling thread runs on CPU 0 of @sim until it binds
+ * itself elsewhere (like smp_processor_id(), but per simulator: a thread can
+ * be bound to different CPUs in different simulators; binding in one changes
+ * nothing in another).  An interrupt raised for a CPU is pending during that
+ * CPU's next SEAMCALL/TDCALL and is taken by the host when the call returns.
+ * tdxsim_cpu_bind() returns 0, -EINVAL (@cpu >= nr_cpus) or -ENOMEM; it binds
+ * the calling thread only.  Both are thread-safe.
  */
-int tdxsim_cpu_bind(struct tdxsim *sim, unsigned int cpu);	/* 0 or -EINVAL */
-unsigned int tdxsim_cpu_current(void);
+int tdxsim_cpu_bind(struct tdxsim *sim, unsigned int cpu);
+unsigned int tdxsim_cpu_current(struct tdxsim *sim);
 int tdxsim_raise_interrupt(struct tdxsim *sim, unsigned int cpu);
 
 /*
@@ -120,6 +129,23 @@ int tdxsim_page_reset(struct tdxsim *sim, u64 hpa, u64 size);
 u64 tdxsim_pages_in_use(struct tdxsim *sim);
 /* Address with a KeyID in the HKID bits (mk_keyed_paddr). */
 u64 tdxsim_mk_keyed_paddr(const struct tdxsim *sim, u16 hkid, u64 pa);
+
+/*
+ * Client data: a layer built on the simulator (the kernel shim keeps its
+ * recorded events here, the KVM side may keep its own) attaches one object
+ * per simulator under a key of its own (the address of any object of its).
+ * tdxsim_client_data_attach() attaches @data unless something is already
+ * attached under @key, and returns what is attached now: @data, or the
+ * earlier object (the caller still owns @data then), or NULL with errno
+ * ENOSPC (TDXSIM_MAX_CLIENT_DATA keys in use) or EINVAL (@key or @data NULL).
+ * tdxsim_destroy() calls @release(data) (if not NULL).  tdxsim_client_data()
+ * returns the object attached under @key, or NULL.  Both are thread-safe; the
+ * lookup takes no lock.
+ */
+#define TDXSIM_MAX_CLIENT_DATA	8
+void *tdxsim_client_data(struct tdxsim *sim, const void *key);
+void *tdxsim_client_data_attach(struct tdxsim *sim, const void *key, void *data,
+				void (*release)(void *data));
 
 /*
  * Raise a pending interrupt / misc: sequence number of the last SEAMCALL or

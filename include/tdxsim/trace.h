@@ -31,7 +31,7 @@ struct tdxsim_trace_event {
 	u64 seq;		/* the call's sequence number (tdxsim_seq()) */
 	u64 ts_ns;		/* start, ns since the simulator was created */
 	u64 dur_ns;		/* duration of the call (0 for instant events) */
-	u32 thread;		/* tdxsim_thread_id() */
+	u32 thread;		/* tdxsim_thread_id(sim) */
 	u32 cpu;		/* simulated logical CPU */
 	enum tdxsim_trace_type type;
 	u32 leaf;		/* SEAMCALL or TDCALL leaf; FAULT: the rule's leaf */

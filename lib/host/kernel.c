@@ -2,13 +2,17 @@
 /*
  * The out-of-line half of the kernel shim (include/tdxsim/kernel.h): the
  * thread's current simulator, recorded WARN/BUG/pr_err events, the lock hook.
- * This is the only thread-local "current simulator" in the library.
+ * This is the only thread-local "current simulator" in the library: the
+ * kernel's calls name no simulator, so the shim routes them to the thread's.
+ * Events and the lock hook belong to a simulator, kept in its client data
+ * (the host layer sees the simulator through include/tdxsim/ only).
  */
 #include <stdarg.h>
 
 #include <tdxsim/kernel.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static __thread struct tdxsim *current_sim;
@@ -48,81 +52,151 @@ void __free_page(struct page *page)
 		tdxsim_page_free(current_sim, page_to_phys(page), TDX_PS_4K);
 }
 
-static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned int nr_events[TDXSIM_KEV_NR];
-static struct tdxsim_kernel_event last_event[TDXSIM_KEV_NR];
-static bool events_verbose;
+/*
+ * The shim's state of one simulator (tdxsim_client_data under &shim_key):
+ * recorded events and the lock hook.  Events raised by a thread with no
+ * current simulator go to no_sim, queried with a NULL simulator.
+ */
+struct shim_state {
+	pthread_mutex_t lock;
+	unsigned int nr_events[TDXSIM_KEV_NR];
+	struct tdxsim_kernel_event last_event[TDXSIM_KEV_NR];
+	bool verbose;
+	void (*lock_hook)(void *lock, void *arg);
+	void *lock_hook_arg;
+};
 
+static const char shim_key;
+static struct shim_state no_sim = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void shim_release(void *data)
+{
+	struct shim_state *st = data;
+
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+/* @sim's state; created on first use when @create (NULL: out of memory). */
+static struct shim_state *shim_of(struct tdxsim *sim, bool create)
+{
+	struct shim_state *st, *cur;
+
+	if (!sim)
+		return &no_sim;
+	st = tdxsim_client_data(sim, &shim_key);
+	if (st || !create)
+		return st;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	pthread_mutex_init(&st->lock, NULL);
+	cur = tdxsim_client_data_attach(sim, &shim_key, st, shim_release);
+	if (cur != st)		/* another thread attached first, or no slot left */
+		shim_release(st);
+	return cur;
+}
+
+/*
+ * The library does not print: except here, when the user asked for it with
+ * tdxsim_kernel_events_verbose() (the shim stands in for the kernel's log).
+ */
 void __tdxsim_kernel_event(enum tdxsim_kernel_event_type type, const char *file, int line,
 			   const char *fmt, ...)
 {
 	struct tdxsim_kernel_event ev = { .type = type, .file = file, .line = line };
+	struct shim_state *st = shim_of(current_sim, true);
 	va_list ap;
 
+	if (!st || type >= TDXSIM_KEV_NR)
+		return;		/* no memory for the simulator's shim state: dropped */
 	va_start(ap, fmt);
 	vsnprintf(ev.msg, sizeof(ev.msg), fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&events_lock);
-	nr_events[type]++;
-	last_event[type] = ev;
-	if (events_verbose)
+	pthread_mutex_lock(&st->lock);
+	st->nr_events[type]++;
+	st->last_event[type] = ev;
+	if (st->verbose)
 		fprintf(stderr, "%s:%d: %s\n", file, line, ev.msg);
-	pthread_mutex_unlock(&events_lock);
+	pthread_mutex_unlock(&st->lock);
 }
 
-unsigned int tdxsim_kernel_events(enum tdxsim_kernel_event_type type)
+unsigned int tdxsim_kernel_events(struct tdxsim *sim, enum tdxsim_kernel_event_type type)
 {
+	struct shim_state *st = shim_of(sim, false);
 	unsigned int n;
 
-	if (type >= TDXSIM_KEV_NR)
+	if (!st || type >= TDXSIM_KEV_NR)
 		return 0;
-	pthread_mutex_lock(&events_lock);
-	n = nr_events[type];
-	pthread_mutex_unlock(&events_lock);
+	pthread_mutex_lock(&st->lock);
+	n = st->nr_events[type];
+	pthread_mutex_unlock(&st->lock);
 	return n;
 }
 
-int tdxsim_kernel_last_event(enum tdxsim_kernel_event_type type, struct tdxsim_kernel_event *ev)
+int tdxsim_kernel_last_event(struct tdxsim *sim, enum tdxsim_kernel_event_type type,
+			     struct tdxsim_kernel_event *ev)
 {
+	struct shim_state *st = shim_of(sim, false);
 	int ret = -ENOENT;
 
-	if (type >= TDXSIM_KEV_NR)
+	if (!st || type >= TDXSIM_KEV_NR)
 		return -ENOENT;
-	pthread_mutex_lock(&events_lock);
-	if (nr_events[type]) {
-		*ev = last_event[type];
+	pthread_mutex_lock(&st->lock);
+	if (st->nr_events[type]) {
+		*ev = st->last_event[type];
 		ret = 0;
 	}
-	pthread_mutex_unlock(&events_lock);
+	pthread_mutex_unlock(&st->lock);
 	return ret;
 }
 
-void tdxsim_kernel_events_reset(void)
+void tdxsim_kernel_events_reset(struct tdxsim *sim)
 {
-	pthread_mutex_lock(&events_lock);
-	memset(nr_events, 0, sizeof(nr_events));
-	memset(last_event, 0, sizeof(last_event));
-	pthread_mutex_unlock(&events_lock);
+	struct shim_state *st = shim_of(sim, false);
+
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->lock);
+	memset(st->nr_events, 0, sizeof(st->nr_events));
+	memset(st->last_event, 0, sizeof(st->last_event));
+	pthread_mutex_unlock(&st->lock);
 }
 
-void tdxsim_kernel_events_verbose(bool on)
+int tdxsim_kernel_events_verbose(struct tdxsim *sim, bool on)
 {
-	events_verbose = on;
+	struct shim_state *st = shim_of(sim, true);
+
+	if (!st)
+		return -ENOMEM;
+	pthread_mutex_lock(&st->lock);
+	st->verbose = on;
+	pthread_mutex_unlock(&st->lock);
+	return 0;
 }
 
-static void (*lock_hook)(void *lock, void *arg);
-static void *lock_hook_arg;
-
-void tdxsim_kernel_set_lock_hook(void (*hook)(void *lock, void *arg), void *arg)
+int tdxsim_kernel_set_lock_hook(struct tdxsim *sim, void (*hook)(void *lock, void *arg),
+				void *arg)
 {
-	lock_hook_arg = arg;
-	__atomic_store_n(&lock_hook, hook, __ATOMIC_RELEASE);
+	struct shim_state *st = shim_of(sim, true);
+
+	if (!st)
+		return -ENOMEM;
+	pthread_mutex_lock(&st->lock);
+	st->lock_hook_arg = arg;
+	__atomic_store_n(&st->lock_hook, hook, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&st->lock);
+	return 0;
 }
 
 void __tdxsim_kernel_lock_hook(void *lock)
 {
-	void (*hook)(void *, void *) = __atomic_load_n(&lock_hook, __ATOMIC_ACQUIRE);
+	struct shim_state *st = shim_of(current_sim, false);
+	void (*hook)(void *, void *);
 
+	if (!st)
+		return;
+	hook = __atomic_load_n(&st->lock_hook, __ATOMIC_ACQUIRE);
 	if (hook)
-		hook(lock, lock_hook_arg);
+		hook(lock, st->lock_hook_arg);
 }

@@ -12,21 +12,6 @@
 
 #include "tdxsim-internal.h"
 
-static unsigned int thread_counter;
-static __thread unsigned int this_thread;
-
-unsigned int tdxsim_thread_id(void)
-{
-	if (unlikely(!this_thread))
-		this_thread = __atomic_add_fetch(&thread_counter, 1, __ATOMIC_RELAXED);
-	return this_thread;
-}
-
-void tdxsim_thread_set_id(unsigned int id)
-{
-	this_thread = id;
-}
-
 void tdxsim_fault_rule_init(struct tdxsim_fault_rule *r, unsigned int leaf,
 			    enum tdxsim_fault_action action, u64 status)
 {
@@ -125,12 +110,12 @@ static u64 leaf_tdr(unsigned int leaf, const struct tdx_module_args *a)
 	return op ? tdxsim_args_reg(a, op->reg) & ~TDX_TD_HANDLE_FLAG : 0;
 }
 
-static bool rule_matches(const struct tdxsim_fault_rule *r, unsigned int leaf,
-			 const struct tdx_module_args *a, u64 tdr)
+static bool rule_matches(struct tdxsim *sim, const struct tdxsim_fault_rule *r,
+			 unsigned int leaf, const struct tdx_module_args *a, u64 tdr)
 {
 	if (r->leaf != leaf)
 		return false;
-	if (r->thread != TDXSIM_FAULT_ANY && (unsigned int)r->thread != tdxsim_thread_id())
+	if (r->thread != TDXSIM_FAULT_ANY && (unsigned int)r->thread != tdxsim_thread_id(sim))
 		return false;
 	if (r->gpa_start != r->gpa_end || r->level != TDXSIM_FAULT_ANY) {
 		u64 gpa = a ? a->rcx & ~(TDX_PAGE_INFO_LEVEL_MASK | TDX_PAGE_INFO_RSVD_MASK) : 0;
@@ -186,7 +171,7 @@ int fault_check(struct tdxsim *sim, unsigned int leaf, const struct tdx_module_a
 	for (int i = 0; i < nr; i++) {
 		struct fault_state *fs = &sim->faults[i];
 
-		if (!rule_matches(&fs->rule, leaf, a, 0))
+		if (!rule_matches(sim, &fs->rule, leaf, a, 0))
 			continue;
 		/* A call another rule failed still counts as a match of this one. */
 		if (fired >= 0)

@@ -185,7 +185,7 @@ u64 tdxsim_page_alloc(struct tdxsim *sim, int level)
 			if (unlikely(sim_tracing(sim))) {
 				struct tdxsim_trace_event ev = {
 					.seq = tdxsim_seq(sim), .ts_ns = trace_now_ns(sim),
-					.cpu = tdxsim_cpu_current(), .type = TDXSIM_EV_FAULT,
+					.cpu = tdxsim_cpu_current(sim), .type = TDXSIM_EV_FAULT,
 					.leaf = TDXSIM_FAULT_PAGE_ALLOC, .fault_rule = id,
 				};
 

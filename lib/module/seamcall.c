@@ -40,21 +40,6 @@ static const leaf_fn handlers[TDX_NR_LEAVES] = {
 	[TDH_PHYMEM_PAMT_REMOVE] = leaf_tdh_phymem_pamt_remove,
 };
 
-static __thread unsigned int this_cpu;
-
-int tdxsim_cpu_bind(struct tdxsim *sim, unsigned int cpu)
-{
-	if (cpu >= sim->cfg.nr_cpus)
-		return -EINVAL;
-	this_cpu = cpu;
-	return 0;
-}
-
-unsigned int tdxsim_cpu_current(void)
-{
-	return this_cpu;
-}
-
 int tdxsim_raise_interrupt(struct tdxsim *sim, unsigned int cpu)
 {
 	if (cpu >= sim->cfg.nr_cpus)
@@ -97,7 +82,7 @@ void ctx_init(struct seamcall_ctx *c, struct tdxsim *sim, struct tdx_module_args
 	c->args = args;
 	c->leaf = leaf;
 	c->version = version;
-	c->cpu = this_cpu < sim->cfg.nr_cpus ? this_cpu : this_cpu % sim->cfg.nr_cpus;
+	c->cpu = sim_thread_cpu(sim);
 	c->seq = __atomic_add_fetch(&sim->seq, 1, __ATOMIC_RELAXED);
 	c->hook = __atomic_load_n(&sim->hook, __ATOMIC_ACQUIRE);
 	c->hook_arg = sim->hook_arg;
@@ -369,6 +354,7 @@ struct tdxsim *tdxsim_create(const struct tdxsim_config *cfg)
 	pthread_mutex_init(&sim->sept_lock, NULL);
 	pthread_mutex_init(&sim->fault_lock, NULL);
 	pthread_mutex_init(&sim->trace_lock, NULL);
+	pthread_mutex_init(&sim->client_lock, NULL);
 	TAILQ_INIT(&sim->sept_free);
 	SLIST_INIT(&sim->sept_slabs);
 	for (unsigned int l = 0; l < TDX_NR_LEAVES; l++) {
@@ -382,6 +368,12 @@ struct tdxsim *tdxsim_create(const struct tdxsim_config *cfg)
 	sim->cpus = calloc(cfg->nr_cpus, sizeof(*sim->cpus));
 	if (!sim->tds || !sim->hkid_used || !sim->cpus)
 		goto fail;
+	if (sim_thread_init(sim)) {
+		/* Out of pthread keys (PTHREAD_KEYS_MAX live simulators). */
+		tdxsim_destroy(sim);
+		errno = EAGAIN;
+		return NULL;
+	}
 	if (mem_init(sim) || pamt_init(sim))
 		goto fail;
 	if (apply_environment(sim) || trace_apply_environment(sim)) {
@@ -401,6 +393,7 @@ void tdxsim_destroy(struct tdxsim *sim)
 {
 	if (!sim)
 		return;
+	sim_client_data_fini(sim);
 	for (unsigned int id = 1; sim->tds && id <= sim->cfg.max_tds; id++) {
 		if (sim->tds[id])
 			td_free(sim, sim->tds[id]);
@@ -414,6 +407,8 @@ void tdxsim_destroy(struct tdxsim *sim)
 	pthread_mutex_destroy(&sim->td_lock);
 	pthread_mutex_destroy(&sim->sept_lock);
 	pthread_mutex_destroy(&sim->fault_lock);
+	pthread_mutex_destroy(&sim->client_lock);
+	sim_thread_fini(sim);
 	trace_fini(sim);
 	free(sim);
 }

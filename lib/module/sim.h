@@ -103,6 +103,19 @@ struct tdxsim {
 	struct leaf_stats stats[TDX_NR_LEAVES];
 	struct leaf_stats tdcall_stats[TDX_NR_LEAVES];
 
+	/* The calling thread's CPU and number (thread.c). */
+	pthread_key_t thread_key;
+	bool thread_key_ok;
+	unsigned int thread_counter;	/* atomic: last thread number given */
+
+	/* Client data (tdxsim_client_data_attach), released at destroy. */
+	pthread_mutex_t client_lock;
+	struct {
+		const void *key;	/* published last (release) */
+		void *data;
+		void (*release)(void *data);
+	} client[TDXSIM_MAX_CLIENT_DATA];
+
 	/* The scheduling hook (include/tdxsim/hook.h); read once per call. */
 	tdxsim_hook_fn hook;
 	void *hook_arg;
@@ -173,6 +186,12 @@ static inline u8 page_flags_get(const struct tdxsim *sim, u64 pa)
 {
 	return __atomic_load_n(&sim->page_flags[pa_to_idx(sim, pa)], __ATOMIC_RELAXED);
 }
+
+/* thread.c */
+int sim_thread_init(struct tdxsim *sim);
+void sim_thread_fini(struct tdxsim *sim);
+unsigned int sim_thread_cpu(struct tdxsim *sim);
+void sim_client_data_fini(struct tdxsim *sim);
 
 /* trace.c */
 u64 trace_now_ns(struct tdxsim *sim);

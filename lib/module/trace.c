@@ -393,7 +393,7 @@ void trace_emit(struct tdxsim *sim, struct tdxsim_trace_event *ev)
 	struct trace_state *t = &sim->trace;
 	char buf[1024];
 
-	ev->thread = tdxsim_thread_id();
+	ev->thread = tdxsim_thread_id(sim);
 	pthread_mutex_lock(&sim->trace_lock);
 	if (t->fn)
 		t->fn(t->fn_arg, ev);
@@ -418,6 +418,11 @@ void trace_emit(struct tdxsim *sim, struct tdxsim_trace_event *ev)
  * Env: TDXSIM_TRACE=FILE (".json" -> JSON).  The first simulator of the
  * process writes FILE; the Nth writes FILE with "-N" before its extension,
  * so a test binary that creates a simulator per test keeps every trace.
+ *
+ * The one process-wide counter of the module, on purpose: it numbers the
+ * simulators that share one environment variable, so that two of them never
+ * open the same file.  It is read once, at create, and no simulator's
+ * behaviour depends on it: only the name of its trace file.
  */
 static unsigned int env_trace_count;
 

@@ -152,7 +152,7 @@ void trace_td_exit(struct tdxsim_vcpu *v, u32 exit_reason)
 {
 	struct tdxsim_trace_event ev = {
 		.seq = tdxsim_seq(v->sim), .ts_ns = trace_now_ns(v->sim),
-		.cpu = tdxsim_cpu_current(), .type = TDXSIM_EV_TD_EXIT, .fault_rule = -1,
+		.cpu = tdxsim_cpu_current(v->sim), .type = TDXSIM_EV_TD_EXIT, .fault_rule = -1,
 		.tdvpr = v->tdvpr_pa, .exit_reason = exit_reason,
 	};
 

@@ -325,7 +325,7 @@ static void *track_thread(void *arg)
 {
 	struct thread_call *t = arg;
 
-	tdxsim_thread_set_id(t->id);
+	tdxsim_thread_set_id(t->sim, t->id);
 	for (int i = 0; i < 2; i++)
 		t->st[i] = track(t->sim, t->tdr);
 	return NULL;
@@ -347,6 +347,8 @@ static void test_thread_filter(void **state)
 	struct thread_call t2 = { .sim = fx->sim, .tdr = fx->td->tdr_pa, .id = 2 };
 	int id = add_rules(fx->sim, "track:busy=td_epoch:thread=2:nth=2", 1);
 
+	/* The main thread's id is neither of the worker threads' 1 and 2. */
+	assert_int_equal(tdxsim_thread_set_id(fx->sim, 100), 0);
 	run_thread(&t1);
 	run_thread(&t2);
 	assert_status(t1.st[0], TDX_SUCCESS);
@@ -534,7 +536,7 @@ static void test_interrupt_demote_interruptible(void **state)
 	snap_equal(&before, &after, 4);
 	assert_false(after.pi[2].pamt_page);
 	/* The host took the interrupt when the call returned. */
-	assert_false(fx->sim->cpus[tdxsim_cpu_current()].intr_pending);
+	assert_false(fx->sim->cpus[tdxsim_cpu_current(fx->sim)].intr_pending);
 	assert_int_equal(tdxsim_stats_count(fx->sim, TDH_MEM_PAGE_DEMOTE,
 					    TDX_INTERRUPTED_RESTARTABLE), 1);
 	tdxsim_fault_clear(fx->sim);
@@ -561,7 +563,7 @@ static void test_interrupt_demote_enhanced(void **state)
 	assert_int_equal(tdxsim_fault_fired(fx->sim, id), 1);
 	assert_int_equal(tdxsim_sept_lookup(fx->sim, fx->td, d.gpa, &si), 0);
 	assert_int_equal(si.level, TDX_PS_4K);
-	assert_false(fx->sim->cpus[tdxsim_cpu_current()].intr_pending);
+	assert_false(fx->sim->cpus[tdxsim_cpu_current(fx->sim)].intr_pending);
 	rules_done(fx);
 }
 
@@ -959,7 +961,5 @@ int main(void)
 						fx_teardown),
 	};
 
-	/* The main thread's id is neither of the worker threads' 1 and 2. */
-	tdxsim_thread_set_id(100);
 	return run_group(tests);
 }

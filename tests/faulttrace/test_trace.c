@@ -513,7 +513,7 @@ static void assert_ring_is_flow(struct tdxsim *sim, const struct flow *f)
 		assert_int_equal(ev.fault_rule, w->rule);
 		assert_int_equal(ev.tdvpr, w->tdvpr);
 		assert_int_equal(ev.exit_reason, w->exit_reason);
-		assert_int_equal(ev.thread, tdxsim_thread_id());
+		assert_int_equal(ev.thread, tdxsim_thread_id(sim));
 		if (w->regs) {
 			assert_regs_equal(&ev.in, &w->in);
 			assert_regs_equal(&ev.out, &w->out);
@@ -838,7 +838,7 @@ static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
 
-	tdxsim_thread_set_id(w->id);
+	tdxsim_thread_set_id(w->sim, w->id);
 	for (unsigned int i = 0; i < w->calls; i++) {
 		struct tdx_module_args a = { .rcx = w->tdr };
 
@@ -862,6 +862,8 @@ static void test_two_threads(void **state)
 	pthread_t th[2];
 	size_t n;
 
+	/* The main thread gets an id of its own, so workers 1 and 2 are unambiguous. */
+	assert_int_equal(tdxsim_thread_set_id(fx->sim, MAIN_THREAD_ID), 0);
 	tmp_path(path, sizeof(path), ".json");
 	assert_int_equal(tdxsim_trace_ring(fx->sim, 256), 0);
 	assert_int_equal(tdxsim_trace_open(fx->sim, path, TDXSIM_TRACE_JSON), 0);
@@ -928,7 +930,7 @@ static void park_hook(void *arg, const struct tdxsim_hook_event *ev)
 	struct parked *p = arg;
 
 	if (ev->point != TDXSIM_HOOK_EXIT || ev->leaf != TDH_MEM_TRACK ||
-	    tdxsim_thread_id() != 1)
+	    tdxsim_thread_id(p->sim) != 1)
 		return;
 	pthread_mutex_lock(&p->m);
 	p->parked = true;
@@ -943,7 +945,7 @@ static void *parked_worker(void *arg)
 	struct parked *p = arg;
 	struct tdx_module_args a = { .rcx = p->tdr };
 
-	tdxsim_thread_set_id(1);
+	tdxsim_thread_set_id(p->sim, 1);
 	p->status = tdxsim_seamcall(p->sim, TDH_MEM_TRACK, &a);
 	return NULL;
 }
@@ -959,6 +961,7 @@ static void test_sink_on_mid_call(void **state)
 	struct tdxsim_trace_event ev;
 	pthread_t th;
 
+	assert_int_equal(tdxsim_thread_set_id(fx->sim, MAIN_THREAD_ID), 0);
 	pthread_mutex_init(&p.m, NULL);
 	pthread_cond_init(&p.cv, NULL);
 	tdxsim_set_hook(fx->sim, park_hook, &p);
@@ -1117,7 +1120,5 @@ int main(void)
 		cmocka_unit_test(test_formatters),
 	};
 
-	/* The main thread gets an id of its own, so workers 1 and 2 are unambiguous. */
-	tdxsim_thread_set_id(MAIN_THREAD_ID);
 	return run_group(tests);
 }

@@ -94,7 +94,7 @@ static int setup_cfg(void **state, bool dpamt, bool with_td)
 	if (!fx->sim)
 		goto fail;
 	tdxsim_kernel_set_current(fx->sim);
-	tdxsim_kernel_events_reset();
+	tdxsim_kernel_events_reset(fx->sim);
 	if (tdx_example_init())
 		goto fail;
 	*state = fx;
@@ -173,14 +173,14 @@ static int teardown(void **state)
 			(unsigned long long)tdxsim_pages_in_use(fx->sim));
 		ret = -1;
 	}
-	if ((!fx->expect_warn && tdxsim_kernel_events(TDXSIM_KEV_WARN)) ||
-	    (!fx->expect_bug && tdxsim_kernel_events(TDXSIM_KEV_TDX_BUG)) ||
-	    tdxsim_kernel_events(TDXSIM_KEV_KVM_BUG) || tdxsim_kernel_events(TDXSIM_KEV_PR_ERR)) {
+	if ((!fx->expect_warn && tdxsim_kernel_events(fx->sim, TDXSIM_KEV_WARN)) ||
+	    (!fx->expect_bug && tdxsim_kernel_events(fx->sim, TDXSIM_KEV_TDX_BUG)) ||
+	    tdxsim_kernel_events(fx->sim, TDXSIM_KEV_KVM_BUG) || tdxsim_kernel_events(fx->sim, TDXSIM_KEV_PR_ERR)) {
 		fprintf(stderr, "unexpected events: warn %u tdx_bug %u kvm_bug %u pr_err %u\n",
-			tdxsim_kernel_events(TDXSIM_KEV_WARN),
-			tdxsim_kernel_events(TDXSIM_KEV_TDX_BUG),
-			tdxsim_kernel_events(TDXSIM_KEV_KVM_BUG),
-			tdxsim_kernel_events(TDXSIM_KEV_PR_ERR));
+			tdxsim_kernel_events(fx->sim, TDXSIM_KEV_WARN),
+			tdxsim_kernel_events(fx->sim, TDXSIM_KEV_TDX_BUG),
+			tdxsim_kernel_events(fx->sim, TDXSIM_KEV_KVM_BUG),
+			tdxsim_kernel_events(fx->sim, TDXSIM_KEV_PR_ERR));
 		ret = -1;
 	}
 	tdx_example_exit();
@@ -461,7 +461,7 @@ static void test_split_retries_busy(void **state)
 	assert_int_equal(refcount_of(fx->guest_hpa), PTRS_PER_PMD);
 	assert_int_equal(pamt_of(fx, fx->guest_hpa).dpamt_pages[0], page_to_phys(pair[0]));
 	assert_int_equal(pamt_of(fx, fx->guest_hpa).dpamt_pages[1], page_to_phys(pair[1]));
-	assert_int_equal(tdxsim_kernel_events(TDXSIM_KEV_TDX_BUG), 0);
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_TDX_BUG), 0);
 }
 
 /*
@@ -488,13 +488,13 @@ static void test_demote_unblocked_bug(void **state)
 	sp_count = refcount_of(page_to_phys(sp));
 	si = sept_at(fx, GUEST_GPA, TDX_PS_2M);
 	chld = tdxsim_td_chldcnt(fx->sim, fx->std);
-	assert_int_equal(tdxsim_kernel_last_event(TDXSIM_KEV_TDX_BUG, &ev), -ENOENT);
+	assert_int_equal(tdxsim_kernel_last_event(fx->sim, TDXSIM_KEV_TDX_BUG, &ev), -ENOENT);
 
 	assert_int_equal(tdx_demote_2m(&fx->td, GUEST_GPA, PHYS_PFN(fx->guest_hpa), sp,
 				       &fx->cache), -EIO);
 
-	assert_int_equal(tdxsim_kernel_events(TDXSIM_KEV_TDX_BUG), 1);
-	assert_int_equal(tdxsim_kernel_last_event(TDXSIM_KEV_TDX_BUG, &ev), 0);
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_TDX_BUG), 1);
+	assert_int_equal(tdxsim_kernel_last_event(fx->sim, TDXSIM_KEV_TDX_BUG, &ev), 0);
 	assert_int_equal(ev.type, TDXSIM_KEV_TDX_BUG);
 	snprintf(want, sizeof(want),
 		 "SEAMCALL TDH_MEM_PAGE_DEMOTE failed: TDX_GPA_RANGE_NOT_BLOCKED|RCX, "
@@ -514,7 +514,7 @@ static void test_demote_unblocked_bug(void **state)
 	assert_int_equal(refcount_of(fx->guest_hpa), 0);
 	assert_false(pamt_of(fx, fx->guest_hpa).dpamt_pair);
 	assert_int_equal(tdxsim_td_chldcnt(fx->sim, fx->std), chld);
-	assert_int_equal(tdxsim_kernel_events(TDXSIM_KEV_KVM_BUG), 0);
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_KVM_BUG), 0);
 	__free_page(sp);
 }
 
@@ -644,7 +644,7 @@ static void test_dpamt_put_get_race(void **state)
 	p.sim = fx->sim;
 	p.page = a_page;
 	pthread_mutex_lock(&p.m);
-	tdxsim_kernel_set_lock_hook(park_hook, &p);
+	assert_int_equal(tdxsim_kernel_set_lock_hook(fx->sim, park_hook, &p), 0);
 	assert_int_equal(pthread_create(&a, NULL, put_thread, &p), 0);
 	while (!p.parked)
 		pthread_cond_wait(&p.cv, &p.m);
@@ -667,7 +667,7 @@ static void test_dpamt_put_get_race(void **state)
 	pthread_cond_broadcast(&p.cv);
 	pthread_mutex_unlock(&p.m);
 	assert_int_equal(pthread_join(a, NULL), 0);
-	tdxsim_kernel_set_lock_hook(NULL, NULL);
+	tdxsim_kernel_set_lock_hook(fx->sim, NULL, NULL);
 
 	/* A saw the revived count: the pair is untouched and nobody tried to remove it. */
 	assert_int_equal(refcount_of(page_to_phys(b_page)), 1);
@@ -678,8 +678,8 @@ static void test_dpamt_put_get_race(void **state)
 	assert_int_equal(leaf_calls(fx, TDH_PHYMEM_PAMT_REMOVE), 0);
 	assert_int_equal(tdxsim_stats_count(fx->sim, TDH_PHYMEM_PAMT_REMOVE, TDX_SUCCESS), 0);
 	assert_int_equal(tdxsim_check(fx->sim, NULL), 0);
-	assert_int_equal(tdxsim_kernel_events(TDXSIM_KEV_WARN), 0);
-	assert_int_equal(tdxsim_kernel_events(TDXSIM_KEV_PR_ERR), 0);
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_WARN), 0);
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_PR_ERR), 0);
 
 	/* The last user really removes the pair and frees its pages. */
 	in_use = tdxsim_pages_in_use(fx->sim);

@@ -569,7 +569,7 @@ static void test_demote_pair_errors(void **state)
 
 static void raise_here(struct fixture *fx)
 {
-	assert_int_equal(tdxsim_raise_interrupt(fx->sim, tdxsim_cpu_current()), 0);
+	assert_int_equal(tdxsim_raise_interrupt(fx->sim, tdxsim_cpu_current(fx->sim)), 0);
 }
 
 /* Feature off: a pending interrupt stops DEMOTE before the PAMT split. */
@@ -619,7 +619,7 @@ static void test_demote_not_interrupted_enhanced(void **state)
 static void test_demote_interrupt_other_cpu(void **state)
 {
 	struct fixture *fx = *state;
-	unsigned int here = tdxsim_cpu_current(), other = (here + 1) % fx->cfg.nr_cpus;
+	unsigned int here = tdxsim_cpu_current(fx->sim), other = (here + 1) % fx->cfg.nr_cpus;
 	struct demote_pages d, p;
 	struct tdx_module_args a;
 

@@ -160,7 +160,7 @@ static void one_op(struct rnd *r)
 		st = call(r, TDH_PHYMEM_PAGE_RECLAIM, rnd_page(r), 0, 0, 0, 0);
 		break;
 	default:
-		tdxsim_raise_interrupt(fx->sim, tdxsim_cpu_current());
+		tdxsim_raise_interrupt(fx->sim, tdxsim_cpu_current(fx->sim));
 		break;
 	}
 	r->ops++;
