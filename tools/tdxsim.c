@@ -20,6 +20,8 @@
 #include <tdxsim/fault.h>
 #include <tdxsim/trace.h>
 
+#include "failnth.h"
+
 struct filter {
 	int leaf;		/* -1: any */
 	u64 gpa_start, gpa_end;	/* equal: any */
@@ -351,9 +353,12 @@ static void main_usage(FILE *f)
 		"commands:\n"
 		"  trace FILE    print, filter and convert a trace (tdxsim trace --help)\n"
 		"  leaves        list every leaf: number, version, name, fault name, inputs\n"
+		"  failnth -- PROGRAM [ARGS...]\n"
+		"                make each allocation and SEAMCALL of PROGRAM fail once and report\n"
+		"                crashes, hangs, leaked pages (tdxsim failnth --help)\n"
 		"\n"
-		"The library reads TDXSIM_FAULTS, TDXSIM_SEED and TDXSIM_TRACE from the environment of\n"
-		"any program linked with it.\n");
+		"The library reads TDXSIM_FAULTS, TDXSIM_SEED, TDXSIM_TRACE and TDXSIM_REPORT from the\n"
+		"environment of any program linked with it.\n");
 }
 
 int main(int argc, char **argv)
@@ -370,6 +375,8 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "leaves"))
 		return cmd_leaves(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "failnth"))
+		return cmd_failnth(argc - 1, argv + 1);
 	fprintf(stderr, "tdxsim: unknown command '%s'\n", argv[1]);
 	main_usage(stderr);
 	return 2;

@@ -127,6 +127,11 @@ int tdxsim_page_free(struct tdxsim *sim, u64 hpa, int level);
 int tdxsim_page_reset(struct tdxsim *sim, u64 hpa, u64 size);
 /* Number of 4K pages currently allocated by the host. */
 u64 tdxsim_pages_in_use(struct tdxsim *sim);
+/*
+ * Number of tdxsim_page_alloc() calls so far, failed and injected ones
+ * included: the Nth call is the one "alloc:enomem:nth=N" makes fail.
+ */
+u64 tdxsim_page_allocs(struct tdxsim *sim);
 /* Address with a KeyID in the HKID bits (mk_keyed_paddr). */
 u64 tdxsim_mk_keyed_paddr(const struct tdxsim *sim, u16 hkid, u64 pa);
 

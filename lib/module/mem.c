@@ -178,6 +178,7 @@ u64 tdxsim_page_alloc(struct tdxsim *sim, int level)
 		errno = EINVAL;
 		return 0;
 	}
+	__atomic_fetch_add(&sim->nr_allocs, 1, __ATOMIC_RELAXED);
 	if (unlikely(sim_has_faults(sim))) {
 		int id = fault_check(sim, TDXSIM_FAULT_PAGE_ALLOC, NULL);
 
@@ -283,6 +284,11 @@ int tdxsim_page_reset(struct tdxsim *sim, u64 hpa, u64 size)
 	for (u64 off = 0; off < size; off += PAGE_SIZE)
 		page_flags_clear(sim, hpa + off, PG_NEEDS_RESET);
 	return 0;
+}
+
+u64 tdxsim_page_allocs(struct tdxsim *sim)
+{
+	return __atomic_load_n(&sim->nr_allocs, __ATOMIC_RELAXED);
 }
 
 u64 tdxsim_pages_in_use(struct tdxsim *sim)

@@ -393,6 +393,7 @@ void tdxsim_destroy(struct tdxsim *sim)
 {
 	if (!sim)
 		return;
+	report_at_destroy(sim);
 	sim_client_data_fini(sim);
 	for (unsigned int id = 1; sim->tds && id <= sim->cfg.max_tds; id++) {
 		if (sim->tds[id])

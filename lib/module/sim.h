@@ -87,6 +87,7 @@ struct tdxsim {
 	struct mem_chunk_list free_chunks;
 	struct mem_chunk_list partial_chunks;
 	u64 pages_in_use;
+	u64 nr_allocs;		/* atomic: tdxsim_page_alloc() calls */
 
 	/* TDs, indexed by id (1..max_tds); HKIDs in use. */
 	pthread_mutex_t td_lock;
@@ -207,6 +208,9 @@ static inline bool sim_tracing(struct tdxsim *sim)
 void trace_call(struct seamcall_ctx *c, enum tdxsim_trace_type type,
 		const struct tdx_module_args *in, u64 t0, u64 status);
 void trace_td_exit(struct tdxsim_vcpu *v, u32 exit_reason);
+
+/* report.c */
+void report_at_destroy(struct tdxsim *sim);
 
 /* fault.c */
 void fault_quote_token(char *dst, size_t n, const char *tok);
