@@ -166,7 +166,7 @@ int main(int argc, char **argv)
 
 	st = tdxsim_tdh_mem_page_aug(td, GPA, TDX_PS_2M, hpa >> 12, &e1, &e2);
 	show(sim, td, "TDH.MEM.PAGE.AUG(2M)", st, hpa);
-	st = tdxsim_tdg_mem_page_accept(sim, vcpu, GPA, TDX_PS_2M);
+	st = tdxsim_tdg_mem_page_accept(sim, vcpu->tdvpr_pa, GPA, TDX_PS_2M);
 	show(sim, td, "TDG.MEM.PAGE.ACCEPT(2M)", st, hpa);
 	st = tdxsim_tdh_mem_range_block(td, GPA, TDX_PS_2M, &e1, &e2);
 	show(sim, td, "TDH.MEM.RANGE.BLOCK(2M)", st, hpa);

@@ -35,6 +35,11 @@ struct tdxsim_config {
 	unsigned int max_pa_bits;	/* physical address width incl. HKID bits, default 52 */
 	unsigned int nr_hkid_bits;	/* KeyID bits at the top of max_pa_bits, default 6 */
 	unsigned int nr_tdcs_pages;	/* TDCX pages before TDCS is allocated, default 6 (1.5) */
+	/*
+	 * TDVPX pages (TDH.VP.ADDCX) a vCPU needs before TDH.VP.INIT, 1..14:
+	 * default 5, MIN_TDVPS_PAGES (6) less the TDVPR, for 1.5 without L2 VMs.
+	 */
+	unsigned int nr_tdvpx_pages;
 	unsigned int gpaw;		/* guest physical address width, 48 or 52, default 48 */
 	bool reset_quirk;	/* X86_BUG_TDX_PW_MCE: removed pages need a reset before reuse */
 	unsigned int max_tds;	/* default 64 */
@@ -70,15 +75,20 @@ const struct tdxsim_config *tdxsim_get_config(const struct tdxsim *sim);
  * contend on the module's own try-locks and get TDX_OPERAND_BUSY with the
  * operand id of the contended resource; a call never blocks.
  *
- * TDH.VP.ENTER (leaf 0) models only the entry half: it samples the TD epoch,
- * puts the vCPU in guest mode and returns TDX_SUCCESS.  The vCPU leaves the
- * guest through tdxsim_vcpu_exit() or a TDCALL that exits.
+ * TDH.VP.ENTER (leaf 0, RCX = TDVPR) models only the entry half: it samples
+ * the TD epoch, puts the vCPU in guest mode and returns TDX_SUCCESS.  The vCPU
+ * leaves the guest through tdxsim_vp_exit() or a TDCALL that exits.
  */
 u64 tdxsim_seamcall(struct tdxsim *sim, u64 rax, struct tdx_module_args *args);
 
 /*
+ * vCPUs are named as the module names them: by the physical address of their
+ * TDVPR page (TDH.VP.CREATE's RCX).  A vCPU is built with TDH.VP.CREATE,
+ * nr_tdvpx_pages x TDH.VP.ADDCX and TDH.VP.INIT, and runs after
+ * TDH.MR.FINALIZE and TDH.VP.ENTER.
+ *
  * tdxsim_tdcall() returns this (not a module status) when the TDCALL caused a
- * TD exit; the vCPU is then outside the guest and tdxsim_vcpu_last_exit()
+ * TD exit; the vCPU is then outside the guest and tdxsim_vp_last_exit()
  * describes the exit.  The guest re-executes the TDCALL after re-entry.
  */
 #define TDXSIM_TDCALL_TD_EXIT		0xFFFFFFFFFFFFFFFFULL
@@ -92,12 +102,50 @@ struct tdxsim_td_exit {
 };
 
 /*
- * One TDCALL from @vcpu (which must be in guest mode, else
- * TDX_VCPU_STATE_INCORRECT).  Supports TDG.MEM.PAGE.ACCEPT; other leaves get
- * TDX_OPERAND_INVALID|RAX.
+ * One TDCALL from the vCPU whose TDVPR page is @tdvpr_pa.  Returns
+ * TDX_VCPU_STATE_INCORRECT if that is not a vCPU or it is not in guest mode.
+ * Supports TDG.MEM.PAGE.ACCEPT; other leaves get TDX_OPERAND_INVALID|RAX.
+ * Calls for one vCPU must come from one thread at a time (the guest's).
  */
-u64 tdxsim_tdcall(struct tdxsim *sim, struct tdxsim_vcpu *vcpu, u64 rax,
-		  struct tdx_module_args *args);
+u64 tdxsim_tdcall(struct tdxsim *sim, u64 tdvpr_pa, u64 rax, struct tdx_module_args *args);
+
+/*
+ * Per-vCPU calls outside a SEAMCALL.  Each returns -EINVAL (false) when
+ * @tdvpr_pa is not the TDVPR page of a vCPU (never created, or reclaimed).
+ * Thread-safe against SEAMCALLs and TDCALLs, except the RECLAIM of the TD's
+ * TDR, which frees the module's vCPU state: do not race with that.
+ *
+ * tdxsim_vp_exit(): asynchronous TD exit (the host kicked the vCPU, e.g.
+ * KVM_REQ_OUTSIDE_GUEST_MODE); 0, also when the vCPU was not in guest mode.
+ * tdxsim_vp_last_exit(): the exit information of the last TD exit caused by
+ * a TDCALL; read it from the vCPU's thread or after the exit.
+ */
+int tdxsim_vp_exit(struct tdxsim *sim, u64 tdvpr_pa);
+bool tdxsim_vp_in_guest(struct tdxsim *sim, u64 tdvpr_pa);
+int tdxsim_vp_last_exit(struct tdxsim *sim, u64 tdvpr_pa, struct tdxsim_td_exit *exit);
+
+#define TDXSIM_MAX_TDVPX_PAGES	14	/* MAX_TDVPS_PAGES - 1 */
+
+struct tdxsim_vp_info {
+	u64 tdr_pa;		/* the TD the vCPU belongs to */
+	bool initialized;	/* TDH.VP.INIT done (VCPU_READY) */
+	bool in_guest;
+	bool associated;	/* needs TDH.VP.FLUSH before TDH.MNG.VPFLUSHDONE */
+	unsigned int nr_tdvpx;	/* TDVPX pages added by TDH.VP.ADDCX */
+	u64 tdvpx_pa[TDXSIM_MAX_TDVPX_PAGES];	/* in the order they were added */
+	unsigned int vcpu_index;	/* order of TDH.VP.INIT, 0 before it */
+};
+
+/* State of one vCPU: 0, or -EINVAL (@info zeroed).  Same rules as above. */
+int tdxsim_vp_info(struct tdxsim *sim, u64 tdvpr_pa, struct tdxsim_vp_info *info);
+
+/*
+ * The vCPUs of the TD whose TDR page is @tdr_pa: stores up to @max TDVPR
+ * addresses in @tdvpr and returns how many vCPUs there are (call again with a
+ * larger array if that exceeds @max), or -EINVAL if @tdr_pa is not a TDR.
+ * vCPUs whose TDVPR page was reclaimed are not listed.  Same rules as above.
+ */
+int tdxsim_td_vcpus(struct tdxsim *sim, u64 tdr_pa, u64 *tdvpr, size_t max);
 
 /*
  * Logical CPUs.  The calling thread runs on CPU 0 of @sim until it binds
@@ -164,12 +212,19 @@ u64 tdxsim_seq(struct tdxsim *sim);
  */
 #define TDXSIM_MAX_TDCS_PAGES	9	/* MAX_NUM_TDCS_PAGES */
 
+struct tdxsim_td_host;
+
+/*
+ * A TD handle.  A caller may also fill one in for a TD it built from raw
+ * SEAMCALLs (calloc'ed, @host NULL) and use the conveniences on it.
+ */
 struct tdxsim_td {
 	struct tdxsim *sim;
 	u64 tdr_pa;
 	u16 hkid;
 	unsigned int nr_tdcx;
 	u64 tdcx_pa[TDXSIM_MAX_TDCS_PAGES];
+	struct tdxsim_td_host *host;	/* the host layer's own state (vCPU handles) */
 };
 
 /*
@@ -193,22 +248,40 @@ u64 tdxsim_td_finalize(struct tdxsim_td *td);
 #define TDXSIM_TEARDOWN_FREE_PAMT	0x1
 int tdxsim_td_teardown(struct tdxsim_td *td, unsigned int flags);
 
-/* TDH.VP.CREATE with a newly allocated TDVPR page; NULL + *status on failure. */
+/*
+ * Host-side vCPU handle of the conveniences: the TD and the vCPU's TDVPR
+ * page.  Owned by the host layer and freed by tdxsim_td_teardown(); any
+ * vCPU, however built, is also reachable by its TDVPR address alone.
+ */
+struct tdxsim_vcpu {
+	struct tdxsim_td *td;
+	u64 tdvpr_pa;
+};
+
+/*
+ * TDH.VP.CREATE with a newly allocated TDVPR page, TDH.VP.ADDCX with
+ * nr_tdvpx_pages new pages, TDH.VP.INIT (version 1, x2APIC ID = the vCPU
+ * index).  Returns NULL and sets *@status to the failing SEAMCALL's status
+ * (TDX_SW_ERROR with errno ENOMEM for a host-side failure); pages given to
+ * the module before the failure stay with the TD and teardown reclaims them.
+ * Thread-safe, also for one TD.
+ */
 struct tdxsim_vcpu *tdxsim_vcpu_create(struct tdxsim_td *td, u64 *status);
 u64 tdxsim_vcpu_tdvpr_pa(const struct tdxsim_vcpu *vcpu);
 /* TDH.VP.ENTER (epoch part). */
 u64 tdxsim_vcpu_enter(struct tdxsim_vcpu *vcpu);
-/* Asynchronous TD exit (e.g. the host kicked the vCPU).  No-op if not in guest. */
+/* tdxsim_vp_exit() of the vCPU.  No-op if not in guest. */
 void tdxsim_vcpu_exit(struct tdxsim_vcpu *vcpu);
 bool tdxsim_vcpu_in_guest(const struct tdxsim_vcpu *vcpu);
-/* Exit information of the last TD exit caused by a TDCALL. */
+/* tdxsim_vp_last_exit() of the vCPU. */
 void tdxsim_vcpu_last_exit(const struct tdxsim_vcpu *vcpu, struct tdxsim_td_exit *exit);
 /* Exit every vCPU of @td that is in guest mode (KVM_REQ_OUTSIDE_GUEST_MODE). */
 void tdxsim_td_kick_vcpus(struct tdxsim_td *td);
 /*
- * Kick, then TDH.VP.FLUSH every vCPU of @td that entered since its last
- * flush (what KVM does before TDH.MNG.VPFLUSHDONE).  Returns the first
- * failing status, or TDX_SUCCESS.
+ * Kick, then TDH.VP.FLUSH every vCPU of @td that is associated (initialised
+ * or entered since its last flush: what KVM does before
+ * TDH.MNG.VPFLUSHDONE), however many there are, vCPUs built from raw
+ * SEAMCALLs included.  Returns the first failing status, or TDX_SUCCESS.
  */
 u64 tdxsim_td_flush_vcpus(struct tdxsim_td *td);
 

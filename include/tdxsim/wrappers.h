@@ -38,6 +38,7 @@ u64 tdxsim_tdh_phymem_page_wbinvd_hkid(struct tdxsim *sim, u16 hkid, u64 pa);
 u64 tdxsim_tdh_phymem_pamt_add(struct tdxsim *sim, u64 pa, const u64 *pamt_pa);
 u64 tdxsim_tdh_phymem_pamt_remove(struct tdxsim *sim, u64 pa, u64 *pamt_pa);
 /* Guest side. */
-u64 tdxsim_tdg_mem_page_accept(struct tdxsim *sim, struct tdxsim_vcpu *vcpu, u64 gpa, int level);
+/* Guest side: the vCPU is named by its TDVPR page. */
+u64 tdxsim_tdg_mem_page_accept(struct tdxsim *sim, u64 tdvpr_pa, u64 gpa, int level);
 
 #endif /* TDXSIM_WRAPPERS_H */

@@ -9,6 +9,55 @@
 #define TDXSIM_TD_PARAMS_PA	0x1000ULL
 #define TEARDOWN_RETRIES	16
 
+/* The host's vCPU handle; the public part first. */
+struct vcpu_handle {
+	struct tdxsim_vcpu pub;
+	LIST_ENTRY(vcpu_handle) link;
+};
+
+/* What the host layer keeps per TD handle: the vCPU handles it owns. */
+struct tdxsim_td_host {
+	pthread_mutex_t lock;		/* vcpus, next_x2apic_id */
+	LIST_HEAD(, vcpu_handle) vcpus;
+	u32 next_x2apic_id;
+};
+
+/* @td's host state, created on first use (a caller-built handle has none). */
+static struct tdxsim_td_host *td_host(struct tdxsim_td *td)
+{
+	struct tdxsim_td_host *h = __atomic_load_n(&td->host, __ATOMIC_ACQUIRE), *exp = NULL;
+
+	if (h)
+		return h;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	pthread_mutex_init(&h->lock, NULL);
+	LIST_INIT(&h->vcpus);
+	if (__atomic_compare_exchange_n(&td->host, &exp, h, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		return h;
+	pthread_mutex_destroy(&h->lock);	/* another thread won */
+	free(h);
+	return exp;
+}
+
+static void td_handle_free(struct tdxsim_td *td)
+{
+	struct tdxsim_td_host *h = td->host;
+	struct vcpu_handle *v;
+
+	if (h) {
+		while ((v = LIST_FIRST(&h->vcpus))) {
+			LIST_REMOVE(v, link);
+			free(v);
+		}
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+	}
+	free(td);
+}
+
 static u64 seamcall(struct tdxsim *sim, u64 leaf, struct tdx_module_args *a)
 {
 	return tdxsim_seamcall(sim, leaf, a);
@@ -131,7 +180,7 @@ fail_teardown:
 	return NULL;
 fail_free:
 	*status = err;
-	free(td);
+	td_handle_free(td);
 	return NULL;
 }
 
@@ -144,12 +193,19 @@ u64 tdxsim_td_finalize(struct tdxsim_td *td)
 
 struct tdxsim_vcpu *tdxsim_vcpu_create(struct tdxsim_td *td, u64 *status)
 {
+	struct tdxsim_td_host *h = td_host(td);
 	struct tdxsim *sim = td->sim;
 	struct tdx_module_args a = { 0 };
-	struct tdxsim_vcpu *v;
-	struct td *t;
+	struct vcpu_handle *v;
 	u64 page, err;
+	u32 x2apic_id;
 
+	v = h ? calloc(1, sizeof(*v)) : NULL;
+	if (!v) {
+		errno = ENOMEM;
+		*status = TDX_SW_ERROR;
+		return NULL;
+	}
 	err = alloc_module_page(sim, &page);
 	if (err)
 		goto fail;
@@ -160,60 +216,125 @@ struct tdxsim_vcpu *tdxsim_vcpu_create(struct tdxsim_td *td, u64 *status)
 		tdxsim_page_free(sim, page, TDX_PS_4K);
 		goto fail;
 	}
-	t = td_by_tdr(sim, td->tdr_pa);
-	pthread_mutex_lock(&t->vcpu_lock);
-	HASH_FIND(hh, t->vcpus, &page, sizeof(page), v);
-	pthread_mutex_unlock(&t->vcpu_lock);
+	v->pub.td = td;
+	v->pub.tdvpr_pa = page;
+	/* From here on the TD owns the TDVPR: the handle goes on the TD's list. */
+	pthread_mutex_lock(&h->lock);
+	LIST_INSERT_HEAD(&h->vcpus, v, link);
+	x2apic_id = h->next_x2apic_id++;
+	pthread_mutex_unlock(&h->lock);
+	for (unsigned int i = 0; i < sim->cfg.nr_tdvpx_pages; i++) {
+		err = alloc_module_page(sim, &page);
+		if (err)
+			goto fail_owned;
+		a = (struct tdx_module_args){ .rcx = page, .rdx = v->pub.tdvpr_pa };
+		err = seamcall(sim, TDH_VP_ADDCX, &a);
+		if (err) {
+			tdxsim_page_free(sim, page, TDX_PS_4K);
+			goto fail_owned;
+		}
+	}
+	/* Version 1, as KVM calls it: RDX = initial RCX, R8 = x2APIC ID. */
+	a = (struct tdx_module_args){ .rcx = v->pub.tdvpr_pa, .r8 = x2apic_id };
+	err = seamcall(sim, TDH_VP_INIT | (1ULL << TDX_VERSION_SHIFT), &a);
+	if (err)
+		goto fail_owned;
 	*status = TDX_SUCCESS;
-	return v;
+	return &v->pub;
 fail:
+	free(v);
+fail_owned:
 	*status = err;
 	return NULL;
+}
+
+u64 tdxsim_vcpu_tdvpr_pa(const struct tdxsim_vcpu *v)
+{
+	return v->tdvpr_pa;
 }
 
 u64 tdxsim_vcpu_enter(struct tdxsim_vcpu *v)
 {
 	struct tdx_module_args a = { .rcx = v->tdvpr_pa };
 
-	return seamcall(v->sim, TDH_VP_ENTER, &a);
+	return seamcall(v->td->sim, TDH_VP_ENTER, &a);
 }
 
-void tdxsim_td_kick_vcpus(struct tdxsim_td *h)
+void tdxsim_vcpu_exit(struct tdxsim_vcpu *v)
 {
-	struct td *td = td_by_tdr(h->sim, h->tdr_pa);
-	struct tdxsim_vcpu *v, *tmp;
-
-	if (!td)
-		return;
-	pthread_mutex_lock(&td->vcpu_lock);
-	HASH_ITER(hh, td->vcpus, v, tmp)
-		tdxsim_vcpu_exit(v);
-	pthread_mutex_unlock(&td->vcpu_lock);
+	if (v)
+		tdxsim_vp_exit(v->td->sim, v->tdvpr_pa);
 }
 
-u64 tdxsim_td_flush_vcpus(struct tdxsim_td *h)
+bool tdxsim_vcpu_in_guest(const struct tdxsim_vcpu *v)
 {
-	struct td *td = td_by_tdr(h->sim, h->tdr_pa);
-	struct tdxsim_vcpu *v, *tmp;
-	u64 vcpus[64], err, ret = TDX_SUCCESS;
-	unsigned int n = 0;
+	return tdxsim_vp_in_guest(v->td->sim, v->tdvpr_pa);
+}
 
-	if (!td)
-		return TDX_SW_ERROR;
-	tdxsim_td_kick_vcpus(h);
-	pthread_mutex_lock(&td->vcpu_lock);
-	HASH_ITER(hh, td->vcpus, v, tmp) {
-		if (__atomic_load_n(&v->associated, __ATOMIC_ACQUIRE) && n < 64)
-			vcpus[n++] = v->tdvpr_pa;
+void tdxsim_vcpu_last_exit(const struct tdxsim_vcpu *v, struct tdxsim_td_exit *exit)
+{
+	if (tdxsim_vp_last_exit(v->td->sim, v->tdvpr_pa, exit))
+		memset(exit, 0, sizeof(*exit));
+}
+
+/* The TDVPRs of @td's vCPUs in a new array (*@n of them); NULL if none or ENOMEM. */
+static u64 *td_vcpu_list(struct tdxsim_td *td, int *n)
+{
+	u64 *list = NULL;
+	int cap = 0;
+
+	for (int tries = 0; tries < 8; tries++) {
+		u64 *tmp;
+
+		*n = tdxsim_td_vcpus(td->sim, td->tdr_pa, list, (size_t)cap);
+		if (*n <= cap)
+			break;
+		/* vCPUs may be created meanwhile: leave room. */
+		cap = *n + 16;
+		tmp = realloc(list, (size_t)cap * sizeof(*list));
+		if (!tmp)
+			break;
+		list = tmp;
 	}
-	pthread_mutex_unlock(&td->vcpu_lock);
-	for (unsigned int i = 0; i < n; i++) {
-		struct tdx_module_args a = { .rcx = vcpus[i] };
+	if (*n < 0 || *n > cap) {
+		free(list);
+		*n = *n < 0 ? *n : -ENOMEM;
+		return NULL;
+	}
+	return list;
+}
 
-		err = seamcall(h->sim, TDH_VP_FLUSH, &a);
+void tdxsim_td_kick_vcpus(struct tdxsim_td *td)
+{
+	int n;
+	u64 *list = td_vcpu_list(td, &n);
+
+	for (int i = 0; i < n; i++)
+		tdxsim_vp_exit(td->sim, list[i]);
+	free(list);
+}
+
+u64 tdxsim_td_flush_vcpus(struct tdxsim_td *td)
+{
+	u64 err, ret = TDX_SUCCESS;
+	int n;
+	u64 *list = td_vcpu_list(td, &n);
+
+	if (n < 0)
+		return TDX_SW_ERROR;
+	for (int i = 0; i < n; i++)
+		tdxsim_vp_exit(td->sim, list[i]);
+	for (int i = 0; i < n; i++) {
+		struct tdxsim_vp_info info;
+		struct tdx_module_args a = { .rcx = list[i] };
+
+		if (tdxsim_vp_info(td->sim, list[i], &info) || !info.associated)
+			continue;
+		err = seamcall(td->sim, TDH_VP_FLUSH, &a);
 		if (err && !ret)
 			ret = err;
 	}
+	free(list);
 	return ret;
 }
 
@@ -326,7 +447,7 @@ int tdxsim_td_teardown(struct tdxsim_td *h, unsigned int flags)
 	sim = h->sim;
 	td = td_by_tdr(sim, h->tdr_pa);
 	if (!td) {
-		free(h);
+		td_handle_free(h);
 		return -EINVAL;
 	}
 	tdxsim_td_kick_vcpus(h);
@@ -358,6 +479,6 @@ int tdxsim_td_teardown(struct tdxsim_td *h, unsigned int flags)
 		ret = -EIO;
 	if (flags & TDXSIM_TEARDOWN_FREE_PAMT && sim_dpamt(sim) && free_empty_pairs(sim))
 		ret = -EIO;
-	free(h);
+	td_handle_free(h);
 	return ret;
 }

@@ -148,9 +148,9 @@ u64 tdxsim_tdh_phymem_pamt_remove(struct tdxsim *sim, u64 pa, u64 *pamt_pa)
 	return err;
 }
 
-u64 tdxsim_tdg_mem_page_accept(struct tdxsim *sim, struct tdxsim_vcpu *vcpu, u64 gpa, int level)
+u64 tdxsim_tdg_mem_page_accept(struct tdxsim *sim, u64 tdvpr_pa, u64 gpa, int level)
 {
 	struct tdx_module_args a = { .rcx = gpa | (u64)level };
 
-	return tdxsim_tdcall(sim, vcpu, TDG_MEM_PAGE_ACCEPT, &a);
+	return tdxsim_tdcall(sim, tdvpr_pa, TDG_MEM_PAGE_ACCEPT, &a);
 }

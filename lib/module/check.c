@@ -123,7 +123,7 @@ static void check_table(struct checker *ck, struct td *td, struct sept_page *sp,
 
 static void check_td_structures(struct checker *ck, struct td *td)
 {
-	struct tdxsim_vcpu *v, *tmp;
+	struct td_vcpu *v, *tmp;
 	u32 in_guest[2] = { 0, 0 };
 
 	check_owned_page(ck, td, td->tdr_pa, TDX_PS_4K, PT_TDR, TDXSIM_INV_ORPHAN, ~0ULL, td->seq);
@@ -154,9 +154,14 @@ static void check_td_structures(struct checker *ck, struct td *td)
 	for (unsigned int i = 0; i < td->nr_tdcx; i++)
 		check_owned_page(ck, td, td->tdcx_pa[i], TDX_PS_4K, PT_TDCX, TDXSIM_INV_ORPHAN,
 				 ~0ULL, td->seq);
-	HASH_ITER(hh, td->vcpus, v, tmp)
+	HASH_ITER(hh, td->vcpus, v, tmp) {
 		check_owned_page(ck, td, v->tdvpr_pa, TDX_PS_4K, PT_TDVPR, TDXSIM_INV_ORPHAN,
 				 ~0ULL, td->seq);
+		/* TDVPX pages are PT_TDCX children of the TD (tdh_vp_addcx.c). */
+		for (unsigned int i = 0; i + 1 < v->num_tdvps_pages; i++)
+			check_owned_page(ck, td, v->tdvpx_pa[i], TDX_PS_4K, PT_TDCX,
+					 TDXSIM_INV_ORPHAN, ~0ULL, td->seq);
+	}
 	if (td->root)
 		check_table(ck, td, td->root, 0);
 }

@@ -75,6 +75,8 @@ u64 leaf_tdh_mr_finalize(struct seamcall_ctx *c);
 u64 leaf_tdh_vp_create(struct seamcall_ctx *c);
 u64 leaf_tdh_vp_enter(struct seamcall_ctx *c);
 u64 leaf_tdh_vp_flush(struct seamcall_ctx *c);
+u64 leaf_tdh_vp_addcx(struct seamcall_ctx *c);
+u64 leaf_tdh_vp_init(struct seamcall_ctx *c);
 u64 leaf_tdh_mem_sept_add(struct seamcall_ctx *c);
 u64 leaf_tdh_mem_sept_remove(struct seamcall_ctx *c);
 u64 leaf_tdh_mem_page_add(struct seamcall_ctx *c);
@@ -89,8 +91,8 @@ u64 leaf_tdh_phymem_page_reclaim(struct seamcall_ctx *c);
 u64 leaf_tdh_phymem_page_wbinvd(struct seamcall_ctx *c);
 u64 leaf_tdh_phymem_pamt_add(struct seamcall_ctx *c);
 u64 leaf_tdh_phymem_pamt_remove(struct seamcall_ctx *c);
-u64 leaf_tdg_mem_page_accept(struct seamcall_ctx *c, struct tdxsim_vcpu *vcpu);
-u64 vcpu_exit_to_host(struct tdxsim_vcpu *v, const struct tdxsim_td_exit *exit);
+u64 leaf_tdg_mem_page_accept(struct seamcall_ctx *c, struct td_vcpu *vcpu);
+u64 vcpu_exit_to_host(struct td_vcpu *v, const struct tdxsim_td_exit *exit);
 
 /* Input registers are read first, then RCX/RDX are cleared (prologue step 1). */
 static inline void ctx_clear_outputs(struct seamcall_ctx *c)

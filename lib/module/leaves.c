@@ -41,6 +41,8 @@ static const struct tdxsim_leaf_info seamcall_leaves[TDX_NR_LEAVES] = {
 	LEAF(TDH_MNG_KEY_CONFIG, "TDH.MNG.KEY.CONFIG", "key_config", 0, OPND(RCX, TDR, "tdr")),
 	LEAF(TDH_MNG_CREATE, "TDH.MNG.CREATE", "mng_create", 0,
 	     OPND(RCX, TDR, "tdr"), OPND(RDX, VALUE, "hkid")),
+	LEAF(TDH_VP_ADDCX, "TDH.VP.ADDCX", "vp_addcx", 0,
+	     OPND(RCX, PAGE, "tdvpx"), OPND(RDX, TDVPR, "tdvpr")),
 	LEAF(TDH_VP_CREATE, "TDH.VP.CREATE", "vp_create", 0,
 	     OPND(RCX, TDVPR, "tdvpr"), OPND(RDX, TDR, "tdr")),
 	LEAF(TDH_MEM_PAGE_DEMOTE, "TDH.MEM.PAGE.DEMOTE", "demote", 0,
@@ -54,6 +56,10 @@ static const struct tdxsim_leaf_info seamcall_leaves[TDX_NR_LEAVES] = {
 	     OPND(RCX, VALUE, "resume")),
 	LEAF(TDH_MNG_INIT, "TDH.MNG.INIT", "mng_init", 0,
 	     OPND(RCX, TDR, "tdr"), OPND(RDX, PAGE, "td_params")),
+	/* Version 1 (newer modules, KVM's): the x2APIC ID in R8, the TDR exclusive. */
+	LEAF(TDH_VP_INIT, "TDH.VP.INIT", "vp_init", 1,
+	     OPND(RCX, TDVPR, "tdvpr"), OPND(RDX, VALUE, "initial_rcx"),
+	     OPND(R8, VALUE, "x2apic_id")),
 	/* Version 1: the Dynamic-PAMT pair comes back in R12/R13 (spec §2.9). */
 	LEAF(TDH_MEM_PAGE_PROMOTE, "TDH.MEM.PAGE.PROMOTE", "promote", 1, MEM_OPNDS),
 	LEAF(TDH_PHYMEM_PAGE_RECLAIM, "TDH.PHYMEM.PAGE.RECLAIM", "reclaim", 0,

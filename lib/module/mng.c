@@ -128,21 +128,18 @@ u64 leaf_tdh_mr_finalize(struct seamcall_ctx *c)
 	td = c->td;
 	if (td->op_state != OP_STATE_INITIALIZED)
 		return TDX_OP_STATE_INCORRECT;
-	/* The module counts TDH.VP.INIT; tdxsim's vCPUs are ready once created. */
-	pthread_mutex_lock(&td->vcpu_lock);
-	err = HASH_COUNT(td->vcpus) ? TDX_SUCCESS : TDX_NO_VCPUS;
-	pthread_mutex_unlock(&td->vcpu_lock);
-	if (err)
-		return err;
+	/* TDCS num_vcpus counts the vCPUs past TDH.VP.INIT (tdh_mr_finalize.c). */
+	if (!__atomic_load_n(&td->num_vcpus, __ATOMIC_ACQUIRE))
+		return TDX_NO_VCPUS;
 	__atomic_store_n(&td->op_state, OP_STATE_RUNNABLE, __ATOMIC_RELEASE);
 	seq_note(&td->seq, c->seq);
 	return TDX_SUCCESS;
 }
 
-/* num_assoc_vcpus != 0: a vCPU entered since its last TDH.VP.FLUSH. */
+/* num_assoc_vcpus != 0: a vCPU initialised or entered since its last TDH.VP.FLUSH. */
 static bool td_any_vcpu_associated(struct td *td)
 {
-	struct tdxsim_vcpu *v, *tmp;
+	struct td_vcpu *v, *tmp;
 	bool any = false;
 
 	pthread_mutex_lock(&td->vcpu_lock);

@@ -21,6 +21,7 @@ static const leaf_fn handlers[TDX_NR_LEAVES] = {
 	[TDH_MEM_RANGE_BLOCK] = leaf_tdh_mem_range_block,
 	[TDH_MNG_KEY_CONFIG] = leaf_tdh_mng_key_config,
 	[TDH_MNG_CREATE] = leaf_tdh_mng_create,
+	[TDH_VP_ADDCX] = leaf_tdh_vp_addcx,
 	[TDH_VP_CREATE] = leaf_tdh_vp_create,
 	[TDH_MEM_PAGE_DEMOTE] = leaf_tdh_mem_page_demote,
 	[TDH_MR_FINALIZE] = leaf_tdh_mr_finalize,
@@ -29,6 +30,7 @@ static const leaf_fn handlers[TDX_NR_LEAVES] = {
 	[TDH_MNG_KEY_FREEID] = leaf_tdh_mng_key_freeid,
 	[TDH_PHYMEM_CACHE_WB] = leaf_tdh_phymem_cache_wb,
 	[TDH_MNG_INIT] = leaf_tdh_mng_init,
+	[TDH_VP_INIT] = leaf_tdh_vp_init,
 	[TDH_MEM_PAGE_PROMOTE] = leaf_tdh_mem_page_promote,
 	[TDH_PHYMEM_PAGE_RECLAIM] = leaf_tdh_phymem_page_reclaim,
 	[TDH_MEM_PAGE_REMOVE] = leaf_tdh_mem_page_remove,
@@ -279,6 +281,7 @@ void tdxsim_config_init(struct tdxsim_config *cfg)
 	cfg->max_pa_bits = 52;
 	cfg->nr_hkid_bits = 6;
 	cfg->nr_tdcs_pages = 6;
+	cfg->nr_tdvpx_pages = 5;
 	cfg->gpaw = 48;
 	cfg->reset_quirk = false;
 	cfg->max_tds = 64;
@@ -297,6 +300,8 @@ static bool config_valid(const struct tdxsim_config *cfg)
 	    cfg->mem_base + cfg->mem_size < cfg->mem_base)
 		return false;
 	if (!cfg->nr_cpus || cfg->nr_cpus > 1024 || (cfg->gpaw != 48 && cfg->gpaw != 52))
+		return false;
+	if (!cfg->nr_tdvpx_pages || cfg->nr_tdvpx_pages > TDXSIM_MAX_TDVPX_PAGES)
 		return false;
 	if (cfg->nr_tdcs_pages < 4 || cfg->nr_tdcs_pages > TDXSIM_MAX_TDCS_PAGES ||
 	    !cfg->max_tds || cfg->max_tds > 0xFFFE)

@@ -207,7 +207,7 @@ static inline bool sim_tracing(struct tdxsim *sim)
 
 void trace_call(struct seamcall_ctx *c, enum tdxsim_trace_type type,
 		const struct tdx_module_args *in, u64 t0, u64 status);
-void trace_td_exit(struct tdxsim_vcpu *v, u32 exit_reason);
+void trace_td_exit(struct td_vcpu *v, u32 exit_reason);
 
 /* report.c */
 void report_at_destroy(struct tdxsim *sim);

@@ -57,7 +57,7 @@ struct td *td_alloc(struct tdxsim *sim, u64 tdr_pa, u16 hkid)
 /* Called with the TDR PAMT entry held exclusive (RECLAIM of the TDR). */
 void td_free(struct tdxsim *sim, struct td *td)
 {
-	struct tdxsim_vcpu *v, *tmp;
+	struct td_vcpu *v, *tmp;
 
 	pthread_mutex_lock(&sim->td_lock);
 	__atomic_store_n(&sim->tds[td->id], NULL, __ATOMIC_RELEASE);

@@ -64,16 +64,34 @@ struct td {
 	struct sept_page_list sept_pages;
 	u64 seq;		/* last call that changed chldcnt/state */
 	pthread_mutex_t vcpu_lock;	/* protects the vcpu list (bookkeeping) */
-	struct tdxsim_vcpu *vcpus;	/* uthash by tdvpr_pa */
+	struct td_vcpu *vcpus;		/* uthash by tdvpr_pa */
+	u32 num_vcpus;			/* TDCS num_vcpus: vCPUs past TDH.VP.INIT */
 };
 
-/* Module-side vCPU (TDVPS); lives until its TD is freed (TDR reclaimed). */
-struct tdxsim_vcpu {
+/* TDVPS.management.state (tdx_tdvps.h): only the two states the host sees. */
+#define VCPU_UNINITIALIZED	0x0
+#define VCPU_READY		0x2
+
+/* TDVPS pages, TDVPR included (tdx_tdvps.h tdvps_pages_e). */
+#define MAX_TDVPS_PAGES		15
+
+/*
+ * Module-side vCPU (TDVPS), found by its TDVPR page; lives until its TD is
+ * freed (TDR reclaimed).  state, num_tdvps_pages and tdvpx_pa change under
+ * the TDVPR's PAMT entry held exclusive (VP.ADDCX, VP.INIT).
+ */
+struct td_vcpu {
 	struct tdxsim *sim;
 	struct td *td;
 	u64 tdvpr_pa;
+	u8 state;		/* VCPU_UNINITIALIZED until TDH.VP.INIT */
+	u8 num_tdvps_pages;	/* TDVPR + TDVPX pages */
+	u64 tdvpx_pa[MAX_TDVPS_PAGES - 1];
+	u32 vcpu_index;
+	bool has_x2apic_id;	/* TDH.VP.INIT version 1 */
+	u32 x2apic_id;
 	bool in_guest;		/* atomic */
-	bool associated;	/* atomic: entered since the last TDH.VP.FLUSH */
+	bool associated;	/* atomic: initialised or entered since the last TDH.VP.FLUSH */
 	u64 vcpu_epoch;
 	struct tdxsim_td_exit last_exit;
 	UT_hash_handle hh;
@@ -87,5 +105,7 @@ void td_free(struct tdxsim *sim, struct td *td);
 bool is_tlb_tracked(struct td *td, u32 bepoch);
 bool td_tlb_tracking_required(const struct td *td);
 void td_chldcnt_add(struct seamcall_ctx *c, struct td *td, s64 delta);
+/* vp.c: the vCPU whose TDVPR page is @tdvpr_pa (unlocked, introspection), or NULL. */
+struct td_vcpu *vcpu_by_tdvpr(struct tdxsim *sim, u64 tdvpr_pa);
 
 #endif /* TDXSIM_MODULE_TD_H */

@@ -10,7 +10,7 @@
 
 #define EPT_VIOLATION_ACC_WRITE		(1ULL << 1)
 
-static u64 accept_exit(struct seamcall_ctx *c, struct tdxsim_vcpu *v, u64 gpa, int req)
+static u64 accept_exit(struct seamcall_ctx *c, struct td_vcpu *v, u64 gpa, int req)
 {
 	const struct sept_walk *w = &c->walk;
 	enum sept_state s = septe_state(w->entry);
@@ -46,7 +46,7 @@ static u64 sept_lock_guest(u64 *ep)
 }
 
 /* RCX = GPA|level (0 or 1). */
-u64 leaf_tdg_mem_page_accept(struct seamcall_ctx *c, struct tdxsim_vcpu *v)
+u64 leaf_tdg_mem_page_accept(struct seamcall_ctx *c, struct td_vcpu *v)
 {
 	struct td *td = v->td;
 	u64 page_info = c->args->rcx;

@@ -141,7 +141,7 @@ static void bench_calls(struct bench *b, u64 n)
 	must(tdxsim_vcpu_enter(b->vcpu), "VP.ENTER");
 	t = now_ns();
 	for (u64 i = 0; i < n; i++)
-		must(tdxsim_tdg_mem_page_accept(b->sim, b->vcpu, GPA_BASE + i * SZ_2M, TDX_PS_2M),
+		must(tdxsim_tdg_mem_page_accept(b->sim, b->vcpu->tdvpr_pa, GPA_BASE + i * SZ_2M, TDX_PS_2M),
 		     "ACCEPT 2M");
 	report("TDG.MEM.PAGE.ACCEPT (2M)", now_ns() - t, n);
 	tdxsim_vcpu_exit(b->vcpu);

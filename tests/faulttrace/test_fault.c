@@ -373,12 +373,12 @@ static void test_tdcall_accept_rule(void **state)
 	fx_aug(fx, gpa, TDX_PS_2M);
 	fx_enter(fx);
 	id = add_rules(fx->sim, "accept:busy=rcx:nth=1", 1);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), BUSY_RCX);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa, TDX_PS_2M), BUSY_RCX);
 	assert_true(tdxsim_vcpu_in_guest(fx->vcpu));
 	assert_int_equal(tdxsim_sept_lookup(fx->sim, fx->td, gpa, &si), 0);
 	assert_int_equal(si.state, SEPT_PUBLIC_PENDING);
 	assert_int_equal(si.accept_counter, 0);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa, TDX_PS_2M), TDX_SUCCESS);
 	assert_int_equal(tdxsim_sept_lookup(fx->sim, fx->td, gpa, &si), 0);
 	assert_int_equal(si.state, SEPT_PUBLIC_MAPPED);
 	assert_int_equal(tdxsim_fault_fired(fx->sim, id), 1);

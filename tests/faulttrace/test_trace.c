@@ -370,7 +370,7 @@ static u64 flow_seamcall(struct flow *f, u64 leaf, struct tdx_module_args a)
 static u64 flow_accept(struct flow *f, int level)
 {
 	struct tdx_module_args a = { .rcx = f->gpa | (u64)level }, in = a;
-	u64 st = tdxsim_tdcall(f->fx->sim, f->fx->vcpu, TDG_MEM_PAGE_ACCEPT, &a);
+	u64 st = tdxsim_tdcall(f->fx->sim, f->fx->vcpu->tdvpr_pa, TDG_MEM_PAGE_ACCEPT, &a);
 	struct want *w = want_add(f, TDXSIM_EV_TDCALL, TDG_MEM_PAGE_ACCEPT, st);
 
 	w->regs = true;

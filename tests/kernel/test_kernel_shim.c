@@ -235,7 +235,7 @@ static void aug_2m(struct kfx *fx, bool accept)
 		return;
 
 	assert_status(tdxsim_vcpu_enter(fx->vcpu), TDX_SUCCESS);
-	assert_status(tdxsim_tdcall(fx->sim, fx->vcpu, TDG_MEM_PAGE_ACCEPT, &a), TDX_SUCCESS);
+	assert_status(tdxsim_tdcall(fx->sim, fx->vcpu->tdvpr_pa, TDG_MEM_PAGE_ACCEPT, &a), TDX_SUCCESS);
 	assert_int_equal(sept_at(fx, GUEST_GPA, TDX_PS_2M).state, SEPT_PUBLIC_MAPPED);
 }
 
@@ -536,6 +536,8 @@ static void test_reclaim_size_mismatch(void **state)
 
 	/* Teardown up to TEARDOWN only (§2.13): no page is reclaimed yet. */
 	fx->td.kick_vcpus(&fx->td);
+	/* TDH.VP.INIT associated the vCPU: TDH.VP.FLUSH before VPFLUSHDONE. */
+	assert_status(tdxsim_td_flush_vcpus(fx->std), TDX_SUCCESS);
 	a = (struct tdx_module_args){ .rcx = fx->std->tdr_pa };
 	assert_status(seamcall(TDH_MNG_VPFLUSHDONE, &a), TDX_SUCCESS);
 	a = (struct tdx_module_args){ .rcx = 0 };

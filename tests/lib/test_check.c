@@ -100,7 +100,7 @@ static void test_leaf_pamt(void **state)
 
 	/* ACCEPT writes the S-EPT, not the PAMT: .seq still names the AUG. */
 	fx_enter(fx);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_4K), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa, TDX_PS_4K), TDX_SUCCESS);
 	tdxsim_vcpu_exit(fx->vcpu);
 	assert_true(tdxsim_seq(fx->sim) > seq);
 	assert_clean(fx);

@@ -89,7 +89,7 @@ static void *parked_thread(void *arg)
 	tdxsim_cpu_bind(sim, 1);
 	park_this_thread = true;
 	if (pc->vcpu)
-		st = tdxsim_tdcall(sim, pc->vcpu, pc->rax, &pc->args);
+		st = tdxsim_tdcall(sim, pc->vcpu->tdvpr_pa, pc->rax, &pc->args);
 	else
 		st = tdxsim_seamcall(sim, pc->rax, &pc->args);
 	park_this_thread = false;
@@ -560,16 +560,16 @@ static void test_accept_holds_entry_lock(void **state)
 	assert_status(park_finish(pc), TDX_SUCCESS);
 
 	/* Host priority: without it these would be TDX_PAGE_ALREADY_ACCEPTED. */
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gx, TDX_PS_4K),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gx, TDX_PS_4K),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gx, TDX_PS_4K),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gx, TDX_PS_4K),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
 	assert_true(tdxsim_vcpu_in_guest(fx->vcpu));
 	snap_same(fx, &s, gpas, 1, hpas, 1);
 
 	/* The host wins once (clearing the bit); the guest then gets the lock. */
 	assert_status(tdxsim_tdh_mem_range_block(fx->td, gx, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
-	assert_int_equal(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gx, TDX_PS_4K),
+	assert_int_equal(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gx, TDX_PS_4K),
 			 TDXSIM_TDCALL_TD_EXIT);
 	tdxsim_vcpu_last_exit(fx->vcpu, &ex);
 	assert_int_equal(ex.exit_reason, EXIT_REASON_EPT_VIOLATION);
@@ -1001,7 +1001,7 @@ static int st_accept(struct st_thread *t, u64 gpa, int level)
 		st = tdxsim_vcpu_enter(t->vcpu);
 		t->calls++;
 		if (!st) {
-			st = tdxsim_tdg_mem_page_accept(t->fx->sim, t->vcpu, gpa, level);
+			st = tdxsim_tdg_mem_page_accept(t->fx->sim, t->vcpu->tdvpr_pa, gpa, level);
 			tdxsim_vcpu_exit(t->vcpu);
 		}
 		if (!IS_TDX_OPERAND_BUSY(st))

@@ -61,7 +61,7 @@ static void accept_ok(struct fixture *fx, u64 gpa, int level)
 {
 	if (!tdxsim_vcpu_in_guest(fx->vcpu))
 		fx_enter(fx);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, level), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa, level), TDX_SUCCESS);
 }
 
 static u64 seamcall(struct fixture *fx, u64 leaf, struct tdx_module_args *a)
@@ -896,7 +896,7 @@ static u64 accept_raw(struct fixture *fx, u64 rcx)
 {
 	struct tdx_module_args a = { .rcx = rcx };
 
-	return tdxsim_tdcall(fx->sim, fx->vcpu, TDG_MEM_PAGE_ACCEPT, &a);
+	return tdxsim_tdcall(fx->sim, fx->vcpu->tdvpr_pa, TDG_MEM_PAGE_ACCEPT, &a);
 }
 
 /* The EPT-violation exit of type ACCEPT and its info field (§2.16). */
@@ -1166,9 +1166,9 @@ static void test_tdcall_vcpu_state_and_leaf(void **state)
 	assert_int_equal(sept_at(fx, gpa, TDX_PS_2M).state, SEPT_PUBLIC_PENDING);
 
 	fx_enter(fx);
-	assert_status(tdxsim_tdcall(fx->sim, fx->vcpu, 99, &a),
+	assert_status(tdxsim_tdcall(fx->sim, fx->vcpu->tdvpr_pa, 99, &a),
 		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX);
-	assert_status(tdxsim_tdcall(fx->sim, fx->vcpu, TDG_MEM_PAGE_ACCEPT | (1ULL << 16), &a),
+	assert_status(tdxsim_tdcall(fx->sim, fx->vcpu->tdvpr_pa, TDG_MEM_PAGE_ACCEPT | (1ULL << 16), &a),
 		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX);
 	assert_true(tdxsim_vcpu_in_guest(fx->vcpu));
 	assert_int_equal(sept_at(fx, gpa, TDX_PS_2M).state, SEPT_PUBLIC_PENDING);

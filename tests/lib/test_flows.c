@@ -6,6 +6,7 @@
  * and their negative variants.  F1-F6 run with Dynamic PAMT and with static
  * PAMT: one body, two test functions.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,7 +225,7 @@ static void flow_f1(struct fixture *fx)
 	/* §2.16: an interrupt suspends the 2MB accept; the counter is kept in the entry. */
 	fx_enter(fx);
 	assert_int_equal(tdxsim_raise_interrupt(fx->sim, 0), 0);
-	assert_int_equal(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M),
+	assert_int_equal(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa, TDX_PS_2M),
 			 TDXSIM_TDCALL_TD_EXIT);
 	assert_false(tdxsim_vcpu_in_guest(fx->vcpu));
 	tdxsim_vcpu_last_exit(fx->vcpu, &ex);
@@ -235,7 +236,7 @@ static void flow_f1(struct fixture *fx)
 
 	/* The guest re-executes the TDCALL after re-entry and completes. */
 	fx_enter(fx);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa, TDX_PS_2M), TDX_SUCCESS);
 	si = sept_at(fx, gpa, TDX_PS_2M);
 	assert_int_equal(si.state, SEPT_PUBLIC_MAPPED);
 	assert_int_equal(si.accept_counter, 0);
@@ -243,9 +244,9 @@ static void flow_f1(struct fixture *fx)
 	assert_true(tdxsim_vcpu_in_guest(fx->vcpu));
 
 	/* Re-accepting at 2MB or 4K inside: ALREADY_ACCEPTED with the leaf's level. */
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa, TDX_PS_2M),
 		      TDX_PAGE_ALREADY_ACCEPTED | TDX_PS_2M);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa + SZ_4K, TDX_PS_4K),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa + SZ_4K, TDX_PS_4K),
 		      TDX_PAGE_ALREADY_ACCEPTED | TDX_PS_2M);
 	assert_pamt(fx, hpa, TDX_PS_2M, PT_REG, tdr);
 	assert_int_equal(chldcnt(fx), c0 + NR_4K_IN_2M);
@@ -280,7 +281,7 @@ static void flow_f2(struct fixture *fx)
 
 	/* §2.16: 4K ACCEPT stops at the PENDING 2MB leaf: EPT violation, type ACCEPT. */
 	fx_enter(fx);
-	assert_int_equal(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa + 3 * SZ_4K, TDX_PS_4K),
+	assert_int_equal(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa + 3 * SZ_4K, TDX_PS_4K),
 			 TDXSIM_TDCALL_TD_EXIT);
 	assert_false(tdxsim_vcpu_in_guest(fx->vcpu));
 	tdxsim_vcpu_last_exit(fx->vcpu, &ex);
@@ -340,12 +341,12 @@ static void flow_f2(struct fixture *fx)
 
 	/* The guest re-executes its 4K ACCEPT. */
 	fx_enter(fx);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa + 3 * SZ_4K, TDX_PS_4K),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa + 3 * SZ_4K, TDX_PS_4K),
 		      TDX_SUCCESS);
 	assert_sept(fx, gpa + 3 * SZ_4K, TDX_PS_4K, SEPT_PUBLIC_MAPPED, hpa + 3 * SZ_4K);
 	assert_sept(fx, gpa + 4 * SZ_4K, TDX_PS_4K, SEPT_PUBLIC_PENDING, hpa + 4 * SZ_4K);
 	/* 2MB ACCEPT over the split range: PAGE_SIZE_MISMATCH with the requested level. */
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa, TDX_PS_2M),
 		      TDX_PAGE_SIZE_MISMATCH | TDX_PS_2M);
 	assert_int_equal(chldcnt(fx), c0 + 1);
 }
@@ -680,7 +681,7 @@ static void flow_f4(struct fixture *fx)
 
 	hpa = fx_aug(fx, gpa, TDX_PS_2M);
 	fx_enter(fx);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa, TDX_PS_2M), TDX_SUCCESS);
 	c0 = chldcnt(fx);
 
 	assert_status(tdxsim_tdh_mem_range_block(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
@@ -730,7 +731,7 @@ static void flow_f4_remove_4k_in_2m(struct fixture *fx)
 
 	hpa = fx_aug(fx, gpa, TDX_PS_2M);
 	fx_enter(fx);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa, TDX_PS_2M), TDX_SUCCESS);
 	fx_block_track(fx, gpa, TDX_PS_2M);
 	snap_take(fx, gpa, TDX_PS_2M, hpa, &s);
 	assert_status(tdxsim_tdh_mem_page_remove(fx->td, gpa + 2 * SZ_4K, TDX_PS_4K, &e1, &e2),
@@ -942,6 +943,7 @@ static void flow_f6(struct fixture *fx)
 {
 	u64 g0 = GPA_2M(0), g1 = GPA_2M(1), tdr = fx->td->tdr_pa, big, small, sept[3];
 	u64 tdvpr = tdxsim_vcpu_tdvpr_pa(fx->vcpu), chld;
+	struct tdxsim_vp_info vp;
 	struct tdx_module_args a;
 
 	big = fx_aug(fx, g0, TDX_PS_2M);
@@ -993,7 +995,11 @@ static void flow_f6(struct fixture *fx)
 		reclaim_4k(fx, small + i * SZ_4K, PT_REG, tdr);
 	for (int i = 0; i < 3; i++)
 		reclaim_4k(fx, sept[i], PT_EPT, tdr);
+	assert_int_equal(tdxsim_vp_info(fx->sim, tdvpr, &vp), 0);
+	assert_int_equal(vp.nr_tdvpx, fx->cfg.nr_tdvpx_pages);
 	reclaim_4k(fx, tdvpr, PT_TDVPR, tdr);
+	for (unsigned int i = 0; i < vp.nr_tdvpx; i++)
+		reclaim_4k(fx, vp.tdvpx_pa[i], PT_TDCX, tdr);
 	for (unsigned int i = 0; i < fx->td->nr_tdcx; i++)
 		reclaim_4k(fx, fx->td->tdcx_pa[i], PT_TDCX, tdr);
 	assert_int_equal(chldcnt(fx), 0);
@@ -1001,8 +1007,8 @@ static void flow_f6(struct fixture *fx)
 	assert_status(reclaim(fx, tdr, &a), TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_RCX);
 	if (has_dpamt(fx))
 		free_empty_pairs(fx);
-	/* All given back by hand: the TD handle has nothing left to tear down. */
-	free(fx->td);
+	/* All given back by hand: teardown finds no TD and only frees the handle. */
+	assert_int_equal(tdxsim_td_teardown(fx->td, 0), -EINVAL);
 	fx->td = NULL;
 	fx->vcpu = NULL;
 	assert_int_equal(tdxsim_pages_in_use(fx->sim), 0);

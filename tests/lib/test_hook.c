@@ -208,7 +208,7 @@ static void test_entry_exit_pairs(void **state)
 	/* VP.ENTER, then a TDCALL: the guest side of the entry lock. */
 	fx_enter(fx);
 	check_pair(r, first + 4, TDH_VP_ENTER, false, TDX_SUCCESS);
-	st = tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_4K);
+	st = tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa, TDX_PS_4K);
 	assert_status(st, TDX_SUCCESS);
 	check_pair(r, first + 5, TDG_MEM_PAGE_ACCEPT, true, st);
 	ev = find_lock(r, first + 5, TDXSIM_HOOK_LOCK_SEPT_ENTRY_GUEST, 0);

@@ -167,7 +167,7 @@ static u64 make_mapped(struct fixture *fx, u64 gpa, int level)
 	u64 hpa = fx_aug(fx, gpa, level);
 
 	fx_enter(fx);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, level), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa, level), TDX_SUCCESS);
 	tdxsim_vcpu_exit(fx->vcpu);
 	assert_int_equal(sept_at(fx, gpa, level).state, SEPT_PUBLIC_MAPPED);
 	return hpa;
@@ -1602,6 +1602,7 @@ static void test_order_keys_before_gpa(void **state)
 	u64 page = fx_alloc_4k(fx), e1, e2;
 
 	fx_map_sept(fx, GPA0, TDX_PS_4K);
+	assert_status(tdxsim_td_flush_vcpus(fx->td), TDX_SUCCESS);
 	assert_status(seamcall_v(fx, TDH_MNG_VPFLUSHDONE, 0, &a), TDX_SUCCESS);
 	assert_fail(tdxsim_tdh_mem_page_aug(fx->td, GPA0 + 0x800, TDX_PS_4K, page >> 12, &e1, &e2),
 		    &e1, &e2, TDX_TD_KEYS_NOT_CONFIGURED, 0, 0);

@@ -208,6 +208,8 @@ static void test_create_hkid_not_free(void **state)
 
 	/* Still not free in BLOCKED (after VPFLUSHDONE + CACHE.WB); free after KEY.FREEID. */
 	tdr = fx_alloc_4k(fx);
+	/* TDH.VP.INIT associated the vCPU: it needs TDH.VP.FLUSH first. */
+	assert_status(tdxsim_td_flush_vcpus(fx->td), TDX_SUCCESS);
 	assert_status(sc1(fx, TDH_MNG_VPFLUSHDONE, fx->td->tdr_pa), TDX_SUCCESS);
 	assert_status(sc1(fx, TDH_PHYMEM_CACHE_WB, 0), TDX_SUCCESS);
 	assert_status(sc(fx, TDH_MNG_CREATE, tdr, hkid, &a), TDX_HKID_NOT_FREE);
@@ -513,6 +515,7 @@ static void test_freeid_order(void **state)
 	/* Nothing flushed yet: a warning, bit 63 clear. */
 	assert_status(sc1(fx, TDH_PHYMEM_CACHE_WB, 0), 0x0000082100000000ULL);
 	assert_status(sc1(fx, TDH_PHYMEM_CACHE_WB, 0), TDX_NO_HKID_READY_TO_WBCACHE);
+	assert_status(tdxsim_td_flush_vcpus(fx->td), TDX_SUCCESS);
 	assert_status(sc1(fx, TDH_MNG_VPFLUSHDONE, tdr), TDX_SUCCESS);
 	assert_status(sc1(fx, TDH_MNG_KEY_FREEID, tdr), TDX_WBCACHE_NOT_COMPLETE);
 	assert_status(sc1(fx, TDH_PHYMEM_CACHE_WB, 2), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
@@ -610,9 +613,9 @@ static void test_dispatcher_bad_rax(void **state)
 	/* TDCALL: only ACCEPT, version 0. */
 	fx_enter(fx);
 	a = (struct tdx_module_args){ .rcx = g | TDX_PS_2M };
-	assert_status(tdxsim_tdcall(fx->sim, fx->vcpu, 7, &a),
+	assert_status(tdxsim_tdcall(fx->sim, fx->vcpu->tdvpr_pa, 7, &a),
 		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX);
-	assert_status(tdxsim_tdcall(fx->sim, fx->vcpu,
+	assert_status(tdxsim_tdcall(fx->sim, fx->vcpu->tdvpr_pa,
 				    TDG_MEM_PAGE_ACCEPT | (1ULL << TDX_VERSION_SHIFT), &a),
 		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX);
 	assert_int_equal(sept_state(fx, g, TDX_PS_2M), SEPT_PUBLIC_PENDING);
@@ -674,7 +677,7 @@ static void test_stats(void **state)
 	/* TDCALLs have their own table. */
 	assert_int_equal(tdxsim_stats_tdcall(fx->sim, TDG_MEM_PAGE_ACCEPT, &st), 0);
 	assert_int_equal(st.calls, 0);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, GPA_2M(0) | (1ULL << 47), TDX_PS_4K),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, GPA_2M(0) | (1ULL << 47), TDX_PS_4K),
 		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
 	assert_int_equal(tdxsim_stats_tdcall(fx->sim, TDG_MEM_PAGE_ACCEPT, &st), 0);
 	assert_int_equal(st.calls, 1);
@@ -871,10 +874,10 @@ static void test_gpa_shared_bit(void **state)
 	/* The guest side applies the same rule. */
 	hpa = fx_aug(fx, g + SZ_2M, TDX_PS_2M);
 	fx_enter(fx);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, (g + SZ_2M) | shared, TDX_PS_2M),
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, (g + SZ_2M) | shared, TDX_PS_2M),
 		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
 	assert_int_equal(sept_state(fx, g + SZ_2M, TDX_PS_2M), SEPT_PUBLIC_PENDING);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, g + SZ_2M, TDX_PS_2M), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, g + SZ_2M, TDX_PS_2M), TDX_SUCCESS);
 	give_back_refused(fx, page);
 	(void)hpa;
 }

@@ -604,6 +604,7 @@ static void test_reclaim_teardown_by_hand(void **state)
 {
 	struct fixture *fx = *state;
 	struct tdx_module_args a;
+	struct tdxsim_vp_info vp;
 	struct td_pages p;
 	u64 tdr = fx->td->tdr_pa, spare, cnt;
 
@@ -650,7 +651,10 @@ static void test_reclaim_teardown_by_hand(void **state)
 	reclaim_4k_ok(fx, p.g4k, PT_REG);
 	for (int i = 0; i < 3; i++)
 		reclaim_4k_ok(fx, p.sept[i], PT_EPT);
+	assert_int_equal(tdxsim_vp_info(fx->sim, fx->vcpu->tdvpr_pa, &vp), 0);
 	reclaim_4k_ok(fx, tdxsim_vcpu_tdvpr_pa(fx->vcpu), PT_TDVPR);
+	for (unsigned int i = 0; i < vp.nr_tdvpx; i++)
+		reclaim_4k_ok(fx, vp.tdvpx_pa[i], PT_TDCX);
 	for (unsigned int i = 0; i < fx->td->nr_tdcx; i++)
 		reclaim_4k_ok(fx, fx->td->tdcx_pa[i], PT_TDCX);
 	assert_int_equal(chldcnt(fx), 0);
@@ -662,8 +666,8 @@ static void test_reclaim_teardown_by_hand(void **state)
 	free_4k(fx, tdr);
 	assert_status(reclaim_raw(fx, tdr, &a), TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_RCX);
 	drop_all_pairs(fx);
-	/* Everything was reclaimed by hand: the fixture must not tear the TD down again. */
-	free(fx->td);
+	/* Everything was reclaimed by hand: teardown finds no TD and only frees the handle. */
+	assert_int_equal(tdxsim_td_teardown(fx->td, 0), -EINVAL);
 	fx->td = NULL;
 	fx->vcpu = NULL;
 	assert_int_equal(tdxsim_pages_in_use(fx->sim), 0);

@@ -152,7 +152,7 @@ static void one_op(struct rnd *r)
 			st = tdxsim_vcpu_enter(r->vcpu);
 		if (!st) {
 			level = rnd_level(r, 0, 1);
-			st = tdxsim_tdg_mem_page_accept(fx->sim, r->vcpu, rnd_gpa(r, level),
+			st = tdxsim_tdg_mem_page_accept(fx->sim, r->vcpu->tdvpr_pa, rnd_gpa(r, level),
 						 level & 7);
 		}
 		break;
@@ -187,7 +187,7 @@ static void one_macro(struct rnd *r)
 		call(r, TDH_MEM_SEPT_ADD, (gpa & ~(tdx_level_size(2) - 1)) | 2, tdr, rnd_page(r), 0, 0);
 		call(r, TDH_MEM_PAGE_AUG, gpa | TDX_PS_2M, tdr, r->huge[pick(r, NR_HUGE)], 0, 0);
 		if (tdxsim_vcpu_in_guest(r->vcpu) || !tdxsim_vcpu_enter(r->vcpu))
-			tdxsim_tdg_mem_page_accept(fx->sim, r->vcpu, gpa, TDX_PS_2M);
+			tdxsim_tdg_mem_page_accept(fx->sim, r->vcpu->tdvpr_pa, gpa, TDX_PS_2M);
 		break;
 	case 1:	/* split */
 		call(r, TDH_MEM_RANGE_BLOCK, gpa | TDX_PS_2M, tdr, 0, 0, 0);
@@ -211,7 +211,7 @@ static void one_macro(struct rnd *r)
 	default: /* a 4K page where the range is split */
 		call(r, TDH_MEM_PAGE_AUG, gpa4k, tdr, rnd_page(r), 0, 0);
 		if (tdxsim_vcpu_in_guest(r->vcpu) || !tdxsim_vcpu_enter(r->vcpu))
-			tdxsim_tdg_mem_page_accept(fx->sim, r->vcpu, gpa4k, TDX_PS_4K);
+			tdxsim_tdg_mem_page_accept(fx->sim, r->vcpu->tdvpr_pa, gpa4k, TDX_PS_4K);
 		break;
 	}
 }

@@ -14,7 +14,7 @@ static void test_2m_lifecycle(void **state)
 	assert_int_equal(si.level, TDX_PS_2M);
 	assert_int_equal(si.state, SEPT_PUBLIC_PENDING);
 	fx_enter(fx);
-	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu, gpa, TDX_PS_2M), TDX_SUCCESS);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa, TDX_PS_2M), TDX_SUCCESS);
 	assert_int_equal(tdxsim_sept_lookup(fx->sim, fx->td, gpa, &si), 0);
 	assert_int_equal(si.state, SEPT_PUBLIC_MAPPED);
 	fx_block_track(fx, gpa, TDX_PS_2M);
