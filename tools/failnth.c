@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <tdxsim/tdxsim.h>
+#include <tdxsim/leaves.h>
 
 #include "failnth.h"
 
@@ -272,21 +273,18 @@ struct sweep {
 	unsigned long long nr_rules, next, done, bad, unreached;
 };
 
-/* The leaf a generated rule names, for people: "15:..." is TDH.MEM.PAGE.DEMOTE. */
+/* The leaf a generated rule names, for people: "demote:..." is TDH.MEM.PAGE.DEMOTE. */
 static const char *rule_leaf_name(const char *rule)
 {
-	const char *name;
-	char *end;
-	unsigned long leaf = strtoul(rule, &end, 10);
+	const struct tdxsim_leaf_info *info;
+	char name[32];
+	size_t n = strcspn(rule, ":");
 
 	if (!strncmp(rule, "alloc:", 6))
 		return "tdxsim_page_alloc";
-	if (!strncmp(rule, "accept:", 7))
-		return "TDG.MEM.PAGE.ACCEPT";
-	if (end == rule || *end != ':')
-		return "";
-	name = tdxsim_leaf_name((unsigned int)leaf);
-	return name ? name : "";
+	snprintf(name, sizeof(name), "%.*s", (int)n, rule);
+	info = tdxsim_leaf_info_find(name);
+	return info ? info->name : "";
 }
 
 static void report_run(struct sweep *s, struct run *r, const struct outcome *out)
@@ -387,16 +385,21 @@ static void build_rules(struct sweep *s, const struct counts *c)
 	for (unsigned long long k = 1; k <= c->allocs; k++)
 		add_rule(s, cap, "alloc:enomem:nth=%llu", k);
 	for (unsigned int l = 0; l < MAX_LEAVES; l++) {
-		for (unsigned long long k = 1; k <= c->seamcall[l]; k++) {
-			add_rule(s, cap, "%u:busy=%s:nth=%llu", l, o->operand, k);
+		const struct tdxsim_leaf_info *info = tdxsim_leaf_info(l);
+
+		for (unsigned long long k = 1; info && k <= c->seamcall[l]; k++) {
+			add_rule(s, cap, "%s:busy=%s:nth=%llu", info->fault_name, o->operand, k);
 			/* The leaves that can answer TDX_INTERRUPTED_RESTARTABLE (spec §5). */
 			if (l == TDH_MEM_PAGE_DEMOTE || l == TDH_MEM_PAGE_PROMOTE)
-				add_rule(s, cap, "%u:interrupted:nth=%llu", l, k);
+				add_rule(s, cap, "%s:interrupted:nth=%llu", info->fault_name, k);
 		}
 	}
-	/* TDG.MEM.PAGE.ACCEPT is the one TDCALL the fault syntax names. */
-	for (unsigned long long k = 1; k <= c->tdcall[TDG_MEM_PAGE_ACCEPT]; k++)
-		add_rule(s, cap, "accept:busy=%s:nth=%llu", o->operand, k);
+	for (unsigned int l = 0; l < MAX_LEAVES; l++) {
+		const struct tdxsim_leaf_info *info = tdxsim_tdcall_leaf_info(l);
+
+		for (unsigned long long k = 1; info && k <= c->tdcall[l]; k++)
+			add_rule(s, cap, "%s:busy=%s:nth=%llu", info->fault_name, o->operand, k);
+	}
 }
 
 int cmd_failnth(int argc, char **argv)

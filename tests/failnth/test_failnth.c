@@ -65,7 +65,7 @@ static void test_leaky_host_is_named(void **state)
 	expect(r, 1, "2 page(s) left allocated");
 	/* PAMT.ADD failed: the host still held all three pages. */
 	expect(r, 1, "3 page(s) left allocated");
-	expect(r, 1, "reproduce: TDXSIM_FAULTS='58:busy=rcx:nth=1'");
+	expect(r, 1, "reproduce: TDXSIM_FAULTS='pamt_add:busy=rcx:nth=1'");
 }
 
 static void test_crash_is_named(void **state)
