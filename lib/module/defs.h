@@ -11,7 +11,20 @@
 #include <string.h>
 
 #include <bsd/sys/queue.h>
+
+/*
+ * uthash exits the process (uthash_fatal -> exit(-1)) when it cannot
+ * allocate a table or grow it; the library never exits.  Non-fatal mode: a
+ * HASH_ADD that runs out of memory leaves the element out (hash_add_failed()
+ * tells) and the table as it was, and the caller fails the call.
+ */
+#define HASH_NONFATAL_OOM	1
+#define uthash_nonfatal_oom(elt)	do { } while (0)
+#define uthash_fatal(msg)	do { } while (0)	/* unused in non-fatal mode */
 #include <uthash.h>
+
+/* After HASH_ADD(hh, ...): the element is not in the table (out of memory). */
+#define hash_add_failed(elt)	((elt)->hh.tbl == NULL)
 
 #include <tdxsim/tdxsim.h>
 #include <tdxsim/fault.h>

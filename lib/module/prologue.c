@@ -126,11 +126,15 @@ u64 mem_walk_and_lock(struct seamcall_ctx *c, u32 allowed_states)
 	return TDX_SUCCESS;
 }
 
+/*
+ * Leaves lock at most CTX_MAX_PAMT_LOCKS pages; more would be a simulator
+ * bug, which fails the call as a simulator limit (TDX_SYS_BUSY) rather than
+ * the process: the library never aborts.
+ */
 static struct pamt_locked *ctx_next_pl(struct seamcall_ctx *c)
 {
-	/* Leaves lock at most CTX_MAX_PAMT_LOCKS pages; more is a bug here. */
-	if (c->npl >= CTX_MAX_PAMT_LOCKS)
-		abort();
+	if (unlikely(c->npl >= CTX_MAX_PAMT_LOCKS))
+		return NULL;
 	return &c->pl[c->npl];
 }
 
@@ -138,8 +142,11 @@ u64 ctx_pamt_check_free_page(struct seamcall_ctx *c, u64 pa, int level, u32 oper
 			     struct pamt_locked **out)
 {
 	struct pamt_locked *l = ctx_next_pl(c);
-	u64 err = pamt_check_free_page(c, pa, level, operand, l);
+	u64 err;
 
+	if (!l)
+		return TDX_SYS_BUSY;
+	err = pamt_check_free_page(c, pa, level, operand, l);
 	if (err)
 		return err;
 	c->npl++;
@@ -152,8 +159,11 @@ u64 ctx_pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type
 		       u32 operand, struct pamt_locked **out)
 {
 	struct pamt_locked *l = ctx_next_pl(c);
-	u64 err = pamt_lock_page(c, pa, level, t, operand, l);
+	u64 err;
 
+	if (!l)
+		return TDX_SYS_BUSY;
+	err = pamt_lock_page(c, pa, level, t, operand, l);
 	if (err)
 		return err;
 	c->npl++;

@@ -58,13 +58,19 @@ struct sept_page *sept_page_get(struct tdxsim *sim, struct td *td, u64 hpa, int 
 		goto out;
 	}
 	sp = TAILQ_FIRST(&sim->sept_free);
+	if (level >= TDX_PS_2M && !sp->child) {
+		/* Out of memory: the table stays free, the caller fails the call. */
+		sp->child = calloc(PTRS_PER_TABLE, sizeof(*sp->child));
+		if (!sp->child) {
+			sp = NULL;
+			goto out;
+		}
+	} else if (sp->child) {
+		memset(sp->child, 0, PTRS_PER_TABLE * sizeof(*sp->child));
+	}
 	TAILQ_REMOVE(&sim->sept_free, sp, link);
 	if (zero)
 		memset(sp->e, 0, sizeof(sp->e));	/* SEPTE_INIT_VALUE: all FREE */
-	if (level >= TDX_PS_2M && !sp->child)
-		sp->child = calloc(PTRS_PER_TABLE, sizeof(*sp->child));
-	else if (sp->child)
-		memset(sp->child, 0, PTRS_PER_TABLE * sizeof(*sp->child));
 	sp->hpa = hpa;
 	sp->td_id = td->id;
 	sp->level = (u8)level;

@@ -37,6 +37,10 @@ u64 leaf_tdh_vp_create(struct seamcall_ctx *c)
 	pthread_mutex_lock(&c->td->vcpu_lock);
 	HASH_ADD(hh, c->td->vcpus, tdvpr_pa, sizeof(v->tdvpr_pa), v);
 	pthread_mutex_unlock(&c->td->vcpu_lock);
+	if (hash_add_failed(v)) {
+		free(v);
+		return TDX_SYS_BUSY;	/* host out of memory: simulator limit */
+	}
 	pamt_page_take(c, c->td, tdvpr, TDX_PS_4K, PT_TDVPR);
 	return TDX_SUCCESS;
 }
