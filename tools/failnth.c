@@ -53,6 +53,7 @@ struct opts {
 	bool valgrind;
 	unsigned int jobs;
 	unsigned long long max_runs;
+	unsigned long long per_leaf;	/* 0: every call of a leaf */
 	const char *operand;
 	bool verbose;
 	char **argv;
@@ -88,6 +89,8 @@ static void usage(FILE *f)
 		"  --valgrind       run each under valgrind memcheck (default when TDXSIM_VALGRIND=1)\n"
 		"  -j, --jobs N     runs at a time (default 1)\n"
 		"  --operand NAME   operand of the injected BUSY (default rcx)\n"
+		"  --calls-per-leaf N  make only the first N calls of each leaf and its last\n"
+		"                   one fail (default: every call)\n"
 		"  --max-runs N     stop after N runs\n"
 		"  -v, --verbose    one line per run, good ones too\n"
 		"  -h, --help       this text\n"
@@ -369,6 +372,12 @@ static int add_rule(struct sweep *s, unsigned long long cap, const char *fmt, ..
 	return 0;
 }
 
+/* The Kth of @n calls is swept: all of them, or the first per_leaf and the last. */
+static bool swept(const struct opts *o, unsigned long long k, unsigned long long n)
+{
+	return !o->per_leaf || k <= o->per_leaf || k == n;
+}
+
 static void build_rules(struct sweep *s, const struct counts *c)
 {
 	const struct opts *o = s->o;
@@ -388,6 +397,8 @@ static void build_rules(struct sweep *s, const struct counts *c)
 		const struct tdxsim_leaf_info *info = tdxsim_leaf_info(l);
 
 		for (unsigned long long k = 1; info && k <= c->seamcall[l]; k++) {
+			if (!swept(o, k, c->seamcall[l]))
+				continue;
 			add_rule(s, cap, "%s:busy=%s:nth=%llu", info->fault_name, o->operand, k);
 			/* The leaves that can answer TDX_INTERRUPTED_RESTARTABLE (spec §5). */
 			if (l == TDH_MEM_PAGE_DEMOTE || l == TDH_MEM_PAGE_PROMOTE)
@@ -398,7 +409,8 @@ static void build_rules(struct sweep *s, const struct counts *c)
 		const struct tdxsim_leaf_info *info = tdxsim_tdcall_leaf_info(l);
 
 		for (unsigned long long k = 1; info && k <= c->tdcall[l]; k++)
-			add_rule(s, cap, "%s:busy=%s:nth=%llu", info->fault_name, o->operand, k);
+			if (swept(o, k, c->tdcall[l]))
+				add_rule(s, cap, "%s:busy=%s:nth=%llu", info->fault_name, o->operand, k);
 	}
 }
 
@@ -410,6 +422,7 @@ int cmd_failnth(int argc, char **argv)
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "operand", required_argument, NULL, 'o' },
 		{ "max-runs", required_argument, NULL, 'm' },
+		{ "calls-per-leaf", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -450,6 +463,11 @@ int cmd_failnth(int argc, char **argv)
 			o.max_runs = strtoull(optarg, &end, 10);
 			if (*end || !o.max_runs)
 				errx(2, "--max-runs: expected a number > 0, got '%s'", optarg);
+			break;
+		case 'p':
+			o.per_leaf = strtoull(optarg, &end, 10);
+			if (*end || !o.per_leaf)
+				errx(2, "--calls-per-leaf: expected a number > 0, got '%s'", optarg);
 			break;
 		case 'v':
 			o.verbose = true;
