@@ -43,6 +43,17 @@ struct tdxsim_config {
 	unsigned int gpaw;		/* guest physical address width, 48 or 52, default 48 */
 	bool reset_quirk;	/* X86_BUG_TDX_PW_MCE: removed pages need a reset before reuse */
 	unsigned int max_tds;	/* default 64 */
+	/*
+	 * KeyIDs 1..nr_mktme_hkids are shared (MKTME) KeyIDs, the rest up to
+	 * 2^nr_hkid_bits - 1 private (TDX) ones: the module's private_hkid_min
+	 * is nr_mktme_hkids + 1, from IA32_MKTME_KEYID_PARTITIONING.NUM_MKTME_KIDS
+	 * as the BIOS programmed it (tdh_sys_init.c).  TDH.MNG.CREATE takes a
+	 * private KeyID only; shared pages (TDH.MEM.PAGE.ADD's source,
+	 * TD_PARAMS) may carry a shared one; private page operands no KeyID at
+	 * all.  Default 0: every KeyID is private, a partitioning the module
+	 * accepts.  At least one private KeyID must remain.
+	 */
+	unsigned int nr_mktme_hkids;
 };
 
 /* Fill @cfg with the defaults above.  Never fails. */
@@ -53,7 +64,7 @@ void tdxsim_config_init(struct tdxsim_config *cfg);
  * CPU bindings, thread numbers, client data) belongs to it alone: simulators
  * in one process never see each other's.  Returns NULL with errno EAGAIN when
  * the process is out of pthread keys (each simulator takes one), EINVAL for a bad config
- * (unaligned or empty memory, nr_cpus 0, bad widths) or a malformed
+ * (unaligned or empty memory, nr_cpus 0, bad widths, no private KeyID) or a malformed
  * TDXSIM_FAULTS/TDXSIM_SEED/TDXSIM_TRACE (a one-line message naming the bad
  * token goes to stderr; TDXSIM_SEED takes digits only, "0x" allowed, and a
  * TDXSIM_TRACE path must fit in PATH_MAX), or ENOMEM.  The 4K PAMT, 8 bytes per 4K page of simulated

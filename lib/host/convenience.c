@@ -112,7 +112,10 @@ static u64 alloc_module_page(struct tdxsim *sim, u64 *pa)
 
 static u16 pick_hkid(struct tdxsim *sim)
 {
-	for (u16 k = 1; k < (1U << sim->cfg.nr_hkid_bits); k++) {
+	const struct tdxsim_config *cfg = tdxsim_get_config(sim);
+
+	/* Private KeyIDs only: the shared (MKTME) ones come first. */
+	for (u16 k = cfg->nr_mktme_hkids + 1; k < (1U << cfg->nr_hkid_bits); k++) {
 		if (!__atomic_load_n(&sim->hkid_used[k], __ATOMIC_ACQUIRE))
 			return k;
 	}

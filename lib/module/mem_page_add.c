@@ -24,9 +24,8 @@ u64 leaf_tdh_mem_page_add(struct seamcall_ctx *c)
 	err = mem_walk_and_lock(c, SEPT_STATES(FREE));
 	if (err)
 		return err;
-	/* The source is a shared page: aligned, no KeyID, below MAX_PA. */
-	if (source & (PAGE_SIZE - 1) || source & c->sim->hkid_mask ||
-	    source >= (1ULL << MAX_PA))
+	/* The source is a shared page: aligned, below MAX_PA, no private KeyID. */
+	if (!shared_hpa_valid(c->sim, source, PAGE_SIZE))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_R9);
 	err = ctx_pamt_check_free_page(c, page, TDX_PS_4K, TDX_OPERAND_ID_R8, NULL);
 	if (err)

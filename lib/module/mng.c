@@ -14,7 +14,8 @@ u64 leaf_tdh_mng_create(struct seamcall_ctx *c)
 	struct td *td;
 	u64 err;
 
-	if (!hkid || hkid >= (1ULL << sim->cfg.nr_hkid_bits))
+	/* is_private_hkid(), reserved bits 63:16 clear (tdh_mng_create.c). */
+	if (hkid < sim->private_hkid_min || hkid >= (1ULL << sim->cfg.nr_hkid_bits))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RDX);
 	err = ctx_pamt_check_free_page(c, tdr_pa, TDX_PS_4K, TDX_OPERAND_ID_RCX, NULL);
 	if (err)
@@ -100,8 +101,7 @@ u64 leaf_tdh_mng_init(struct seamcall_ctx *c)
 	td = c->td;
 	if (td->op_state != OP_STATE_UNINITIALIZED)
 		return TDX_OP_STATE_INCORRECT;
-	if (!params || params & 1023 || params & sim->hkid_mask ||
-	    params >= (1ULL << MAX_PA))
+	if (!params || !shared_hpa_valid(sim, params, 1024))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RDX);
 	/* The root S-EPT page lives in the TDCS: no host page of its own. */
 	td->root = sept_page_get(sim, td, 0, td->sept_levels - 1, true);

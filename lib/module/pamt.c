@@ -91,6 +91,18 @@ bool hpa_valid(const struct tdxsim *sim, u64 pa, u64 align)
 	return !(pa & (align - 1)) && !(pa & sim->hkid_mask) && pa < (1ULL << MAX_PA);
 }
 
+/*
+ * shared_hpa_check_with_pwr_2_alignment() (helpers.c): aligned, below MAX_PA,
+ * and a shared KeyID (below private_hkid_min) if any.  tdxsim has no SEAMRR
+ * and never reads the page.
+ */
+bool shared_hpa_valid(const struct tdxsim *sim, u64 pa, u64 align)
+{
+	u64 hkid = (pa & sim->hkid_mask) >> sim->hkid_shift;
+
+	return !(pa & (align - 1)) && pa < (1ULL << MAX_PA) && hkid < sim->private_hkid_min;
+}
+
 /* pamt_get_block(): the TDMR covers [pa, pa + size); @pa passed hpa_valid(). */
 bool hpa_in_tdmr(const struct tdxsim *sim, u64 pa, u64 size)
 {

@@ -84,6 +84,7 @@ void pamt_fini(struct tdxsim *sim);
 struct pamt_entry *pamt_entry_at(struct tdxsim *sim, u64 pa, int level);
 int pamt_leaf_level(struct tdxsim *sim, u64 pa);
 bool hpa_valid(const struct tdxsim *sim, u64 pa, u64 align);
+bool shared_hpa_valid(const struct tdxsim *sim, u64 pa, u64 align);
 bool hpa_in_tdmr(const struct tdxsim *sim, u64 pa, u64 size);
 u64 hpa_check_operand(struct seamcall_ctx *c, u64 pa, u64 align, u32 operand);
 u64 pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,

@@ -285,6 +285,7 @@ void tdxsim_config_init(struct tdxsim_config *cfg)
 	cfg->gpaw = 48;
 	cfg->reset_quirk = false;
 	cfg->max_tds = 64;
+	cfg->nr_mktme_hkids = 0;
 }
 
 static bool config_valid(const struct tdxsim_config *cfg)
@@ -293,6 +294,9 @@ static bool config_valid(const struct tdxsim_config *cfg)
 
 	if (cfg->max_pa_bits < 36 || cfg->max_pa_bits > 52 || cfg->nr_hkid_bits < 1 ||
 	    cfg->nr_hkid_bits > 15 || cfg->nr_hkid_bits >= cfg->max_pa_bits - 32)
+		return false;
+	/* At least one private KeyID: private_hkid_min <= private_hkid_max. */
+	if (cfg->nr_mktme_hkids + 1 > (1U << cfg->nr_hkid_bits) - 1)
 		return false;
 	pa_limit = 1ULL << (cfg->max_pa_bits - cfg->nr_hkid_bits);
 	if (!cfg->mem_base || cfg->mem_base & (SZ_1G - 1) || !cfg->mem_size ||
@@ -355,6 +359,7 @@ struct tdxsim *tdxsim_create(const struct tdxsim_config *cfg)
 	sim->cfg = *cfg;
 	sim->hkid_shift = cfg->max_pa_bits - cfg->nr_hkid_bits;
 	sim->hkid_mask = ((1ULL << cfg->nr_hkid_bits) - 1) << sim->hkid_shift;
+	sim->private_hkid_min = cfg->nr_mktme_hkids + 1;
 	pthread_mutex_init(&sim->td_lock, NULL);
 	pthread_mutex_init(&sim->sept_lock, NULL);
 	pthread_mutex_init(&sim->fault_lock, NULL);

@@ -71,6 +71,7 @@ struct tdxsim {
 	u64 max_pa;		/* first address above the non-KeyID bits */
 	u64 hkid_mask;
 	unsigned int hkid_shift;
+	u32 private_hkid_min;	/* KeyIDs below it are shared (MKTME) ones */
 
 	struct pamt_entry *pamt_4k;
 	struct pamt_entry *pamt_2m;

@@ -297,6 +297,130 @@ static void test_pa_above_platform_width(void **state)
 	free_page(fx, page, TDX_PS_4K);
 }
 
+/* ---------------------------------------------------------------------------
+ * KeyIDs: shared (MKTME) below private_hkid_min, private (TDX) from it on.
+ */
+#define NR_MKTME	16		/* KeyIDs 1..16 shared, 17..63 private */
+
+static void cfg_mktme(struct tdxsim_config *cfg)
+{
+	cfg->nr_mktme_hkids = NR_MKTME;
+}
+
+static int setup_mktme(void **state)
+{
+	return fx_setup_with(state, cfg_mktme, false);
+}
+
+/* TDH.MEM.PAGE.ADD (INITIALIZED TD) with @source in R9. */
+static u64 page_add(struct fixture *fx, u64 gpa, u64 page, u64 source)
+{
+	struct tdx_module_args a = {
+		.rcx = gpa, .rdx = fx->td->tdr_pa, .r8 = page, .r9 = source,
+	};
+
+	return tdxsim_seamcall(fx->sim, TDH_MEM_PAGE_ADD, &a);
+}
+
+static void test_config_default_all_private(void **state)
+{
+	struct tdxsim_config cfg;
+	struct tdxsim *sim;
+
+	(void)state;
+	tdxsim_config_init(&cfg);
+	assert_int_equal(cfg.nr_mktme_hkids, 0);
+	cfg.mem_size = 64ULL << 20;
+	/* At least one private KeyID must remain. */
+	cfg.nr_mktme_hkids = (1U << cfg.nr_hkid_bits) - 2;
+	sim = tdxsim_create(&cfg);
+	assert_non_null(sim);
+	tdxsim_destroy(sim);
+	cfg.nr_mktme_hkids = (1U << cfg.nr_hkid_bits) - 1;
+	assert_null(tdxsim_create(&cfg));
+}
+
+/* Default: every KeyID private, so a keyed source or TD_PARAMS is refused. */
+static void test_all_private_refuses_keyed_source(void **state)
+{
+	struct fixture *fx = *state;
+	u64 gpa = GPA_2M(2), page = fx_alloc_4k(fx);
+
+	assert_int_equal(fx->td->hkid, 1);
+	fx_map_sept(fx, gpa, TDX_PS_4K);
+	assert_status(page_add(fx, gpa, page, tdxsim_mk_keyed_paddr(fx->sim, 2, TD_PARAMS_PA)),
+		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_R9);
+	assert_status(page_add(fx, gpa, page, TD_PARAMS_PA), TDX_SUCCESS);
+}
+
+static void test_mktme_split(void **state)
+{
+	struct fixture *fx = *state;
+	u64 gpa = GPA_2M(2), page, tdr, shared_src, private_src;
+	struct tdx_module_args a;
+
+	/* The host layer picked the first private KeyID. */
+	assert_int_equal(fx->td->hkid, NR_MKTME + 1);
+
+	/* MNG.CREATE: a shared KeyID is not a TD's. */
+	tdr = fx_alloc_4k(fx);
+	assert_status(raw(fx, TDH_MNG_CREATE, tdr, NR_MKTME, 0, NULL),
+		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RDX);
+	assert_status(raw(fx, TDH_MNG_CREATE, tdr, 1, 0, NULL),
+		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RDX);
+	assert_int_equal(pamt_at(fx, tdr).pt, PT_NDA);
+	free_page(fx, tdr, TDX_PS_4K);
+
+	/* PAGE.ADD's source may carry a shared KeyID, not a private one. */
+	fx_map_sept(fx, gpa, TDX_PS_4K);
+	page = fx_alloc_4k(fx);
+	shared_src = tdxsim_mk_keyed_paddr(fx->sim, NR_MKTME, TD_PARAMS_PA);
+	private_src = tdxsim_mk_keyed_paddr(fx->sim, NR_MKTME + 1, TD_PARAMS_PA);
+	assert_status(page_add(fx, gpa, page, private_src),
+		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_R9);
+	assert_status(page_add(fx, gpa, page, tdxsim_mk_keyed_paddr(fx->sim, 63, TD_PARAMS_PA)),
+		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_R9);
+	assert_int_equal(pamt_at(fx, page).pt, PT_NDA);
+	assert_status(page_add(fx, gpa, page, shared_src), TDX_SUCCESS);
+	assert_int_equal(pamt_at(fx, page).pt, PT_REG);
+
+	/* A private page operand takes no KeyID at all, shared or private. */
+	assert_status(raw(fx, TDH_PHYMEM_PAGE_RECLAIM,
+			  tdxsim_mk_keyed_paddr(fx->sim, 1, page), 0, 0, &a),
+		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
+	tdr = fx_alloc_4k(fx);
+	assert_status(raw(fx, TDH_MNG_ADDCX, tdxsim_mk_keyed_paddr(fx->sim, 1, tdr),
+			  fx->td->tdr_pa, 0, NULL), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
+	free_page(fx, tdr, TDX_PS_4K);
+}
+
+/* TD_PARAMS (MNG.INIT RDX) is a shared page: a shared KeyID is fine. */
+static void test_mktme_td_params(void **state)
+{
+	struct fixture *fx = *state;
+	struct tdxsim_td *td = calloc(1, sizeof(*td));
+	struct tdx_module_args a;
+
+	assert_non_null(td);
+	td->sim = fx->sim;
+	td->hkid = NR_MKTME + 2;
+	td->tdr_pa = fx_alloc_4k(fx);
+	assert_status(raw(fx, TDH_MNG_CREATE, td->tdr_pa, td->hkid, 0, NULL), TDX_SUCCESS);
+	assert_status(raw(fx, TDH_MNG_KEY_CONFIG, td->tdr_pa, 0, 0, NULL), TDX_SUCCESS);
+	for (unsigned int i = 0; i < fx->cfg.nr_tdcs_pages; i++) {
+		u64 page = fx_alloc_4k(fx);
+
+		assert_status(raw(fx, TDH_MNG_ADDCX, page, td->tdr_pa, 0, NULL), TDX_SUCCESS);
+		td->tdcx_pa[td->nr_tdcx++] = page;
+	}
+	assert_status(raw(fx, TDH_MNG_INIT, td->tdr_pa,
+			  tdxsim_mk_keyed_paddr(fx->sim, NR_MKTME + 1, TD_PARAMS_PA), 0, &a),
+		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RDX);
+	assert_status(raw(fx, TDH_MNG_INIT, td->tdr_pa,
+			  tdxsim_mk_keyed_paddr(fx->sim, 3, TD_PARAMS_PA), 0, &a), TDX_SUCCESS);
+	assert_int_equal(tdxsim_td_teardown(td, 0), 0);
+}
+
 #define T(fn, setup)	cmocka_unit_test_setup_teardown(fn, setup, fx_teardown)
 
 int main(void)
@@ -307,6 +431,10 @@ int main(void)
 		T(test_demote_pair_operand_order, fx_setup_runnable),
 		T(test_demote_pair_inside_page, fx_setup_runnable),
 		T(test_pa_above_platform_width, setup_narrow),
+		cmocka_unit_test(test_config_default_all_private),
+		T(test_all_private_refuses_keyed_source, fx_setup_initialized),
+		T(test_mktme_split, setup_mktme),
+		T(test_mktme_td_params, setup_mktme),
 	};
 
 	return run_group(tests);
