@@ -9,9 +9,9 @@
  * function of seed, rule and match number: same seed, same firings, on any
  * machine).  A firing rule either returns its status before the leaf runs
  * (so module state is untouched, as by a real failing call), or raises
- * "interrupt pending" on the calling CPU and lets the leaf run (DEMOTE and
- * PROMOTE then fail for the real reason when ENHANCED_DEMOTE_INTERRUPTIBILITY
- * is off), or makes tdxsim_page_alloc() fail with ENOMEM.
+ * "interrupt pending" on the calling CPU and lets the leaf run (PROMOTE, and
+ * DEMOTE when ENHANCED_DEMOTE_INTERRUPTIBILITY is off, then fail for the real
+ * reason), or makes tdxsim_page_alloc() fail with ENOMEM.
  *
  * The same rules can be given to an unmodified binary: tdxsim_create() reads
  * TDXSIM_FAULTS (syntax below) and TDXSIM_SEED.

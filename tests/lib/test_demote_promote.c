@@ -872,15 +872,27 @@ static void test_promote_interrupted(void **state)
 	assert_int_equal(tdxsim_page_free(fx->sim, d.pair[1], TDX_PS_4K), 0);
 }
 
-/* Feature on: PROMOTE is not interrupted either. */
-static void test_promote_not_interrupted_enhanced(void **state)
+/*
+ * Feature on: PROMOTE is interrupted all the same (tdh_mem_page_promote.c
+ * checks is_interrupt_pending_host_side() unconditionally;
+ * ENHANCED_DEMOTE_INTERRUPTIBILITY spares DEMOTE only).
+ */
+static void test_promote_interrupted_enhanced(void **state)
 {
 	struct fixture *fx = *state;
 	struct demote_pages d;
 	struct tdx_module_args a;
+	u64 cnt;
 
+	assert_true(fx->cfg.features0 & TDX_FEATURES0_ENHANCED_DEMOTE_INTERRUPTIBILITY);
 	demote_then_block_nl(fx, GPA_2M(0), true, true, &d);
+	cnt = chldcnt(fx);
 	raise_here(fx);
+	assert_status(promote_raw(fx, d.gpa, &a), TDX_INTERRUPTED_RESTARTABLE);
+	assert_int_equal(a.rcx, d.gpa | TDX_PS_2M);
+	assert_int_equal(a.rdx, fx->td->tdr_pa);
+	assert_promote_unchanged(fx, &d, SEPT_PUBLIC_NL_BLOCKED, cnt, 512);
+
 	assert_status(promote_raw(fx, d.gpa, &a), TDX_SUCCESS);
 	assert_int_equal(sept_at(fx, d.gpa, TDX_PS_2M).state, SEPT_PUBLIC_MAPPED);
 	give_back_sept_page(fx, d.sept);
@@ -1257,7 +1269,7 @@ int main(void)
 		T(test_promote_mixed_states, fx_setup_runnable),
 		T(test_promote_block_track_state, fx_setup_runnable),
 		T(test_promote_interrupted, fx_setup_runnable_interruptible),
-		T(test_promote_not_interrupted_enhanced, fx_setup_runnable),
+		T(test_promote_interrupted_enhanced, fx_setup_runnable),
 		T(test_accept_2m, fx_setup_runnable),
 		T(test_accept_4k_in_pending_2m, fx_setup_runnable),
 		T(test_accept_size_mismatch_and_4k, fx_setup_runnable),
