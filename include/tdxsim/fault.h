@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <tdxsim/tdxsim.h>
 
+#pragma GCC visibility push(default)
+
 /* Pseudo-leaves: TDCALL leaves and the host page allocator. */
 #define TDXSIM_FAULT_TDCALL		0x100U	/* | TDCALL leaf, e.g. TDG_MEM_PAGE_ACCEPT */
 #define TDXSIM_FAULT_PAGE_ALLOC		0x200U
@@ -99,5 +101,7 @@ void tdxsim_fault_clear(struct tdxsim *sim);
  */
 unsigned int tdxsim_thread_id(struct tdxsim *sim);
 int tdxsim_thread_set_id(struct tdxsim *sim, unsigned int id);
+
+#pragma GCC visibility pop
 
 #endif /* TDXSIM_FAULT_H */

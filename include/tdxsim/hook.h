@@ -43,6 +43,8 @@
 #include <stdbool.h>
 #include <tdxsim/types.h>
 
+#pragma GCC visibility push(default)
+
 struct tdxsim;
 struct tdx_module_args;
 
@@ -102,5 +104,7 @@ void tdxsim_set_hook(struct tdxsim *sim, tdxsim_hook_fn fn, void *arg);
 /* Name of a lock kind or point ("pamt", "op_state", ...; "exit"), for messages. */
 const char *tdxsim_hook_lock_name(enum tdxsim_hook_lock lock);
 const char *tdxsim_hook_point_name(enum tdxsim_hook_point point);
+
+#pragma GCC visibility pop
 
 #endif /* TDXSIM_HOOK_H */

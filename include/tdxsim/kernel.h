@@ -26,6 +26,8 @@
 
 #include <tdxsim/tdxsim.h>
 
+#pragma GCC visibility push(default)
+
 /* ---- bits, pages ---- */
 #define BIT(n)			(1UL << (n))
 #define BIT_ULL(n)		(1ULL << (n))
@@ -328,5 +330,7 @@ static inline int atomic_cmpxchg_release(atomic_t *v, int old, int new)
 				    __ATOMIC_RELAXED);
 	return old;
 }
+
+#pragma GCC visibility pop
 
 #endif /* TDXSIM_KERNEL_H */

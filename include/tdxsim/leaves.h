@@ -17,6 +17,8 @@
 #include <tdxsim/tdx_api.h>
 #include <tdxsim/tdx_errno.h>
 
+#pragma GCC visibility push(default)
+
 /* What an input register carries. */
 enum tdxsim_operand_kind {
 	TDXSIM_OPND_GPA,	/* GPA | level (page_info_api_input_t) */
@@ -97,5 +99,7 @@ static inline u64 tdxsim_args_reg(const struct tdx_module_args *a, u32 reg)
 	default: return 0;
 	}
 }
+
+#pragma GCC visibility pop
 
 #endif /* TDXSIM_LEAVES_H */

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <tdxsim/types.h>
 
+#pragma GCC visibility push(default)
+
 #define TDX_SUCCESS				0x0000000000000000ULL
 #define TDX_NON_RECOVERABLE_VCPU		0x4000000100000000ULL
 /* Module value; Linux defines 0x4000000200000000 (spec seamcall.md §9.2). */
@@ -248,5 +250,7 @@ const char *tdxsim_status_base_name(u64 status);
  */
 const char *tdxsim_operand_name(u32 id);
 int tdxsim_operand_parse(const char *name, u32 *id);
+
+#pragma GCC visibility pop
 
 #endif /* TDXSIM_TDX_ERRNO_H */

@@ -22,6 +22,14 @@
 #include <tdxsim/hook.h>
 #include <tdxsim/leaves.h>
 
+/*
+ * The library is built with -fvisibility=hidden and its archive made from one
+ * object whose hidden symbols are local (lib/meson.build): each public header
+ * gives what it declares default visibility, so libtdxsim.a exports exactly
+ * the declarations of include/tdxsim/ (tests/exports checks it).
+ */
+#pragma GCC visibility push(default)
+
 struct tdxsim;
 struct tdxsim_vcpu;
 
@@ -395,5 +403,7 @@ struct tdxsim_report {
 int tdxsim_check(struct tdxsim *sim, struct tdxsim_report *report);
 const char *tdxsim_invariant_name(enum tdxsim_invariant inv);
 void tdxsim_report_print(const struct tdxsim_report *report, FILE *f);
+
+#pragma GCC visibility pop
 
 #endif /* TDXSIM_TDXSIM_H */

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <tdxsim/tdxsim.h>
 
+#pragma GCC visibility push(default)
+
 enum tdxsim_trace_type {
 	TDXSIM_EV_SEAMCALL,
 	TDXSIM_EV_TDCALL,
@@ -75,5 +77,7 @@ char *tdxsim_trace_format_json(const struct tdxsim_trace_event *ev, char *buf, s
 /* Parse a line written by either formatter back into an event.  0 or -EINVAL. */
 int tdxsim_trace_parse_line(const char *line, struct tdxsim_trace_event *ev);
 const char *tdxsim_trace_type_name(enum tdxsim_trace_type type);
+
+#pragma GCC visibility pop
 
 #endif /* TDXSIM_TRACE_H */

@@ -10,6 +10,8 @@
 
 #include <tdxsim/tdxsim.h>
 
+#pragma GCC visibility push(default)
+
 u64 tdxsim_tdh_mem_sept_add(struct tdxsim_td *td, u64 gpa, int level, u64 sept_pa,
 		     u64 *ext_err1, u64 *ext_err2);
 u64 tdxsim_tdh_mem_sept_remove(struct tdxsim_td *td, u64 gpa, int level, u64 *ext_err1,
@@ -40,5 +42,7 @@ u64 tdxsim_tdh_phymem_pamt_remove(struct tdxsim *sim, u64 pa, u64 *pamt_pa);
 /* Guest side. */
 /* Guest side: the vCPU is named by its TDVPR page. */
 u64 tdxsim_tdg_mem_page_accept(struct tdxsim *sim, u64 tdvpr_pa, u64 gpa, int level);
+
+#pragma GCC visibility pop
 
 #endif /* TDXSIM_WRAPPERS_H */

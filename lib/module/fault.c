@@ -365,7 +365,7 @@ static char *trim(char *s)
 static int parse_rule(struct parser *p, char *text, struct tdxsim_fault_rule *r)
 {
 	char *save = NULL, *tok;
-	unsigned int leaf;
+	unsigned int leaf = 0;
 	int err;
 
 	tok = strtok_r(text, ":", &save);
