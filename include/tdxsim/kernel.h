@@ -127,6 +127,10 @@ struct tdxsim_kernel_event {
 
 void __tdxsim_kernel_event(enum tdxsim_kernel_event_type type, const char *file, int line,
 			   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Records the event unless @site already fired on the current simulator. */
+void __tdxsim_kernel_event_once(const void *site, enum tdxsim_kernel_event_type type,
+				const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 /*
  * Events are recorded on the raising thread's current simulator
  * (tdxsim_kernel_set_current()), by every thread that has it current; @sim
@@ -139,6 +143,7 @@ unsigned int tdxsim_kernel_events(struct tdxsim *sim, enum tdxsim_kernel_event_t
 /* The last event of @type on @sim; 0 or -ENOENT. */
 int tdxsim_kernel_last_event(struct tdxsim *sim, enum tdxsim_kernel_event_type type,
 			     struct tdxsim_kernel_event *ev);
+/* Forget @sim's events (WARN_ON_ONCE sites that fired stay fired). */
 void tdxsim_kernel_events_reset(struct tdxsim *sim);
 /* Echo @sim's events to stderr as well (default: quiet).  0 or -ENOMEM. */
 int tdxsim_kernel_events_verbose(struct tdxsim *sim, bool on);
@@ -155,19 +160,25 @@ int tdxsim_kernel_events_verbose(struct tdxsim *sim, bool on);
 	__c;									\
 })
 
+/*
+ * Once per call site and simulator: a site that fired in one simulator still
+ * fires in another (the kernel's "once per boot" is once per simulator).
+ */
 #define WARN_ON_ONCE(cond) ({							\
-	static bool __warned;							\
+	static char __site;							\
 	bool __c = !!(cond);							\
-	if (unlikely(__c) && !__atomic_exchange_n(&__warned, true, __ATOMIC_RELAXED)) \
-		__tdxsim_kernel_event(TDXSIM_KEV_WARN, __FILE__, __LINE__, "WARN_ON_ONCE(%s)", #cond); \
+	if (unlikely(__c))							\
+		__tdxsim_kernel_event_once(&__site, TDXSIM_KEV_WARN, __FILE__, __LINE__, \
+					   "WARN_ON_ONCE(%s)", #cond);		\
 	__c;									\
 })
 
 #define WARN_ONCE(cond, fmt, ...) ({						\
-	static bool __warned;							\
+	static char __site;							\
 	bool __c = !!(cond);							\
-	if (unlikely(__c) && !__atomic_exchange_n(&__warned, true, __ATOMIC_RELAXED)) \
-		__tdxsim_kernel_event(TDXSIM_KEV_WARN, __FILE__, __LINE__, fmt, ##__VA_ARGS__); \
+	if (unlikely(__c))							\
+		__tdxsim_kernel_event_once(&__site, TDXSIM_KEV_WARN, __FILE__, __LINE__, \
+					   fmt, ##__VA_ARGS__);			\
 	__c;									\
 })
 

@@ -64,6 +64,9 @@ struct shim_state {
 	bool verbose;
 	void (*lock_hook)(void *lock, void *arg);
 	void *lock_hook_arg;
+	/* WARN_ON_ONCE/WARN_ONCE sites that fired on this simulator. */
+	const void **once_sites;
+	size_t nr_once, once_cap;
 };
 
 static const char shim_key;
@@ -74,6 +77,7 @@ static void shim_release(void *data)
 	struct shim_state *st = data;
 
 	pthread_mutex_destroy(&st->lock);
+	free(st->once_sites);
 	free(st);
 }
 
@@ -101,24 +105,68 @@ static struct shim_state *shim_of(struct tdxsim *sim, bool create)
  * The library does not print: except here, when the user asked for it with
  * tdxsim_kernel_events_verbose() (the shim stands in for the kernel's log).
  */
+static void shim_record(struct shim_state *st, const void *site,
+			enum tdxsim_kernel_event_type type, const char *file, int line,
+			const char *fmt, va_list ap)
+{
+	struct tdxsim_kernel_event ev = { .type = type, .file = file, .line = line };
+
+	vsnprintf(ev.msg, sizeof(ev.msg), fmt, ap);
+	pthread_mutex_lock(&st->lock);
+	if (site) {
+		for (size_t i = 0; i < st->nr_once; i++) {
+			if (st->once_sites[i] == site)
+				goto out;
+		}
+		if (st->nr_once == st->once_cap) {
+			size_t cap = st->once_cap ? 2 * st->once_cap : 16;
+			const void **sites = realloc(st->once_sites, cap * sizeof(*sites));
+
+			/* Out of memory: the site may fire again, the event is kept. */
+			if (sites) {
+				st->once_sites = sites;
+				st->once_cap = cap;
+			}
+		}
+		if (st->nr_once < st->once_cap)
+			st->once_sites[st->nr_once++] = site;
+	}
+	st->nr_events[type]++;
+	st->last_event[type] = ev;
+	if (st->verbose)
+		fprintf(stderr, "%s:%d: %s\n", file, line, ev.msg);
+out:
+	pthread_mutex_unlock(&st->lock);
+}
+
+/*
+ * The library does not print: except here, when the user asked for it with
+ * tdxsim_kernel_events_verbose() (the shim stands in for the kernel's log).
+ */
 void __tdxsim_kernel_event(enum tdxsim_kernel_event_type type, const char *file, int line,
 			   const char *fmt, ...)
 {
-	struct tdxsim_kernel_event ev = { .type = type, .file = file, .line = line };
 	struct shim_state *st = shim_of(current_sim, true);
 	va_list ap;
 
 	if (!st || type >= TDXSIM_KEV_NR)
 		return;		/* no memory for the simulator's shim state: dropped */
 	va_start(ap, fmt);
-	vsnprintf(ev.msg, sizeof(ev.msg), fmt, ap);
+	shim_record(st, NULL, type, file, line, fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&st->lock);
-	st->nr_events[type]++;
-	st->last_event[type] = ev;
-	if (st->verbose)
-		fprintf(stderr, "%s:%d: %s\n", file, line, ev.msg);
-	pthread_mutex_unlock(&st->lock);
+}
+
+void __tdxsim_kernel_event_once(const void *site, enum tdxsim_kernel_event_type type,
+				const char *file, int line, const char *fmt, ...)
+{
+	struct shim_state *st = shim_of(current_sim, true);
+	va_list ap;
+
+	if (!st || type >= TDXSIM_KEV_NR)
+		return;
+	va_start(ap, fmt);
+	shim_record(st, site, type, file, line, fmt, ap);
+	va_end(ap);
 }
 
 unsigned int tdxsim_kernel_events(struct tdxsim *sim, enum tdxsim_kernel_event_type type)
