@@ -204,7 +204,6 @@ static void scan_2m(struct checker *ck, u64 pa)
 {
 	struct tdxsim *sim = ck->sim;
 	struct pamt_entry *e2m = pamt_entry_at(sim, pa, TDX_PS_2M);
-	u64 idx = pa_to_idx(sim, pa);
 	unsigned int used = 0;
 	bool has_4k = !sim_dpamt(sim) || e2m->pt == PT_PAMT;
 
@@ -215,17 +214,19 @@ static void scan_2m(struct checker *ck, u64 pa)
 	if (e2m->lock)
 		report(ck, TDXSIM_INV_LOCK_HELD, pa, ~0ULL, 0, seq_of(ck, pa),
 		       "PAMT 2MB entry of %#llx still locked", (unsigned long long)pa);
-	for (unsigned int i = 0; i < PAGES_PER_2M; i++) {
-		struct pamt_entry *e = &sim->pamt_4k[idx + i];
+	if (sim_dpamt(sim) && has_4k != !!sim->pamt_4k_blk[pa_to_idx2m(sim, pa)])
+		report(ck, TDXSIM_INV_DPAMT_PAIR, pa, ~0ULL, 0, seq_of(ck, pa),
+		       "2MB range %#llx: %s but %s block of 4K entries", (unsigned long long)pa,
+		       has_4k ? "a pair" : "no pair", has_4k ? "no" : "a");
+	/*
+	 * Dynamic PAMT: a range without a pair has no 4K level to look at (its
+	 * entries' memory does not exist, pamt_init()).
+	 */
+	for (unsigned int i = 0; has_4k && i < PAGES_PER_2M; i++) {
+		struct pamt_entry *e = pamt_entry_at(sim, pa + ((u64)i << PAGE_SHIFT), TDX_PS_4K);
 
 		if (e->pt == PT_NDA)
 			continue;
-		if (!has_4k) {
-			report(ck, TDXSIM_INV_DPAMT_PAIR, pa + ((u64)i << PAGE_SHIFT), ~0ULL, 0,
-			       seq_of(ck, pa), "4K page %#llx in use (type %u) but its 2MB range has no PAMT page pair",
-			       (unsigned long long)(pa + ((u64)i << PAGE_SHIFT)), e->pt);
-			continue;
-		}
 		used++;
 		scan_leaf(ck, pa + ((u64)i << PAGE_SHIFT), TDX_PS_4K, e);
 	}

@@ -66,20 +66,23 @@ static u64 pamt_demote_check(struct seamcall_ctx *c, u64 page, bool dpamt, u64 p
 	return TDX_SUCCESS;
 }
 
-static void pamt_demote_commit(struct seamcall_ctx *c, u64 page, bool dpamt, u64 pair[2])
+/* @blk: with Dynamic PAMT, the range's new block of 4K entries (pamt.c). */
+static void pamt_demote_commit(struct seamcall_ctx *c, u64 page, bool dpamt, u64 pair[2],
+			       struct pamt_entry *blk)
 {
 	struct tdxsim *sim = c->sim;
 	struct pamt_entry *big = pamt_entry_at(sim, page, c->level);
-	struct pamt_entry *small = pamt_entry_at(sim, page, c->level - 1);
+	struct pamt_entry *small = dpamt ? blk : pamt_entry_at(sim, page, c->level - 1);
 	struct pamt_entry child = { .owner = big->owner, .pt = big->pt };
 
 	/* The 512 smaller entries are contiguous; published by the release below. */
+	/* One 8-byte store each, not one per field (a cold line is written once). */
 	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++)
-		small[i] = child;
+		memcpy(&small[i], &child, sizeof(child));
 	big->owner = 0;
 	big->bepoch = 0;
 	if (dpamt) {
-		dpamt_pair_install(c, page, pair, PAGES_PER_2M);
+		dpamt_pair_install(c, page, pair, PAGES_PER_2M, blk);
 	} else {
 		__atomic_store_n(&big->pt, PT_NDA, __ATOMIC_RELEASE);
 		seq_note(&sim->seq_2m[pa_to_idx2m(sim, page)], c->seq);
@@ -97,6 +100,7 @@ u64 leaf_tdh_mem_page_demote(struct seamcall_ctx *c)
 	u64 page_info = a->rcx, handle = a->rdx, new_sept = a->r8;
 	u64 pair[2] = { a->r12, a->r13 };
 	enum sept_state s, child_state;
+	struct pamt_entry *blk;
 	struct sept_page *sp;
 	bool dpamt;
 	u64 err, page, stride;
@@ -138,9 +142,12 @@ u64 leaf_tdh_mem_page_demote(struct seamcall_ctx *c)
 	if (err)
 		return err;
 
-	/* Commit: nothing fails from here on. */
+	/* Host memory for the new table and 4K entries, then nothing fails. */
 	sp = sept_page_get(sim, c->td, new_sept, c->level - 1, false);
-	if (!sp) {
+	blk = dpamt && sp ? pamt_4k_block_get(sim, false) : NULL;
+	if (!sp || (dpamt && !blk)) {
+		if (sp)
+			sept_page_put(sim, c->td, sp);
 		if (dpamt) {
 			dpamt_page_unclaim(sim, pair[0]);
 			dpamt_page_unclaim(sim, pair[1]);
@@ -153,7 +160,7 @@ u64 leaf_tdh_mem_page_demote(struct seamcall_ctx *c)
 	stride = tdx_level_size(c->level - 1);
 	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++)
 		sp->e[i] = septe_make(child_state, page + i * stride);
-	pamt_demote_commit(c, page, dpamt, pair);
+	pamt_demote_commit(c, page, dpamt, pair, blk);
 	sept_link_child(c, sp);
 	pamt_page_take(c, c->td, new_sept, TDX_PS_4K, PT_EPT);
 	return TDX_SUCCESS;

@@ -66,10 +66,14 @@ static void pamt_promote_commit(struct seamcall_ctx *c, u64 page, u64 pair_out[2
 	u8 pt = small->pt;
 	u16 owner = small->owner;
 
-	/* The 512 smaller entries are contiguous; published by the release below. */
-	memset(small, 0, PTRS_PER_TABLE * sizeof(*small));
+	/*
+	 * The 512 smaller entries are contiguous; published by the release
+	 * below.  With Dynamic PAMT their block goes with the pair instead.
+	 */
 	if (big->pt == PT_PAMT)
 		dpamt_pair_release(sim, page, pair_out);
+	else
+		memset(small, 0, PTRS_PER_TABLE * sizeof(*small));
 	big->owner = owner;
 	big->bepoch = 0;
 	__atomic_store_n(&big->pt, pt, __ATOMIC_RELEASE);

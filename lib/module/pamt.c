@@ -10,26 +10,57 @@
 
 #include "tdxsim-internal.h"
 
+/*
+ * The 4K level is kept per 2MB range: a block of 512 entries (8 B each, one
+ * host page) that sim->pamt_4k_blk points to.  Static PAMT populates every
+ * block up front in one array, like the module's static PAMT (no page fault
+ * in the middle of the first DEMOTE of a range).  With Dynamic PAMT a range
+ * has a block only while it has a pair (spec §4.3): taken from a pool at
+ * PAMT.ADD and DEMOTE, given back at PAMT.REMOVE and PROMOTE.  A range
+ * without one reads as the shared read-only block of PT_NDA entries, so a
+ * lookup never touches per-range memory that does not exist, and a write
+ * to it faults.  Pool blocks come from slabs populated in one go (a page
+ * fault each would cost more than the DEMOTE itself) and are kept until
+ * tdxsim_destroy(): a lock-free reader that raced with PAMT.REMOVE reads
+ * stale entries, never freed memory (as the S-EPT tables, sept.c).
+ */
+#define PAMT_BLK_SIZE		(PAGES_PER_2M * sizeof(struct pamt_entry))
+#define PAMT_BLK_PER_SLAB	64
+
+struct pamt_blk_slab {
+	SLIST_ENTRY(pamt_blk_slab) link;
+	void *mem;
+};
+
 int pamt_init(struct tdxsim *sim)
 {
 	u64 nr_2m = sim->cfg.mem_size / SZ_2M;
 	u64 nr_1g = (sim->cfg.mem_size + SZ_1G - 1) / SZ_1G;
 
-	/*
-	 * The 4K level is populated up front, like the module's static PAMT:
-	 * 8 bytes per 4K page of the TDMR, and no page fault in the middle of
-	 * the first DEMOTE of a range.  The other levels are small.
-	 */
-	sim->pamt_4k = mmap(NULL, sim->nr_pages * sizeof(*sim->pamt_4k), PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (sim->pamt_4k == MAP_FAILED)
-		sim->pamt_4k = NULL;
-	sim->pamt_2m = calloc(nr_2m, sizeof(*sim->pamt_2m));
-	sim->pamt_1g = calloc(nr_1g, sizeof(*sim->pamt_1g));
-	sim->seq_2m = calloc(nr_2m, sizeof(*sim->seq_2m));
+	pthread_mutex_init(&sim->pamt_blk_lock, NULL);
+	SLIST_INIT(&sim->pamt_blk_slabs);
+	sim->pamt_4k_blk = mem_vzalloc(nr_2m * sizeof(*sim->pamt_4k_blk));
+	sim->pamt_4k_none = mmap(NULL, PAMT_BLK_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+				 -1, 0);
+	if (sim->pamt_4k_none == MAP_FAILED)
+		sim->pamt_4k_none = NULL;
+	if (!sim_dpamt(sim)) {
+		sim->pamt_4k = mmap(NULL, sim->nr_pages * sizeof(*sim->pamt_4k),
+				    PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (sim->pamt_4k == MAP_FAILED)
+			sim->pamt_4k = NULL;
+		for (u64 i = 0; sim->pamt_4k && sim->pamt_4k_blk && i < nr_2m; i++)
+			sim->pamt_4k_blk[i] = &sim->pamt_4k[i * PAGES_PER_2M];
+	}
+	sim->pamt_2m = mem_vzalloc(nr_2m * sizeof(*sim->pamt_2m));
+	sim->pamt_1g = mem_vzalloc(nr_1g * sizeof(*sim->pamt_1g));
+	sim->seq_2m = mem_vzalloc(nr_2m * sizeof(*sim->seq_2m));
+	sim->dirty_hkid = mem_vzalloc(sim->nr_pages * sizeof(*sim->dirty_hkid));
 	if (sim_dpamt(sim))
-		sim->dpamt = calloc(nr_2m, sizeof(*sim->dpamt));
-	if (!sim->pamt_4k || !sim->pamt_2m || !sim->pamt_1g || !sim->seq_2m ||
+		sim->dpamt = mem_vzalloc(nr_2m * sizeof(*sim->dpamt));
+	if (!sim->pamt_4k_blk || !sim->pamt_4k_none || (!sim_dpamt(sim) && !sim->pamt_4k) ||
+	    !sim->pamt_2m || !sim->pamt_1g || !sim->seq_2m || !sim->dirty_hkid ||
 	    (sim_dpamt(sim) && !sim->dpamt))
 		return -ENOMEM;
 	return 0;
@@ -37,12 +68,89 @@ int pamt_init(struct tdxsim *sim)
 
 void pamt_fini(struct tdxsim *sim)
 {
-	if (sim->pamt_4k)
-		munmap(sim->pamt_4k, sim->nr_pages * sizeof(*sim->pamt_4k));
-	free(sim->pamt_2m);
-	free(sim->pamt_1g);
-	free(sim->seq_2m);
-	free(sim->dpamt);
+	u64 nr_2m = sim->cfg.mem_size / SZ_2M;
+	u64 nr_1g = (sim->cfg.mem_size + SZ_1G - 1) / SZ_1G;
+	struct pamt_blk_slab *slab;
+
+	while ((slab = SLIST_FIRST(&sim->pamt_blk_slabs))) {
+		SLIST_REMOVE_HEAD(&sim->pamt_blk_slabs, link);
+		munmap(slab->mem, PAMT_BLK_PER_SLAB * PAMT_BLK_SIZE);
+		free(slab);
+	}
+	free(sim->pamt_blk_free);
+	sim->pamt_blk_free = NULL;
+	if (sim->pamt_4k_none)
+		munmap(sim->pamt_4k_none, PAMT_BLK_SIZE);
+	mem_vfree(sim->pamt_4k, sim->nr_pages * sizeof(*sim->pamt_4k));
+	mem_vfree(sim->pamt_4k_blk, nr_2m * sizeof(*sim->pamt_4k_blk));
+	mem_vfree(sim->pamt_2m, nr_2m * sizeof(*sim->pamt_2m));
+	mem_vfree(sim->pamt_1g, nr_1g * sizeof(*sim->pamt_1g));
+	mem_vfree(sim->seq_2m, nr_2m * sizeof(*sim->seq_2m));
+	mem_vfree(sim->dirty_hkid, sim->nr_pages * sizeof(*sim->dirty_hkid));
+	mem_vfree(sim->dpamt, nr_2m * sizeof(*sim->dpamt));
+	sim->pamt_4k = NULL;
+	sim->pamt_4k_blk = NULL;
+	sim->pamt_4k_none = NULL;
+	sim->pamt_2m = NULL;
+	sim->pamt_1g = NULL;
+	sim->seq_2m = NULL;
+	sim->dirty_hkid = NULL;
+	sim->dpamt = NULL;
+	pthread_mutex_destroy(&sim->pamt_blk_lock);
+}
+
+/* One more slab of blocks for the pool.  Called with pamt_blk_lock. */
+static int pamt_blk_grow(struct tdxsim *sim)
+{
+	struct pamt_blk_slab *slab = malloc(sizeof(*slab));
+	struct pamt_entry **fl;
+
+	if (!slab)
+		return -ENOMEM;
+	fl = realloc(sim->pamt_blk_free, (sim->pamt_blk_cap + PAMT_BLK_PER_SLAB) * sizeof(*fl));
+	if (!fl)
+		goto fail;
+	sim->pamt_blk_free = fl;
+	slab->mem = mmap(NULL, PAMT_BLK_PER_SLAB * PAMT_BLK_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (slab->mem == MAP_FAILED)
+		goto fail;
+	sim->pamt_blk_cap += PAMT_BLK_PER_SLAB;
+	SLIST_INSERT_HEAD(&sim->pamt_blk_slabs, slab, link);
+	/* Lowest address on top of the stack. */
+	for (unsigned int i = 0; i < PAMT_BLK_PER_SLAB; i++)
+		fl[sim->nr_pamt_blk_free++] = (struct pamt_entry *)slab->mem +
+					       (u64)(PAMT_BLK_PER_SLAB - 1 - i) * PAGES_PER_2M;
+	return 0;
+fail:
+	free(slab);
+	return -ENOMEM;
+}
+
+/*
+ * A block of 4K entries for a range getting a pair: zeroed (all PT_NDA,
+ * unlocked) when @zero, else the caller writes all 512.  NULL when the host
+ * is out of memory.
+ */
+struct pamt_entry *pamt_4k_block_get(struct tdxsim *sim, bool zero)
+{
+	struct pamt_entry *blk = NULL;
+
+	pthread_mutex_lock(&sim->pamt_blk_lock);
+	if (sim->nr_pamt_blk_free || !pamt_blk_grow(sim))
+		blk = sim->pamt_blk_free[--sim->nr_pamt_blk_free];
+	pthread_mutex_unlock(&sim->pamt_blk_lock);
+	if (blk && zero)
+		memset(blk, 0, PAMT_BLK_SIZE);
+	return blk;
+}
+
+/* Back to the pool: the range lost its pair, or the leaf that took it failed. */
+void pamt_4k_block_put(struct tdxsim *sim, struct pamt_entry *blk)
+{
+	pthread_mutex_lock(&sim->pamt_blk_lock);
+	sim->pamt_blk_free[sim->nr_pamt_blk_free++] = blk;	/* LIFO: reuse a warm one */
+	pthread_mutex_unlock(&sim->pamt_blk_lock);
 }
 
 struct pamt_entry *pamt_entry_at(struct tdxsim *sim, u64 pa, int level)
@@ -54,8 +162,12 @@ struct pamt_entry *pamt_entry_at(struct tdxsim *sim, u64 pa, int level)
 		return &sim->pamt_1g[off / SZ_1G];
 	case TDX_PS_2M:
 		return &sim->pamt_2m[off / SZ_2M];
-	default:
-		return &sim->pamt_4k[off >> PAGE_SHIFT];
+	default: {
+		struct pamt_entry *blk = __atomic_load_n(&sim->pamt_4k_blk[off / SZ_2M],
+							 __ATOMIC_ACQUIRE);
+
+		return &(blk ? blk : sim->pamt_4k_none)[(off >> PAGE_SHIFT) % PAGES_PER_2M];
+	}
 	}
 }
 
@@ -238,7 +350,7 @@ static void note_dirty_reuse(struct tdxsim *sim, u64 pa, int level, u16 owner)
 
 		if (!(page_flags_get(sim, p) & PG_DIRTY))
 			continue;
-		hkid = sim->pamt_4k[pa_to_idx(sim, p)].owner;
+		hkid = sim->dirty_hkid[pa_to_idx(sim, p)];
 		page_flags_clear(sim, p, PG_DIRTY);
 		if (td && hkid != td->hkid)
 			sim_record_misuse(sim, p, "page %#llx given to TD%u while dirty with HKID %u (no WBINVD)",
@@ -277,7 +389,7 @@ static void pamt_release(struct tdxsim *sim, u64 pa, int level, u16 hkid, bool d
 		u64 p = pa + (i << PAGE_SHIFT);
 
 		if (dirty)
-			sim->pamt_4k[pa_to_idx(sim, p)].owner = hkid;
+			sim->dirty_hkid[pa_to_idx(sim, p)] = hkid;
 		page_flags_set(sim, p, flags);
 	}
 }
@@ -353,11 +465,14 @@ void dpamt_page_unclaim(struct tdxsim *sim, u64 pa)
  * counting @count pages, and publish the range's 2MB entry as PT_PAMT (held
  * exclusive by the caller).
  */
-void dpamt_pair_install(struct seamcall_ctx *c, u64 range, const u64 pair[2], u16 count)
+void dpamt_pair_install(struct seamcall_ctx *c, u64 range, const u64 pair[2], u16 count,
+			struct pamt_entry *blk)
 {
 	struct tdxsim *sim = c->sim;
 	struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, range)];
 
+	/* The block before the type: a walk that sees PT_PAMT finds it. */
+	__atomic_store_n(&sim->pamt_4k_blk[pa_to_idx2m(sim, range)], blk, __ATOMIC_RELEASE);
 	n->hpa[0] = pair[0];
 	n->hpa[1] = pair[1];
 	n->page_count = count;
@@ -373,6 +488,7 @@ void dpamt_pair_install(struct seamcall_ctx *c, u64 range, const u64 pair[2], u1
 void dpamt_pair_release(struct tdxsim *sim, u64 range, u64 pair[2])
 {
 	struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, range)];
+	struct pamt_entry *blk;
 
 	for (unsigned int i = 0; i < 2; i++) {
 		pair[i] = n->hpa[i];
@@ -381,6 +497,11 @@ void dpamt_pair_release(struct tdxsim *sim, u64 range, u64 pair[2])
 			page_flags_set(sim, n->hpa[i], PG_NEEDS_RESET);
 	}
 	memset(n, 0, sizeof(*n));
+	/* The range's 4K level goes with the pair (its entries are all PT_NDA). */
+	blk = __atomic_exchange_n(&sim->pamt_4k_blk[pa_to_idx2m(sim, range)], NULL,
+				  __ATOMIC_ACQ_REL);
+	if (blk)
+		pamt_4k_block_put(sim, blk);
 }
 
 int tdxsim_pamt_lookup(struct tdxsim *sim, u64 hpa, struct tdxsim_pamt_info *info)
@@ -406,7 +527,7 @@ int tdxsim_pamt_lookup(struct tdxsim *sim, u64 hpa, struct tdxsim_pamt_info *inf
 	info->dirty = f & PG_DIRTY;
 	info->needs_reset = f & PG_NEEDS_RESET;
 	if (info->dirty)
-		info->dirty_hkid = sim->pamt_4k[pa_to_idx(sim, hpa)].owner;
+		info->dirty_hkid = sim->dirty_hkid[pa_to_idx(sim, hpa)];
 	if (sim_dpamt(sim) && pamt_entry_at(sim, hpa, TDX_PS_2M)->pt == PT_PAMT) {
 		struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, hpa)];
 

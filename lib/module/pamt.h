@@ -16,10 +16,9 @@ struct td;
  * PAMT.  One 8-byte entry per 4K page, per 2MB and per 1GB of the TDMR (the
  * module's entry is 16 bytes; the lock and bepoch are narrower here).  With
  * Dynamic PAMT the 4K level of a 2MB range exists only while its 2MB entry is
- * PT_PAMT (a page pair is installed): the array keeps storage for it anyway.
- *
- * For a PT_NDA 4K entry whose page carries PG_DIRTY, @owner holds the HKID
- * the page is dirty with.
+ * PT_PAMT (a page pair is installed): the array is only reserved, and a
+ * range's 512 entries (one host page) are resident only while it has a pair.
+ * Read a 4K entry only after the walk found the 2MB entry PT_PAMT.
  */
 struct pamt_entry {
 	u32 bepoch;
@@ -100,7 +99,10 @@ u64 pamt_page_give_back(struct seamcall_ctx *c, struct td *td, u64 pa, int level
 /* The Dynamic-PAMT page pair of a 2MB range: claimed, installed, released. */
 bool dpamt_page_claim(struct tdxsim *sim, u64 pa);
 void dpamt_page_unclaim(struct tdxsim *sim, u64 pa);
-void dpamt_pair_install(struct seamcall_ctx *c, u64 range, const u64 pair[2], u16 count);
+void dpamt_pair_install(struct seamcall_ctx *c, u64 range, const u64 pair[2], u16 count,
+			struct pamt_entry *blk);
+struct pamt_entry *pamt_4k_block_get(struct tdxsim *sim, bool zero);
+void pamt_4k_block_put(struct tdxsim *sim, struct pamt_entry *blk);
 void dpamt_pair_release(struct tdxsim *sim, u64 range, u64 pair[2]);
 
 #endif /* TDXSIM_MODULE_PAMT_H */

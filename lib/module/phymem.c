@@ -83,7 +83,7 @@ u64 leaf_tdh_phymem_page_wbinvd(struct seamcall_ctx *c)
 	if (pl->e->pt != PT_NDA)
 		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, TDX_OPERAND_ID_RCX);
 	idx = pa_to_idx(sim, pa);
-	if (page_flags_get(sim, pa) & PG_DIRTY && sim->pamt_4k[idx].owner == hkid)
+	if (page_flags_get(sim, pa) & PG_DIRTY && sim->dirty_hkid[idx] == hkid)
 		page_flags_clear(sim, pa, PG_DIRTY);
 	return TDX_SUCCESS;
 }

@@ -62,7 +62,7 @@ u64 leaf_tdh_phymem_pamt_add(struct seamcall_ctx *c)
 	struct tdxsim *sim = c->sim;
 	struct tdx_module_args *a = c->args;
 	u64 pages[2] = { a->rdx, a->r8 };
-	struct pamt_entry *e2m;
+	struct pamt_entry *e2m, *blk;
 	u64 err, pa;
 
 	if (!sim_dpamt(sim))
@@ -92,7 +92,14 @@ u64 leaf_tdh_phymem_pamt_add(struct seamcall_ctx *c)
 		dpamt_page_unclaim(sim, pages[0]);
 		return api_error_with_operand_id(TDX_PAGE_NOT_FREE, TDX_OPERAND_ID_R8);
 	}
-	dpamt_pair_install(c, pa, pages, 0);
+	/* The range's 4K entries, all PT_NDA (pamt.c). */
+	blk = pamt_4k_block_get(sim, true);
+	if (!blk) {
+		dpamt_page_unclaim(sim, pages[0]);
+		dpamt_page_unclaim(sim, pages[1]);
+		return TDX_SYS_BUSY;	/* host out of memory: simulator limit */
+	}
+	dpamt_pair_install(c, pa, pages, 0, blk);
 	return TDX_SUCCESS;
 }
 
@@ -101,8 +108,8 @@ u64 leaf_tdh_phymem_pamt_remove(struct seamcall_ctx *c)
 {
 	struct tdxsim *sim = c->sim;
 	struct tdx_module_args *a = c->args;
-	struct pamt_entry *e2m;
-	u64 err, pa, idx, pair[2];
+	struct pamt_entry *e2m, *blk;
+	u64 err, pa, pair[2];
 
 	if (!sim_dpamt(sim))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RAX);
@@ -115,9 +122,9 @@ u64 leaf_tdh_phymem_pamt_remove(struct seamcall_ctx *c)
 		return err;
 	if (!e2m || e2m->pt != PT_PAMT)
 		return api_error_with_operand_id(TDX_NO_PAMT_PAGE_PAIR, TDX_OPERAND_ID_RCX);
-	idx = pa_to_idx(sim, pa);
+	blk = pamt_entry_at(sim, pa, TDX_PS_4K);
 	for (unsigned int i = 0; i < PAGES_PER_2M; i++) {
-		if (sim->pamt_4k[idx + i].pt != PT_NDA)
+		if (blk[i].pt != PT_NDA)
 			return api_error_with_operand_id(TDX_PAMT_PAGE_NOT_EMPTY, i / 256);
 	}
 	dpamt_pair_release(sim, pa, pair);

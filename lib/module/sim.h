@@ -73,12 +73,19 @@ struct tdxsim {
 	unsigned int hkid_shift;
 	u32 private_hkid_min;	/* KeyIDs below it are shared (MKTME) ones */
 
-	struct pamt_entry *pamt_4k;
+	struct pamt_entry *pamt_4k;	/* static PAMT: every 4K entry, in one array */
+	struct pamt_entry **pamt_4k_blk; /* per 2MB: its 512 4K entries, NULL = none */
+	struct pamt_entry *pamt_4k_none; /* read-only PT_NDA block for ranges without one */
+	pthread_mutex_t pamt_blk_lock;	/* the pool of 4K blocks (Dynamic PAMT) */
+	struct pamt_entry **pamt_blk_free;
+	u64 nr_pamt_blk_free, pamt_blk_cap;
+	SLIST_HEAD(, pamt_blk_slab) pamt_blk_slabs;
 	struct pamt_entry *pamt_2m;
 	struct pamt_entry *pamt_1g;
 	struct dpamt_node *dpamt;	/* per 2MB, only with DYNAMIC_PAMT */
 	u64 *seq_2m;			/* last call that touched each 2MB (checker) */
 	u8 *page_flags;
+	u16 *dirty_hkid;		/* per 4K page: the HKID a PG_DIRTY page is dirty with */
 
 	/* Host allocator. */
 	pthread_mutex_t alloc_lock;

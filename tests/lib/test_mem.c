@@ -5,8 +5,10 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "harness.h"
+#include "tdxsim-internal.h"
 
 #define NR_CHUNKS	4
 #define PAGES		(NR_CHUNKS * 512)
@@ -195,6 +197,86 @@ static void test_range_args_no_wrap(void **state)
 	assert_int_equal(tdxsim_page_free(m->sim, p, TDX_PS_4K), 0);
 }
 
+/*
+ * Spec §4.3, issue 6: with Dynamic PAMT the 4K PAMT of a 2MB range exists
+ * only while the range has a page pair: a block of its own exactly when its
+ * 2MB entry is PT_PAMT; any other range reads as the shared read-only block
+ * (a write to it would fault).  Returns the number of ranges with a block.
+ */
+static u64 check_4k_level_only_with_pair(struct tdxsim *sim)
+{
+	u64 nr_2m = sim->cfg.mem_size / 0x200000ULL, with = 0;
+
+	for (u64 i = 0; i < nr_2m; i++) {
+		u64 range = sim->cfg.mem_base + i * 0x200000ULL;
+		bool pair = pamt_entry_at(sim, range, TDX_PS_2M)->pt == PT_PAMT;
+		struct pamt_entry *e = pamt_entry_at(sim, range + 4096, TDX_PS_4K);
+
+		if (!pair != !sim->pamt_4k_blk[i])
+			fail_msg("range %#llx: pair %d but 4K block %p", (unsigned long long)range,
+				 pair, (void *)sim->pamt_4k_blk[i]);
+		if (!pair)
+			assert_ptr_equal(e, &sim->pamt_4k_none[1]);
+		with += pair;
+	}
+	return with;
+}
+
+static void test_dpamt_4k_pamt_only_with_pair(void **state)
+{
+	struct fixture *fx = *state;
+	struct tdxsim_pamt_info pi;
+	u64 gpa = GPA_2M(3), hpa, pair[2], base, before;
+	struct tdxsim_report rep;
+
+	before = check_4k_level_only_with_pair(fx->sim);
+	/* Lookups, frees and the checker over pages of ranges without a pair. */
+	hpa = tdxsim_page_alloc(fx->sim, TDX_PS_2M);
+	for (u64 off = 0; off < 0x200000ULL; off += 4096)
+		assert_int_equal(tdxsim_pamt_lookup(fx->sim, hpa + off, &pi), 0);
+	assert_int_equal(tdxsim_page_free(fx->sim, hpa, TDX_PS_2M), 0);
+	assert_int_equal(tdxsim_check(fx->sim, &rep), 0);
+	assert_int_equal(check_4k_level_only_with_pair(fx->sim), before);
+
+	/* A 2MB page: no pair, no 4K level; DEMOTE installs both. */
+	hpa = fx_aug(fx, gpa, TDX_PS_2M);
+	fx_enter(fx);
+	assert_status(tdxsim_tdg_mem_page_accept(fx->sim, fx->vcpu->tdvpr_pa, gpa, TDX_PS_2M), TDX_SUCCESS);
+	tdxsim_vcpu_exit(fx->vcpu);
+	assert_int_equal(tdxsim_check(fx->sim, NULL), 0);
+	fx_block_track(fx, gpa, TDX_PS_2M);
+	fx_demote(fx, gpa);
+	assert_int_equal(tdxsim_check(fx->sim, NULL), 0);
+	assert_true(check_4k_level_only_with_pair(fx->sim) > before);
+	assert_int_equal(tdxsim_pamt_lookup(fx->sim, hpa, &pi), 0);
+	assert_int_equal(pi.pt, PT_REG);
+	assert_int_equal(pi.level, TDX_PS_4K);
+
+	/* PAMT.ADD then REMOVE of an unused range: its 4K level goes with the pair. */
+	base = tdxsim_page_alloc(fx->sim, TDX_PS_2M);
+	pair[0] = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
+	pair[1] = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
+	assert_status(tdxsim_tdh_phymem_pamt_add(fx->sim, base, pair), TDX_SUCCESS);
+	before = check_4k_level_only_with_pair(fx->sim);
+	assert_status(tdxsim_tdh_phymem_pamt_remove(fx->sim, base, pair), TDX_SUCCESS);
+	assert_int_equal(check_4k_level_only_with_pair(fx->sim), before - 1);
+	assert_int_equal(tdxsim_pamt_lookup(fx->sim, base + 4096, &pi), 0);
+	assert_int_equal(pi.level, TDX_PS_2M);
+	assert_int_equal(pi.pt, PT_NDA);
+	/* And comes back zeroed with the next pair, even when its block was written. */
+	for (unsigned int i = 0; i < fx->sim->nr_pamt_blk_free; i++)
+		memset(fx->sim->pamt_blk_free[i], 0x5a, 4096);
+	assert_status(tdxsim_tdh_phymem_pamt_add(fx->sim, base, pair), TDX_SUCCESS);
+	for (unsigned int i = 0; i < 512; i++)
+		assert_int_equal(pamt_entry_at(fx->sim, base + i * 4096ULL, TDX_PS_4K)->pt, PT_NDA);
+	assert_status(tdxsim_tdh_phymem_pamt_remove(fx->sim, base, pair), TDX_SUCCESS);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(tdxsim_page_free(fx->sim, pair[i], TDX_PS_4K), 0);
+	assert_int_equal(tdxsim_page_free(fx->sim, base, TDX_PS_2M), 0);
+	assert_int_equal(tdxsim_check(fx->sim, NULL), 0);
+	check_4k_level_only_with_pair(fx->sim);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +284,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_2m_freed_as_4k, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_misuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_args_no_wrap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dpamt_4k_pamt_only_with_pair,
+						fx_setup_runnable, fx_teardown),
 	};
 
 	return run_group(tests);
