@@ -14,9 +14,10 @@ import re
 import subprocess
 import sys
 
-# A function declared out of line: at column 0, not static, not a typedef,
-# not a preprocessor line; the name is the identifier before the first '('.
-DECL = re.compile(r'^(?!static\b|typedef\b|#|struct\s+\w+\s*\{|enum\b)[A-Za-z_][^;{}()]*?\b([A-Za-z_]\w*)\s*\(',
+# A prototype: starts at column 0 (the name may too, after a return type on
+# the line before), is not static, a typedef or a preprocessor line, and ends
+# with ';' after its parameters (a static inline definition has '{' there).
+DECL = re.compile(r'^(?!static\b|typedef\b|#|\s)(?:[^;{}#\n]*?\b)?([A-Za-z_]\w*)\s*\([^;{}#]*\)\s*;',
                   re.M)
 
 
