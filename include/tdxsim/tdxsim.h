@@ -48,7 +48,8 @@ struct tdxsim_config {
 	 * default 5, MIN_TDVPS_PAGES (6) less the TDVPR, for 1.5 without L2 VMs.
 	 */
 	unsigned int nr_tdvpx_pages;
-	unsigned int gpaw;		/* guest physical address width, 48 or 52, default 48 */
+	/* Guest physical address width, 48 (4-level S-EPT) or 52 (5-level), default 48. */
+	unsigned int gpaw;
 	bool reset_quirk;	/* X86_BUG_TDX_PW_MCE: removed pages need a reset before reuse */
 	unsigned int max_tds;	/* default 64 */
 	/*

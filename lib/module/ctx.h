@@ -35,12 +35,19 @@ struct seamcall_ctx {
 	struct sept_walk walk;
 };
 
+/*
+ * max_level of the leaves that take any S-EPT level (SEPT.ADD/REMOVE,
+ * BLOCK/UNBLOCK): the module checks their level against the TD's EPTP page-walk
+ * length (eptp.ept_pwl: 3 for a 4-level S-EPT, 4 for a 5-level one).
+ */
+#define SEPT_LEVEL_PWL		(-1)
+
 /* The common prologue of the TD-memory leaves (spec §2.1), per leaf. */
 struct mem_prologue {
 	bool td_handle_flags;	/* RDX carries flags (SEPT.ADD, DEMOTE) */
 	enum lock_type tdr_lock;
 	u32 op_states;		/* allowed op_states, OPS() mask */
-	int min_level, max_level;
+	int min_level, max_level;	/* max_level SEPT_LEVEL_PWL: the TD's root level */
 	enum lock_type tree_lock;
 };
 u64 td_lock_tdr(struct seamcall_ctx *c, u64 tdr_pa, u32 operand, enum lock_type t);

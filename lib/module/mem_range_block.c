@@ -9,7 +9,7 @@ static const struct mem_prologue block_prologue = {
 	.tdr_lock = TDX_LOCK_SHARED,
 	.op_states = OPS_BLOCK_LIKE,
 	.min_level = TDX_PS_4K,
-	.max_level = 3,
+	.max_level = SEPT_LEVEL_PWL,
 	.tree_lock = TDX_LOCK_EXCLUSIVE,
 };
 

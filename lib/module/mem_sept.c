@@ -12,7 +12,7 @@ static const struct mem_prologue sept_add_prologue = {
 		     OPS(MEMORY_IMPORT) | OPS(STATE_IMPORT) | OPS(POST_IMPORT) |
 		     OPS(LIVE_IMPORT),
 	.min_level = TDX_PS_2M,
-	.max_level = 3,
+	.max_level = SEPT_LEVEL_PWL,
 	.tree_lock = TDX_LOCK_SHARED,
 };
 
@@ -84,7 +84,7 @@ static const struct mem_prologue sept_remove_prologue = {
 	.tdr_lock = TDX_LOCK_SHARED,
 	.op_states = (1U << OP_STATE_NR) - 1 - OPS(UNINITIALIZED),
 	.min_level = TDX_PS_2M,
-	.max_level = 3,
+	.max_level = SEPT_LEVEL_PWL,
 	.tree_lock = TDX_LOCK_EXCLUSIVE,
 };
 

@@ -91,7 +91,8 @@ u64 mem_prologue(struct seamcall_ctx *c, const struct mem_prologue *p, u64 page_
 
 	/* verify_page_info_input(): reserved bits, level range, alignment. */
 	if (page_info & TDX_PAGE_INFO_RSVD_MASK || level < p->min_level ||
-	    level > p->max_level || gpa & (tdx_level_size(level) - 1))
+	    level > (p->max_level == SEPT_LEVEL_PWL ? td->sept_levels - 1 : p->max_level) ||
+	    gpa & (tdx_level_size(level) - 1))
 		return api_error_with_operand_id(TDX_OPERAND_INVALID, TDX_OPERAND_ID_RCX);
 	/* A private GPA: inside GPAW, shared bit (GPAW - 1) clear. */
 	if (gpa >> (td->gpaw - 1))

@@ -44,7 +44,8 @@ struct td *td_alloc(struct tdxsim *sim, u64 tdr_pa, u16 hkid)
 		td->lifecycle = TD_HKID_ASSIGNED;
 		td->op_state = OP_STATE_UNINITIALIZED;
 		td->gpaw = sim->cfg.gpaw;
-		td->sept_levels = 4;
+		/* GPAW 52 needs a 5-level S-EPT (TD_PARAMS EPTP PWL 5), GPAW 48 four. */
+		td->sept_levels = td->gpaw == 52 ? 5 : 4;
 		pthread_mutex_init(&td->vcpu_lock, NULL);
 		TAILQ_INIT(&td->sept_pages);
 		__atomic_store_n(&sim->tds[id], td, __ATOMIC_RELEASE);

@@ -55,7 +55,7 @@ struct td {
 	u64 td_epoch;		/* under epoch_lock */
 	u32 refcount[2];	/* atomic: vCPUs in guest per epoch parity */
 	unsigned int gpaw;
-	int sept_levels;	/* 4: root table holds level-3 entries */
+	int sept_levels;	/* 4 (GPAW 48) or 5 (GPAW 52): root holds level 3 or 4 */
 	struct sept_page *root;
 	/*
 	 * Every table of the TD, root included.  A table RECLAIMed after

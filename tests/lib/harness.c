@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
 #include <stdlib.h>
 
 #include "harness.h"
@@ -123,12 +124,13 @@ u64 fx_alloc_4k(struct fixture *fx)
 
 void fx_map_sept(struct fixture *fx, u64 gpa, int level)
 {
-	for (int l = 3; l > level; l--) {
+	/* From the root's entries down: level 4 exists with GPAW 52 only. */
+	for (int l = 4; l > level; l--) {
 		struct tdxsim_sept_info si;
 		u64 e1, e2, page;
+		int r = tdxsim_sept_lookup_level(fx->sim, fx->td, gpa, l, &si);
 
-		if (tdxsim_sept_lookup_level(fx->sim, fx->td, gpa, l, &si) == 0 &&
-		    si.state == SEPT_PUBLIC_NL_MAPPED)
+		if (r == -EINVAL || (r == 0 && si.state == SEPT_PUBLIC_NL_MAPPED))
 			continue;
 		page = fx_alloc_4k(fx);
 		assert_status(tdxsim_tdh_mem_sept_add(fx->td, gpa & ~(tdx_level_size(l) - 1), l, page,

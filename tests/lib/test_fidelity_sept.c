@@ -2,7 +2,9 @@
 /*
  * S-EPT fidelity checks written from the module source
  * (tdh_mem_page_promote.c, 1.5.01 and 2.0.18): PROMOTE's lock order seen
- * through the scheduling hook, its R12/R13 (and version-1 R9-R11) outputs.
+ * through the scheduling hook, its R12/R13 (and version-1 R9-R11) outputs;
+ * the 5-level S-EPT of a GPAW-52 TD (verify_page_info_input() against
+ * eptp.ept_pwl, the walk from the PML5 root).
  */
 #include <string.h>
 
@@ -278,6 +280,102 @@ static void test_promote_1g_keeps_r12_r13(void **state)
 	give_back(fx, sept);
 }
 
+/* ---------------------------------------------------------------------------
+ * GPAW 52: a 5-level S-EPT.  The root holds level-4 entries; the leaves that
+ * take any level (SEPT.ADD/REMOVE, BLOCK/UNBLOCK) accept up to the TD's
+ * page-walk length (eptp.ept_pwl = 4), the walk starts at level 4, and bits
+ * 51:48 of a GPA select a level-4 entry.  Bit 51 is the shared bit.
+ */
+
+static void cfg_gpaw52(struct tdxsim_config *cfg)
+{
+	cfg->gpaw = 52;
+}
+
+static int setup_gpaw52(void **state)
+{
+	return fx_setup_with(state, cfg_gpaw52, true);
+}
+
+#define GPA_HI		(0x3ULL << 48)	/* private, bits 49:48 set */
+
+/* A missing level-4 table: the walk fails at level 4, which RDX reports. */
+static void test_5level_walk_fails_at_level_4(void **state)
+{
+	struct fixture *fx = *state;
+	u64 page = fx_alloc_4k(fx), e1, e2;
+
+	assert_status(tdxsim_tdh_mem_sept_add(fx->td, 0, 3, page, &e1, &e2),
+		      TDX_EPT_WALK_FAILED | TDX_OPERAND_ID_RCX);
+	assert_int_equal(e1, SEPT_ARCH_SVE);
+	assert_int_equal(e2, level_state(4, SEPT_PUBLIC_FREE));
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, GPA_HI, TDX_PS_4K, page >> 12, &e1, &e2),
+		      TDX_EPT_WALK_FAILED | TDX_OPERAND_ID_RCX);
+	assert_int_equal(e2, level_state(4, SEPT_PUBLIC_FREE));
+	/* Level 4 is a root entry: SEPT.ADD takes it; level 5 does not exist. */
+	assert_status(tdxsim_tdh_mem_sept_add(fx->td, 0, 5, page, &e1, &e2),
+		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
+	assert_status(tdxsim_tdh_mem_sept_add(fx->td, 0, 4, page, &e1, &e2), TDX_SUCCESS);
+	assert_int_equal(sept_at(fx, 0, 4).state, SEPT_PUBLIC_NL_MAPPED);
+	assert_int_equal(sept_at(fx, 0, 4).hpa, page);
+	assert_int_equal(sept_at(fx, 0, 3).state, SEPT_PUBLIC_FREE);
+}
+
+/* GPAs that differ only in bits 51:48 are different pages. */
+static void test_5level_high_bits_distinct(void **state)
+{
+	struct fixture *fx = *state;
+	u64 lo = GPA_2M(0), hi = GPA_2M(0) | GPA_HI, p_lo, p_hi, e1, e2;
+
+	p_lo = fx_aug(fx, lo, TDX_PS_4K);
+	p_hi = fx_aug(fx, hi, TDX_PS_4K);
+	assert_true(p_lo != p_hi);
+	assert_int_equal(sept_at(fx, lo, TDX_PS_4K).hpa, p_lo);
+	assert_int_equal(sept_at(fx, hi, TDX_PS_4K).hpa, p_hi);
+	assert_int_equal(sept_at(fx, lo, 4).hpa != sept_at(fx, hi, 4).hpa, true);
+	/* Removing one leaves the other mapped. */
+	fx_remove(fx, hi, TDX_PS_4K);
+	assert_int_equal(sept_at(fx, lo, TDX_PS_4K).state, SEPT_PUBLIC_PENDING);
+	assert_int_equal(sept_at(fx, hi, TDX_PS_4K).state, SEPT_PUBLIC_FREE);
+	/* Bit 51 is the shared bit: not a private GPA. */
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, lo | (1ULL << 51), TDX_PS_4K, p_lo >> 12,
+					      &e1, &e2), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
+}
+
+/* BLOCK/UNBLOCK and SEPT.REMOVE take level 4 too (ept_pwl). */
+static void test_5level_block_remove_level_4(void **state)
+{
+	struct fixture *fx = *state;
+	u64 e1, e2, table;
+
+	fx_map_sept(fx, GPA_HI, 3);	/* the level-4 entry only */
+	table = sept_at(fx, GPA_HI, 4).hpa;
+	fx_block_track(fx, GPA_HI, 4);
+	assert_int_equal(sept_at(fx, GPA_HI, 4).state, SEPT_PUBLIC_NL_BLOCKED);
+	assert_status(tdxsim_tdh_mem_range_unblock(fx->td, GPA_HI, 4, &e1, &e2), TDX_SUCCESS);
+	assert_int_equal(sept_at(fx, GPA_HI, 4).state, SEPT_PUBLIC_NL_MAPPED);
+	fx_block_track(fx, GPA_HI, 4);
+	assert_status(tdxsim_tdh_mem_sept_remove(fx->td, GPA_HI, 4, &e1, &e2), TDX_SUCCESS);
+	assert_int_equal(e1 & ~TDX_PAMT_REMOVAL_HINT, table);
+	assert_int_equal(sept_at(fx, GPA_HI, 4).state, SEPT_PUBLIC_FREE);
+	give_back(fx, table);
+}
+
+/* GPAW 48 keeps 4 levels: level 4 is out of range for every leaf. */
+static void test_4level_no_level_4(void **state)
+{
+	struct fixture *fx = *state;
+	u64 page = fx_alloc_4k(fx), e1, e2;
+
+	assert_int_equal(fx->cfg.gpaw, 48);
+	assert_status(tdxsim_tdh_mem_sept_add(fx->td, 0, 4, page, &e1, &e2),
+		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
+	assert_status(tdxsim_tdh_mem_range_block(fx->td, 0, 4, &e1, &e2),
+		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
+	/* The root holds level-3 entries: SEPT.ADD at level 3 needs no walk. */
+	assert_status(tdxsim_tdh_mem_sept_add(fx->td, 0, 3, page, &e1, &e2), TDX_SUCCESS);
+}
+
 #define T(fn, setup)	cmocka_unit_test_setup_teardown(fn, setup, fx_teardown)
 
 int main(void)
@@ -288,6 +386,10 @@ int main(void)
 		T(test_promote_no_dpamt_keeps_r12_r13, fx_setup_runnable_nodpamt),
 		T(test_promote_v1_r9_r11_on_failure, fx_setup_runnable),
 		T(test_promote_1g_keeps_r12_r13, setup_2g),
+		T(test_5level_walk_fails_at_level_4, setup_gpaw52),
+		T(test_5level_high_bits_distinct, setup_gpaw52),
+		T(test_5level_block_remove_level_4, setup_gpaw52),
+		T(test_4level_no_level_4, fx_setup_runnable),
 	};
 
 	return run_group(tests);
