@@ -153,44 +153,6 @@ void pamt_4k_block_put(struct tdxsim *sim, struct pamt_entry *blk)
 	pthread_mutex_unlock(&sim->pamt_blk_lock);
 }
 
-struct pamt_entry *pamt_entry_at(struct tdxsim *sim, u64 pa, int level)
-{
-	u64 off = pa - sim->cfg.mem_base;
-
-	switch (level) {
-	case TDX_PS_1G:
-		return &sim->pamt_1g[off / SZ_1G];
-	case TDX_PS_2M:
-		return &sim->pamt_2m[off / SZ_2M];
-	default: {
-		struct pamt_entry *blk = __atomic_load_n(&sim->pamt_4k_blk[off / SZ_2M],
-							 __ATOMIC_ACQUIRE);
-
-		return &(blk ? blk : sim->pamt_4k_none)[(off >> PAGE_SHIFT) % PAGES_PER_2M];
-	}
-	}
-}
-
-/* Level at which a walk towards 4K for @pa stops (its PAMT leaf). */
-static int pamt_walk_level(struct tdxsim *sim, u64 pa, int want)
-{
-	u8 pt;
-
-	if (__atomic_load_n(&pamt_entry_at(sim, pa, TDX_PS_1G)->pt, __ATOMIC_ACQUIRE) != PT_NDA ||
-	    want == TDX_PS_1G)
-		return TDX_PS_1G;
-	pt = __atomic_load_n(&pamt_entry_at(sim, pa, TDX_PS_2M)->pt, __ATOMIC_ACQUIRE);
-	if ((pt != PT_NDA && pt != PT_PAMT) || want == TDX_PS_2M)
-		return TDX_PS_2M;
-	if (sim_dpamt(sim) && pt != PT_PAMT)
-		return TDX_PS_2M;	/* no 4K level without a page pair */
-	return TDX_PS_4K;
-}
-
-int pamt_leaf_level(struct tdxsim *sim, u64 pa)
-{
-	return pamt_walk_level(sim, pa, TDX_PS_4K);
-}
 
 /*
  * hpa_check_with_pwr_2_alignment() (helpers.c): aligned, no KeyID bits, and

@@ -80,8 +80,6 @@ struct pamt_locked {
 /* pamt.c */
 int pamt_init(struct tdxsim *sim);
 void pamt_fini(struct tdxsim *sim);
-struct pamt_entry *pamt_entry_at(struct tdxsim *sim, u64 pa, int level);
-int pamt_leaf_level(struct tdxsim *sim, u64 pa);
 bool hpa_valid(const struct tdxsim *sim, u64 pa, u64 align);
 bool shared_hpa_valid(const struct tdxsim *sim, u64 pa, u64 align);
 bool hpa_in_tdmr(const struct tdxsim *sim, u64 pa, u64 size);

@@ -57,9 +57,6 @@ bool cpu_interrupt_pending(struct seamcall_ctx *c)
 
 void stats_count(struct leaf_stats *ls, u64 status)
 {
-	__atomic_fetch_add(&ls->calls, 1, __ATOMIC_RELAXED);
-	if (status == TDX_SUCCESS)
-		__atomic_fetch_add(&ls->success, 1, __ATOMIC_RELAXED);
 	for (unsigned int i = 0; i < TDXSIM_STATS_MAX_STATUSES; i++) {
 		u64 s = __atomic_load_n(&ls->st[i].status, __ATOMIC_ACQUIRE);
 
@@ -73,6 +70,7 @@ void stats_count(struct leaf_stats *ls, u64 status)
 		__atomic_fetch_add(&ls->st[i].count, 1, __ATOMIC_RELAXED);
 		return;
 	}
+	__atomic_fetch_add(&ls->other, 1, __ATOMIC_RELAXED);
 }
 
 void ctx_init(struct seamcall_ctx *c, struct tdxsim *sim, struct tdx_module_args *args,
@@ -432,17 +430,20 @@ const struct tdxsim_config *tdxsim_get_config(const struct tdxsim *sim)
 static int stats_copy(const struct leaf_stats *ls, struct tdxsim_leaf_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->calls = __atomic_load_n(&ls->calls, __ATOMIC_RELAXED);
-	st->success = __atomic_load_n(&ls->success, __ATOMIC_RELAXED);
+	st->calls = __atomic_load_n(&ls->other, __ATOMIC_RELAXED);
 	for (unsigned int i = 0; i < TDXSIM_STATS_MAX_STATUSES; i++) {
 		u64 s = __atomic_load_n(&ls->st[i].status, __ATOMIC_ACQUIRE);
+		u64 n;
 
 		if (s == TDXSIM_STAT_EMPTY)
 			break;
+		n = __atomic_load_n(&ls->st[i].count, __ATOMIC_RELAXED);
 		st->statuses[st->nr_statuses].status = s;
-		st->statuses[st->nr_statuses].count =
-			__atomic_load_n(&ls->st[i].count, __ATOMIC_RELAXED);
+		st->statuses[st->nr_statuses].count = n;
 		st->nr_statuses++;
+		st->calls += n;
+		if (s == TDX_SUCCESS)
+			st->success = n;
 	}
 	return 0;
 }

@@ -34,9 +34,13 @@ struct sim_cpu {
 	bool intr_pending;	/* atomic */
 };
 
+/*
+ * One atomic add per call: the count of its status's slot.  Calls and
+ * successes are summed when read (stats_copy()); @other counts the calls
+ * whose status found no free slot.
+ */
 struct leaf_stats {
-	u64 calls;
-	u64 success;
+	u64 other;
 	struct {
 		u64 status;	/* TDXSIM_STAT_EMPTY when unused */
 		u64 count;
@@ -179,6 +183,48 @@ static inline u64 pa_to_idx2m(const struct tdxsim *sim, u64 pa)
 static inline bool sim_dpamt(const struct tdxsim *sim)
 {
 	return sim->cfg.features0 & TDX_FEATURES0_DYNAMIC_PAMT;
+}
+
+/*
+ * The PAMT entry of @pa at @level.  Inline: every leaf takes several, and
+ * @level is a constant at most call sites.  A 4K entry of a range without a
+ * block (Dynamic PAMT, no pair) is in the shared read-only PT_NDA block.
+ */
+static inline struct pamt_entry *pamt_entry_at(struct tdxsim *sim, u64 pa, int level)
+{
+	u64 off = pa - sim->cfg.mem_base;
+	struct pamt_entry *blk;
+
+	switch (level) {
+	case TDX_PS_1G:
+		return &sim->pamt_1g[off / SZ_1G];
+	case TDX_PS_2M:
+		return &sim->pamt_2m[off / SZ_2M];
+	default:
+		blk = __atomic_load_n(&sim->pamt_4k_blk[off / SZ_2M], __ATOMIC_ACQUIRE);
+		return &(blk ? blk : sim->pamt_4k_none)[(off >> PAGE_SHIFT) % PAGES_PER_2M];
+	}
+}
+
+/* Level at which a walk towards @want for @pa stops (its PAMT leaf). */
+static inline int pamt_walk_level(struct tdxsim *sim, u64 pa, int want)
+{
+	u8 pt;
+
+	if (__atomic_load_n(&pamt_entry_at(sim, pa, TDX_PS_1G)->pt, __ATOMIC_ACQUIRE) != PT_NDA ||
+	    want == TDX_PS_1G)
+		return TDX_PS_1G;
+	pt = __atomic_load_n(&pamt_entry_at(sim, pa, TDX_PS_2M)->pt, __ATOMIC_ACQUIRE);
+	if ((pt != PT_NDA && pt != PT_PAMT) || want == TDX_PS_2M)
+		return TDX_PS_2M;
+	if (sim_dpamt(sim) && pt != PT_PAMT)
+		return TDX_PS_2M;	/* no 4K level without a page pair */
+	return TDX_PS_4K;
+}
+
+static inline int pamt_leaf_level(struct tdxsim *sim, u64 pa)
+{
+	return pamt_walk_level(sim, pa, TDX_PS_4K);
 }
 
 static inline void page_flags_set(struct tdxsim *sim, u64 pa, u8 f)
