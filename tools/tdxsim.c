@@ -145,7 +145,7 @@ static void print_operands(FILE *out, const struct tdxsim_trace_event *ev)
 		if (op->kind == TDXSIM_OPND_GPA || op->kind == TDXSIM_OPND_TDR ||
 		    (op->kind == TDXSIM_OPND_PAGE && !v))
 			continue;
-		fprintf(out, " %s %#" PRIx64, op->name, v);
+		fprintf(out, " %s %#llx", op->name, v);
 	}
 }
 
@@ -158,7 +158,7 @@ static void print_pretty(FILE *out, const struct tdxsim_trace_event *ev)
 	tdxsim_trace_format_text(ev, line, sizeof(line));
 	p = strstr(line, " name=");
 	name = p ? p + 6 : "?";
-	fprintf(out, "#%-6" PRIu64 " %12.3f us  thr %-2u cpu %-2u %-9s ", ev->seq,
+	fprintf(out, "#%-6llu %12.3f us  thr %-2u cpu %-2u %-9s ", ev->seq,
 		(double)ev->ts_ns / 1000.0, ev->thread, ev->cpu,
 		tdxsim_trace_type_name(ev->type));
 	if (ev->type == TDXSIM_EV_FAULT)
@@ -168,7 +168,7 @@ static void print_pretty(FILE *out, const struct tdxsim_trace_event *ev)
 	else
 		fprintf(out, "%-26.*s", (int)strcspn(name, " "), name);
 	if (event_gpa(ev, &gpa))
-		fprintf(out, " gpa %#" PRIx64 " %s", gpa,
+		fprintf(out, " gpa %#llx %s", gpa,
 			(ev->in.rcx & 7) == 0 ? "4K" : (ev->in.rcx & 7) == 1 ? "2M" : "1G");
 	switch (ev->type) {
 	case TDXSIM_EV_SEAMCALL:
@@ -191,7 +191,7 @@ static void print_pretty(FILE *out, const struct tdxsim_trace_event *ev)
 		break;
 	case TDXSIM_EV_TD_ENTER:
 	case TDXSIM_EV_TD_EXIT:
-		fprintf(out, " vcpu %#" PRIx64, ev->tdvpr);
+		fprintf(out, " vcpu %#llx", ev->tdvpr);
 		if (ev->exit_reason)
 			fprintf(out, " exit reason %u", ev->exit_reason);
 		break;

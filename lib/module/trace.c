@@ -187,19 +187,19 @@ char *tdxsim_trace_format_text(const struct tdxsim_trace_event *ev, char *buf, s
 
 	regs_get(&ev->in, in);
 	regs_get(&ev->out, out);
-	n = snprintf(buf, len, "tdxsim-%u [%03u] %" PRIu64 ".%09" PRIu64 ": %s: seq=%" PRIu64
+	n = snprintf(buf, len, "tdxsim-%u [%03u] %llu.%09llu: %s: seq=%llu"
 		     " name=%s leaf=%u", ev->thread, ev->cpu, (u64)(ev->ts_ns / 1000000000U),
 		     (u64)(ev->ts_ns % 1000000000U), tdxsim_trace_type_name(ev->type), ev->seq,
 		     event_name(ev, nb, sizeof(nb)), ev->leaf);
 	if (event_has_gpa(ev) && n > 0 && (size_t)n < len)
-		n += snprintf(buf + n, len - (size_t)n, " gpa=%#" PRIx64 " level=%u",
+		n += snprintf(buf + n, len - (size_t)n, " gpa=%#llx level=%u",
 			      (u64)(ev->in.rcx & ~(u64)0xFFF), (unsigned int)(ev->in.rcx & 7));
 	if (n > 0 && (size_t)n < len)
 		n += snprintf(buf + n, len - (size_t)n,
-			      " status=%s raw=%#" PRIx64 " dur=%" PRIu64 " rule=%d tdvpr=%#" PRIx64
-			      " exit=%u in=%#" PRIx64 ",%#" PRIx64 ",%#" PRIx64 ",%#" PRIx64 ",%#" PRIx64
-			      ",%#" PRIx64 ",%#" PRIx64 ",%#" PRIx64 " out=%#" PRIx64 ",%#" PRIx64
-			      ",%#" PRIx64 ",%#" PRIx64 ",%#" PRIx64 ",%#" PRIx64 ",%#" PRIx64 ",%#" PRIx64,
+			      " status=%s raw=%#llx dur=%llu rule=%d tdvpr=%#llx"
+			      " exit=%u in=%#llx,%#llx,%#llx,%#llx,%#llx"
+			      ",%#llx,%#llx,%#llx out=%#llx,%#llx"
+			      ",%#llx,%#llx,%#llx,%#llx,%#llx,%#llx",
 			      tdxsim_status_name(ev->status, sb, sizeof(sb)), ev->status, ev->dur_ns,
 			      ev->fault_rule, ev->tdvpr, ev->exit_reason, in[0], in[1], in[2], in[3],
 			      in[4], in[5], in[6], in[7], out[0], out[1], out[2], out[3], out[4], out[5],
@@ -217,30 +217,30 @@ char *tdxsim_trace_format_json(const struct tdxsim_trace_event *ev, char *buf, s
 
 	regs_get(&ev->in, in);
 	regs_get(&ev->out, out);
-	n = snprintf(buf, len, "{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"%s\",\"ts\":%" PRIu64
+	n = snprintf(buf, len, "{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"%s\",\"ts\":%llu"
 		     ".%03u,", event_name(ev, nb, sizeof(nb)), tdxsim_trace_type_name(ev->type),
 		     call ? "X" : "i", ev->ts_ns / 1000, (unsigned int)(ev->ts_ns % 1000));
 	if (n > 0 && (size_t)n < len)
-		n += snprintf(buf + n, len - (size_t)n, call ? "\"dur\":%" PRIu64 ".%03u," :
+		n += snprintf(buf + n, len - (size_t)n, call ? "\"dur\":%llu.%03u," :
 			      "\"s\":\"t\",", ev->dur_ns / 1000, (unsigned int)(ev->dur_ns % 1000));
 	if (n > 0 && (size_t)n < len)
 		n += snprintf(buf + n, len - (size_t)n,
-			      "\"pid\":1,\"tid\":%u,\"args\":{\"seq\":%" PRIu64 ",\"ts_ns\":%" PRIu64
-			      ",\"dur_ns\":%" PRIu64 ",\"cpu\":%u,\"type\":%d,\"leaf\":%u,"
-			      "\"status\":\"%s\",\"status_raw\":\"%#" PRIx64 "\",\"rule\":%d,"
-			      "\"tdvpr\":\"%#" PRIx64 "\",\"exit\":%u",
+			      "\"pid\":1,\"tid\":%u,\"args\":{\"seq\":%llu,\"ts_ns\":%llu"
+			      ",\"dur_ns\":%llu,\"cpu\":%u,\"type\":%d,\"leaf\":%u,"
+			      "\"status\":\"%s\",\"status_raw\":\"%#llx\",\"rule\":%d,"
+			      "\"tdvpr\":\"%#llx\",\"exit\":%u",
 			      ev->thread, ev->seq, ev->ts_ns, ev->dur_ns, ev->cpu, (int)ev->type,
 			      ev->leaf, tdxsim_status_name(ev->status, sb, sizeof(sb)), ev->status,
 			      ev->fault_rule, ev->tdvpr, ev->exit_reason);
 	if (event_has_gpa(ev) && n > 0 && (size_t)n < len)
-		n += snprintf(buf + n, len - (size_t)n, ",\"gpa\":\"%#" PRIx64 "\",\"level\":%u",
+		n += snprintf(buf + n, len - (size_t)n, ",\"gpa\":\"%#llx\",\"level\":%u",
 			      (u64)(ev->in.rcx & ~(u64)0xFFF), (unsigned int)(ev->in.rcx & 7));
 	for (int k = 0; k < 2 && n > 0 && (size_t)n < len; k++) {
 		const u64 *r = k ? out : in;
 
 		n += snprintf(buf + n, len - (size_t)n, ",\"%s\":[", k ? "out" : "in");
 		for (int i = 0; i < NR_TRACE_REGS && n > 0 && (size_t)n < len; i++)
-			n += snprintf(buf + n, len - (size_t)n, "%s\"%#" PRIx64 "\"", i ? "," : "",
+			n += snprintf(buf + n, len - (size_t)n, "%s\"%#llx\"", i ? "," : "",
 				      r[i]);
 		if (n > 0 && (size_t)n < len)
 			n += snprintf(buf + n, len - (size_t)n, "]");
@@ -322,7 +322,7 @@ int tdxsim_trace_parse_line(const char *line, struct tdxsim_trace_event *ev)
 		u64 sec, nsec;
 		const char *p;
 
-		if (sscanf(line, "tdxsim-%u [%u] %" SCNu64 ".%" SCNu64 ": %15[a-z_]:", &thread, &cpu,
+		if (sscanf(line, "tdxsim-%u [%u] %llu.%llu: %15[a-z_]:", &thread, &cpu,
 			   &sec, &nsec, tname) != 5)
 			return -EINVAL;
 		ev->thread = thread;
