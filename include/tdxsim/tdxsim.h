@@ -227,8 +227,10 @@ void *tdxsim_client_data_attach(struct tdxsim *sim, const void *key, void *data,
 u64 tdxsim_seq(struct tdxsim *sim);
 
 /*
- * TD conveniences: each issues real SEAMCALLs through tdxsim_seamcall().
- * On failure they return NULL (or the status) and leave no page allocated.
+ * TD conveniences: each issues real SEAMCALLs through tdxsim_seamcall(), and
+ * sees the module through this header only, as any host does.  Every retry
+ * loop in them is bounded: a TDX_OPERAND_BUSY is retried a few times, then
+ * reported like any other failure.
  */
 #define TDXSIM_MAX_TDCS_PAGES	9	/* MAX_NUM_TDCS_PAGES */
 
@@ -249,21 +251,35 @@ struct tdxsim_td {
 
 /*
  * MNG.CREATE, KEY.CONFIG, ADDCX (nr_tdcs_pages times), MNG.INIT: the TD is
- * INITIALIZED.  Returns NULL and sets *@status to the failing SEAMCALL's
- * status (or TDX_SW_ERROR with errno ENOMEM/ENOSPC for host-side failures).
+ * INITIALIZED.  MNG.CREATE tries each private HKID once, lowest first, until
+ * the module takes one.  Returns NULL and sets *@status to the failing SEAMCALL's status
+ * (TDX_HKID_NOT_FREE when no HKID is free; none is retried, as in KVM), or
+ * TDX_SW_ERROR with errno ENOMEM when the host runs out of pages.  A failed
+ * create leaves nothing behind: the TD's pages are reclaimed, its HKID freed
+ * and the Dynamic-PAMT pairs it installed removed, so tdxsim_pages_in_use()
+ * is back to its value before the call (if no other thread allocated
+ * meanwhile).  Thread-safe.
  */
 struct tdxsim_td *tdxsim_td_create(struct tdxsim *sim, u64 *status);
 /* TDH.MR.FINALIZE: INITIALIZED -> RUNNABLE. */
 u64 tdxsim_td_finalize(struct tdxsim_td *td);
 
 /*
- * Tear down: kick every vCPU out, TDH.MNG.VPFLUSHDONE, TDH.PHYMEM.CACHE.WB,
- * TDH.MNG.KEY.FREEID, then RECLAIM every page
- * the TD owns (guest pages, S-EPT pages, TDVPR, TDCX, TDR last) and return
- * them to the free pool, and free @td and its vCPU handles.  With
- * TDXSIM_TEARDOWN_FREE_PAMT also PAMT.REMOVE and free Dynamic-PAMT pairs of
- * 2MB ranges left empty.  Returns 0, or -EIO if a SEAMCALL failed (the
- * report of tdxsim_check() then says what was left).
+ * Tear down, from whatever state the TD is in (tdx_mmu_release_hkid(), then
+ * the reclaim): kick every vCPU out and TDH.VP.FLUSH each associated one,
+ * TDH.MNG.VPFLUSHDONE, TDH.PHYMEM.CACHE.WB (resumed after
+ * INTERRUPTED_RESUMABLE; NO_HKID_READY_TO_WBCACHE counts as done),
+ * TDH.MNG.KEY.FREEID, then RECLAIM every page the TD owns (tdxsim_td_page_next())
+ * and the TDR last, and return them to the free pool; free @td and its vCPU
+ * handles.  With TDXSIM_TEARDOWN_FREE_PAMT also PAMT.REMOVE and free the
+ * Dynamic-PAMT pairs of every 2MB range left empty.  BUSY is retried
+ * (bounded), as the kernel retries it.
+ * Returns 0 only when the TD is gone and every page is back; -EIO when a
+ * SEAMCALL failed otherwise: the TD then stays where it stopped, with the
+ * pages it still owns, and a later teardown with a handle naming its TDR
+ * (sim, tdr_pa, hkid) resumes from there.  -EINVAL when @td->tdr_pa is not a
+ * TD (already gone): only the handle is freed.  Must not race with other
+ * calls on the same TD.
  */
 #define TDXSIM_TEARDOWN_FREE_PAMT	0x1
 int tdxsim_td_teardown(struct tdxsim_td *td, unsigned int flags);
@@ -343,6 +359,58 @@ struct tdxsim_pamt_info {
 };
 
 int tdxsim_pamt_lookup(struct tdxsim *sim, u64 hpa, struct tdxsim_pamt_info *info);
+
+/* TD life cycle (TDR.LIFECYCLE_STATE), in the order a TD goes through it. */
+enum tdxsim_td_lifecycle {
+	TDXSIM_TD_HKID_ASSIGNED = 0,	/* after TDH.MNG.CREATE */
+	TDXSIM_TD_KEYS_CONFIGURED = 1,	/* after TDH.MNG.KEY.CONFIG */
+	TDXSIM_TD_BLOCKED = 2,		/* after TDH.MNG.VPFLUSHDONE */
+	TDXSIM_TD_TEARDOWN = 3,		/* after TDH.MNG.KEY.FREEID: pages can be reclaimed */
+};
+
+/* TDCS.OP_STATE values the host sees (the module's op_state_lookup.h). */
+#define TDXSIM_OP_STATE_UNINITIALIZED	0
+#define TDXSIM_OP_STATE_INITIALIZED	1	/* after TDH.MNG.INIT */
+#define TDXSIM_OP_STATE_RUNNABLE	2	/* after TDH.MR.FINALIZE */
+
+struct tdxsim_td_info {
+	u8 lifecycle;		/* enum tdxsim_td_lifecycle */
+	u8 op_state;		/* TDXSIM_OP_STATE_* */
+	bool fatal;
+	bool wbcache_pending;	/* VPFLUSHDONE done, TDH.PHYMEM.CACHE.WB not yet */
+	u16 hkid;
+	u64 chldcnt;		/* TDR.CHLDCNT: pages the TD owns, TDR excluded, in 4K units */
+	u64 epoch;		/* TD epoch (TDH.MEM.TRACK) */
+	unsigned int nr_tdcx;	/* TDH.MNG.ADDCX pages */
+	unsigned int nr_vcpus;	/* vCPUs past TDH.VP.INIT */
+};
+
+/*
+ * State of the TD whose TDR page is @tdr_pa: 0, or -EINVAL (@info zeroed)
+ * when @tdr_pa is not a TDR (never created, or reclaimed).  Lock-free reads:
+ * a field may be older than a SEAMCALL running concurrently on the TD.  Must
+ * not race with the RECLAIM of that TDR.
+ */
+int tdxsim_td_info(struct tdxsim *sim, u64 tdr_pa, struct tdxsim_td_info *info);
+
+/* A page a TD owns, as its PAMT leaf describes it. */
+struct tdxsim_td_page {
+	u64 hpa;		/* first byte of the page */
+	int level;		/* TDX_PS_* of the PAMT leaf */
+	u8 pt;			/* PT_TDR, PT_TDCX (TDCX and TDVPX), PT_TDVPR, PT_EPT, PT_REG */
+};
+
+/*
+ * Iterate over the pages the TD of @tdr_pa owns, in address order, the TDR
+ * included: stores the first page whose PAMT leaf covers *@cursor or lies
+ * above it, moves *@cursor past it and returns 0; returns -ENOENT when there
+ * is none left and -EINVAL when @tdr_pa is not a TDR.  Start with *@cursor
+ * = 0.  The walk reads the PAMT without locks: pages given or taken by
+ * concurrent SEAMCALLs may or may not be seen.  Same rules as
+ * tdxsim_td_info() otherwise.  Dynamic-PAMT pair pages belong to no TD: see
+ * tdxsim_pamt_lookup() of a 2MB range for those.
+ */
+int tdxsim_td_page_next(struct tdxsim *sim, u64 tdr_pa, u64 *cursor, struct tdxsim_td_page *page);
 
 /* TDR child count (pages the TD owns, in 4K units for data pages). */
 u64 tdxsim_td_chldcnt(struct tdxsim *sim, const struct tdxsim_td *td);

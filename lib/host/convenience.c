@@ -1,13 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Conveniences for tests: build and tear down a TD and its vCPUs through the
- * real SEAMCALL path (tdxsim_seamcall()), the way a host would.
+ * real SEAMCALL path (tdxsim_seamcall()), the way a host would.  Host code:
+ * it sees the simulator through include/tdxsim/ only (meson builds it
+ * without lib/module on the include path).
  */
-#include "tdxsim-internal.h"
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/sys/queue.h>
+
+#include <tdxsim/tdxsim.h>
 
 /* Any 1KB-aligned shared address will do: TD_PARAMS content is not modelled. */
 #define TDXSIM_TD_PARAMS_PA	0x1000ULL
-#define TEARDOWN_RETRIES	16
+/*
+ * Every retry loop is bounded.  BUSY is retried as KVM retries it (a lock
+ * another call holds for a moment); a BUSY that outlives the bound is
+ * reported like any other failure.
+ */
+#define HOST_RETRIES		16
+#define SZ_2M			(1ULL << 21)
 
 /* The host's vCPU handle; the public part first. */
 struct vcpu_handle {
@@ -63,16 +78,44 @@ static u64 seamcall(struct tdxsim *sim, u64 leaf, struct tdx_module_args *a)
 	return tdxsim_seamcall(sim, leaf, a);
 }
 
+/* The call again while it answers TDX_OPERAND_BUSY, at most HOST_RETRIES times. */
+static u64 seamcall_retry(struct tdxsim *sim, u64 leaf, struct tdx_module_args *in)
+{
+	struct tdx_module_args a = *in;
+	u64 err = TDX_SUCCESS;
+
+	for (int i = 0; i < HOST_RETRIES; i++) {
+		a = *in;
+		err = seamcall(sim, leaf, &a);
+		if (!IS_TDX_OPERAND_BUSY(err))
+			break;
+	}
+	*in = a;
+	return err;
+}
+
+static bool sim_dpamt(struct tdxsim *sim)
+{
+	return tdxsim_get_config(sim)->features0 & TDX_FEATURES0_DYNAMIC_PAMT;
+}
+
 /*
  * With Dynamic PAMT a page given to the module needs its 2MB range's pair.
- * Install one if missing; the pair stays until TDXSIM_TEARDOWN_FREE_PAMT.
+ * Install one if missing; *@installed says whether this call did.  The pair
+ * stays until TDXSIM_TEARDOWN_FREE_PAMT (or a failed tdxsim_td_create()).
  */
-static u64 ensure_pamt_pair(struct tdxsim *sim, u64 pa)
+static u64 ensure_pamt_pair(struct tdxsim *sim, u64 pa, bool *installed)
 {
 	struct tdx_module_args a = { 0 };
+	struct tdxsim_pamt_info pi;
 	u64 p0, p1, err;
 
-	if (!sim_dpamt(sim) || pamt_entry_at(sim, pa, TDX_PS_2M)->pt == PT_PAMT)
+	*installed = false;
+	if (!sim_dpamt(sim))
+		return TDX_SUCCESS;
+	if (tdxsim_pamt_lookup(sim, pa, &pi))
+		return TDX_SW_ERROR;
+	if (pi.dpamt_pair)
 		return TDX_SUCCESS;
 	p0 = tdxsim_page_alloc(sim, TDX_PS_4K);
 	p1 = p0 ? tdxsim_page_alloc(sim, TDX_PS_4K) : 0;
@@ -90,76 +133,127 @@ static u64 ensure_pamt_pair(struct tdxsim *sim, u64 pa)
 		tdxsim_page_free(sim, p1, TDX_PS_4K);
 		if (IS_TDX_HPA_RANGE_NOT_FREE(err))	/* someone installed it meanwhile */
 			err = TDX_SUCCESS;
+		return err;
 	}
-	return err;
+	*installed = true;
+	return TDX_SUCCESS;
 }
 
-/* A fresh 4K page for the module, its pair installed. */
-static u64 alloc_module_page(struct tdxsim *sim, u64 *pa)
+/* Hand a page the module gave back to the pool, reset first with the quirk. */
+static int give_back(struct tdxsim *sim, u64 pa, int level)
 {
+	u64 size = tdx_level_size(level);
+	int ret = 0;
+
+	if (tdxsim_get_config(sim)->reset_quirk)
+		tdxsim_page_reset(sim, pa, size);
+	if (level == TDX_PS_4K)
+		return tdxsim_page_free(sim, pa, TDX_PS_4K);
+	for (u64 off = 0; off < size && !ret; off += SZ_2M)
+		ret = tdxsim_page_free(sim, pa + off, TDX_PS_2M);
+	return ret;
+}
+
+/*
+ * PAMT.REMOVE the pair of @pa's 2MB range if no page uses it, and give its
+ * pages back.  0, or -EIO when the module refused (the range is busy or in use).
+ */
+static int remove_pamt_pair(struct tdxsim *sim, u64 pa)
+{
+	struct tdx_module_args a = { .rcx = (pa & ~(SZ_2M - 1)) | TDX_PS_2M };
+	struct tdxsim_pamt_info pi;
+	int ret = 0;
+
+	if (tdxsim_pamt_lookup(sim, pa, &pi) || !pi.dpamt_pair || pi.dpamt_count)
+		return 0;
+	if (seamcall_retry(sim, TDH_PHYMEM_PAMT_REMOVE, &a))
+		return -EIO;
+	if (give_back(sim, a.rdx, TDX_PS_4K))
+		ret = -EIO;
+	if (give_back(sim, a.r8, TDX_PS_4K))
+		ret = -EIO;
+	return ret;
+}
+
+/*
+ * A fresh 4K page for the module, its pair installed.  @pairs (may be NULL)
+ * collects the 2MB ranges whose pair this call installed, *@nr_pairs of them.
+ */
+static u64 alloc_module_page(struct tdxsim *sim, u64 *pa, u64 *pairs, unsigned int *nr_pairs)
+{
+	bool installed;
 	u64 err;
 
 	*pa = tdxsim_page_alloc(sim, TDX_PS_4K);
 	if (!*pa)
 		return TDX_SW_ERROR;
-	err = ensure_pamt_pair(sim, *pa);
+	err = ensure_pamt_pair(sim, *pa, &installed);
 	if (err) {
 		tdxsim_page_free(sim, *pa, TDX_PS_4K);
 		*pa = 0;
+		return err;
+	}
+	if (installed && pairs)
+		pairs[(*nr_pairs)++] = *pa;
+	return TDX_SUCCESS;
+}
+
+/*
+ * TDH.MNG.CREATE with the first HKID the module takes: each private KeyID
+ * (the shared MKTME ones come first) is tried once, as the host does not see
+ * the module's key table, so a module that keeps answering HKID_NOT_FREE
+ * ends the loop.
+ */
+static u64 mng_create(struct tdxsim *sim, struct tdxsim_td *td)
+{
+	const struct tdxsim_config *cfg = tdxsim_get_config(sim);
+	unsigned int nr_hkids = 1U << cfg->nr_hkid_bits;
+	u64 err = TDX_HKID_NOT_FREE;
+
+	for (unsigned int k = cfg->nr_mktme_hkids + 1; k < nr_hkids; k++) {
+		struct tdx_module_args a = { .rcx = td->tdr_pa, .rdx = k };
+
+		err = seamcall(sim, TDH_MNG_CREATE, &a);
+		if (TDX_STATUS(err) != TDX_HKID_NOT_FREE) {
+			td->hkid = (u16)k;
+			break;
+		}
 	}
 	return err;
 }
 
-static u16 pick_hkid(struct tdxsim *sim)
-{
-	const struct tdxsim_config *cfg = tdxsim_get_config(sim);
-
-	/* Private KeyIDs only: the shared (MKTME) ones come first. */
-	for (u16 k = cfg->nr_mktme_hkids + 1; k < (1U << cfg->nr_hkid_bits); k++) {
-		if (!__atomic_load_n(&sim->hkid_used[k], __ATOMIC_ACQUIRE))
-			return k;
-	}
-	return 0;
-}
-
 struct tdxsim_td *tdxsim_td_create(struct tdxsim *sim, u64 *status)
 {
+	const struct tdxsim_config *cfg = tdxsim_get_config(sim);
+	u64 pairs[1 + TDXSIM_MAX_TDCS_PAGES];
 	struct tdx_module_args a = { 0 };
+	unsigned int nr_pairs = 0;
 	struct tdxsim_td *td;
 	u64 err;
 
 	td = calloc(1, sizeof(*td));
 	if (!td) {
+		errno = ENOMEM;
 		*status = TDX_SW_ERROR;
 		return NULL;
 	}
 	td->sim = sim;
-	err = alloc_module_page(sim, &td->tdr_pa);
+	err = alloc_module_page(sim, &td->tdr_pa, pairs, &nr_pairs);
 	if (err)
-		goto fail_free;
-	do {
-		td->hkid = pick_hkid(sim);
-		if (!td->hkid) {
-			err = TDX_SW_ERROR;
-			errno = ENOSPC;
-			tdxsim_page_free(sim, td->tdr_pa, TDX_PS_4K);
-			goto fail_free;
-		}
-		a = (struct tdx_module_args){ .rcx = td->tdr_pa, .rdx = td->hkid };
-		err = seamcall(sim, TDH_MNG_CREATE, &a);
-	} while (TDX_STATUS(err) == TDX_HKID_NOT_FREE);
+		goto fail;
+	err = mng_create(sim, td);
 	if (err) {
 		tdxsim_page_free(sim, td->tdr_pa, TDX_PS_4K);
-		goto fail_free;
+		goto fail;
 	}
 	a = (struct tdx_module_args){ .rcx = td->tdr_pa };
 	err = seamcall(sim, TDH_MNG_KEY_CONFIG, &a);
 	if (err)
 		goto fail_teardown;
-	for (unsigned int i = 0; i < sim->cfg.nr_tdcs_pages; i++) {
+	for (unsigned int i = 0; i < cfg->nr_tdcs_pages; i++) {
 		u64 page;
 
-		err = alloc_module_page(sim, &page);
+		err = alloc_module_page(sim, &page, pairs, &nr_pairs);
 		if (err)
 			goto fail_teardown;
 		a = (struct tdx_module_args){ .rcx = page, .rdx = td->tdr_pa };
@@ -178,12 +272,15 @@ struct tdxsim_td *tdxsim_td_create(struct tdxsim *sim, u64 *status)
 	return td;
 
 fail_teardown:
-	*status = err;
+	/* The TD's pages go back through the module; the handle goes with them. */
 	tdxsim_td_teardown(td, 0);
-	return NULL;
-fail_free:
+	td = NULL;
+fail:
 	*status = err;
-	td_handle_free(td);
+	/* Pairs this call installed and nothing uses any more. */
+	for (unsigned int i = 0; i < nr_pairs; i++)
+		remove_pamt_pair(sim, pairs[i]);
+	free(td);
 	return NULL;
 }
 
@@ -209,7 +306,7 @@ struct tdxsim_vcpu *tdxsim_vcpu_create(struct tdxsim_td *td, u64 *status)
 		*status = TDX_SW_ERROR;
 		return NULL;
 	}
-	err = alloc_module_page(sim, &page);
+	err = alloc_module_page(sim, &page, NULL, NULL);
 	if (err)
 		goto fail;
 	a.rcx = page;
@@ -226,8 +323,8 @@ struct tdxsim_vcpu *tdxsim_vcpu_create(struct tdxsim_td *td, u64 *status)
 	LIST_INSERT_HEAD(&h->vcpus, v, link);
 	x2apic_id = h->next_x2apic_id++;
 	pthread_mutex_unlock(&h->lock);
-	for (unsigned int i = 0; i < sim->cfg.nr_tdvpx_pages; i++) {
-		err = alloc_module_page(sim, &page);
+	for (unsigned int i = 0; i < tdxsim_get_config(sim)->nr_tdvpx_pages; i++) {
+		err = alloc_module_page(sim, &page, NULL, NULL);
 		if (err)
 			goto fail_owned;
 		a = (struct tdx_module_args){ .rcx = page, .rdx = v->pub.tdvpr_pa };
@@ -317,6 +414,11 @@ void tdxsim_td_kick_vcpus(struct tdxsim_td *td)
 	free(list);
 }
 
+/*
+ * Kick every vCPU, then TDH.VP.FLUSH each associated one (tdx_flush_vp()):
+ * BUSY is retried, VCPU_NOT_ASSOCIATED (flushed meanwhile) is fine.  Returns
+ * the first other failure, or TDX_SUCCESS.
+ */
 u64 tdxsim_td_flush_vcpus(struct tdxsim_td *td)
 {
 	u64 err, ret = TDX_SUCCESS;
@@ -333,45 +435,73 @@ u64 tdxsim_td_flush_vcpus(struct tdxsim_td *td)
 
 		if (tdxsim_vp_info(td->sim, list[i], &info) || !info.associated)
 			continue;
-		err = seamcall(td->sim, TDH_VP_FLUSH, &a);
-		if (err && !ret)
+		err = seamcall_retry(td->sim, TDH_VP_FLUSH, &a);
+		if (err && !IS_TDX_VCPU_NOT_ASSOCIATED(err) && !ret)
 			ret = err;
 	}
 	free(list);
 	return ret;
 }
 
-/* Retry a teardown SEAMCALL that lost a race (BUSY) a bounded number of times. */
-static u64 seamcall_retry(struct tdxsim *sim, u64 leaf, struct tdx_module_args *in)
+/*
+ * TDH.PHYMEM.CACHE.WB as the kernel runs it: resumed (RCX = 1) after
+ * INTERRUPTED_RESUMABLE, BUSY retried; NO_HKID_READY_TO_WBCACHE means another
+ * caller already wrote the caches back.
+ */
+static u64 cache_wb(struct tdxsim *sim)
 {
-	struct tdx_module_args a;
-	u64 err = TDX_SUCCESS;
+	u64 resume = 0, err = TDX_SUCCESS;
 
-	for (int i = 0; i < TEARDOWN_RETRIES; i++) {
-		a = *in;
-		err = seamcall(sim, leaf, &a);
-		if (!IS_TDX_OPERAND_BUSY(err))
-			break;
+	for (int i = 0; i < HOST_RETRIES; i++) {
+		struct tdx_module_args a = { .rcx = resume };
+
+		err = seamcall(sim, TDH_PHYMEM_CACHE_WB, &a);
+		if (IS_TDX_OPERAND_BUSY(err))
+			continue;
+		if (TDX_STATUS(err) == TDX_INTERRUPTED_RESUMABLE) {
+			resume = 1;
+			continue;
+		}
+		if (TDX_STATUS(err) == TDX_NO_HKID_READY_TO_WBCACHE)
+			err = TDX_SUCCESS;
+		break;
 	}
-	*in = a;
 	return err;
 }
 
-static int give_back(struct tdxsim *sim, u64 pa, int level)
+/*
+ * Take the TD from wherever it is to TEARDOWN (tdx_mmu_release_hkid()):
+ * flush the vCPUs, VPFLUSHDONE, CACHE.WB, KEY.FREEID.  0, or -EIO at the
+ * first step that failed (the TD stays there; a later teardown resumes).
+ */
+static int release_hkid(struct tdxsim_td *td)
 {
-	u64 size = tdx_level_size(level);
-	int ret = 0;
+	struct tdxsim *sim = td->sim;
+	struct tdx_module_args a;
+	struct tdxsim_td_info info;
 
-	if (sim->cfg.reset_quirk)
-		tdxsim_page_reset(sim, pa, size);
-	if (level == TDX_PS_4K)
-		return tdxsim_page_free(sim, pa, TDX_PS_4K);
-	for (u64 off = 0; off < size && !ret; off += SZ_2M)
-		ret = tdxsim_page_free(sim, pa + off, TDX_PS_2M);
-	return ret;
+	if (tdxsim_td_info(sim, td->tdr_pa, &info))
+		return -EIO;
+	if (info.lifecycle == TDXSIM_TD_HKID_ASSIGNED ||
+	    info.lifecycle == TDXSIM_TD_KEYS_CONFIGURED) {
+		if (tdxsim_td_flush_vcpus(td))
+			return -EIO;
+		a = (struct tdx_module_args){ .rcx = td->tdr_pa };
+		if (seamcall_retry(sim, TDH_MNG_VPFLUSHDONE, &a))
+			return -EIO;
+		info.lifecycle = TDXSIM_TD_BLOCKED;
+	}
+	if (info.lifecycle == TDXSIM_TD_BLOCKED) {
+		if (cache_wb(sim))
+			return -EIO;
+		a = (struct tdx_module_args){ .rcx = td->tdr_pa };
+		if (seamcall_retry(sim, TDH_MNG_KEY_FREEID, &a))
+			return -EIO;
+	}
+	return 0;
 }
 
-/* RECLAIM a page the module reports, and hand it back to the pool. */
+/* RECLAIM a page the TD owns, and hand it back to the pool. */
 static int reclaim_and_free(struct tdxsim *sim, u64 pa)
 {
 	struct tdx_module_args a = { .rcx = pa };
@@ -382,106 +512,59 @@ static int reclaim_and_free(struct tdxsim *sim, u64 pa)
 	return give_back(sim, pa, (int)a.r8);
 }
 
-static int reclaim_td_pages(struct tdxsim *sim, u16 id)
+/*
+ * Every page the TD owns, then the TDR (only once the child count is 0).
+ * A page that fails is left and counted; the others still go back.
+ */
+static int reclaim_td_pages(struct tdxsim_td *td)
 {
+	struct tdxsim *sim = td->sim;
+	struct tdxsim_td_page page;
+	struct tdxsim_td_info info;
+	u64 cursor = 0;
 	int ret = 0;
 
-	for (u64 pa = sim->cfg.mem_base; pa < sim->mem_end; pa += SZ_2M) {
-		struct pamt_entry *e;
-		int lvl = pamt_leaf_level(sim, pa);
-
-		if (lvl == TDX_PS_1G && !((pa - sim->cfg.mem_base) & (SZ_1G - 1))) {
-			e = pamt_entry_at(sim, pa, TDX_PS_1G);
-			if (e->pt != PT_NDA && e->owner == id && reclaim_and_free(sim, pa))
-				ret = -EIO;
-			continue;
-		}
-		e = pamt_entry_at(sim, pa, TDX_PS_2M);
-		if (e->pt != PT_NDA && e->pt != PT_PAMT) {
-			if (e->owner == id && reclaim_and_free(sim, pa))
-				ret = -EIO;
-			continue;
-		}
-		if (lvl != TDX_PS_4K)
-			continue;
-		for (u64 off = 0; off < SZ_2M; off += PAGE_SIZE) {
-			e = pamt_entry_at(sim, pa + off, TDX_PS_4K);
-			if (e->pt != PT_NDA && e->pt != PT_TDR && e->owner == id &&
-			    reclaim_and_free(sim, pa + off))
-				ret = -EIO;
-		}
+	while (!tdxsim_td_page_next(sim, td->tdr_pa, &cursor, &page)) {
+		if (page.pt != PT_TDR && reclaim_and_free(sim, page.hpa))
+			ret = -EIO;
 	}
-	return ret;
+	if (ret || tdxsim_td_info(sim, td->tdr_pa, &info) || info.chldcnt)
+		return -EIO;
+	return reclaim_and_free(sim, td->tdr_pa);
 }
 
 /* PAMT.REMOVE every pair whose 2MB range is empty, and free its pages. */
 static int free_empty_pairs(struct tdxsim *sim)
 {
+	const struct tdxsim_config *cfg = tdxsim_get_config(sim);
 	int ret = 0;
 
-	for (u64 pa = sim->cfg.mem_base; pa < sim->mem_end; pa += SZ_2M) {
-		struct tdx_module_args a = { .rcx = pa | TDX_PS_2M };
-		u64 err;
-
-		if (pamt_entry_at(sim, pa, TDX_PS_2M)->pt != PT_PAMT ||
-		    sim->dpamt[pa_to_idx2m(sim, pa)].page_count)
-			continue;
-		err = seamcall_retry(sim, TDH_PHYMEM_PAMT_REMOVE, &a);
-		if (err) {
-			ret = -EIO;
-			continue;
-		}
-		if (give_back(sim, a.rdx, TDX_PS_4K) || give_back(sim, a.r8, TDX_PS_4K))
+	for (u64 pa = cfg->mem_base; pa < cfg->mem_base + cfg->mem_size; pa += SZ_2M) {
+		if (remove_pamt_pair(sim, pa))
 			ret = -EIO;
 	}
 	return ret;
 }
 
-int tdxsim_td_teardown(struct tdxsim_td *h, unsigned int flags)
+int tdxsim_td_teardown(struct tdxsim_td *td, unsigned int flags)
 {
+	struct tdxsim_td_info info;
 	struct tdxsim *sim;
-	struct tdx_module_args a;
-	struct td *td;
-	int ret = 0;
-	u64 err;
+	int ret;
 
-	if (!h)
+	if (!td)
 		return 0;
-	sim = h->sim;
-	td = td_by_tdr(sim, h->tdr_pa);
-	if (!td) {
-		td_handle_free(h);
+	sim = td->sim;
+	if (tdxsim_td_info(sim, td->tdr_pa, &info)) {
+		td_handle_free(td);
 		return -EINVAL;
 	}
-	tdxsim_td_kick_vcpus(h);
-	if (td->lifecycle == TD_KEYS_CONFIGURED) {
-		tdxsim_td_flush_vcpus(h);
-		a = (struct tdx_module_args){ .rcx = h->tdr_pa };
-		if (seamcall_retry(sim, TDH_MNG_VPFLUSHDONE, &a))
-			ret = -EIO;
-	}
-	if (td->lifecycle == TD_HKID_ASSIGNED) {
-		a = (struct tdx_module_args){ .rcx = h->tdr_pa };
-		if (seamcall_retry(sim, TDH_MNG_VPFLUSHDONE, &a))
-			ret = -EIO;
-	}
-	if (td->lifecycle == TD_BLOCKED) {
-		a = (struct tdx_module_args){ .rcx = 0 };
-		seamcall_retry(sim, TDH_PHYMEM_CACHE_WB, &a);
-		a = (struct tdx_module_args){ .rcx = h->tdr_pa };
-		if (seamcall_retry(sim, TDH_MNG_KEY_FREEID, &a))
-			ret = -EIO;
-	}
-	if (reclaim_td_pages(sim, td->id))
-		ret = -EIO;
-	a = (struct tdx_module_args){ .rcx = h->tdr_pa };
-	err = seamcall_retry(sim, TDH_PHYMEM_PAGE_RECLAIM, &a);
-	if (err)
-		ret = -EIO;
-	else if (give_back(sim, h->tdr_pa, TDX_PS_4K))
-		ret = -EIO;
+	tdxsim_td_kick_vcpus(td);
+	ret = release_hkid(td);
+	if (!ret)
+		ret = reclaim_td_pages(td);
 	if (flags & TDXSIM_TEARDOWN_FREE_PAMT && sim_dpamt(sim) && free_empty_pairs(sim))
 		ret = -EIO;
-	td_handle_free(h);
+	td_handle_free(td);
 	return ret;
 }

@@ -116,3 +116,56 @@ u64 tdxsim_td_epoch(struct tdxsim *sim, const struct tdxsim_td *h)
 
 	return td ? __atomic_load_n(&td->td_epoch, __ATOMIC_RELAXED) : 0;
 }
+
+int tdxsim_td_info(struct tdxsim *sim, u64 tdr_pa, struct tdxsim_td_info *info)
+{
+	struct td *td = td_by_tdr(sim, tdr_pa);
+
+	memset(info, 0, sizeof(*info));
+	if (!td)
+		return -EINVAL;
+	info->lifecycle = __atomic_load_n(&td->lifecycle, __ATOMIC_ACQUIRE);
+	info->op_state = __atomic_load_n(&td->op_state, __ATOMIC_ACQUIRE);
+	info->fatal = __atomic_load_n(&td->fatal, __ATOMIC_RELAXED);
+	info->wbcache_pending = __atomic_load_n(&td->wbcache_pending, __ATOMIC_ACQUIRE);
+	info->hkid = td->hkid;
+	info->chldcnt = __atomic_load_n(&td->chldcnt, __ATOMIC_RELAXED);
+	info->epoch = __atomic_load_n(&td->td_epoch, __ATOMIC_RELAXED);
+	info->nr_tdcx = __atomic_load_n(&td->nr_tdcx, __ATOMIC_RELAXED);
+	info->nr_vcpus = __atomic_load_n(&td->num_vcpus, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/*
+ * Walk the PAMT upwards from *@cursor: at each address the leaf that covers
+ * it (1G, 2M or 4K), skipping leaves @td does not own.  The TDR's entry
+ * carries the TD id too (mng.c), so the TDR is found like any other page.
+ */
+int tdxsim_td_page_next(struct tdxsim *sim, u64 tdr_pa, u64 *cursor, struct tdxsim_td_page *page)
+{
+	struct td *td = td_by_tdr(sim, tdr_pa);
+	u64 pa;
+
+	memset(page, 0, sizeof(*page));
+	if (!td)
+		return -EINVAL;
+	pa = *cursor < sim->cfg.mem_base ? sim->cfg.mem_base : (*cursor + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	while (pa >= sim->cfg.mem_base && pa < sim->mem_end) {
+		int level = pamt_leaf_level(sim, pa);
+		u64 size = tdx_level_size(level);
+		u64 base = pa & ~(size - 1);	/* mem_base is 1GB aligned */
+		struct pamt_entry *e = pamt_entry_at(sim, base, level);
+		u8 pt = __atomic_load_n(&e->pt, __ATOMIC_ACQUIRE);
+
+		if (pt != PT_NDA && pt != PT_PAMT && pt != PT_RSVD && e->owner == td->id) {
+			page->hpa = base;
+			page->level = level;
+			page->pt = pt;
+			*cursor = base + size;
+			return 0;
+		}
+		pa = base + size;
+	}
+	*cursor = sim->mem_end;
+	return -ENOENT;
+}
