@@ -60,7 +60,10 @@ enum tdxsim_hook_lock {
 	/*
 	 * A PAMT entry: .pa is the start of the page or range it covers, .level
 	 * its level.  The TDR, TDVPR and TDCX pages, guest and S-EPT pages, and
-	 * the 2MB entry a Dynamic-PAMT 4K walk holds shared on its way down.
+	 * the parents a PAMT walk holds shared on its way down (the 1GB entry,
+	 * then the 2MB entry unless the walk stops there), as pamt_walk() does.
+	 * A walk that stops above 4K with an exclusive lock takes the entry
+	 * shared and then tries to promote it: a second, exclusive, event.
 	 */
 	TDXSIM_HOOK_LOCK_PAMT,
 	TDXSIM_HOOK_LOCK_OP_STATE,	/* the TD's op_state lock; .pa = TDR */

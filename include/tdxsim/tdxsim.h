@@ -98,6 +98,25 @@ const struct tdxsim_config *tdxsim_get_config(const struct tdxsim *sim);
  * TDH.VP.ENTER (leaf 0, RCX = TDVPR) models only the entry half: it samples
  * the TD epoch, puts the vCPU in guest mode and returns TDX_SUCCESS.  The vCPU
  * leaves the guest through tdxsim_vp_exit() or a TDCALL that exits.
+ *
+ * Host bugs that never clear.  Most TDX_OPERAND_BUSY answers are contention
+ * and a retry clears them.  Some come from the call itself: it already holds
+ * the PAMT entry (or a parent entry, which a PAMT walk holds shared until the
+ * call ends) that it needs again, so the same call answers BUSY every time,
+ * single-threaded, on real hardware as here (pamt_manager.c pamt_walk(),
+ * pamt_demote()).  A host that retries such a call loops forever.  Known cases:
+ *  - TDH.MEM.PAGE.AUG of a 2MB page (R8) whose 2MB physical range holds the
+ *    TD's own TDR: TDX_OPERAND_BUSY|R8.  The call holds the TDR's 1GB and 2MB
+ *    PAMT entries shared and cannot promote the range's 2MB entry.  (Another
+ *    TD page in the range is TDX_PAGE_METADATA_INCORRECT|R8.)
+ *  - TDH.MEM.PAGE.DEMOTE with a Dynamic-PAMT pair page (R12 or R13) inside the
+ *    2MB page being demoted: TDX_OPERAND_BUSY|R12 (|R13).  The call holds that
+ *    page's 2MB PAMT entry exclusive.
+ *  - Any leaf given the same page twice where it locks both, e.g.
+ *    TDH.MNG.ADDCX with RCX = the TDR: TDX_OPERAND_BUSY|RCX.
+ * The same such BUSY twice in a row (same leaf, TD, entry and operand) is
+ * recorded as a host misuse that tdxsim_check() reports ("retried: ... never
+ * clears").
  */
 u64 tdxsim_seamcall(struct tdxsim *sim, u64 rax, struct tdx_module_args *args);
 
@@ -445,7 +464,8 @@ enum tdxsim_invariant {
 	TDXSIM_INV_FREE_OWNED,		/* page free in the host pool but owned by the module */
 	TDXSIM_INV_EPOCH,		/* epoch refcounts vs vCPUs in guest */
 	TDXSIM_INV_ORPHAN,		/* PAMT says owned but nothing references it */
-	TDXSIM_INV_HOST_MISUSE,		/* host freed/reused a page illegally */
+	TDXSIM_INV_HOST_MISUSE,		/* host freed/reused a page illegally, or retried
+					 * a BUSY that never clears (tdxsim_seamcall()) */
 	TDXSIM_INV_LOCK_HELD,		/* a lock still held while quiescent */
 	TDXSIM_INV_NR,
 };

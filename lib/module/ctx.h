@@ -154,6 +154,18 @@ static inline bool ctx_pamt_try_lock(struct seamcall_ctx *c, struct pamt_entry *
 	return ok;
 }
 
+/* A PAMT walk's own shared hold of that entry made exclusive. */
+static inline bool ctx_pamt_try_promote(struct seamcall_ctx *c, struct pamt_entry *e,
+					u64 pa, int level, u32 operand)
+{
+	bool ok = pamt_try_promote(e);
+
+	if (unlikely(c->hook))
+		ctx_hook_lock(c, TDXSIM_HOOK_LOCK_PAMT, operand, pa, 0, level,
+			      TDX_LOCK_EXCLUSIVE, ok);
+	return ok;
+}
+
 /* The host side of the S-EPT entry lock of (@gpa, @level). */
 static inline bool ctx_sept_lock_host(struct seamcall_ctx *c, u64 *ep, u64 gpa, int level,
 				      u32 operand)

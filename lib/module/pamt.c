@@ -198,47 +198,139 @@ void pamt_unlock_page(struct pamt_locked *l)
 		pamt_unlock(l->e, l->t);
 	if (l->e2m)
 		pamt_unlock(l->e2m, TDX_LOCK_SHARED);
+	if (l->e1g)
+		pamt_unlock(l->e1g, TDX_LOCK_SHARED);
 	l->e = NULL;
 	l->e2m = NULL;
+	l->e1g = NULL;
+}
+
+/* Does @c hold @e through a walk other than @except (the one in progress)? */
+static bool walk_holds(const struct pamt_locked *l, const struct pamt_entry *e,
+		       const struct pamt_locked *except)
+{
+	return l != except && (l->e == e || l->e2m == e || l->e1g == e);
+}
+
+static bool ctx_holds_pamt_entry(struct seamcall_ctx *c, const struct pamt_entry *e,
+				 const struct pamt_locked *except)
+{
+	if (walk_holds(&c->tdr, e, except))
+		return true;
+	for (unsigned int i = 0; i < c->npl; i++) {
+		if (walk_holds(&c->pl[i], e, except))
+			return true;
+	}
+	return false;
 }
 
 /*
- * Walk towards @level and lock the entry reached with @t.  A 4K entry of a
- * Dynamic-PAMT range is reached through its 2MB node, which is held shared
- * (the 2MB-granularity lock PAMT.ADD/REMOVE take exclusive).
- * On success out->e is locked and out->level says which level it is.
+ * A BUSY the call causes itself: it already holds the entry it now needs,
+ * so the same call answers BUSY every time, on real hardware too (see "Host
+ * bugs that never clear" in tdxsim.h).  A host that retries it loops
+ * forever: the second identical failure in a row is recorded as host misuse,
+ * so tdxsim_check() names it.
+ */
+static void note_self_busy(struct seamcall_ctx *c, u64 pa, int level, u32 operand)
+{
+	struct tdxsim *sim = c->sim;
+	u64 tdr = c->td ? c->td->tdr_pa : 0;
+	char name[64];
+	bool again;
+
+	pthread_mutex_lock(&sim->misuse_lock);
+	again = sim->self_busy.leaf == c->leaf && sim->self_busy.pa == pa &&
+		sim->self_busy.operand == operand && sim->self_busy.tdr == tdr;
+	sim->self_busy.leaf = c->leaf;
+	sim->self_busy.pa = pa;
+	sim->self_busy.operand = operand;
+	sim->self_busy.tdr = tdr;
+	sim->self_busy.repeats = again ? sim->self_busy.repeats + 1 : 0;
+	again = sim->self_busy.repeats == 1;
+	pthread_mutex_unlock(&sim->misuse_lock);
+	if (!again)
+		return;
+	tdxsim_status_name(api_error_with_operand_id(TDX_OPERAND_BUSY, operand), name,
+			   sizeof(name));
+	sim_record_misuse(sim, pa,
+			  "leaf %u retried: %s on the %s PAMT entry of %#llx never clears, the call itself holds it",
+			  c->leaf, name, level == TDX_PS_4K ? "4K" : level == TDX_PS_2M ? "2MB" : "1GB",
+			  (unsigned long long)pa);
+}
+
+/* One try-lock (or promotion) of the walk; on failure, why. */
+static bool walk_try(struct seamcall_ctx *c, struct pamt_entry *e, enum lock_type t,
+		     bool promote, u64 pa, int level, u32 operand, const struct pamt_locked *out)
+{
+	u64 base = pa & ~(tdx_level_size(level) - 1);
+	bool ok = promote ? ctx_pamt_try_promote(c, e, base, level, operand) :
+			    ctx_pamt_try_lock(c, e, t, base, level, operand);
+
+	if (!ok && ctx_holds_pamt_entry(c, e, out))
+		note_self_busy(c, base, level, operand);
+	return ok;
+}
+
+/*
+ * pamt_walk() (pamt_manager.c): towards @level, the 1GB entry shared, then
+ * (unless it is the leaf) the 2MB entry shared, then the 4K entry with @t; a
+ * leaf above 4K taken shared first and promoted when @t is exclusive.  The
+ * parents stay held shared until the unwalk, in static PAMT mode as with
+ * Dynamic PAMT, so a 2MB exclusive walk and any walk through the same 2MB
+ * entry contend.  A 4K level exists with Dynamic PAMT only while the 2MB
+ * entry is PT_PAMT.  Types are read after each lock, as the module does.
+ * On success out->e is locked @t and out->level says which level it is.
+ *
+ * The 8-bit lock counts 127 shared holders at most: a walk that would be the
+ * 128th one through a 1GB entry answers BUSY.
  */
 u64 pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
 		   u32 operand, struct pamt_locked *out)
 {
 	struct tdxsim *sim = c->sim;
-	int reached = pamt_walk_level(sim, pa, level);
+	struct pamt_entry *e1g = pamt_entry_at(sim, pa, TDX_PS_1G);
+	struct pamt_entry *e2m, *e4k;
+	bool excl = t == TDX_LOCK_EXCLUSIVE;
+	u8 pt;
 
 	memset(out, 0, sizeof(*out));
-	if (reached == TDX_PS_4K && sim_dpamt(sim)) {
-		struct pamt_entry *e2m = pamt_entry_at(sim, pa, TDX_PS_2M);
-
-		if (!ctx_pamt_try_lock(c, e2m, TDX_LOCK_SHARED, pa & ~(SZ_2M - 1), TDX_PS_2M,
-				       operand))
-			return api_error_with_operand_id(TDX_OPERAND_BUSY, operand);
-		/* The pair may have gone between the walk and the lock. */
-		if (e2m->pt != PT_PAMT) {
-			pamt_unlock(e2m, TDX_LOCK_SHARED);
-			reached = TDX_PS_2M;
-		} else {
-			out->e2m = e2m;
-		}
-	}
-	out->e = pamt_entry_at(sim, pa, reached);
 	out->t = t;
-	out->level = reached;
-	if (!ctx_pamt_try_lock(c, out->e, t, pa & ~(tdx_level_size(reached) - 1), reached,
-			       operand)) {
-		out->e = NULL;
-		pamt_unlock_page(out);
+	if (!walk_try(c, e1g, TDX_LOCK_SHARED, false, pa, TDX_PS_1G, operand, out))
 		return api_error_with_operand_id(TDX_OPERAND_BUSY, operand);
+	if (__atomic_load_n(&e1g->pt, __ATOMIC_ACQUIRE) != PT_NDA || level == TDX_PS_1G) {
+		out->t = excl ? TDX_LOCK_EXCLUSIVE : TDX_LOCK_SHARED;
+		if (excl && !walk_try(c, e1g, t, true, pa, TDX_PS_1G, operand, out))
+			goto busy_1g;
+		out->e = e1g;
+		out->level = TDX_PS_1G;
+		return TDX_SUCCESS;
 	}
+	e2m = pamt_entry_at(sim, pa, TDX_PS_2M);
+	if (!walk_try(c, e2m, TDX_LOCK_SHARED, false, pa, TDX_PS_2M, operand, out))
+		goto busy_1g;
+	pt = __atomic_load_n(&e2m->pt, __ATOMIC_ACQUIRE);
+	if ((sim_dpamt(sim) ? pt != PT_PAMT : pt != PT_NDA) || level == TDX_PS_2M) {
+		out->t = excl ? TDX_LOCK_EXCLUSIVE : TDX_LOCK_SHARED;
+		if (excl && !walk_try(c, e2m, t, true, pa, TDX_PS_2M, operand, out))
+			goto busy_2m;
+		out->e = e2m;
+		out->e1g = e1g;
+		out->level = TDX_PS_2M;
+		return TDX_SUCCESS;
+	}
+	e4k = pamt_entry_at(sim, pa, TDX_PS_4K);
+	if (!walk_try(c, e4k, t, false, pa, TDX_PS_4K, operand, out))
+		goto busy_2m;
+	out->e = e4k;
+	out->e2m = e2m;
+	out->e1g = e1g;
+	out->level = TDX_PS_4K;
 	return TDX_SUCCESS;
+busy_2m:
+	pamt_unlock(e2m, TDX_LOCK_SHARED);
+busy_1g:
+	pamt_unlock(e1g, TDX_LOCK_SHARED);
+	return api_error_with_operand_id(TDX_OPERAND_BUSY, operand);
 }
 
 /*

@@ -48,6 +48,18 @@ static inline bool pamt_try_lock(struct pamt_entry *p, enum lock_type t)
 	return true;
 }
 
+/*
+ * promote_sharex_lock_hp(): the caller's own shared hold becomes exclusive,
+ * only if it is the single holder.  Else BUSY, the shared hold kept.
+ */
+static inline bool pamt_try_promote(struct pamt_entry *p)
+{
+	u8 v = 1;
+
+	return __atomic_compare_exchange_n(&p->lock, &v, PAMT_LOCK_EXCL, false,
+					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
 static inline void pamt_unlock(struct pamt_entry *p, enum lock_type t)
 {
 	if (t == TDX_LOCK_EXCLUSIVE)
@@ -68,12 +80,16 @@ struct dpamt_node {
 #define PG_NEEDS_RESET		0x04	/* reset quirk: must be reset before reuse */
 #define PG_PAMT_PAGE		0x08	/* the PAMT page bitmap bit: a DPAMT page */
 
-/* A PAMT entry (and, for a Dynamic-PAMT 4K entry, its 2MB node) held locked. */
+/*
+ * A PAMT walk held (pamt_walk_result_t): the leaf entry @e locked @t, and the
+ * parent entries the walk passed through held shared until the unwalk.
+ */
 struct pamt_locked {
 	struct pamt_entry *e;
 	enum lock_type t;
 	int level;			/* level of @e: where the PAMT walk stopped */
-	struct pamt_entry *e2m;		/* DPAMT: the 2MB entry held shared */
+	struct pamt_entry *e2m;		/* the 2MB parent of a 4K leaf, held shared */
+	struct pamt_entry *e1g;		/* the 1GB parent of a 2MB/4K leaf, held shared */
 };
 
 

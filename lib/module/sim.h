@@ -147,6 +147,13 @@ struct tdxsim {
 	pthread_mutex_t misuse_lock;
 	u64 nr_misuse;
 	struct tdxsim_violation misuse[MISUSE_LOG];
+	/* The last BUSY a call caused itself (pamt.c), under misuse_lock. */
+	struct {
+		unsigned int leaf;
+		u32 operand;
+		u64 pa, tdr;
+		u64 repeats;
+	} self_busy;
 };
 
 /* mem.c: physical memory and host allocator */

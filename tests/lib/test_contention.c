@@ -44,6 +44,8 @@ struct parked_call {
 	struct tdxsim_vcpu *vcpu;	/* set: a TDCALL from this vCPU */
 	u64 result;
 	u64 hook_status;		/* the status the leaf had when it parked */
+	int park_pamt_level;		/* >= 0: park once the leaf holds a PAMT entry
+					 * of this level exclusive, before it commits */
 	pthread_t thr;
 	pthread_mutex_t m;
 	pthread_cond_t cv;
@@ -67,8 +69,12 @@ static void hold_hook(void *arg, const struct tdxsim_hook_event *ev)
 {
 	struct parked_call *pc = arg;
 
-	if (ev->point != TDXSIM_HOOK_EXIT || !park_this_thread ||
-	    (ev->leaf | (ev->tdcall ? PARK_TDCALL : 0)) != pc->hook_leaf)
+	if (!park_this_thread || (ev->leaf | (ev->tdcall ? PARK_TDCALL : 0)) != pc->hook_leaf)
+		return;
+	if (pc->park_pamt_level >= 0 ?
+	    ev->point != TDXSIM_HOOK_LOCK || ev->lock != TDXSIM_HOOK_LOCK_PAMT ||
+	    ev->level != pc->park_pamt_level || !ev->exclusive || !ev->acquired :
+	    ev->point != TDXSIM_HOOK_EXIT)
 		return;
 	park_this_thread = false;
 	pthread_mutex_lock(&pc->m);
@@ -102,13 +108,15 @@ static void *parked_thread(void *arg)
 }
 
 /* Start thread A with @pc->rax/args and wait until it is parked in @hook_leaf. */
-static void park_start(struct parked_call *pc, struct fixture *fx, unsigned int hook_leaf)
+static void park_start_at(struct parked_call *pc, struct fixture *fx, unsigned int hook_leaf,
+			  int pamt_level)
 {
 	struct timespec deadline;
 	int rc = 0;
 
 	pc->fx = fx;
 	pc->hook_leaf = hook_leaf;
+	pc->park_pamt_level = pamt_level;
 	pc->parked = pc->done = pc->release = false;
 	pthread_mutex_init(&pc->m, NULL);
 	pthread_cond_init(&pc->cv, NULL);
@@ -136,6 +144,11 @@ static void park_start(struct parked_call *pc, struct fixture *fx, unsigned int 
 	}
 }
 
+static void park_start(struct parked_call *pc, struct fixture *fx, unsigned int hook_leaf)
+{
+	park_start_at(pc, fx, hook_leaf, -1);
+}
+
 /* Let A finish; returns the status of A's call. */
 static u64 park_finish(struct parked_call *pc)
 {
@@ -149,7 +162,8 @@ static u64 park_finish(struct parked_call *pc)
 	pthread_mutex_destroy(&pc->m);
 	pthread_cond_destroy(&pc->cv);
 	/* The hook sees the final status: nothing changed it on the way out. */
-	assert_int_equal(pc->hook_status, pc->result);
+	if (pc->park_pamt_level < 0)
+		assert_int_equal(pc->hook_status, pc->result);
 	return pc->result;
 }
 
@@ -446,6 +460,75 @@ static void test_pamt_add_holds_2m_entry(void **state)
 	assert_int_equal(tdxsim_page_free(fx->sim, p0, TDX_PS_4K), 0);
 	assert_int_equal(tdxsim_page_free(fx->sim, p1, TDX_PS_4K), 0);
 	assert_int_equal(tdxsim_page_free(fx->sim, blk, TDX_PS_2M), 0);
+}
+
+/*
+ * Static PAMT (pamt_manager.c pamt_walk()): a walk to a 4K entry holds the
+ * 1GB and 2MB entries above it shared until the unwalk, so a 2MB AUG of the
+ * range, which must take the 2MB entry exclusive, collides with a 4K
+ * operation inside the range, and the other way round.
+ */
+static void test_static_4k_walk_vs_aug_2m(void **state)
+{
+	struct fixture *fx = *state;
+	u64 g2 = GPA_2M(1), blk, e1 = ~0ULL, e2 = ~0ULL;
+	struct tdxsim_sept_info si;
+	struct parked_call *pc = &park_slot;
+	struct snap s;
+
+	fx_map_sept(fx, g2, TDX_PS_2M);
+	blk = tdxsim_page_alloc(fx->sim, TDX_PS_2M);
+	assert_true(blk != 0);
+	u64 gpas[] = { g2 }, hpas[] = { blk, blk + 0x3000 };
+
+	/* A: WBINVD of a free page of the range, parked holding its walk. */
+	set_args(pc, TDH_PHYMEM_PAGE_WBINVD, blk + 0x3000, 0, 0, 0);
+	park_start(pc, fx, TDH_PHYMEM_PAGE_WBINVD);
+	snap_take(fx, &s, gpas, 1, hpas, 2);
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, g2, TDX_PS_2M, blk >> 12, &e1, &e2),
+		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_R8);
+	snap_same(fx, &s, gpas, 1, hpas, 2);
+	assert_int_equal(s.si[0].state, SEPT_PUBLIC_FREE);
+	assert_int_equal(s.pi[0].pt, PT_NDA);
+	assert_status(park_finish(pc), TDX_SUCCESS);
+
+	/* A gone: the same AUG goes through. */
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, g2, TDX_PS_2M, blk >> 12, &e1, &e2),
+		      TDX_SUCCESS);
+	assert_int_equal(tdxsim_sept_lookup_level(fx->sim, fx->td, g2, TDX_PS_2M, &si), 0);
+	assert_int_equal(si.state, SEPT_PUBLIC_PENDING);
+}
+
+/*
+ * ... and a 2MB AUG parked once it holds the range's 2MB entry exclusive,
+ * before it commits (the entry still PT_NDA): a 4K walk inside loses.
+ */
+static void test_static_aug_2m_vs_4k_walk(void **state)
+{
+	struct fixture *fx = *state;
+	u64 g2 = GPA_2M(1), blk;
+	struct tdx_module_args a;
+	struct parked_call *pc = &park_slot;
+
+	fx_map_sept(fx, g2, TDX_PS_2M);
+	blk = tdxsim_page_alloc(fx->sim, TDX_PS_2M);
+	assert_true(blk != 0);
+
+	set_args(pc, TDH_MEM_PAGE_AUG, g2 | TDX_PS_2M, fx->td->tdr_pa, blk, 0);
+	park_start_at(pc, fx, TDH_MEM_PAGE_AUG, TDX_PS_2M);
+	assert_int_equal(pamt_entry_at(fx->sim, blk, TDX_PS_2M)->pt, PT_NDA);
+	a = (struct tdx_module_args){ .rcx = blk + 0x7000 };
+	assert_status(tdxsim_seamcall(fx->sim, TDH_PHYMEM_PAGE_WBINVD, &a),
+		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
+	a = (struct tdx_module_args){ .rcx = blk + 0x7000 };
+	assert_status(tdxsim_seamcall(fx->sim, TDH_PHYMEM_PAGE_RECLAIM, &a),
+		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
+	assert_status(park_finish(pc), TDX_SUCCESS);
+
+	/* The range is the TD's 2MB page now: its 4K pieces are not free. */
+	a = (struct tdx_module_args){ .rcx = blk + 0x7000 };
+	assert_status(tdxsim_seamcall(fx->sim, TDH_PHYMEM_PAGE_WBINVD, &a),
+		      TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_RCX);
 }
 
 /* spec §2.12/§2.13: AUG holds its page's PAMT entry; RECLAIM and WBINVD of it lose. */
@@ -1343,6 +1426,8 @@ int main(void)
 		T(test_track_holds_epoch, fx_setup_runnable),
 		T(test_pamt_add_holds_2m_entry, fx_setup_runnable),
 		T(test_aug_holds_page_pamt, fx_setup_runnable),
+		T(test_static_4k_walk_vs_aug_2m, fx_setup_runnable_nodpamt),
+		T(test_static_aug_2m_vs_4k_walk, fx_setup_runnable_nodpamt),
 		T(test_finalize_holds_tdr, setup_initialized_vcpu),
 		T(test_accept_holds_entry_lock, fx_setup_runnable),
 		T(test_op_state_lock_held, fx_setup_runnable),

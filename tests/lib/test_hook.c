@@ -146,16 +146,19 @@ static void test_entry_exit_pairs(void **state)
 	assert_true(check_pair(r, first, TDH_MEM_PAGE_AUG, false, st) >= 5);
 	assert_int_equal(r->e[0].rcx_at_entry, gpa | TDX_PS_4K);
 	/*
-	 * The TDR's PAMT entries (shared, operand RDX) come first: with Dynamic
-	 * PAMT the 2MB entry on the way down, then the TDR's own 4K entry.
+	 * The TDR's PAMT entries (shared, operand RDX) come first: the 1GB and
+	 * 2MB entries on the way down (pamt_walk()), then the TDR's own 4K entry.
 	 */
-	ev = &r->e[1];
-	assert_int_equal(ev->ev.lock, TDXSIM_HOOK_LOCK_PAMT);
-	assert_int_equal(ev->ev.pa, fx->td->tdr_pa & ~(tdx_level_size(ev->ev.level) - 1));
-	assert_int_equal(ev->ev.operand, TDX_OPERAND_ID_RDX);
-	assert_false(ev->ev.exclusive);
-	assert_true(ev->ev.acquired);
-	ev = &r->e[2];
+	for (int i = 1; i <= 2; i++) {
+		ev = &r->e[i];
+		assert_int_equal(ev->ev.lock, TDXSIM_HOOK_LOCK_PAMT);
+		assert_int_equal(ev->ev.level, i == 1 ? TDX_PS_1G : TDX_PS_2M);
+		assert_int_equal(ev->ev.pa, fx->td->tdr_pa & ~(tdx_level_size(ev->ev.level) - 1));
+		assert_int_equal(ev->ev.operand, TDX_OPERAND_ID_RDX);
+		assert_false(ev->ev.exclusive);
+		assert_true(ev->ev.acquired);
+	}
+	ev = &r->e[3];
 	assert_int_equal(ev->ev.lock, TDXSIM_HOOK_LOCK_PAMT);
 	assert_int_equal(ev->ev.pa, fx->td->tdr_pa);
 	assert_int_equal(ev->ev.level, TDX_PS_4K);
