@@ -1,19 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The out-of-line half of the kernel shim (include/tdxsim/kernel.h): the
- * thread's current simulator, recorded WARN/BUG/pr_err events, the lock hook.
+ * thread's current simulator, recorded WARN/BUG/pr_err events, the lock hook,
+ * and the per-thread book-keeping of held locks behind lockdep_assert_*() and
+ * might_sleep().  kernel_mm.c has the memmap and allocator, kernel_tdx.c the
+ * SEAMCALL entry points and asm/tdx.h.
  * This is the only thread-local "current simulator" in the library: the
  * kernel's calls name no simulator, so the shim routes them to the thread's.
  * Events and the lock hook belong to a simulator, kept in its client data
  * (the host layer sees the simulator through include/tdxsim/ only).
  */
-#include <stdarg.h>
-
-#include <tdxsim/kernel.h>
-
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "kernel-internal.h"
 
 static __thread struct tdxsim *current_sim;
 
@@ -27,47 +30,10 @@ struct tdxsim *tdxsim_kernel_current(void)
 	return current_sim;
 }
 
-u64 __tdxsim_kernel_seamcall(u64 fn, struct tdx_module_args *args, bool ret)
+struct tdxsim *shim_current(void)
 {
-	struct tdx_module_args copy;
-
-	if (!current_sim)
-		return TDX_SEAMCALL_VMFAILINVALID;
-	if (ret)
-		return tdxsim_seamcall(current_sim, fn, args);
-	copy = *args;
-	return tdxsim_seamcall(current_sim, fn, &copy);
+	return current_sim;
 }
-
-struct page *alloc_page(gfp_t gfp)
-{
-	u64 pa = current_sim ? tdxsim_page_alloc(current_sim, TDX_PS_4K) : 0;
-
-	return pa ? (struct page *)(uintptr_t)pa : NULL;
-}
-
-void __free_page(struct page *page)
-{
-	if (current_sim && page)
-		tdxsim_page_free(current_sim, page_to_phys(page), TDX_PS_4K);
-}
-
-/*
- * The shim's state of one simulator (tdxsim_client_data under &shim_key):
- * recorded events and the lock hook.  Events raised by a thread with no
- * current simulator go to no_sim, queried with a NULL simulator.
- */
-struct shim_state {
-	pthread_mutex_t lock;
-	unsigned int nr_events[TDXSIM_KEV_NR];
-	struct tdxsim_kernel_event last_event[TDXSIM_KEV_NR];
-	bool verbose;
-	void (*lock_hook)(void *lock, void *arg);
-	void *lock_hook_arg;
-	/* WARN_ON_ONCE/WARN_ONCE sites that fired on this simulator. */
-	const void **once_sites;
-	size_t nr_once, once_cap;
-};
 
 static const char shim_key;
 static struct shim_state no_sim = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -77,12 +43,14 @@ static void shim_release(void *data)
 	struct shim_state *st = data;
 
 	pthread_mutex_destroy(&st->lock);
+	shim_mm_release(st->mm);
+	free(st->sysinfo);
 	free(st->once_sites);
 	free(st);
 }
 
 /* @sim's state; created on first use when @create (NULL: out of memory). */
-static struct shim_state *shim_of(struct tdxsim *sim, bool create)
+struct shim_state *shim_of(struct tdxsim *sim, bool create)
 {
 	struct shim_state *st, *cur;
 
@@ -247,4 +215,155 @@ void __tdxsim_kernel_lock_hook(void *lock)
 	hook = __atomic_load_n(&st->lock_hook, __ATOMIC_ACQUIRE);
 	if (hook)
 		hook(lock, st->lock_hook_arg);
+}
+
+/*
+ * ---- held locks, preemption, lockdep ----
+ * Per thread, as lockdep keeps held_locks per task: a lock is held by the
+ * thread that took it, whatever simulator it is current in.
+ */
+#define MAX_LOCK_DEPTH	48	/* lockdep's */
+
+struct held_lock {
+	const void *lock;
+	enum tdxsim_lock_mode mode;
+	bool atomic;
+	const char *file;
+	int line;
+};
+
+static __thread struct held_lock held_locks[MAX_LOCK_DEPTH];
+static __thread unsigned int nr_held;
+static __thread int preempt_count;
+
+void __tdxsim_preempt_count_add(int val)
+{
+	preempt_count += val;
+	if (preempt_count < 0) {
+		preempt_count = 0;
+		__tdxsim_kernel_event(TDXSIM_KEV_WARN, __FILE__, __LINE__,
+				      "preempt_enable() without preempt_disable()");
+	}
+}
+
+int tdxsim_kernel_preempt_count(void)
+{
+	return preempt_count;
+}
+
+unsigned int tdxsim_kernel_locks_held(void)
+{
+	return nr_held;
+}
+
+void __tdxsim_lock_acquired(const void *lock, enum tdxsim_lock_mode mode, bool atomic,
+			    const char *file, int line)
+{
+	if (atomic)
+		preempt_count++;
+	if (nr_held == MAX_LOCK_DEPTH) {
+		/* Still counted for atomic context; lockdep gives up as here. */
+		__tdxsim_kernel_event(TDXSIM_KEV_LOCKDEP, file, line,
+				      "BUG: MAX_LOCK_DEPTH too low! taking %p", lock);
+		return;
+	}
+	held_locks[nr_held++] = (struct held_lock){
+		.lock = lock, .mode = mode, .atomic = atomic, .file = file, .line = line,
+	};
+}
+
+bool __tdxsim_lock_released(const void *lock, const char *file, int line)
+{
+	unsigned int i = nr_held;
+
+	while (i-- > 0) {
+		if (held_locks[i].lock != lock)
+			continue;
+		if (held_locks[i].atomic)
+			preempt_count--;
+		memmove(&held_locks[i], &held_locks[i + 1],
+			(nr_held - i - 1) * sizeof(held_locks[0]));
+		nr_held--;
+		return true;
+	}
+	__tdxsim_kernel_event(TDXSIM_KEV_LOCKDEP, file, line,
+			      "WARNING: bad unlock balance detected! %p is being released "
+			      "but is not held by this thread", lock);
+	return false;
+}
+
+static const struct held_lock *held_lock_find(const void *lock)
+{
+	unsigned int i = nr_held;
+
+	while (i-- > 0) {
+		if (held_locks[i].lock == lock)
+			return &held_locks[i];
+	}
+	return NULL;
+}
+
+void __tdxsim_lockdep_assert(const void *lock, enum tdxsim_lockdep_check check,
+			     const char *file, int line)
+{
+	const struct held_lock *hl = held_lock_find(lock);
+	const char *want;
+
+	switch (check) {
+	case TDXSIM_LOCKDEP_HELD:
+		if (hl)
+			return;
+		want = "lockdep_assert_held";
+		break;
+	case TDXSIM_LOCKDEP_HELD_READ:
+		if (hl && hl->mode == TDXSIM_LOCK_SHARED)
+			return;
+		want = "lockdep_assert_held_read";
+		break;
+	case TDXSIM_LOCKDEP_HELD_WRITE:
+		if (hl && hl->mode == TDXSIM_LOCK_EXCLUSIVE)
+			return;
+		want = "lockdep_assert_held_write";
+		break;
+	case TDXSIM_LOCKDEP_NOT_HELD:
+		if (!hl)
+			return;
+		want = "lockdep_assert_not_held";
+		break;
+	default:
+		return;
+	}
+	if (hl)
+		__tdxsim_kernel_event(TDXSIM_KEV_LOCKDEP, file, line,
+				      "%s(%p) failed: held %s, taken at %s:%d", want, lock,
+				      hl->mode == TDXSIM_LOCK_SHARED ? "shared" : "exclusive",
+				      hl->file, hl->line);
+	else
+		__tdxsim_kernel_event(TDXSIM_KEV_LOCKDEP, file, line,
+				      "%s(%p) failed: not held", want, lock);
+}
+
+void __tdxsim_might_sleep(const char *file, int line)
+{
+	const struct held_lock *hl = NULL;
+	unsigned int i = nr_held;
+
+	if (!preempt_count)
+		return;
+	/* Name the innermost lock that made the context atomic. */
+	while (i-- > 0) {
+		if (held_locks[i].atomic) {
+			hl = &held_locks[i];
+			break;
+		}
+	}
+	if (hl)
+		__tdxsim_kernel_event(TDXSIM_KEV_SLEEP_IN_ATOMIC, file, line,
+				      "BUG: sleeping function called from invalid context at %s:%d "
+				      "(preempt_count %d, holding %p taken at %s:%d)",
+				      file, line, preempt_count, hl->lock, hl->file, hl->line);
+	else
+		__tdxsim_kernel_event(TDXSIM_KEV_SLEEP_IN_ATOMIC, file, line,
+				      "BUG: sleeping function called from invalid context at %s:%d "
+				      "(preempt_count %d)", file, line, preempt_count);
 }

@@ -34,7 +34,7 @@ def defined_globals(nm, archive):
 
 def declared(include_dir):
     names = set()
-    for header in sorted(pathlib.Path(include_dir).glob('*.h')):
+    for header in sorted(pathlib.Path(include_dir).rglob('*.h')):
         text = re.sub(r'/\*.*?\*/', '', header.read_text(), flags=re.S)
         names.update(DECL.findall(text))
     return names

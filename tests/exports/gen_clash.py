@@ -28,10 +28,6 @@ TEMPLATE = '''\
 {defs}
 
 /* The kernel's wrappers, with the kernel's signatures (arch/x86/virt/vmx/tdx/tdx.c). */
-struct tdx_td {{
-	struct page *tdr_page;
-}};
-
 struct tdx_pamt_cache {{
 	int nr;
 }};

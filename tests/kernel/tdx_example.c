@@ -9,12 +9,9 @@
 
 #include "tdx_example.h"
 
-bool tdx_dynamic_pamt;
-
 /* One count per 2MB of physical address space, indexed by pfn >> 9 (§4.4). */
 static atomic_t *pamt_refcounts;
 static unsigned long nr_pamt_refcounts;
-static unsigned int tdx_keyid_shift;
 
 /* Serialises PAMT.ADD/PAMT.REMOVE against the refcount reaching or leaving 0. */
 static DEFINE_SPINLOCK(pamt_lock);
@@ -27,9 +24,6 @@ int tdx_example_init(void)
 	if (!sim)
 		return -ENODEV;
 	cfg = tdxsim_get_config(sim);
-
-	tdx_dynamic_pamt = !!(cfg->features0 & TDX_FEATURES0_DYNAMIC_PAMT);
-	tdx_keyid_shift = cfg->max_pa_bits - cfg->nr_hkid_bits;
 
 	/* vmalloc() in the kernel; the array covers [0, end of the TDMR). */
 	nr_pamt_refcounts = (cfg->mem_base + cfg->mem_size) >> PMD_SHIFT;
@@ -44,18 +38,11 @@ void tdx_example_exit(void)
 	free(pamt_refcounts);
 	pamt_refcounts = NULL;
 	nr_pamt_refcounts = 0;
-	tdx_dynamic_pamt = false;
 }
 
 atomic_t *tdx_find_pamt_refcount(u64 pfn)
 {
 	return &pamt_refcounts[pfn >> (PMD_SHIFT - PAGE_SHIFT)];
-}
-
-/* The PA of a page with the TD's KeyID in the HKID bits (§2.12). */
-static u64 mk_keyed_paddr(u16 hkid, u64 pa)
-{
-	return pa | ((u64)hkid << tdx_keyid_shift);
 }
 
 /* PAMT.ADD/REMOVE take the 2MB range of the page, at level 2M (§2.14). */
@@ -86,6 +73,7 @@ static u64 tdh_mem_gpa_call(u64 leaf, struct tdx_td *td, u64 gpa, int level, u64
 u64 tdh_mem_sept_add(struct tdx_td *td, u64 gpa, int level, struct page *page,
 		     u64 *ext_entry, u64 *ext_level_state)
 {
+	tdx_clflush_page(page);
 	return tdh_mem_gpa_call(TDH_MEM_SEPT_ADD, td, gpa, level, page_to_phys(page),
 				ext_entry, ext_level_state);
 }
@@ -121,7 +109,7 @@ u64 tdh_mem_track(struct tdx_td *td)
 /* One 4K page per call (§2.12, §7.4). */
 u64 tdh_phymem_page_wbinvd_hkid(u16 hkid, kvm_pfn_t pfn)
 {
-	struct tdx_module_args regs = { .rcx = mk_keyed_paddr(hkid, PFN_PHYS(pfn)) };
+	struct tdx_module_args regs = { .rcx = mk_keyed_paddr(hkid, pfn_to_page(pfn)) };
 
 	return seamcall(TDH_PHYMEM_PAGE_WBINVD, &regs);
 }
@@ -252,7 +240,7 @@ int tdx_pamt_get(struct page *page, struct tdx_pamt_cache *cache)
 	int ret = 0;
 	u64 err;
 
-	if (!tdx_supports_dynamic_pamt())
+	if (!tdx_supports_dynamic_pamt(&tdx_sysinfo))
 		return 0;
 
 	refcount = tdx_find_pamt_refcount(page_to_pfn(page));
@@ -305,7 +293,7 @@ void tdx_pamt_put(struct page *page)
 	atomic_t *refcount;
 	u64 err;
 
-	if (!tdx_supports_dynamic_pamt())
+	if (!tdx_supports_dynamic_pamt(&tdx_sysinfo))
 		return;
 
 	refcount = tdx_find_pamt_refcount(page_to_pfn(page));
@@ -347,10 +335,14 @@ u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
 			u64 *ext_entry, u64 *ext_level_state)
 {
 	struct page *pair[TDX_DPAMT_ENTRY_PAGES] = { NULL, NULL };
-	bool with_pair = tdx_supports_dynamic_pamt() && level == TDX_PS_2M;
+	bool with_pair = tdx_supports_dynamic_pamt(&tdx_sysinfo) && level == TDX_PS_2M;
 	struct tdx_module_args regs = { .r8 = page_to_phys(new_sept_page) };
 	u64 status;
 	int i;
+
+	/* v3: without it the module may interrupt a DEMOTE KVM cannot restart. */
+	if (!tdx_supports_demote_nointerrupt(&tdx_sysinfo))
+		return TDX_SW_ERROR;
 
 	if (with_pair) {
 		if (!IS_ALIGNED(pfn, PTRS_PER_PMD))
@@ -365,6 +357,7 @@ u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
 
 	regs.rcx = gpa | level;
 	regs.rdx = tdx_tdr_pa(td);
+	tdx_clflush_page(new_sept_page);
 	/* R12/R13 are inputs: the variant that preserves them across the call. */
 	status = seamcall_saved_ret(TDH_MEM_PAGE_DEMOTE, &regs);
 	*ext_entry = regs.rcx;
@@ -390,53 +383,53 @@ u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
  * Only running vCPUs can make these SEAMCALLs lose a lock: on BUSY, force
  * every vCPU out of the guest and issue the call once more (§7.3).
  */
-#define tdh_do_no_vcpus(tdh_func, td, ...) ({					\
-	u64 __err = tdh_func(td, ##__VA_ARGS__);				\
+#define tdh_do_no_vcpus(tdh_func, kvm_tdx, ...) ({				\
+	u64 __err = tdh_func(&(kvm_tdx)->td, ##__VA_ARGS__);			\
 										\
 	if (IS_TDX_OPERAND_BUSY(__err)) {					\
-		(td)->kick_vcpus(td);						\
-		__err = tdh_func(td, ##__VA_ARGS__);				\
+		(kvm_tdx)->kick_vcpus(kvm_tdx);					\
+		__err = tdh_func(&(kvm_tdx)->td, ##__VA_ARGS__);		\
 	}									\
 	__err;									\
 })
 
-int tdx_track(struct tdx_td *td)
+int tdx_track(struct kvm_tdx *kvm_tdx)
 {
 	u64 err;
 
-	err = tdh_do_no_vcpus(tdh_mem_track, td);
-	if (TDX_BUG_ON(err, TDH_MEM_TRACK, td->kvm))
+	err = tdh_do_no_vcpus(tdh_mem_track, kvm_tdx);
+	if (TDX_BUG_ON(err, TDH_MEM_TRACK, kvm_tdx->kvm))
 		return -EIO;
 
 	/* vCPUs still in the old epoch must leave before the range is tracked. */
-	td->kick_vcpus(td);
+	kvm_tdx->kick_vcpus(kvm_tdx);
 	return 0;
 }
 
-int tdx_block_range(struct tdx_td *td, gpa_t gpa, int level)
+int tdx_block_range(struct kvm_tdx *kvm_tdx, gpa_t gpa, int level)
 {
 	u64 entry, level_state, err;
 
-	err = tdh_do_no_vcpus(tdh_mem_range_block, td, gpa, level, &entry, &level_state);
-	if (TDX_BUG_ON_2(err, TDH_MEM_RANGE_BLOCK, entry, level_state, td->kvm))
+	err = tdh_do_no_vcpus(tdh_mem_range_block, kvm_tdx, gpa, level, &entry, &level_state);
+	if (TDX_BUG_ON_2(err, TDH_MEM_RANGE_BLOCK, entry, level_state, kvm_tdx->kvm))
 		return -EIO;
 	return 0;
 }
 
 /* The S-EPT page and the guest range each need a pair (§4.5). */
-int tdx_demote_2m(struct tdx_td *td, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
+int tdx_demote_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
 		  struct tdx_pamt_cache *cache)
 {
 	u64 entry, level_state, err;
 	int ret;
 
 	ret = tdx_pamt_get(new_sp, cache);
-	if (KVM_BUG_ON(ret, td->kvm))
+	if (KVM_BUG_ON(ret, kvm_tdx->kvm))
 		return -EIO;
 
-	err = tdh_do_no_vcpus(tdh_mem_page_demote, td, gpa, TDX_PS_2M, pfn, new_sp,
+	err = tdh_do_no_vcpus(tdh_mem_page_demote, kvm_tdx, gpa, TDX_PS_2M, pfn, new_sp,
 			      cache, &entry, &level_state);
-	if (TDX_BUG_ON_2(err, TDH_MEM_PAGE_DEMOTE, entry, level_state, td->kvm)) {
+	if (TDX_BUG_ON_2(err, TDH_MEM_PAGE_DEMOTE, entry, level_state, kvm_tdx->kvm)) {
 		ret = -EIO;
 		goto err_put;
 	}
@@ -448,16 +441,16 @@ err_put:
 }
 
 /* BLOCK + TRACK + kick, then DEMOTE: no UNBLOCK afterwards (§2.8). */
-int tdx_split_2m(struct tdx_td *td, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
+int tdx_split_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
 		 struct tdx_pamt_cache *cache)
 {
 	int ret;
 
-	ret = tdx_block_range(td, gpa, TDX_PS_2M);
+	ret = tdx_block_range(kvm_tdx, gpa, TDX_PS_2M);
 	if (ret)
 		return ret;
-	ret = tdx_track(td);
+	ret = tdx_track(kvm_tdx);
 	if (ret)
 		return ret;
-	return tdx_demote_2m(td, gpa, pfn, new_sp, cache);
+	return tdx_demote_2m(kvm_tdx, gpa, pfn, new_sp, cache);
 }

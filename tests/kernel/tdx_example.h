@@ -17,11 +17,12 @@
 #define TDX_MIN_SPLIT_CACHE_SZ	(2 * TDX_DPAMT_ENTRY_PAGES)
 #define TDX_PAMT_CACHE_MAX	8
 
-struct tdx_td {
-	struct page *tdr_page;
+/* KVM's per-TD state: the TDX core's struct tdx_td (asm/tdx.h) and KVM's own. */
+struct kvm_tdx {
+	struct tdx_td td;
 	u16 hkid;
 	/* KVM's kvm_make_all_cpus_request(kvm, KVM_REQ_OUTSIDE_GUEST_MODE). */
-	void (*kick_vcpus)(struct tdx_td *td);
+	void (*kick_vcpus)(struct kvm_tdx *kvm_tdx);
 	void *kvm;
 };
 
@@ -30,19 +31,6 @@ struct tdx_pamt_cache {
 	struct page *pages[TDX_PAMT_CACHE_MAX];
 	int cnt;
 };
-
-/* TDX_FEATURES0 bit 36 of the module, read by tdx_example_init(). */
-extern bool tdx_dynamic_pamt;
-
-static inline bool tdx_supports_dynamic_pamt(void)
-{
-	return tdx_dynamic_pamt;
-}
-
-static inline u64 tdx_tdr_pa(struct tdx_td *td)
-{
-	return page_to_phys(td->tdr_page);
-}
 
 /* Module bring-up against the thread's current simulator: 0, -ENODEV or -ENOMEM. */
 int tdx_example_init(void);
@@ -73,11 +61,11 @@ int tdx_pamt_cache_topup(struct tdx_pamt_cache *cache, int min);
 void tdx_pamt_cache_free(struct tdx_pamt_cache *cache);
 
 /* KVM-side callers: 0 or -EIO (the VM is then bugged, see the recorded events). */
-int tdx_track(struct tdx_td *td);
-int tdx_block_range(struct tdx_td *td, gpa_t gpa, int level);
-int tdx_demote_2m(struct tdx_td *td, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
+int tdx_track(struct kvm_tdx *kvm_tdx);
+int tdx_block_range(struct kvm_tdx *kvm_tdx, gpa_t gpa, int level);
+int tdx_demote_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
 		  struct tdx_pamt_cache *cache);
-int tdx_split_2m(struct tdx_td *td, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
+int tdx_split_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
 		 struct tdx_pamt_cache *cache);
 
 #endif /* TDX_EXAMPLE_H */

@@ -33,16 +33,16 @@ struct kfx {
 	struct tdxsim *sim;
 	struct tdxsim_td *std;		/* the simulator's handle of the TD */
 	struct tdxsim_vcpu *vcpu;
-	struct tdx_td td;		/* the "kernel" view of the same TD */
+	struct kvm_tdx td;		/* the "kernel" view of the same TD */
 	struct tdx_pamt_cache cache;
 	u64 guest_hpa;			/* the 2MB guest page, 0 if none */
 	bool expect_warn;		/* the test provokes a WARN on purpose */
 	bool expect_bug;		/* the test provokes a TDX_BUG_ON on purpose */
 };
 
-static void kick_vcpus(struct tdx_td *td)
+static void kick_vcpus(struct kvm_tdx *kvm_tdx)
 {
-	tdxsim_td_kick_vcpus(td->kvm);
+	tdxsim_td_kick_vcpus(kvm_tdx->kvm);
 }
 
 static int refcount_of(u64 hpa)
@@ -107,7 +107,7 @@ static int setup_cfg(void **state, bool dpamt, bool with_td)
 	fx->vcpu = tdxsim_vcpu_create(fx->std, &st);
 	if (!fx->vcpu || tdxsim_td_finalize(fx->std))
 		goto fail;
-	fx->td.tdr_page = hpa_page(fx->std->tdr_pa);
+	fx->td.td.tdr_page = hpa_page(fx->std->tdr_pa);
 	fx->td.hkid = fx->std->hkid;
 	fx->td.kick_vcpus = kick_vcpus;
 	fx->td.kvm = fx->std;
@@ -116,7 +116,7 @@ static int setup_cfg(void **state, bool dpamt, bool with_td)
 	 * KVM's tdx_alloc_page() would have, so that puts of other pages of
 	 * those 2MB ranges never try to remove a pair still in use (§4.5).
 	 */
-	if (tdx_pamt_get(fx->td.tdr_page, NULL) ||
+	if (tdx_pamt_get(fx->td.td.tdr_page, NULL) ||
 	    tdx_pamt_get(hpa_page(tdxsim_vcpu_tdvpr_pa(fx->vcpu)), NULL))
 		goto fail;
 	for (unsigned int i = 0; i < fx->std->nr_tdcx; i++) {
@@ -175,12 +175,18 @@ static int teardown(void **state)
 	}
 	if ((!fx->expect_warn && tdxsim_kernel_events(fx->sim, TDXSIM_KEV_WARN)) ||
 	    (!fx->expect_bug && tdxsim_kernel_events(fx->sim, TDXSIM_KEV_TDX_BUG)) ||
-	    tdxsim_kernel_events(fx->sim, TDXSIM_KEV_KVM_BUG) || tdxsim_kernel_events(fx->sim, TDXSIM_KEV_PR_ERR)) {
-		fprintf(stderr, "unexpected events: warn %u tdx_bug %u kvm_bug %u pr_err %u\n",
+	    tdxsim_kernel_events(fx->sim, TDXSIM_KEV_KVM_BUG) ||
+	    tdxsim_kernel_events(fx->sim, TDXSIM_KEV_PR_ERR) ||
+	    tdxsim_kernel_events(fx->sim, TDXSIM_KEV_SLEEP_IN_ATOMIC) ||
+	    tdxsim_kernel_events(fx->sim, TDXSIM_KEV_LOCKDEP)) {
+		fprintf(stderr, "unexpected events: warn %u tdx_bug %u kvm_bug %u pr_err %u "
+			"sleep %u lockdep %u\n",
 			tdxsim_kernel_events(fx->sim, TDXSIM_KEV_WARN),
 			tdxsim_kernel_events(fx->sim, TDXSIM_KEV_TDX_BUG),
 			tdxsim_kernel_events(fx->sim, TDXSIM_KEV_KVM_BUG),
-			tdxsim_kernel_events(fx->sim, TDXSIM_KEV_PR_ERR));
+			tdxsim_kernel_events(fx->sim, TDXSIM_KEV_PR_ERR),
+			tdxsim_kernel_events(fx->sim, TDXSIM_KEV_SLEEP_IN_ATOMIC),
+			tdxsim_kernel_events(fx->sim, TDXSIM_KEV_LOCKDEP));
 		ret = -1;
 	}
 	tdx_example_exit();
@@ -204,7 +210,7 @@ static int map_sept(struct kfx *fx, u64 gpa)
 
 		assert_non_null(sp);
 		assert_int_equal(tdx_pamt_get(sp, NULL), 0);
-		assert_status(tdh_mem_sept_add(&fx->td, base, level, sp, &e1, &e2), TDX_SUCCESS);
+		assert_status(tdh_mem_sept_add(&fx->td.td, base, level, sp, &e1, &e2), TDX_SUCCESS);
 		assert_int_equal(sept_at(fx, gpa, level).state, SEPT_PUBLIC_NL_MAPPED);
 		assert_int_equal(sept_at(fx, gpa, level).hpa, page_to_phys(sp));
 		added++;
@@ -222,7 +228,7 @@ static void aug_2m(struct kfx *fx, bool accept)
 	chld += map_sept(fx, GUEST_GPA);
 	fx->guest_hpa = tdxsim_page_alloc(fx->sim, TDX_PS_2M);
 	assert_true(fx->guest_hpa != 0);
-	assert_status(tdh_mem_page_aug(&fx->td, GUEST_GPA, TDX_PS_2M, PHYS_PFN(fx->guest_hpa),
+	assert_status(tdh_mem_page_aug(&fx->td.td, GUEST_GPA, TDX_PS_2M, PHYS_PFN(fx->guest_hpa),
 				       &e1, &e2), TDX_SUCCESS);
 	si = sept_at(fx, GUEST_GPA, TDX_PS_2M);
 	assert_int_equal(si.state, SEPT_PUBLIC_PENDING);
@@ -244,9 +250,9 @@ static void block_track_kick(struct kfx *fx)
 {
 	u64 e1, e2, epoch = tdxsim_td_epoch(fx->sim, fx->std);
 
-	assert_status(tdh_mem_range_block(&fx->td, GUEST_GPA, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdh_mem_range_block(&fx->td.td, GUEST_GPA, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(sept_at(fx, GUEST_GPA, TDX_PS_2M).state, SEPT_PUBLIC_BLOCKED);
-	assert_status(tdh_mem_track(&fx->td), TDX_SUCCESS);
+	assert_status(tdh_mem_track(&fx->td.td), TDX_SUCCESS);
 	assert_int_equal(tdxsim_td_epoch(fx->sim, fx->std), epoch + 1);
 	fx->td.kick_vcpus(&fx->td);
 	assert_false(tdxsim_vcpu_in_guest(fx->vcpu));
@@ -300,10 +306,10 @@ static void test_no_current_sim(void **state)
 
 	tdxsim_kernel_set_current(NULL);
 	assert_null(tdxsim_kernel_current());
-	assert_status(tdh_mem_track(&fx->td), TDX_SEAMCALL_VMFAILINVALID);
-	assert_status(tdh_mem_page_aug(&fx->td, GUEST_GPA, TDX_PS_2M, 0x40000, &e1, &e2),
+	assert_status(tdh_mem_track(&fx->td.td), TDX_SEAMCALL_VMFAILINVALID);
+	assert_status(tdh_mem_page_aug(&fx->td.td, GUEST_GPA, TDX_PS_2M, 0x40000, &e1, &e2),
 		      TDX_SEAMCALL_VMFAILINVALID);
-	assert_status(tdh_phymem_page_reclaim(fx->td.tdr_page, 1, &pt, &owner, &size),
+	assert_status(tdh_phymem_page_reclaim(fx->td.td.tdr_page, 1, &pt, &owner, &size),
 		      TDX_SEAMCALL_VMFAILINVALID);
 	/* The wrappers hand back whatever the registers hold: the inputs, untouched. */
 	assert_int_equal(e1, GUEST_GPA | TDX_PS_2M);
@@ -316,7 +322,7 @@ static void test_no_current_sim(void **state)
 
 	tdxsim_kernel_set_current(fx->sim);
 	assert_ptr_equal(tdxsim_kernel_current(), fx->sim);
-	assert_status(tdh_mem_track(&fx->td), TDX_SUCCESS);
+	assert_status(tdh_mem_track(&fx->td.td), TDX_SUCCESS);
 	assert_int_equal(tdxsim_seq(fx->sim), seq + 1);
 }
 
@@ -342,7 +348,7 @@ static void test_demote_success(void **state)
 	pair[1] = fx->cache.pages[fx->cache.cnt - 2];
 	chld = tdxsim_td_chldcnt(fx->sim, fx->std);
 
-	assert_status(tdh_mem_page_demote(&fx->td, GUEST_GPA, TDX_PS_2M, PHYS_PFN(fx->guest_hpa),
+	assert_status(tdh_mem_page_demote(&fx->td.td, GUEST_GPA, TDX_PS_2M, PHYS_PFN(fx->guest_hpa),
 					  sp, &fx->cache, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(fx->cache.cnt, TDX_MIN_SPLIT_CACHE_SZ - TDX_DPAMT_ENTRY_PAGES);
 	assert_demoted(fx, sp, pair);
@@ -351,9 +357,9 @@ static void test_demote_success(void **state)
 
 	/* F3: remove one 4K page the KVM way and drop its count. */
 	hpa = fx->guest_hpa + 5 * PAGE_SIZE;
-	assert_status(tdh_mem_range_block(&fx->td, gpa, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdh_mem_range_block(&fx->td.td, gpa, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(tdx_track(&fx->td), 0);
-	assert_status(tdh_mem_page_remove(&fx->td, gpa, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
+	assert_status(tdh_mem_page_remove(&fx->td.td, gpa, TDX_PS_4K, &e1, &e2), TDX_SUCCESS);
 	/* §2.10: RCX = the removed page; the pair still has 511 users, so no hint. */
 	assert_int_equal(e1, hpa);
 	assert_int_equal(sept_at(fx, gpa, TDX_PS_4K).state, SEPT_PUBLIC_FREE);
@@ -393,7 +399,7 @@ static void test_demote_busy_then_retry(void **state)
 
 	assert_int_equal(tdxsim_fault_parse(fx->sim, "demote:busy=sept:nth=1", err, sizeof(err)),
 			 1);
-	assert_status(tdh_mem_page_demote(&fx->td, GUEST_GPA, TDX_PS_2M, PHYS_PFN(fx->guest_hpa),
+	assert_status(tdh_mem_page_demote(&fx->td.td, GUEST_GPA, TDX_PS_2M, PHYS_PFN(fx->guest_hpa),
 					  sp, &fx->cache, &e1, &e2),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT);
 	assert_int_equal(tdxsim_fault_fired_total(fx->sim), 1);
@@ -419,12 +425,69 @@ static void test_demote_busy_then_retry(void **state)
 	fx->td.kick_vcpus(&fx->td);
 	pair[0] = fx->cache.pages[fx->cache.cnt - 1];
 	pair[1] = fx->cache.pages[fx->cache.cnt - 2];
-	assert_status(tdh_mem_page_demote(&fx->td, GUEST_GPA, TDX_PS_2M, PHYS_PFN(fx->guest_hpa),
+	assert_status(tdh_mem_page_demote(&fx->td.td, GUEST_GPA, TDX_PS_2M, PHYS_PFN(fx->guest_hpa),
 					  sp, &fx->cache, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(fx->cache.cnt, TDX_MIN_SPLIT_CACHE_SZ - TDX_DPAMT_ENTRY_PAGES);
 	assert_demoted(fx, sp, pair);
 	assert_int_equal(tdxsim_td_chldcnt(fx->sim, fx->std), chld + 1);
 	assert_int_equal(tdxsim_fault_fired_total(fx->sim), 1);
+}
+
+/*
+ * The register-contract bug reviewers caught in the DEMOTE series: a wrapper
+ * that fills the Dynamic-PAMT pair into R12/R13 (through the array view of
+ * the registers, as tdx.c does) but issues the call with seamcall_ret(),
+ * which passes RCX..R11 only.  Written here on purpose, kernel-shaped.
+ */
+static u64 demote_pair_via_seamcall_ret(struct tdx_td *td, u64 gpa, struct page *new_sept_page,
+					struct page *const pair[2], u64 *ext_err1, u64 *ext_err2)
+{
+	struct tdx_module_array_args args = {
+		.args.rcx = gpa | TDX_PS_2M,
+		.args.rdx = tdx_tdr_pa(td),
+		.args.r8 = page_to_phys(new_sept_page),
+	};
+	u64 *r12 = &args.args_array[offsetof(struct tdx_module_args, r12) / sizeof(u64)];
+	u64 ret;
+
+	for (int i = 0; i < tdx_dpamt_entry_pages(); i++)
+		r12[i] = page_to_phys(pair[i]);
+	tdx_clflush_page(new_sept_page);
+	ret = seamcall_ret(TDH_MEM_PAGE_DEMOTE, &args.args);
+	*ext_err1 = args.args.rcx;
+	*ext_err2 = args.args.rdx;
+	return ret;
+}
+
+/*
+ * As on hardware, the module sees junk in R12/R13 and refuses the pair;
+ * nothing is committed.  The same DEMOTE through seamcall_saved_ret() (the
+ * example's tdh_mem_page_demote()) then succeeds with the same pages.
+ */
+static void test_demote_pair_needs_saved_ret(void **state)
+{
+	struct kfx *fx = *state;
+	struct page *sp, *pair[2];
+	u64 e1, e2, chld;
+
+	aug_2m(fx, true);
+	block_track_kick(fx);
+	assert_int_equal(tdx_pamt_cache_topup(&fx->cache, TDX_MIN_SPLIT_CACHE_SZ), 0);
+	sp = new_sept_page(fx);
+	pair[0] = fx->cache.pages[fx->cache.cnt - 1];
+	pair[1] = fx->cache.pages[fx->cache.cnt - 2];
+	chld = tdxsim_td_chldcnt(fx->sim, fx->std);
+
+	assert_status(demote_pair_via_seamcall_ret(&fx->td.td, GUEST_GPA, sp, pair, &e1, &e2),
+		      TDX_OPERAND_INVALID | TDX_OPERAND_ID_R12);
+	assert_int_equal(sept_at(fx, GUEST_GPA, TDX_PS_2M).state, SEPT_PUBLIC_BLOCKED);
+	assert_false(pamt_of(fx, fx->guest_hpa).dpamt_pair);
+	assert_false(pamt_of(fx, page_to_phys(pair[0])).pamt_page);
+	assert_int_equal(tdxsim_td_chldcnt(fx->sim, fx->std), chld);
+
+	assert_status(tdh_mem_page_demote(&fx->td.td, GUEST_GPA, TDX_PS_2M, PHYS_PFN(fx->guest_hpa),
+					  sp, &fx->cache, &e1, &e2), TDX_SUCCESS);
+	assert_demoted(fx, sp, pair);
 }
 
 /*
@@ -761,7 +824,7 @@ static void test_demote_static_pamt(void **state)
 	struct page *sp;
 	u64 e1, e2;
 
-	assert_false(tdx_supports_dynamic_pamt());
+	assert_false(tdx_supports_dynamic_pamt(tdx_get_sysinfo()));
 	aug_2m(fx, true);
 	block_track_kick(fx);
 	assert_int_equal(tdx_pamt_cache_topup(&fx->cache, TDX_MIN_SPLIT_CACHE_SZ), 0);
@@ -769,7 +832,7 @@ static void test_demote_static_pamt(void **state)
 	assert_non_null(sp);
 	assert_int_equal(tdx_pamt_get(sp, &fx->cache), 0);
 	assert_int_equal(refcount_of(page_to_phys(sp)), 0);
-	assert_status(tdh_mem_page_demote(&fx->td, GUEST_GPA, TDX_PS_2M, PHYS_PFN(fx->guest_hpa),
+	assert_status(tdh_mem_page_demote(&fx->td.td, GUEST_GPA, TDX_PS_2M, PHYS_PFN(fx->guest_hpa),
 					  sp, &fx->cache, &e1, &e2), TDX_SUCCESS);
 	assert_int_equal(fx->cache.cnt, TDX_MIN_SPLIT_CACHE_SZ);
 	assert_int_equal(refcount_of(fx->guest_hpa), 0);
@@ -789,6 +852,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_current_sim, setup_td, teardown),
 		cmocka_unit_test_setup_teardown(test_demote_success, setup_td, teardown),
 		cmocka_unit_test_setup_teardown(test_demote_busy_then_retry, setup_td, teardown),
+		cmocka_unit_test_setup_teardown(test_demote_pair_needs_saved_ret, setup_td, teardown),
 		cmocka_unit_test_setup_teardown(test_split_retries_busy, setup_td, teardown),
 		cmocka_unit_test_setup_teardown(test_demote_unblocked_bug, setup_td, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_size_mismatch, setup_td, teardown),
