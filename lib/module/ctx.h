@@ -51,6 +51,7 @@ struct mem_prologue {
 	enum lock_type tree_lock;
 };
 u64 td_lock_tdr(struct seamcall_ctx *c, u64 tdr_pa, u32 operand, enum lock_type t);
+u64 td_lock_tdr_implicit(struct seamcall_ctx *c, u64 tdr_pa, u32 operand, enum lock_type t);
 u64 td_check_keys(struct seamcall_ctx *c);
 u64 td_lock_op_state(struct seamcall_ctx *c, u32 op_states);
 u64 mem_prologue(struct seamcall_ctx *c, const struct mem_prologue *p, u64 page_info,
@@ -64,6 +65,9 @@ u64 ctx_pamt_check_free_page(struct seamcall_ctx *c, u64 pa, int level, u32 oper
 			     struct pamt_locked **out);
 u64 ctx_pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
 		       u32 operand, struct pamt_locked **out);
+/* The same without a walk: the entry at @level only (pamt_lock_implicit()). */
+u64 ctx_pamt_lock_implicit(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
+			   u32 operand, struct pamt_locked **out);
 #define SEPT_STATES(x)		(1U << SEPT_##x)
 void ctx_release(struct seamcall_ctx *c);
 u64 sept_error(struct seamcall_ctx *c, u64 status);

@@ -35,8 +35,9 @@ static u64 pamt_demote_check(struct seamcall_ctx *c, u64 page, bool dpamt, u64 p
 	struct pamt_locked *pl;
 	u64 err;
 
-	err = ctx_pamt_lock_page(c, page, c->level, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
-				 NULL);
+	/* acquire_sharex_lock_hp_ex() on the entry itself, no walk. */
+	err = ctx_pamt_lock_implicit(c, page, c->level, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
+				     NULL);
 	if (err)
 		return err;
 	if (!dpamt)

@@ -30,8 +30,9 @@ u64 leaf_tdh_mem_page_remove(struct seamcall_ctx *c)
 	if (err)
 		return err;
 	page = septe_hpa(c->walk.entry);
-	err = ctx_pamt_lock_page(c, page, c->level, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
-				 &pl);
+	/* pamt_implicit_get_and_lock(): the S-EPT leaf gives the level. */
+	err = ctx_pamt_lock_implicit(c, page, c->level, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
+				     &pl);
 	if (err)
 		return err;
 	if (td_tlb_tracking_required(c->td)) {

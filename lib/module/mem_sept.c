@@ -106,8 +106,9 @@ u64 leaf_tdh_mem_sept_remove(struct seamcall_ctx *c)
 		return err;
 	page = septe_hpa(c->walk.entry);
 	child = c->walk.table->child[c->walk.idx];
-	err = ctx_pamt_lock_page(c, page, TDX_PS_4K, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
-				 &pl);
+	/* pamt_implicit_get_and_lock(): an S-EPT page is a 4K page. */
+	err = ctx_pamt_lock_implicit(c, page, TDX_PS_4K, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
+				     &pl);
 	if (err)
 		return err;
 	if (td_tlb_tracking_required(c->td)) {

@@ -334,6 +334,39 @@ busy_1g:
 }
 
 /*
+ * pamt_implicit_get_and_lock() (pamt_manager.c): the entry of a page whose
+ * level the caller already knows (an S-EPT leaf, a TDR reached through its
+ * TDVPR, the page DEMOTE splits), locked @t directly, no walk: the parents
+ * are not held.  One difference: with Dynamic PAMT a 4K entry lives in its
+ * range's pair pages, and tdxsim holds the 2MB entry shared for as long as it
+ * holds the 4K one so that PAMT.REMOVE cannot take that storage away under
+ * the lock (the module relies on the host's page refcounts there).
+ */
+u64 pamt_lock_implicit(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
+		       u32 operand, struct pamt_locked *out)
+{
+	struct tdxsim *sim = c->sim;
+	struct pamt_entry *e = pamt_entry_at(sim, pa, level), *e2m = NULL;
+
+	memset(out, 0, sizeof(*out));
+	out->t = t;
+	out->level = level;
+	if (level == TDX_PS_4K && sim_dpamt(sim)) {
+		e2m = pamt_entry_at(sim, pa, TDX_PS_2M);
+		if (!walk_try(c, e2m, TDX_LOCK_SHARED, false, pa, TDX_PS_2M, operand, out))
+			return api_error_with_operand_id(TDX_OPERAND_BUSY, operand);
+	}
+	if (!walk_try(c, e, t, false, pa, level, operand, out)) {
+		if (e2m)
+			pamt_unlock(e2m, TDX_LOCK_SHARED);
+		return api_error_with_operand_id(TDX_OPERAND_BUSY, operand);
+	}
+	out->e = e;
+	out->e2m = e2m;
+	return TDX_SUCCESS;
+}
+
+/*
  * A page the module is about to take: aligned to @level, in the TDMR, its
  * PAMT entry at @level exclusively locked and PT_NDA, not a Dynamic-PAMT page;
  * a 2MB page must have all 512 4K pieces free too (spec §2.4, §4.3).

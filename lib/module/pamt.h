@@ -102,6 +102,8 @@ bool hpa_in_tdmr(const struct tdxsim *sim, u64 pa, u64 size);
 u64 hpa_check_operand(struct seamcall_ctx *c, u64 pa, u64 align, u32 operand);
 u64 pamt_lock_page(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
 		   u32 operand, struct pamt_locked *out);
+u64 pamt_lock_implicit(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
+		       u32 operand, struct pamt_locked *out);
 void pamt_unlock_page(struct pamt_locked *l);
 u64 pamt_check_free_page(struct seamcall_ctx *c, u64 pa, int level, u32 operand,
 			 struct pamt_locked *out);

@@ -53,7 +53,7 @@ u64 leaf_tdh_phymem_page_reclaim(struct seamcall_ctx *c)
 		td_free(sim, td);
 		return TDX_SUCCESS;
 	}
-	err = td_lock_tdr(c, td->tdr_pa, TDX_OPERAND_ID_TDR, TDX_LOCK_SHARED);
+	err = td_lock_tdr_implicit(c, td->tdr_pa, TDX_OPERAND_ID_TDR, TDX_LOCK_SHARED);
 	if (err)
 		return err;
 	if (td->lifecycle != TD_TEARDOWN)

@@ -15,10 +15,22 @@ u64 sept_error(struct seamcall_ctx *c, u64 status)
 	return api_error_with_operand_id(status, TDX_OPERAND_ID_RCX);
 }
 
-/* TDR operand: address checks, PAMT lock, page type (step 3). */
-u64 td_lock_tdr(struct seamcall_ctx *c, u64 tdr_pa, u32 operand, enum lock_type t)
+/* The TDR entry locked: a 4K PT_TDR entry, and its TD. */
+static u64 td_check_tdr_locked(struct seamcall_ctx *c, u32 operand)
 {
 	struct tdxsim *sim = c->sim;
+
+	if (c->tdr.level != TDX_PS_4K || c->tdr.e->pt != PT_TDR)
+		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, operand);
+	c->td = td_by_id(sim, c->tdr.e->owner);
+	if (!c->td)	/* cannot happen while the TDR entry is PT_TDR */
+		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, operand);
+	return TDX_SUCCESS;
+}
+
+/* TDR operand: address checks, PAMT walk and lock, page type (step 3). */
+u64 td_lock_tdr(struct seamcall_ctx *c, u64 tdr_pa, u32 operand, enum lock_type t)
+{
 	u64 err;
 
 	err = hpa_check_operand(c, tdr_pa, PAGE_SIZE, operand);
@@ -27,12 +39,20 @@ u64 td_lock_tdr(struct seamcall_ctx *c, u64 tdr_pa, u32 operand, enum lock_type 
 	err = pamt_lock_page(c, tdr_pa, TDX_PS_4K, t, operand, &c->tdr);
 	if (err)
 		return err;
-	if (c->tdr.level != TDX_PS_4K || c->tdr.e->pt != PT_TDR)
-		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, operand);
-	c->td = td_by_id(sim, c->tdr.e->owner);
-	if (!c->td)	/* cannot happen while the TDR entry is PT_TDR */
-		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, operand);
-	return TDX_SUCCESS;
+	return td_check_tdr_locked(c, operand);
+}
+
+/*
+ * lock_and_map_implicit_tdr() (helpers.c): the TDR of a TDVPR's owner, its
+ * entry locked without a walk.
+ */
+u64 td_lock_tdr_implicit(struct seamcall_ctx *c, u64 tdr_pa, u32 operand, enum lock_type t)
+{
+	u64 err = pamt_lock_implicit(c, tdr_pa, TDX_PS_4K, t, operand, &c->tdr);
+
+	if (err)
+		return err;
+	return td_check_tdr_locked(c, operand);
 }
 
 /* TD state (step 4). */
@@ -148,6 +168,23 @@ u64 ctx_pamt_check_free_page(struct seamcall_ctx *c, u64 pa, int level, u32 oper
 	if (!l)
 		return TDX_SYS_BUSY;
 	err = pamt_check_free_page(c, pa, level, operand, l);
+	if (err)
+		return err;
+	c->npl++;
+	if (out)
+		*out = l;
+	return TDX_SUCCESS;
+}
+
+u64 ctx_pamt_lock_implicit(struct seamcall_ctx *c, u64 pa, int level, enum lock_type t,
+			   u32 operand, struct pamt_locked **out)
+{
+	struct pamt_locked *l = ctx_next_pl(c);
+	u64 err;
+
+	if (!l)
+		return TDX_SYS_BUSY;
+	err = pamt_lock_implicit(c, pa, level, t, operand, l);
 	if (err)
 		return err;
 	c->npl++;

@@ -96,7 +96,7 @@ static u64 vcpu_lock_tdvpr(struct seamcall_ctx *c, u64 tdvpr, u32 operand, enum 
 	if (pl->level != TDX_PS_4K || pl->e->pt != PT_TDVPR)
 		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, operand);
 	td = td_by_id(c->sim, pl->e->owner);
-	err = td_lock_tdr(c, td->tdr_pa, TDX_OPERAND_ID_TDR, tdr_lock);
+	err = td_lock_tdr_implicit(c, td->tdr_pa, TDX_OPERAND_ID_TDR, tdr_lock);
 	if (err)
 		return err;
 	*vp = vcpu_find(td, tdvpr);

@@ -531,6 +531,42 @@ static void test_static_aug_2m_vs_4k_walk(void **state)
 		      TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_RCX);
 }
 
+/*
+ * REMOVE locks its page's PAMT entry implicitly (tdh_mem_page_remove.c,
+ * pamt_implicit_get_and_lock()): no walk, the 2MB entry above it not held.
+ * With static PAMT a 2MB AUG of the range meanwhile gets past the 2MB lock
+ * and finds the range not free.
+ */
+static void test_static_remove_holds_no_parent(void **state)
+{
+	struct fixture *fx = *state;
+	u64 g4 = GPA_2M(2), g2 = GPA_2M(1), blk, e1 = ~0ULL, e2 = ~0ULL;
+	struct tdx_module_args a;
+	struct parked_call *pc = &park_slot;
+
+	fx_map_sept(fx, g4, TDX_PS_4K);
+	fx_map_sept(fx, g2, TDX_PS_2M);
+	blk = tdxsim_page_alloc(fx->sim, TDX_PS_2M);
+	assert_true(blk != 0);
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, g4, TDX_PS_4K, (blk + 0x1000) >> 12,
+					      &e1, &e2), TDX_SUCCESS);
+	fx_block_track(fx, g4, TDX_PS_4K);
+
+	set_args(pc, TDH_MEM_PAGE_REMOVE, g4 | TDX_PS_4K, fx->td->tdr_pa, 0, 0);
+	park_start_at(pc, fx, TDH_MEM_PAGE_REMOVE, TDX_PS_4K);
+	assert_status(tdxsim_tdh_mem_page_aug(fx->td, g2, TDX_PS_2M, blk >> 12, &e1, &e2),
+		      TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8);
+	/* A 4K walk to the page itself still meets REMOVE's lock. */
+	a = (struct tdx_module_args){ .rcx = blk + 0x1000 };
+	assert_status(tdxsim_seamcall(fx->sim, TDH_PHYMEM_PAGE_RECLAIM, &a),
+		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
+	assert_status(park_finish(pc), TDX_SUCCESS);
+
+	assert_status(tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, blk + 0x1000),
+		      TDX_SUCCESS);
+	assert_int_equal(tdxsim_page_free(fx->sim, blk, TDX_PS_2M), 0);
+}
+
 /* spec §2.12/§2.13: AUG holds its page's PAMT entry; RECLAIM and WBINVD of it lose. */
 static void test_aug_holds_page_pamt(void **state)
 {
@@ -1428,6 +1464,7 @@ int main(void)
 		T(test_aug_holds_page_pamt, fx_setup_runnable),
 		T(test_static_4k_walk_vs_aug_2m, fx_setup_runnable_nodpamt),
 		T(test_static_aug_2m_vs_4k_walk, fx_setup_runnable_nodpamt),
+		T(test_static_remove_holds_no_parent, fx_setup_runnable_nodpamt),
 		T(test_finalize_holds_tdr, setup_initialized_vcpu),
 		T(test_accept_holds_entry_lock, fx_setup_runnable),
 		T(test_op_state_lock_held, fx_setup_runnable),
