@@ -366,7 +366,11 @@ struct tdxsim_pamt_info {
 	u64 owner;		/* TDR PA, 0 if none */
 	u32 bepoch;
 	bool pamt_page;		/* the page itself is a Dynamic-PAMT page */
-	/* Dynamic PAMT node of the page's 2MB range. */
+	/*
+	 * Dynamic PAMT node of the page's 2MB range: whether a pair is
+	 * installed (TDH.PHYMEM.PAMT.ADD), its pages, and how many 4K pages of
+	 * the range the module counts as in use (PAMT.REMOVE wants 0).
+	 */
 	bool dpamt_pair;
 	u64 dpamt_pages[2];
 	u16 dpamt_count;
@@ -377,6 +381,12 @@ struct tdxsim_pamt_info {
 	bool needs_reset;
 };
 
+/*
+ * PAMT and host state of the page at @hpa (any address inside it): 0, or
+ * -EINVAL (@info zeroed) when @hpa is outside simulated memory.  Also the
+ * Dynamic-PAMT state of @hpa's 2MB range.  Lock-free reads, like
+ * tdxsim_td_info(): not synchronised with SEAMCALLs running on that page.
+ */
 int tdxsim_pamt_lookup(struct tdxsim *sim, u64 hpa, struct tdxsim_pamt_info *info);
 
 /* TD life cycle (TDR.LIFECYCLE_STATE), in the order a TD goes through it. */

@@ -39,7 +39,18 @@ u64 tdxsim_tdh_phymem_page_reclaim(struct tdxsim *sim, u64 pa, u64 *tdx_pt, u64 
 u64 tdxsim_tdh_phymem_page_wbinvd_hkid(struct tdxsim *sim, u16 hkid, u64 pa);
 u64 tdxsim_tdh_phymem_pamt_add(struct tdxsim *sim, u64 pa, const u64 *pamt_pa);
 u64 tdxsim_tdh_phymem_pamt_remove(struct tdxsim *sim, u64 pa, u64 *pamt_pa);
-/* Guest side. */
+/*
+ * vCPUs, named by their TDVPR page as in the kernel's struct tdx_vp:
+ * TDH.VP.CREATE (RCX = TDVPR, RDX = TDR), TDH.VP.ADDCX (RCX = the TDVPX page,
+ * RDX = TDVPR), TDH.VP.INIT version 1 as the kernel calls it (RDX = the
+ * guest's initial RCX, R8 = x2APIC ID), TDH.VP.FLUSH, and the entry half of
+ * TDH.VP.ENTER (RCX = TDVPR).
+ */
+u64 tdxsim_tdh_vp_create(struct tdxsim_td *td, u64 tdvpr_pa);
+u64 tdxsim_tdh_vp_addcx(struct tdxsim *sim, u64 tdvpr_pa, u64 tdcx_pa);
+u64 tdxsim_tdh_vp_init(struct tdxsim *sim, u64 tdvpr_pa, u64 initial_rcx, u32 x2apicid);
+u64 tdxsim_tdh_vp_flush(struct tdxsim *sim, u64 tdvpr_pa);
+u64 tdxsim_tdh_vp_enter(struct tdxsim *sim, u64 tdvpr_pa);
 /* Guest side: the vCPU is named by its TDVPR page. */
 u64 tdxsim_tdg_mem_page_accept(struct tdxsim *sim, u64 tdvpr_pa, u64 gpa, int level);
 

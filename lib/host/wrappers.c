@@ -148,6 +148,42 @@ u64 tdxsim_tdh_phymem_pamt_remove(struct tdxsim *sim, u64 pa, u64 *pamt_pa)
 	return err;
 }
 
+u64 tdxsim_tdh_vp_create(struct tdxsim_td *td, u64 tdvpr_pa)
+{
+	struct tdx_module_args a = { .rcx = tdvpr_pa, .rdx = td->tdr_pa };
+
+	return tdxsim_seamcall(td->sim, TDH_VP_CREATE, &a);
+}
+
+u64 tdxsim_tdh_vp_addcx(struct tdxsim *sim, u64 tdvpr_pa, u64 tdcx_pa)
+{
+	struct tdx_module_args a = { .rcx = tdcx_pa, .rdx = tdvpr_pa };
+
+	return tdxsim_seamcall(sim, TDH_VP_ADDCX, &a);
+}
+
+u64 tdxsim_tdh_vp_init(struct tdxsim *sim, u64 tdvpr_pa, u64 initial_rcx, u32 x2apicid)
+{
+	struct tdx_module_args a = { .rcx = tdvpr_pa, .rdx = initial_rcx, .r8 = x2apicid };
+
+	/* The x2APIC ID needs version 1. */
+	return tdxsim_seamcall(sim, TDH_VP_INIT | (1ULL << TDX_VERSION_SHIFT), &a);
+}
+
+u64 tdxsim_tdh_vp_flush(struct tdxsim *sim, u64 tdvpr_pa)
+{
+	struct tdx_module_args a = { .rcx = tdvpr_pa };
+
+	return tdxsim_seamcall(sim, TDH_VP_FLUSH, &a);
+}
+
+u64 tdxsim_tdh_vp_enter(struct tdxsim *sim, u64 tdvpr_pa)
+{
+	struct tdx_module_args a = { .rcx = tdvpr_pa };
+
+	return tdxsim_seamcall(sim, TDH_VP_ENTER, &a);
+}
+
 u64 tdxsim_tdg_mem_page_accept(struct tdxsim *sim, u64 tdvpr_pa, u64 gpa, int level)
 {
 	struct tdx_module_args a = { .rcx = gpa | (u64)level };

@@ -341,9 +341,11 @@ int tdxsim_td_vcpus(struct tdxsim *sim, u64 tdr_pa, u64 *tdvpr, size_t max)
 		return -EINVAL;
 	pthread_mutex_lock(&td->vcpu_lock);
 	HASH_ITER(hh, td->vcpus, v, tmp) {
+		struct pamt_entry *e = pamt_entry_at(sim, v->tdvpr_pa, TDX_PS_4K);
+
 		/* A TDVPR reclaimed at teardown is no longer a vCPU of the TD. */
-		if (__atomic_load_n(&pamt_entry_at(sim, v->tdvpr_pa, TDX_PS_4K)->pt,
-				    __ATOMIC_ACQUIRE) != PT_TDVPR)
+		if (pamt_leaf_level(sim, v->tdvpr_pa) != TDX_PS_4K ||
+		    __atomic_load_n(&e->pt, __ATOMIC_ACQUIRE) != PT_TDVPR || e->owner != td->id)
 			continue;
 		if (n < max)
 			tdvpr[n] = v->tdvpr_pa;

@@ -393,6 +393,31 @@ static void test_flush_many_vcpus(void **state)
 	assert_status(sc1(fx, TDH_MNG_VPFLUSHDONE, fx->td->tdr_pa), TDX_SUCCESS);
 }
 
+/* The typed wrappers build and run a vCPU the same way (KVM's tdh_vp_*() shapes). */
+static void test_wrappers(void **state)
+{
+	struct fixture *fx = *state;
+	u64 tdvpr = fx_alloc_4k(fx), c = chldcnt(fx);
+	struct tdxsim_vp_info vp;
+
+	assert_status(tdxsim_tdh_vp_create(fx->td, tdvpr), TDX_SUCCESS);
+	for (unsigned int i = 0; i < fx->cfg.nr_tdvpx_pages; i++)
+		assert_status(tdxsim_tdh_vp_addcx(fx->sim, tdvpr, fx_alloc_4k(fx)), TDX_SUCCESS);
+	assert_int_equal(chldcnt(fx), c + 1 + fx->cfg.nr_tdvpx_pages);
+	assert_status(tdxsim_tdh_vp_enter(fx->sim, tdvpr), TDX_OP_STATE_INCORRECT);
+	assert_status(tdxsim_tdh_vp_init(fx->sim, tdvpr, 0x1234, 3), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_vp_init(fx->sim, tdvpr, 0x1234, 3),
+		      TDX_VCPU_STATE_INCORRECT | VP_READY);
+	assert_status(tdxsim_td_finalize(fx->td), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_vp_enter(fx->sim, tdvpr), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_vp_flush(fx->sim, tdvpr), TDX_VCPU_STATE_INCORRECT);
+	assert_int_equal(tdxsim_vp_exit(fx->sim, tdvpr), 0);
+	assert_status(tdxsim_tdh_vp_flush(fx->sim, tdvpr), TDX_SUCCESS);
+	assert_int_equal(tdxsim_vp_info(fx->sim, tdvpr, &vp), 0);
+	assert_false(vp.associated);
+	assert_false(vp.in_guest);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +434,7 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_flush_many_vcpus, setup_small_vcpus,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_wrappers, fx_setup_initialized, fx_teardown),
 	};
 
 	return run_group(tests);
