@@ -204,7 +204,7 @@ u64 leaf_tdh_phymem_cache_wb(struct seamcall_ctx *c)
 	/* Write back and invalidate every line of the flushed keys. */
 	for (u64 i = 0; any && i < sim->nr_pages; i++) {
 		if (__atomic_load_n(&sim->page_flags[i], __ATOMIC_RELAXED) & PG_DIRTY &&
-		    flushed[sim->dirty_hkid[i]])
+		    flushed[page_dirty_hkid(sim, idx_to_pa(sim, i))])
 			page_flags_clear(sim, idx_to_pa(sim, i), PG_DIRTY);
 	}
 	free(flushed);

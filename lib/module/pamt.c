@@ -57,10 +57,12 @@ int pamt_init(struct tdxsim *sim)
 	sim->pamt_1g = mem_vzalloc(nr_1g * sizeof(*sim->pamt_1g));
 	sim->seq_2m = mem_vzalloc(nr_2m * sizeof(*sim->seq_2m));
 	sim->dirty_hkid = mem_vzalloc(sim->nr_pages * sizeof(*sim->dirty_hkid));
+	sim->dirty_hkid_ready = calloc((nr_1g + 63) / 64, sizeof(u64));
 	if (sim_dpamt(sim))
 		sim->dpamt = mem_vzalloc(nr_2m * sizeof(*sim->dpamt));
 	if (!sim->pamt_4k_blk || !sim->pamt_4k_none || (!sim_dpamt(sim) && !sim->pamt_4k) ||
 	    !sim->pamt_2m || !sim->pamt_1g || !sim->seq_2m || !sim->dirty_hkid ||
+	    !sim->dirty_hkid_ready ||
 	    (sim_dpamt(sim) && !sim->dpamt))
 		return -ENOMEM;
 	return 0;
@@ -87,6 +89,8 @@ void pamt_fini(struct tdxsim *sim)
 	mem_vfree(sim->pamt_1g, nr_1g * sizeof(*sim->pamt_1g));
 	mem_vfree(sim->seq_2m, nr_2m * sizeof(*sim->seq_2m));
 	mem_vfree(sim->dirty_hkid, sim->nr_pages * sizeof(*sim->dirty_hkid));
+	free(sim->dirty_hkid_ready);
+	sim->dirty_hkid_ready = NULL;
 	mem_vfree(sim->dpamt, nr_2m * sizeof(*sim->dpamt));
 	sim->pamt_4k = NULL;
 	sim->pamt_4k_blk = NULL;
@@ -423,6 +427,34 @@ static void seq_touch(struct tdxsim *sim, u64 pa, u64 seq)
 }
 
 /*
+ * Record the HKID page @idx is dirty with (page_dirty_hkid()).  In the
+ * array, its 1GB's part (512 KiB) is committed in one go the first time:
+ * pages are released in any order, and a fault per 2048 pages costs more
+ * than the calls they serve.
+ */
+static void dirty_hkid_set(struct tdxsim *sim, u64 idx, u16 hkid)
+{
+	u64 region = idx >> (30 - PAGE_SHIFT), bit = 1ULL << (region % 64);
+	u64 *ready = &sim->dirty_hkid_ready[region / 64];
+	struct pamt_entry *blk = sim->pamt_4k_blk[idx / PAGES_PER_2M];
+
+	if (blk) {
+		blk[idx % PAGES_PER_2M].owner = hkid;
+		return;
+	}
+
+	if (unlikely(!(__atomic_load_n(ready, __ATOMIC_ACQUIRE) & bit))) {
+		u64 first = region << (30 - PAGE_SHIFT);
+		u64 n = sim->nr_pages - first < (1ULL << (30 - PAGE_SHIFT)) ?
+			sim->nr_pages - first : 1ULL << (30 - PAGE_SHIFT);
+
+		mem_vpopulate(&sim->dirty_hkid[first], n * sizeof(*sim->dirty_hkid));
+		__atomic_fetch_or(ready, bit, __ATOMIC_RELEASE);
+	}
+	sim->dirty_hkid[idx] = hkid;
+}
+
+/*
  * The module does not look at cache state, but a page handed to it while
  * still dirty with another TD's key is a host bug (no WBINVD after REMOVE):
  * record it.  The page's lines now belong to its new owner.
@@ -437,7 +469,7 @@ static void note_dirty_reuse(struct tdxsim *sim, u64 pa, int level, u16 owner)
 
 		if (!(page_flags_get(sim, p) & PG_DIRTY))
 			continue;
-		hkid = sim->dirty_hkid[pa_to_idx(sim, p)];
+		hkid = page_dirty_hkid(sim, p);
 		page_flags_clear(sim, p, PG_DIRTY);
 		if (td && hkid != td->hkid)
 			sim_record_misuse(sim, p, "page %#llx given to TD%u while dirty with HKID %u (no WBINVD)",
@@ -476,7 +508,7 @@ static void pamt_release(struct tdxsim *sim, u64 pa, int level, u16 hkid, bool d
 		u64 p = pa + (i << PAGE_SHIFT);
 
 		if (dirty)
-			sim->dirty_hkid[pa_to_idx(sim, p)] = hkid;
+			dirty_hkid_set(sim, pa_to_idx(sim, p), hkid);
 		page_flags_set(sim, p, flags);
 	}
 }
@@ -558,7 +590,19 @@ void dpamt_pair_install(struct seamcall_ctx *c, u64 range, const u64 pair[2], u1
 	struct tdxsim *sim = c->sim;
 	struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, range)];
 
-	/* The block before the type: a walk that sees PT_PAMT finds it. */
+	/*
+	 * Pages of the range still dirty from a 2MB release: their HKIDs move
+	 * into the new 4K entries (none at DEMOTE: the TD owns every page).
+	 * Then the block before the type: a walk that sees PT_PAMT finds it.
+	 */
+	for (unsigned int i = 0; i < PAGES_PER_2M; i++) {
+		u64 idx = pa_to_idx(sim, range) + i;
+
+		if (page_flags_get(sim, idx_to_pa(sim, idx)) & PG_DIRTY) {
+			blk[i].owner = sim->dirty_hkid[idx];
+			sim->dirty_hkid[idx] = 0;	/* one place at a time */
+		}
+	}
 	__atomic_store_n(&sim->pamt_4k_blk[pa_to_idx2m(sim, range)], blk, __ATOMIC_RELEASE);
 	n->hpa[0] = pair[0];
 	n->hpa[1] = pair[1];
@@ -584,11 +628,21 @@ void dpamt_pair_release(struct tdxsim *sim, u64 range, u64 pair[2])
 			page_flags_set(sim, n->hpa[i], PG_NEEDS_RESET);
 	}
 	memset(n, 0, sizeof(*n));
-	/* The range's 4K level goes with the pair (its entries are all PT_NDA). */
-	blk = __atomic_exchange_n(&sim->pamt_4k_blk[pa_to_idx2m(sim, range)], NULL,
-				  __ATOMIC_ACQ_REL);
-	if (blk)
-		pamt_4k_block_put(sim, blk);
+	/*
+	 * The range's 4K level goes with the pair (its entries are all
+	 * PT_NDA); the HKIDs of its dirty pages move to the array first.
+	 */
+	blk = sim->pamt_4k_blk[pa_to_idx2m(sim, range)];
+	if (!blk)
+		return;
+	__atomic_store_n(&sim->pamt_4k_blk[pa_to_idx2m(sim, range)], NULL, __ATOMIC_RELEASE);
+	for (unsigned int i = 0; i < PAGES_PER_2M; i++) {
+		u64 idx = pa_to_idx(sim, range) + i;
+
+		if (page_flags_get(sim, idx_to_pa(sim, idx)) & PG_DIRTY)
+			dirty_hkid_set(sim, idx, blk[i].owner);
+	}
+	pamt_4k_block_put(sim, blk);
 }
 
 int tdxsim_pamt_lookup(struct tdxsim *sim, u64 hpa, struct tdxsim_pamt_info *info)
@@ -614,7 +668,7 @@ int tdxsim_pamt_lookup(struct tdxsim *sim, u64 hpa, struct tdxsim_pamt_info *inf
 	info->dirty = f & PG_DIRTY;
 	info->needs_reset = f & PG_NEEDS_RESET;
 	if (info->dirty)
-		info->dirty_hkid = sim->dirty_hkid[pa_to_idx(sim, hpa)];
+		info->dirty_hkid = page_dirty_hkid(sim, hpa);
 	if (sim_dpamt(sim) && pamt_entry_at(sim, hpa, TDX_PS_2M)->pt == PT_PAMT) {
 		struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, hpa)];
 

@@ -71,7 +71,7 @@ u64 leaf_tdh_phymem_page_wbinvd(struct seamcall_ctx *c)
 	u64 pa = keyed & ~sim->hkid_mask;
 	u16 hkid = (u16)((keyed & sim->hkid_mask) >> sim->hkid_shift);
 	struct pamt_locked *pl;
-	u64 idx, err;
+	u64 err;
 
 	err = hpa_check_operand(c, pa, PAGE_SIZE, TDX_OPERAND_ID_RCX);
 	if (err)
@@ -82,8 +82,7 @@ u64 leaf_tdh_phymem_page_wbinvd(struct seamcall_ctx *c)
 		return err;
 	if (pl->e->pt != PT_NDA)
 		return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, TDX_OPERAND_ID_RCX);
-	idx = pa_to_idx(sim, pa);
-	if (page_flags_get(sim, pa) & PG_DIRTY && sim->dirty_hkid[idx] == hkid)
+	if (page_flags_get(sim, pa) & PG_DIRTY && page_dirty_hkid(sim, pa) == hkid)
 		page_flags_clear(sim, pa, PG_DIRTY);
 	return TDX_SUCCESS;
 }

@@ -89,7 +89,8 @@ struct tdxsim {
 	struct dpamt_node *dpamt;	/* per 2MB, only with DYNAMIC_PAMT */
 	u64 *seq_2m;			/* last call that touched each 2MB (checker) */
 	u8 *page_flags;
-	u16 *dirty_hkid;		/* per 4K page: the HKID a PG_DIRTY page is dirty with */
+	u16 *dirty_hkid;		/* per 4K page without a 4K level: page_dirty_hkid() */
+	u64 *dirty_hkid_ready;		/* per 1GB: its part of dirty_hkid is committed */
 
 	/* Host allocator. */
 	pthread_mutex_t alloc_lock;
@@ -163,6 +164,7 @@ bool mem_in_tdmr(const struct tdxsim *sim, u64 pa);
 bool mem_range_in_tdmr(const struct tdxsim *sim, u64 pa, u64 size);
 void *mem_vzalloc(size_t size);
 void mem_vfree(void *p, size_t size);
+void mem_vpopulate(void *p, size_t size);
 void sim_record_misuse(struct tdxsim *sim, u64 hpa, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -227,6 +229,21 @@ static inline int pamt_walk_level(struct tdxsim *sim, u64 pa, int want)
 	if (sim_dpamt(sim) && pt != PT_PAMT)
 		return TDX_PS_2M;	/* no 4K level without a page pair */
 	return TDX_PS_4K;
+}
+
+/*
+ * The HKID a PG_DIRTY page is dirty with: in the owner field of its PT_NDA
+ * 4K entry when its range has a 4K level (the line a 4K REMOVE writes
+ * anyway), else in sim->dirty_hkid (a 2MB page released, Dynamic PAMT).
+ * PAMT.ADD and PAMT.REMOVE move it between the two (pamt.c).
+ */
+static inline u16 page_dirty_hkid(struct tdxsim *sim, u64 pa)
+{
+	u64 idx = pa_to_idx(sim, pa);
+	struct pamt_entry *blk = __atomic_load_n(&sim->pamt_4k_blk[idx / PAGES_PER_2M],
+						 __ATOMIC_ACQUIRE);
+
+	return blk ? blk[idx % PAGES_PER_2M].owner : sim->dirty_hkid[idx];
 }
 
 static inline int pamt_leaf_level(struct tdxsim *sim, u64 pa)

@@ -405,7 +405,7 @@ static void bench_overhead(struct bench *b, u64 n)
 
 /*
  * Map @gib GiB at 4K and report resident bytes per mapped page, counted from
- * @before (taken before tdxsim_create(): the PAMT is populated at create).
+ * @before (taken before tdxsim_create(), so that whatever create commits counts).
  */
 static void bench_footprint(struct bench *b, u64 gib, long before)
 {
@@ -427,7 +427,7 @@ static void bench_footprint(struct bench *b, u64 gib, long before)
 	       (unsigned long long)gib, (unsigned long long)pages, (double)(now_ns() - t) / 1e9,
 	       (double)(now_ns() - t) / (double)pages);
 	printf("libtdxsim: resident memory of the simulator %+ld KiB = %.1f bytes per mapped 4K page "
-	       "(S-EPT, PAMT of the whole TDMR, host page flags)\n",
+	       "(S-EPT, PAMT: static, the whole TDMR; dynamic, the mapped ranges; host page flags)\n",
 	       after - before, (double)(after - before) * 1024.0 / (double)pages);
 }
 

@@ -277,6 +277,62 @@ static void test_dpamt_4k_pamt_only_with_pair(void **state)
 	check_4k_level_only_with_pair(fx->sim);
 }
 
+static struct tdxsim_pamt_info pamt_at(struct fixture *fx, u64 hpa)
+{
+	struct tdxsim_pamt_info pi;
+
+	assert_int_equal(tdxsim_pamt_lookup(fx->sim, hpa, &pi), 0);
+	return pi;
+}
+
+/*
+ * The HKID a page is dirty with (TDH.PHYMEM.PAGE.WBINVD clears only that
+ * key's lines) survives its 2MB range gaining and losing a 4K level: kept in
+ * the 4K entry while there is one, else beside the page flags.
+ */
+static void test_dirty_hkid_across_pamt_add_remove(void **state)
+{
+	struct fixture *fx = *state;
+	u16 hkid = fx->td->hkid;
+	struct tdxsim_pamt_info pi;
+	u64 gpa = GPA_2M(5), hpa, pair[2], e1, e2;
+
+	hpa = fx_aug(fx, gpa, TDX_PS_2M);
+	fx_block_track(fx, gpa, TDX_PS_2M);
+	assert_status(tdxsim_tdh_mem_page_remove(fx->td, gpa, TDX_PS_2M, &e1, &e2), TDX_SUCCESS);
+	assert_int_equal(tdxsim_pamt_lookup(fx->sim, hpa + 7 * 4096, &pi), 0);
+	assert_true(pi.dirty);
+	assert_int_equal(pi.dirty_hkid, hkid);
+
+	/* The range gets a 4K level: the HKIDs go with it. */
+	pair[0] = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
+	pair[1] = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
+	assert_status(tdxsim_tdh_phymem_pamt_add(fx->sim, hpa, pair), TDX_SUCCESS);
+	assert_int_equal(tdxsim_pamt_lookup(fx->sim, hpa + 7 * 4096, &pi), 0);
+	assert_int_equal(pi.level, TDX_PS_4K);
+	assert_true(pi.dirty);
+	assert_int_equal(pi.dirty_hkid, hkid);
+	/* A wrong key leaves the page dirty, the right one cleans it. */
+	assert_status(tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, hkid + 1, hpa), TDX_SUCCESS);
+	assert_true(pamt_at(fx, hpa).dirty);
+	assert_status(tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, hkid, hpa), TDX_SUCCESS);
+	assert_false(pamt_at(fx, hpa).dirty);
+
+	/* And loses it: the remaining HKIDs come back. */
+	assert_status(tdxsim_tdh_phymem_pamt_remove(fx->sim, hpa, pair), TDX_SUCCESS);
+	assert_int_equal(tdxsim_pamt_lookup(fx->sim, hpa + 7 * 4096, &pi), 0);
+	assert_int_equal(pi.level, TDX_PS_2M);
+	assert_true(pi.dirty);
+	assert_int_equal(pi.dirty_hkid, hkid);
+	for (u64 off = 4096; off < 0x200000ULL; off += 4096)
+		assert_status(tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, hkid, hpa + off),
+			      TDX_SUCCESS);
+	assert_false(pamt_at(fx, hpa + 7 * 4096).dirty);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(tdxsim_page_free(fx->sim, pair[i], TDX_PS_4K), 0);
+	assert_int_equal(tdxsim_page_free(fx->sim, hpa, TDX_PS_2M), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +341,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_misuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_args_no_wrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dpamt_4k_pamt_only_with_pair,
+						fx_setup_runnable, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dirty_hkid_across_pamt_add_remove,
 						fx_setup_runnable, fx_teardown),
 	};
 
