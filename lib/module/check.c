@@ -264,6 +264,10 @@ static void scan_pamt(struct checker *ck)
 			pa += SZ_1G - SZ_2M;
 			continue;
 		}
+		/* Every PAMT walk holds its 1GB entry shared (pamt_walk()). */
+		if (!((pa - base) & (SZ_1G - 1)) && e1g->lock)
+			report(ck, TDXSIM_INV_LOCK_HELD, pa, ~0ULL, 0, seq_of(ck, pa),
+			       "PAMT 1GB entry of %#llx still locked", (unsigned long long)pa);
 		scan_2m(ck, pa);
 	}
 }

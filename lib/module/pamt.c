@@ -239,6 +239,7 @@ static void note_self_busy(struct seamcall_ctx *c, u64 pa, int level, u32 operan
 {
 	struct tdxsim *sim = c->sim;
 	u64 tdr = c->td ? c->td->tdr_pa : 0;
+	const char *leaf = c->tdcall ? NULL : tdxsim_leaf_name(c->leaf);
 	char name[64];
 	bool again;
 
@@ -257,8 +258,9 @@ static void note_self_busy(struct seamcall_ctx *c, u64 pa, int level, u32 operan
 	tdxsim_status_name(api_error_with_operand_id(TDX_OPERAND_BUSY, operand), name,
 			   sizeof(name));
 	sim_record_misuse(sim, pa,
-			  "leaf %u retried: %s on the %s PAMT entry of %#llx never clears, the call itself holds it",
-			  c->leaf, name, level == TDX_PS_4K ? "4K" : level == TDX_PS_2M ? "2MB" : "1GB",
+			  "%s retried: %s on the %s PAMT entry of %#llx never clears, the call itself holds it",
+			  leaf ? leaf : "leaf", name,
+			  level == TDX_PS_4K ? "4K" : level == TDX_PS_2M ? "2MB" : "1GB",
 			  (unsigned long long)pa);
 }
 

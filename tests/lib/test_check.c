@@ -261,6 +261,7 @@ static void test_lock_held(void **state)
 	struct td *td = fx_td(fx);
 	u64 gpa, seq, hpa = aug_page(fx, &gpa, &seq);
 	struct pamt_entry *pe = pamt_entry_at(fx->sim, hpa, TDX_PS_4K);
+	struct tdxsim_report rep;
 	struct sept_walk w;
 	u64 *ep;
 
@@ -275,6 +276,17 @@ static void test_lock_held(void **state)
 
 	assert_true(pamt_try_lock(pe, TDX_LOCK_SHARED));
 	expect_violation(fx, TDXSIM_INV_LOCK_HELD, hpa, ~0ULL, fx->td->tdr_pa, seq);
+	pamt_unlock(pe, TDX_LOCK_SHARED);
+	assert_clean(fx);
+
+	/* The 1GB entry above it, which every PAMT walk holds shared. */
+	pe = pamt_entry_at(fx->sim, hpa, TDX_PS_1G);
+	assert_int_equal(pe->pt, PT_NDA);
+	assert_true(pamt_try_lock(pe, TDX_LOCK_SHARED));
+	assert_int_equal(tdxsim_check(fx->sim, &rep), 1);
+	assert_int_equal(rep.v[0].what, TDXSIM_INV_LOCK_HELD);
+	assert_int_equal(rep.v[0].hpa, hpa & ~((1ULL << 30) - 1));
+	assert_non_null(strstr(rep.v[0].msg, "1GB"));
 	pamt_unlock(pe, TDX_LOCK_SHARED);
 	assert_clean(fx);
 

@@ -224,12 +224,13 @@ static void test_demote_pair_inside_page(void **state)
 }
 
 /* The host misuse a retried never-clearing BUSY leaves: exactly one, naming it. */
-static void assert_one_retry_misuse(struct fixture *fx, const char *operand)
+static void assert_one_retry_misuse(struct fixture *fx, const char *leaf, const char *operand)
 {
 	struct tdxsim_report rep;
 
 	assert_int_equal(tdxsim_check(fx->sim, &rep), 1);
 	assert_int_equal(rep.v[0].what, TDXSIM_INV_HOST_MISUSE);
+	assert_non_null(strstr(rep.v[0].msg, leaf));
 	assert_non_null(strstr(rep.v[0].msg, "retried"));
 	assert_non_null(strstr(rep.v[0].msg, operand));
 	assert_non_null(strstr(rep.v[0].msg, "never clears"));
@@ -249,7 +250,7 @@ static void test_demote_pair_inside_page_retried(void **state)
 			      TDX_OPERAND_BUSY | TDX_OPERAND_ID_R12);
 	assert_not_demoted(fx, &d);
 	assert_status(demote(fx, &d, d.pair[0], d.pair[1]), TDX_SUCCESS);
-	assert_one_retry_misuse(fx, "BUSY|R12");
+	assert_one_retry_misuse(fx, "TDH.MEM.PAGE.DEMOTE", "BUSY|R12");
 }
 
 /* The same page twice where the leaf locks both: ADDCX of the TDR itself. */
@@ -264,7 +265,7 @@ static void test_addcx_of_own_tdr_retried(void **state)
 	assert_status(raw(fx, TDH_MNG_ADDCX, tdr, tdr, 0, NULL),
 		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
 	assert_int_equal(pamt_at(fx, tdr).pt, PT_TDR);
-	assert_one_retry_misuse(fx, "BUSY|RCX");
+	assert_one_retry_misuse(fx, "TDH.MNG.ADDCX", "BUSY|RCX");
 }
 
 /* ---------------------------------------------------------------------------
@@ -290,7 +291,7 @@ static void aug_into_tdr_range(struct fixture *fx, bool retry)
 	assert_int_equal(si.state, SEPT_PUBLIC_FREE);
 	assert_int_equal(pamt_at(fx, fx->td->tdr_pa).pt, PT_TDR);
 	if (retry)
-		assert_one_retry_misuse(fx, "BUSY|R8");
+		assert_one_retry_misuse(fx, "TDH.MEM.PAGE.AUG", "BUSY|R8");
 	else
 		assert_int_equal(tdxsim_check(fx->sim, NULL), 0);
 }
