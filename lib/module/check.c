@@ -318,7 +318,9 @@ int tdxsim_check(struct tdxsim *sim, struct tdxsim_report *r)
 			       (unsigned long long)ck.owned[id]);
 	}
 	pthread_mutex_lock(&sim->misuse_lock);
-	for (u64 i = 0; i < sim->nr_misuse; i++) {
+	/* The ring holds the last MISUSE_LOG misuses: each once, oldest first. */
+	for (u64 i = sim->nr_misuse > MISUSE_LOG ? sim->nr_misuse - MISUSE_LOG : 0;
+	     i < sim->nr_misuse; i++) {
 		struct tdxsim_violation *m = &sim->misuse[i % MISUSE_LOG];
 
 		report(&ck, m->what, m->hpa, m->gpa, m->tdr_pa, m->seq, "host misuse: %s", m->msg);

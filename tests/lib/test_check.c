@@ -254,6 +254,36 @@ static void test_host_misuse(void **state)
 	assert_clean(fx);
 }
 
+/*
+ * More misuses than the log holds (found by fuzz-seamcall, which reuses one
+ * simulator for millions of inputs): the report lists the last MISUSE_LOG
+ * of them, each once, and its cost stays bounded.  It used to walk every
+ * misuse ever recorded through the ring: entries repeated and each
+ * tdxsim_check() grew slower for the life of the simulator.
+ */
+static void test_host_misuse_log_wraps(void **state)
+{
+	struct fixture *fx = *state;
+	struct tdxsim_report rep;
+	const unsigned int nr = MISUSE_LOG + 4;
+	u64 page = tdxsim_page_alloc(fx->sim, TDX_PS_4K);
+
+	assert_true(page != 0);
+	assert_int_equal(tdxsim_page_free(fx->sim, page, TDX_PS_4K), 0);
+	/* Double frees at nr distinct addresses, the oldest first. */
+	for (unsigned int i = 0; i < nr; i++)
+		assert_int_equal(tdxsim_page_free(fx->sim, page + i * 4096ULL, TDX_PS_4K), -EINVAL);
+	assert_int_equal(tdxsim_check(fx->sim, &rep), MISUSE_LOG);
+	assert_int_equal(rep.nr, MISUSE_LOG);
+	for (unsigned int i = 0; i < MISUSE_LOG; i++) {
+		assert_int_equal(rep.v[i].what, TDXSIM_INV_HOST_MISUSE);
+		/* The last MISUSE_LOG, oldest first: no address twice. */
+		assert_int_equal(rep.v[i].hpa, page + (nr - MISUSE_LOG + i) * 4096ULL);
+	}
+	forget_misuse(fx);
+	assert_clean(fx);
+}
+
 /* Locks left held while quiescent: an S-EPT entry, a PAMT entry, a TD lock. */
 static void test_lock_held(void **state)
 {
@@ -400,6 +430,7 @@ int main(void)
 		T(test_epoch),
 		T(test_orphan),
 		T(test_host_misuse),
+		T(test_host_misuse_log_wraps),
 		T(test_lock_held),
 		T(test_report_overflow),
 		T(test_report_print),
