@@ -277,7 +277,8 @@ struct tdxsim_td {
  * create leaves nothing behind: the TD's pages are reclaimed, its HKID freed
  * and the Dynamic-PAMT pairs it installed removed, so tdxsim_pages_in_use()
  * is back to its value before the call (if no other thread allocated
- * meanwhile).  Thread-safe.
+ * meanwhile and the teardown of the half-built TD did not fail in turn: see
+ * tdxsim_td_teardown()).  Thread-safe.
  */
 struct tdxsim_td *tdxsim_td_create(struct tdxsim *sim, u64 *status);
 /* TDH.MR.FINALIZE: INITIALIZED -> RUNNABLE. */

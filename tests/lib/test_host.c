@@ -337,6 +337,42 @@ static void test_td_info_and_pages(void **state)
 	assert_int_equal(tdxsim_td_info(fx->sim, tdr, &info), -EINVAL);
 }
 
+/*
+ * A failed tdxsim_vcpu_create() (no page, or a build step refused) returns
+ * NULL; what the module took stays with the TD and teardown gives it all back.
+ */
+static void test_vcpu_create_failures(void **state)
+{
+	static const char *const rules[] = {
+		"alloc:enomem:nth=1", "alloc:enomem:nth=2", "alloc:enomem:nth=4",
+		"vp_create:busy=rdx:nth=1", "vp_addcx:busy=rdx:nth=1", "vp_addcx:busy=rdx:nth=3",
+		"vp_init:busy=rcx:nth=1",
+	};
+	struct fixture *fx = *state;
+	struct tdxsim_vcpu *v;
+	u64 st;
+
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		fx->td = tdxsim_td_create(fx->sim, &st);
+		assert_non_null(fx->td);
+		add_rule(fx, rules[i]);
+		v = tdxsim_vcpu_create(fx->td, &st);
+		if (v)
+			fail_msg("'%s': the vCPU was created", rules[i]);
+		assert_true(st != TDX_SUCCESS);
+		tdxsim_fault_clear(fx->sim);
+		assert_clean(fx);
+		/* The TD still works: another vCPU, then a clean teardown. */
+		v = tdxsim_vcpu_create(fx->td, &st);
+		assert_non_null(v);
+		assert_status(tdxsim_td_finalize(fx->td), TDX_SUCCESS);
+		assert_status(tdxsim_vcpu_enter(v), TDX_SUCCESS);
+		assert_int_equal(tdxsim_td_teardown(fx->td, TDXSIM_TEARDOWN_FREE_PAMT), 0);
+		fx->td = NULL;
+		assert_int_equal(tdxsim_pages_in_use(fx->sim), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +392,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_teardown_failures_reported, setup_sim,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_td_info_and_pages, setup_sim, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vcpu_create_failures, setup_sim, fx_teardown),
 	};
 
 	return run_group(tests);
