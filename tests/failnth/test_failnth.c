@@ -7,6 +7,7 @@
  * usage: test-failnth TDXSIM-TOOL SUBJECT
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -109,11 +110,6 @@ static void test_bad_baseline_and_usage(void **state)
 static void test_careful_host_under_valgrind(void **state)
 {
 	struct result *r = *state;
-	const char *san = getenv("TDXSIM_SANITIZE");
-
-	/* ASan/TSan programs do not run under valgrind; nor without valgrind. */
-	if ((san && *san && strcmp(san, "none")) || system("valgrind --version >/dev/null 2>&1"))
-		skip();
 	failnth(r, "-j2 --valgrind", "careful");
 	expect(r, 0, "run(s) to do under valgrind");
 	expect(r, 0, "5 run(s), 0 bad");
@@ -131,6 +127,19 @@ static int teardown(void **state)
 {
 	free(*state);
 	return 0;
+}
+
+/*
+ * ASan/TSan programs do not run under valgrind, nor anything without it:
+ * then the valgrind case is left out (meson counts a TAP skip as a failure).
+ */
+static bool valgrind_case_runs(void)
+{
+	const char *san = getenv("TDXSIM_SANITIZE");
+
+	if (san && *san && strcmp(san, "none"))
+		return false;
+	return system("valgrind --version >/dev/null 2>&1") == 0;
 }
 
 int main(int argc, char **argv)
@@ -152,5 +161,10 @@ int main(int argc, char **argv)
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	tool = argv[1];
 	subject = argv[2];
+	if (!valgrind_case_runs()) {
+		printf("# the valgrind case is left out: sanitizer build or no valgrind\n");
+		return _cmocka_run_group_tests("failnth", tests, sizeof(tests) / sizeof(tests[0]) - 1,
+					       setup, teardown);
+	}
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
