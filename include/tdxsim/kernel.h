@@ -13,6 +13,7 @@
  *                              TDX_BUG_ON*: recorded events with file:line
  *   <tdxsim/kernel/locking.h>  linux/spinlock.h rwlock.h mutex.h lockdep.h
  *                              preempt.h, might_sleep()
+ *   <tdxsim/kernel/cleanup.h>  linux/cleanup.h: __free(), guard(), scoped_guard()
  *   <tdxsim/kernel/atomic.h>   linux/atomic.h
  *   <tdxsim/kernel/mm.h>       linux/mm_types.h mm.h gfp.h slab.h vmalloc.h
  *                              asm/page.h: a memmap of struct page per
@@ -35,6 +36,7 @@
 #include <tdxsim/kernel/printk.h>
 #include <tdxsim/kernel/locking.h>
 #include <tdxsim/kernel/atomic.h>
+#include <tdxsim/kernel/cleanup.h>
 #include <tdxsim/kernel/mm.h>
 #include <tdxsim/kernel/tdx.h>
 

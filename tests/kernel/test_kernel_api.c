@@ -463,6 +463,57 @@ static void test_lockdep_other_thread(void **state)
 	assert_event_at(fx->sim, TDXSIM_KEV_LOCKDEP, line);
 }
 
+/* ---- linux/cleanup.h ---- */
+
+static int guarded_zap(void)
+{
+	guard(write_lock)(&mmu_lock);
+	return zap_leaf();
+}
+
+static int *dup_int(int v)
+{
+	int *p __free(kfree) = kmalloc(sizeof(*p), GFP_KERNEL);
+
+	if (!p)
+		return NULL;
+	*p = v;
+	return_ptr(p);
+}
+
+static void test_cleanup_guards(void **state)
+{
+	struct kfx *fx = *state;
+	int *p, line;
+
+	assert_int_equal(guarded_zap(), 0);
+	assert_int_equal(tdxsim_kernel_locks_held(), 0);
+	scoped_guard(spinlock, &cache_lock) {
+		lockdep_assert_held(&cache_lock);
+		assert_true(in_atomic());
+	}
+	assert_false(in_atomic());
+	scoped_guard(mutex, &slots_lock)
+		msleep(1);
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_LOCKDEP), 0);
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_SLEEP_IN_ATOMIC), 0);
+
+	/* A mutex guard inside a read_lock guard: the guard's line is the sleep site. */
+	{
+		guard(read_lock)(&mmu_lock);
+		line = __LINE__ + 1;
+		guard(mutex)(&slots_lock);
+	}
+	assert_int_equal(tdxsim_kernel_locks_held(), 0);
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_SLEEP_IN_ATOMIC), 1);
+	assert_event_at(fx->sim, TDXSIM_KEV_SLEEP_IN_ATOMIC, line);
+
+	p = dup_int(7);
+	assert_non_null(p);
+	assert_int_equal(*p, 7);
+	kfree(p);
+}
+
 /* ---- the SEAMCALL register contract ---- */
 
 struct seen_regs {
@@ -629,6 +680,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_lockdep_assert_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockdep_other_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cleanup_guards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seamcall_register_contract, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sc_retry_no_entropy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tdx_sysinfo, setup, teardown),

@@ -25,6 +25,8 @@
 #define TDXSIM_KERNEL_LOCKING_H
 
 #include <pthread.h>
+#include <sched.h>
+#include <time.h>
 
 #include <tdxsim/kernel/base.h>
 
@@ -76,6 +78,14 @@ int tdxsim_kernel_set_lock_hook(struct tdxsim *sim, void (*hook)(void *lock, voi
 void __tdxsim_kernel_lock_hook(void *lock);
 
 #define might_sleep()		__tdxsim_might_sleep(__FILE__, __LINE__)
+#define cpu_relax()		sched_yield()
+/* Sleeps really (the calling thread); a might_sleep() first, as in the kernel. */
+#define msleep(ms) do {								\
+	struct timespec __ts = { .tv_sec = (ms) / 1000,				\
+				 .tv_nsec = ((ms) % 1000) * 1000000L };		\
+	might_sleep();								\
+	nanosleep(&__ts, NULL);							\
+} while (0)
 #define might_sleep_if(cond)	do { if (cond) might_sleep(); } while (0)
 #define cond_resched()		({ might_sleep(); 0; })
 #define preempt_disable()	__tdxsim_preempt_count_add(1)
