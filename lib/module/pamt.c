@@ -407,10 +407,16 @@ u64 pamt_check_free_page(struct seamcall_ctx *c, u64 pa, int level, u32 operand,
 	if (level == TDX_PS_2M) {
 		u64 idx = pa_to_idx(sim, pa);
 
+		/*
+		 * DPAMT: the bitmap; static PAMT: each 4K entry.  Atomic reads: a
+		 * REMOVE in the range locks its 4K entry implicitly, without the
+		 * 2MB entry we hold, and may be committing meanwhile.
+		 */
 		for (unsigned int i = 0; i < PAGES_PER_2M; i++) {
-			/* DPAMT: the bitmap; static PAMT: each 4K entry. */
-			if (sim->page_flags[idx + i] & PG_PAMT_PAGE ||
-			    (!sim_dpamt(sim) && sim->pamt_4k[idx + i].pt != PT_NDA)) {
+			if (__atomic_load_n(&sim->page_flags[idx + i], __ATOMIC_RELAXED) &
+			    PG_PAMT_PAGE ||
+			    (!sim_dpamt(sim) &&
+			     __atomic_load_n(&sim->pamt_4k[idx + i].pt, __ATOMIC_ACQUIRE) != PT_NDA)) {
 				err = api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT,
 								operand);
 				goto fail;
