@@ -299,6 +299,7 @@ struct tdxsim_vcpu *tdxsim_vcpu_create(struct tdxsim_td *td, u64 *status)
 	struct vcpu_handle *v;
 	u64 page, err;
 	u32 x2apic_id;
+	int nr_vcpus;
 
 	v = h ? calloc(1, sizeof(*v)) : NULL;
 	if (!v) {
@@ -334,9 +335,21 @@ struct tdxsim_vcpu *tdxsim_vcpu_create(struct tdxsim_td *td, u64 *status)
 			goto fail_owned;
 		}
 	}
-	/* Version 1, as KVM calls it: RDX = initial RCX, R8 = x2APIC ID. */
-	a = (struct tdx_module_args){ .rcx = v->pub.tdvpr_pa, .r8 = x2apic_id };
-	err = seamcall(sim, TDH_VP_INIT | (1ULL << TDX_VERSION_SHIFT), &a);
+	/*
+	 * Version 1, as KVM calls it: RDX = initial RCX, R8 = x2APIC ID.  vCPUs
+	 * the caller built by hand may hold IDs this handle has not handed out:
+	 * take the next one, at most once per vCPU of the TD.
+	 */
+	nr_vcpus = tdxsim_td_vcpus(sim, td->tdr_pa, NULL, 0);
+	for (int i = 0; i <= nr_vcpus; i++) {
+		a = (struct tdx_module_args){ .rcx = v->pub.tdvpr_pa, .r8 = x2apic_id };
+		err = seamcall(sim, TDH_VP_INIT | (1ULL << TDX_VERSION_SHIFT), &a);
+		if (TDX_STATUS(err) != TDX_X2APIC_ID_NOT_UNIQUE)
+			break;
+		pthread_mutex_lock(&h->lock);
+		x2apic_id = h->next_x2apic_id++;
+		pthread_mutex_unlock(&h->lock);
+	}
 	if (err)
 		goto fail_owned;
 	*status = TDX_SUCCESS;

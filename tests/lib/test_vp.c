@@ -418,6 +418,29 @@ static void test_wrappers(void **state)
 	assert_false(vp.in_guest);
 }
 
+/*
+ * Conveniences on a TD whose vCPUs the caller built by hand: a vCPU that
+ * took x2APIC ID 0 does not stop tdxsim_vcpu_create(), which moves on to
+ * the next ID.
+ */
+static void test_vcpu_create_beside_raw_vcpus(void **state)
+{
+	struct fixture *fx = *state;
+	u64 raw = vp_create(fx), st;
+	struct tdxsim_vp_info vp;
+	struct tdxsim_vcpu *v;
+
+	vp_addcx_ok(fx, raw, fx->cfg.nr_tdvpx_pages);
+	assert_status(vp_init(fx, raw, 0), TDX_SUCCESS);
+	v = tdxsim_vcpu_create(fx->td, &st);
+	assert_non_null(v);
+	assert_status(st, TDX_SUCCESS);
+	assert_int_equal(tdxsim_vp_info(fx->sim, v->tdvpr_pa, &vp), 0);
+	assert_true(vp.initialized);
+	assert_int_equal(vp.vcpu_index, 1);
+	assert_int_equal(tdxsim_stats_count(fx->sim, TDH_VP_INIT, TDX_X2APIC_ID_NOT_UNIQUE), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +458,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flush_many_vcpus, setup_small_vcpus,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_wrappers, fx_setup_initialized, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vcpu_create_beside_raw_vcpus,
+						fx_setup_initialized, fx_teardown),
 	};
 
 	return run_group(tests);
