@@ -45,6 +45,7 @@
 #define MAX_TDS		4	/* two built by the conveniences, two raw MNG.CREATEs */
 #define MAX_VCPUS	8
 #define MAX_PAGES	32
+#define MAX_ADOPTED	64	/* pages a call handed back to the host */
 #define MAX_OPS		192
 #define MAX_RULES	8
 #define MEM_SIZE	(16ULL << 20)	/* small: teardown, CACHE.WB and the checker scan it all */
@@ -132,8 +133,10 @@ struct fuzz {
 	unsigned int nr_tds;
 	u64 tdvpr[MAX_VCPUS];
 	unsigned int nr_vcpus;
-	struct page page[MAX_PAGES];
+	struct page page[MAX_PAGES + MAX_ADOPTED];	/* adopted ones join at the end */
 	unsigned int nr_pages;
+	u64 adopted[MAX_ADOPTED];
+	unsigned int nr_adopted;
 	unsigned int nr_rules;
 	unsigned int op;		/* index of the operation running */
 	char what[160];			/* the operation, for messages */
@@ -520,7 +523,7 @@ static bool args_take_unallocated(struct fuzz *f, const struct tdxsim_leaf_info 
 
 static void add_page(struct fuzz *f, u64 pa, int level)
 {
-	if (f->nr_pages < MAX_PAGES)
+	if (f->nr_pages < MAX_PAGES + MAX_ADOPTED)
 		f->page[f->nr_pages++] = (struct page){ pa, level };
 }
 
@@ -577,11 +580,57 @@ static void add_raw_td(struct fuzz *f, u64 tdr_pa, u64 hkid)
 	f->snap_valid = false;
 }
 
+/* The 4K page under @v: HKID bits, level and flag bits dropped. */
+static u64 page_of(struct fuzz *f, u64 v)
+{
+	return v & ((1ULL << (f->cfg->max_pa_bits - f->cfg->nr_hkid_bits)) - 1) & ~0xFFFULL;
+}
+
+static bool in_pool(struct fuzz *f, u64 pa)
+{
+	for (unsigned int p = 0; p < f->nr_pages; p++) {
+		if (pa >= f->page[p].pa && pa - f->page[p].pa < tdx_level_size(f->page[p].level))
+			return true;
+	}
+	for (unsigned int i = 0; i < f->nr_adopted; i++) {
+		if (f->adopted[i] == pa)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A call that succeeds may hand pages back to the host (RECLAIM, PAMT.REMOVE,
+ * PROMOTE, SEPT.REMOVE ...), also pages the conveniences allocated (a TDCX, a
+ * Dynamic-PAMT pair).  From then on they are this host's to free, as a real
+ * host's: adopt every page named in the registers that is allocated and no
+ * longer the module's.  Teardown is not expected to free them.
+ */
+static void adopt_returned(struct fuzz *f, const struct tdx_module_args *in,
+			   const struct tdx_module_args *out)
+{
+	const u64 regs[] = { in->rcx, in->rdx, in->r8, in->r12, in->r13,
+			     out->rcx, out->rdx, out->r8, out->r12, out->r13 };
+
+	for (unsigned int i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		u64 pa = page_of(f, regs[i]);
+		struct tdxsim_pamt_info pi;
+
+		if (tdxsim_pamt_lookup(f->sim, pa, &pi) || !pi.allocated || pi.pt != PT_NDA ||
+		    pi.pamt_page || in_pool(f, pa))
+			continue;
+		if (f->nr_adopted == MAX_ADOPTED)
+			fail(f, "more than %d pages handed back to the host", MAX_ADOPTED);
+		f->adopted[f->nr_adopted++] = pa;
+	}
+}
+
 /* ---- operations ---- */
 
 /* Every call goes through here: status oracle and the no-change oracle. */
 static u64 checked_call(struct fuzz *f, bool tdcall, u64 tdvpr, u64 rax, struct tdx_module_args *a)
 {
+	struct tdx_module_args in = *a;
 	char buf[64];
 	u64 st;
 
@@ -598,6 +647,8 @@ static u64 checked_call(struct fuzz *f, bool tdcall, u64 tdvpr, u64 rax, struct 
 		f->snap_valid = true;	/* unchanged: still the state now */
 	} else {
 		f->snap_valid = false;
+		if (!tdcall && !(st & TDX_ERROR))
+			adopt_returned(f, &in, a);
 	}
 	return st;
 }
@@ -933,6 +984,9 @@ static bool release_whole_2m(struct fuzz *f, u64 pa)
 /* Give back this input's pages, 4K by 4K (teardown may have freed some). */
 static void release_pages(struct fuzz *f)
 {
+	for (unsigned int i = 0; i < f->nr_adopted; i++)
+		add_page(f, f->adopted[i], TDX_PS_4K);
+	f->nr_adopted = 0;
 	for (unsigned int p = 0; p < f->nr_pages; p++) {
 		if (f->page[p].level == TDX_PS_2M && release_whole_2m(f, f->page[p].pa))
 			continue;
