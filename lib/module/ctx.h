@@ -29,10 +29,14 @@ struct seamcall_ctx {
 	bool epoch_locked;		/* TRACK: td->epoch_lock held exclusive */
 	u64 *locked_ep;			/* S-EPT entry holding our host lock */
 	unsigned int npl;
-	struct pamt_locked pl[CTX_MAX_PAMT_LOCKS];	/* released in ctx_release() */
 	u64 gpa;
 	int level;
 	struct sept_walk walk;
+	/*
+	 * Last: ctx_init() does not clear it.  pl[i] for i >= npl is written
+	 * whole by the lock that takes it, and nothing reads it before.
+	 */
+	struct pamt_locked pl[CTX_MAX_PAMT_LOCKS];	/* released in ctx_release() */
 };
 
 /*

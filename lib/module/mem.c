@@ -13,17 +13,6 @@
 
 #include "tdxsim-internal.h"
 
-bool mem_in_tdmr(const struct tdxsim *sim, u64 pa)
-{
-	return pa >= sim->cfg.mem_base && pa < sim->mem_end;
-}
-
-/* [pa, pa + size) lies inside the TDMR; written so that pa + size cannot wrap. */
-bool mem_range_in_tdmr(const struct tdxsim *sim, u64 pa, u64 size)
-{
-	return mem_in_tdmr(sim, pa) && size <= sim->mem_end - pa;
-}
-
 /*
  * Zeroed memory for the per-page and per-chunk arrays: reserved, not
  * committed (MAP_NORESERVE), so a 1 TiB simulator costs resident memory only

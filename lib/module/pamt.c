@@ -265,8 +265,9 @@ static void note_self_busy(struct seamcall_ctx *c, u64 pa, int level, u32 operan
 }
 
 /* One try-lock (or promotion) of the walk; on failure, why. */
-static bool walk_try(struct seamcall_ctx *c, struct pamt_entry *e, enum lock_type t,
-		     bool promote, u64 pa, int level, u32 operand, const struct pamt_locked *out)
+static inline __attribute__((always_inline)) bool
+walk_try(struct seamcall_ctx *c, struct pamt_entry *e, enum lock_type t,
+	 bool promote, u64 pa, int level, u32 operand, const struct pamt_locked *out)
 {
 	u64 base = pa & ~(tdx_level_size(level) - 1);
 	bool ok = promote ? ctx_pamt_try_promote(c, e, base, level, operand) :

@@ -76,7 +76,7 @@ void stats_count(struct leaf_stats *ls, u64 status)
 void ctx_init(struct seamcall_ctx *c, struct tdxsim *sim, struct tdx_module_args *args,
 	      unsigned int leaf, unsigned int version)
 {
-	memset(c, 0, sizeof(*c));
+	memset(c, 0, offsetof(struct seamcall_ctx, pl));
 	c->fault_rule = -1;
 	c->sim = sim;
 	c->args = args;

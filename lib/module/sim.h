@@ -160,8 +160,6 @@ struct tdxsim {
 /* mem.c: physical memory and host allocator */
 int mem_init(struct tdxsim *sim);
 void mem_fini(struct tdxsim *sim);
-bool mem_in_tdmr(const struct tdxsim *sim, u64 pa);
-bool mem_range_in_tdmr(const struct tdxsim *sim, u64 pa, u64 size);
 void *mem_vzalloc(size_t size);
 void mem_vfree(void *p, size_t size);
 void mem_vpopulate(void *p, size_t size);
@@ -187,6 +185,17 @@ static inline u64 idx_to_pa(const struct tdxsim *sim, u64 idx)
 static inline u64 pa_to_idx2m(const struct tdxsim *sim, u64 pa)
 {
 	return (pa - sim->cfg.mem_base) >> 21;
+}
+
+static inline bool mem_in_tdmr(const struct tdxsim *sim, u64 pa)
+{
+	return pa >= sim->cfg.mem_base && pa < sim->mem_end;
+}
+
+/* [pa, pa + size) lies inside the TDMR; written so that pa + size cannot wrap. */
+static inline bool mem_range_in_tdmr(const struct tdxsim *sim, u64 pa, u64 size)
+{
+	return mem_in_tdmr(sim, pa) && size <= sim->mem_end - pa;
 }
 
 static inline bool sim_dpamt(const struct tdxsim *sim)
