@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The KVM side of tdxsim (floor 2, libtdxsim-kvm.a): struct kvm with its
+ * memslots, memory attributes, lpage_info and mmu_lock; vCPUs with their MMU
+ * caches; the kvm_x86_ops-shaped table through which the TDP MMU reaches the
+ * TDX backend.  Kernel names throughout (include/linux/kvm_host.h,
+ * arch/x86/include/asm/kvm_host.h); spec kvm-model.md §1.
+ *
+ * Thread safety: a struct kvm may be used by many threads; what each
+ * function needs held is said at the function, as the kernel's lockdep
+ * assertions say it.  Setup calls (memslots, folios) are not thread-safe
+ * against faults.
+ */
+#ifndef TDXSIM_KVM_KVM_HOST_H
+#define TDXSIM_KVM_KVM_HOST_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <bsd/sys/bitstring.h>
+#include <tdxsim/kernel.h>
+#include <tdxsim-kvm/spte.h>
+
+#pragma GCC visibility push(default)
+
+struct kvm;
+struct kvm_vcpu;
+struct kvm_mmu_page;
+
+/* ---- kvm_mmu_memory_cache (virt/kvm/kvm_main.c; spec §1.7) ---- */
+#define KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE	40
+
+/* What a cache holds: sp headers (a kmem_cache) or page-table pages. */
+enum kvm_mmu_cache_kind {
+	KVM_MMU_CACHE_HEADER,	/* struct kvm_mmu_page, zeroed */
+	KVM_MMU_CACHE_SPT,	/* a 4K table of 512 SPTEs, filled with init_value */
+};
+
+struct kvm_mmu_memory_cache {
+	enum kvm_mmu_cache_kind kind;
+	bool gfp_zero;
+	u64 init_value;		/* fill pattern for each SPTE of a table (0: zeroed) */
+	int capacity;
+	int nobjs;
+	void *objects[KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE];
+};
+
+/*
+ * Fills @mc to capacity when it holds fewer than @min objects; may sleep,
+ * so called without mmu_lock.  0 or -ENOMEM.
+ */
+int kvm_mmu_topup_memory_cache(struct kvm_mmu_memory_cache *mc, int min);
+int kvm_mmu_memory_cache_nr_free_objects(struct kvm_mmu_memory_cache *mc);
+void kvm_mmu_free_memory_cache(struct kvm_mmu_memory_cache *mc);
+/* Pops one object; empty: WARN and allocate (the kernel's GFP_ATOMIC fallback). */
+void *kvm_mmu_memory_cache_alloc(struct kvm_mmu_memory_cache *mc);
+
+/* ---- memslots, lpage_info, attributes (spec §1.4, §1.5) ---- */
+#define KVM_LPAGE_MIXED_FLAG		(1U << 31)	/* attributes not uniform */
+#define KVM_LPAGE_GUEST_INHIBIT_FLAG	(1U << 30)	/* the guest accepted below this level */
+
+struct kvm_lpage_info {
+	/* flags above, low bits: count of other reasons; non-zero forbids the level */
+	unsigned int disallow_lpage;
+};
+
+/* guest_memfd stand-in: one folio per 2M of the slot, of order 9 or 512 of order 0. */
+struct kvm_gmem_chunk {
+	kvm_pfn_t pfn;		/* order-9 folio: its first PFN; else unused */
+	kvm_pfn_t *pfns;	/* order-0 folios: 512 PFNs, 0 = no folio */
+	bool huge;
+};
+
+struct kvm_memory_slot {
+	int id;
+	int as_id;
+	gfn_t base_gfn;
+	unsigned long npages;
+	unsigned long userspace_addr;
+	struct kvm_lpage_info *lpage_info[KVM_NR_PAGE_SIZES - 1];	/* [level - 2] */
+	bitstr_t *attr_private;	/* KVM_MEMORY_ATTRIBUTE_PRIVATE per GFN of the slot */
+	struct kvm_gmem_chunk *gmem;	/* [(gfn - base_gfn + gmem_pgoff) >> 9] */
+	unsigned long gmem_pgoff;
+};
+
+#define KVM_MEM_SLOTS_NUM	32
+#define KVM_MEM_GUEST_MEMFD	(1U << 2)
+#define KVM_MEMORY_ATTRIBUTE_PRIVATE	(1ULL << 3)
+
+struct kvm_userspace_memory_region2 {
+	u32 slot;
+	u32 flags;
+	u64 guest_phys_addr;
+	u64 memory_size;
+	u64 userspace_addr;
+	u64 guest_memfd_offset;
+};
+
+enum kvm_gfn_range_filter {
+	KVM_FILTER_SHARED	= (1U << 0),
+	KVM_FILTER_PRIVATE	= (1U << 1),
+};
+
+struct kvm_gfn_range {
+	struct kvm_memory_slot *slot;
+	gfn_t start;
+	gfn_t end;		/* exclusive */
+	union {
+		u64 attributes;
+	} arg;
+	enum kvm_gfn_range_filter attr_filter;
+	bool may_block;
+};
+
+/* ---- the backend boundary (spec §4.1; kvm-upstream.md §3) ---- */
+/*
+ * The v3 hook inventory, each with the kernel's argument order.  A hook left
+ * NULL is an optional op that is absent (KVM_X86_OP_OPTIONAL): the MMU skips
+ * it (need_topup: "no", topup: 0) or, for a hook an external tree needs,
+ * returns -EOPNOTSUPP.  The `upstream` funnel (set_external_spte(kvm, gfn,
+ * old, new, level) + free_external_spt(kvm, sp)) will be a second table type
+ * selected by struct kvm::mmu_design; tdp_mmu.c reaches the backend only
+ * through its "backend boundary" helpers, the one place that dispatches.
+ */
+struct kvm_x86_ops {
+	const char *name;
+	int (*link_external_spt)(struct kvm *kvm, gfn_t gfn, enum pg_level level,
+				 void *external_spt);
+	int (*set_external_spte)(struct kvm *kvm, gfn_t gfn, enum pg_level level,
+				 u64 mirror_spte);
+	int (*free_external_spt)(struct kvm *kvm, gfn_t gfn, enum pg_level level,
+				 void *external_spt);
+	void (*remove_external_spte)(struct kvm *kvm, gfn_t gfn, enum pg_level level,
+				     u64 mirror_spte);
+	int (*split_external_spte)(struct kvm *kvm, gfn_t gfn, enum pg_level level,
+				   u64 old_mirror_spte, void *new_external_spt,
+				   bool mmu_lock_shared);
+	void *(*alloc_external_fault_cache)(struct kvm_vcpu *vcpu);
+	int (*topup_external_fault_cache)(struct kvm_vcpu *vcpu);
+	void (*free_external_fault_cache)(struct kvm_vcpu *vcpu);
+	int (*topup_external_per_vm_split_cache)(struct kvm *kvm, enum pg_level level);
+	bool (*need_topup_external_per_vm_split_cache)(struct kvm *kvm, enum pg_level level);
+	void (*free_external_per_vm_split_cache)(struct kvm *kvm);
+	int (*gmem_max_mapping_level)(struct kvm *kvm, kvm_pfn_t pfn, bool is_private);
+};
+
+enum kvm_mmu_design {
+	KVM_MMU_DESIGN_V3,		/* struct kvm_x86_ops above */
+	KVM_MMU_DESIGN_UPSTREAM,	/* the 7.2 funnel: not in this slice */
+};
+
+/*
+ * Pools a page KVM allocates comes from (provenance); KVM's own
+ * get_zeroed_page()/free_page() for external_spt pages go through
+ * struct kvm_page_ops so a test or the simulator decides what a page is.
+ */
+enum kvm_page_pool {
+	KVM_POOL_SPLIT_SP,	/* tdp_mmu_alloc_sp_for_split: get_zeroed_page */
+	KVM_POOL_SP_FREE,	/* tdp_mmu_free_sp: free_page, whatever its origin */
+};
+
+struct kvm_page_ops {
+	/* A zeroed 4K page for an external_spt, or NULL (-ENOMEM). */
+	void *(*get_page_for)(struct kvm *kvm, enum kvm_page_pool pool);
+	void (*release_page)(struct kvm *kvm, void *page, enum kvm_page_pool pool);
+};
+
+/* ---- vCPU ---- */
+struct kvm_vcpu_arch {
+	struct kvm_mmu_memory_cache mmu_page_header_cache;
+	struct kvm_mmu_memory_cache mmu_shadow_page_cache;
+};
+
+struct kvm_vcpu {
+	struct kvm *kvm;
+	int vcpu_id;
+	struct kvm_vcpu_arch arch;
+	void *priv;		/* the backend's per-vCPU state (to_tdx()) */
+};
+
+/* ---- struct kvm ---- */
+struct kvm_vm_stat {
+	long pages[KVM_NR_PAGE_SIZES];	/* present leaves per level (pages_4k/2m/1g) */
+	long rcu_pending;		/* removed sps waiting for their grace period */
+	long sp_allocated;		/* kvm_mmu_page headers alive */
+};
+
+struct kvm_mmu_rcu_head {
+	struct kvm_mmu_page *first;	/* removed sps, linked by sp->rcu_next */
+};
+
+/*
+ * A test's scheduling points.  @should_yield: at tdp_mmu_iter_cond_resched,
+ * true makes the walker drop mmu_lock there.  @during_drop runs at every
+ * lock drop of a walk (that yield, the split sp allocation, the split-cache
+ * top-up) with the lock dropped: another thread's work, made deterministic.
+ */
+struct kvm_yield_hook {
+	bool (*should_yield)(struct kvm *kvm, gfn_t gfn, int level, void *arg);
+	void (*during_drop)(struct kvm *kvm, void *arg);
+	void *arg;
+};
+
+struct kvm {
+	rwlock_t mmu_lock;	/* the kernel shim's: lockdep knows who holds it */
+	enum kvm_mmu_design mmu_design;
+	const struct kvm_x86_ops *x86_ops;
+	struct kvm_page_ops page_ops;
+	void *priv;		/* the backend's per-VM state (to_kvm_tdx()) */
+	bool has_mirrored_tdp;	/* kvm_has_mirrored_tdp(): a TDX VM */
+	int root_level;
+	struct kvm_mmu_page *mirror_root;	/* kvm->arch.mirror_root_hpa */
+	int nr_memslots;
+	struct kvm_memory_slot *memslots[KVM_MEM_SLOTS_NUM];
+	bool vm_bugged;
+	struct kvm_vm_stat stat;
+	pthread_mutex_t rcu_lock;
+	struct kvm_mmu_rcu_head rcu;
+	struct kvm_yield_hook yield_hook;
+};
+
+struct tdxsim_kvm_config {
+	const struct kvm_x86_ops *ops;		/* required */
+	const struct kvm_page_ops *page_ops;	/* NULL: the kernel shim's alloc_page() */
+	void *priv;
+	int root_level;				/* 4 or 5; 0 = 4 */
+};
+
+/* A TDX VM (mirrored TDP) with an empty mirror root.  NULL with errno EINVAL/ENOMEM. */
+struct kvm *tdxsim_kvm_create(const struct tdxsim_kvm_config *cfg);
+/*
+ * Tears the VM down: the mirror root is zapped (leaves, then each table
+ * after its children: free_external_spt per table), caches freed.  NULL is a
+ * no-op.  Not thread-safe: no other thread may use @kvm.
+ */
+void tdxsim_kvm_destroy(struct kvm *kvm);
+
+/*
+ * KVM_BUG_ON()'s body: when @cond, marks the VM bugged (kvm->vm_bugged) and
+ * records the kernel shim's KVM_BUG event.  Returns @cond.
+ */
+bool __kvm_bug_on(struct kvm *kvm, bool cond, const char *file, int line, const char *what);
+
+/* vCPUs.  NULL with errno ENOMEM. */
+struct kvm_vcpu *tdxsim_kvm_vcpu_create(struct kvm *kvm, int vcpu_id);
+void tdxsim_kvm_vcpu_destroy(struct kvm_vcpu *vcpu);
+/* The vCPU running on this thread (vcpu_load/vcpu_put), or NULL. */
+struct kvm_vcpu *kvm_get_running_vcpu(void);
+void vcpu_load(struct kvm_vcpu *vcpu);
+void vcpu_put(struct kvm_vcpu *vcpu);
+
+/*
+ * KVM_SET_USER_MEMORY_REGION2 with a guest_memfd: creates slot @mem->slot
+ * (page-aligned GPA and size).  0, -EINVAL, -EEXIST, -ENOMEM.
+ */
+int kvm_set_memory_region(struct kvm *kvm, const struct kvm_userspace_memory_region2 *mem);
+struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn);
+/*
+ * guest_memfd: back GFN @gfn (and, for order 9, the 2M around it; @gfn and
+ * @pfn must then be 2M-aligned) with a folio.  0, -EINVAL, -ENOMEM.
+ */
+int tdxsim_kvm_gmem_set_folio(struct kvm *kvm, gfn_t gfn, kvm_pfn_t pfn, int order);
+/* The folio behind @gfn: its PFN for @gfn and the folio's order.  0 or -EFAULT. */
+int kvm_gmem_get_pfn(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn,
+		     kvm_pfn_t *pfn, int *max_order);
+
+/* lpage_info (arch/x86/kvm/mmu/mmu.c) */
+struct kvm_lpage_info *lpage_info_slot(gfn_t gfn, const struct kvm_memory_slot *slot, int level);
+void kvm_mmu_gfn_disallow_lpage(const struct kvm_memory_slot *slot, gfn_t gfn);
+void kvm_mmu_gfn_allow_lpage(const struct kvm_memory_slot *slot, gfn_t gfn);
+/* One-way: there is no clear (003:P12).  Callers hold mmu_lock for write. */
+void hugepage_set_guest_inhibit(struct kvm_memory_slot *slot, gfn_t gfn, int level);
+bool hugepage_test_guest_inhibit(struct kvm_memory_slot *slot, gfn_t gfn, int level);
+
+/* Memory attributes: per GFN, only inside memslots. */
+u64 kvm_get_memory_attributes(struct kvm *kvm, gfn_t gfn);
+bool kvm_mem_is_private(struct kvm *kvm, gfn_t gfn);
+/*
+ * KVM_SET_MEMORY_ATTRIBUTES over [start, end): for each memslot, under the
+ * write mmu_lock, the pre-set handler (to shared: split huge private leaves
+ * crossing the range, then zap the private leaves inside it), the update,
+ * and the post-set MIXED recomputation.  0, or the split's negative errno
+ * with the failing slot's attributes unchanged (earlier slots keep theirs,
+ * as in the kernel, 003:P15).  Takes mmu_lock itself.
+ */
+int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes);
+
+/*
+ * mmu_lock is the kernel shim's rwlock_t: read_lock()/write_lock() record
+ * who holds it, and lockdep_assert_held_*() record a TDXSIM_KEV_LOCKDEP
+ * event on the thread's current simulator when the caller does not hold it
+ * as asked.  KVM_MMU_LOCK/KVM_MMU_UNLOCK (x86: the write lock) and the read
+ * pair below are what the MMU and its callers use: releasing the write lock
+ * ends a grace period, when removed page tables are freed.
+ */
+void KVM_MMU_LOCK(struct kvm *kvm);
+void KVM_MMU_UNLOCK(struct kvm *kvm);
+void kvm_mmu_read_lock(struct kvm *kvm);
+void kvm_mmu_read_unlock(struct kvm *kvm);
+/* Does the calling thread hold @kvm's mmu_lock, shared or exclusive as said? */
+bool kvm_mmu_lock_held(struct kvm *kvm, bool shared);
+/* tdp_mmu.c: lockdep_assert_held_read() when @shared, _write() otherwise. */
+void kvm_lockdep_assert_mmu_lock_held(struct kvm *kvm, bool shared);
+/* call_rcu(tdp_mmu_free_sp_rcu_callback) and the grace period that frees it. */
+void kvm_mmu_call_rcu(struct kvm *kvm, struct kvm_mmu_page *sp);
+void kvm_mmu_rcu_barrier(struct kvm *kvm);
+
+#pragma GCC visibility pop
+
+#endif /* TDXSIM_KVM_KVM_HOST_H */

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Private to sim/kvm (arch/x86/kvm/mmu/mmu_internal.h's role).  The kernel
+ * shim gives WARN_ON*, which it records as events; KVM_BUG_ON is customised
+ * here so that it also marks this struct kvm bugged, as the kernel's does.
+ */
+#ifndef TDXSIM_KVM_MMU_INTERNAL_H
+#define TDXSIM_KVM_MMU_INTERNAL_H
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tdxsim/kernel.h>
+#include <tdxsim-kvm/tdp_mmu.h>
+
+#undef KVM_BUG_ON
+#define KVM_BUG_ON(cond, kvm)	__kvm_bug_on((kvm), !!(cond), __FILE__, __LINE__, #cond)
+
+static inline bool kvm_has_mirrored_tdp(const struct kvm *kvm)
+{
+	return kvm->has_mirrored_tdp;
+}
+
+static inline u64 kvm_tdp_mmu_read_spte(u64 *sptep)
+{
+	return __atomic_load_n(sptep, __ATOMIC_ACQUIRE);
+}
+
+/* Every write is an exchange: the old value is returned, whatever raced. */
+static inline u64 kvm_tdp_mmu_write_spte_atomic(u64 *sptep, u64 new_spte)
+{
+	return __atomic_exchange_n(sptep, new_spte, __ATOMIC_ACQ_REL);
+}
+
+static inline bool try_cmpxchg64(u64 *ptr, u64 *old, u64 new)
+{
+	return __atomic_compare_exchange_n(ptr, old, new, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
+}
+
+void kvm_update_page_stats(struct kvm *kvm, int level, long count);
+
+/* spt pages (the struct kvm_spt_page of tdp_mmu.h) */
+u64 *kvm_mmu_alloc_spt_page(u64 init_value);
+void kvm_mmu_free_spt_page(u64 *spt);
+
+void kvm_mmu_free_vcpu_caches(struct kvm_vcpu *vcpu);
+int mmu_topup_memory_caches(struct kvm_vcpu *vcpu);
+struct kvm_mmu_page *kvm_tdp_mmu_alloc_mirror_root(struct kvm *kvm);
+
+/* MIXED recomputation after an attribute change (kvm_arch_post_set_memory_attributes). */
+void kvm_arch_post_set_memory_attributes(struct kvm *kvm, struct kvm_gfn_range *range);
+void kvm_mmu_hugepage_adjust(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault);
+void kvm_mmu_init_lpage_info(struct kvm_memory_slot *slot);
+
+#endif /* TDXSIM_KVM_MMU_INTERNAL_H */
