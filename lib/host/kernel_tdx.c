@@ -135,15 +135,28 @@ __attribute__((weak)) int tdx_dpamt_entry_pages(void)
 	return si->tdmr.pamt_4k_entry_size * PTRS_PER_PTE / PAGE_SIZE;
 }
 
-unsigned int __tdxsim_keyid_shift(void)
+/* Per thread: each thread may have another current simulator. */
+static __thread struct cpuinfo_x86 cpu_data;
+
+const struct cpuinfo_x86 *__tdxsim_boot_cpu_data(void)
 {
 	struct tdxsim *sim = shim_current();
 	const struct tdxsim_config *cfg;
 
-	if (!sim)
-		return 0;
-	cfg = tdxsim_get_config(sim);
-	return cfg->max_pa_bits - cfg->nr_hkid_bits;
+	memset(&cpu_data, 0, sizeof(cpu_data));
+	if (sim) {
+		cfg = tdxsim_get_config(sim);
+		cpu_data.x86_phys_bits = cfg->max_pa_bits - cfg->nr_hkid_bits;
+		cpu_data.x86_virt_bits = 57;
+	}
+	return &cpu_data;
+}
+
+bool boot_cpu_has_bug(int bug)
+{
+	struct tdxsim *sim = shim_current();
+
+	return bug == X86_BUG_TDX_PW_MCE && sim && tdxsim_get_config(sim)->reset_quirk;
 }
 
 /*
@@ -156,7 +169,7 @@ void __tdxsim_quirk_reset_paddr(unsigned long base, unsigned long size)
 	struct tdxsim *sim = shim_current();
 	char *p;
 
-	if (!sim || !tdxsim_get_config(sim)->reset_quirk)
+	if (!boot_cpu_has_bug(X86_BUG_TDX_PW_MCE))
 		return;
 	if (tdxsim_page_reset(sim, base, size)) {
 		__tdxsim_kernel_event(TDXSIM_KEV_WARN, __FILE__, __LINE__,

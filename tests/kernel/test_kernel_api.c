@@ -630,13 +630,56 @@ static void test_tdx_sysinfo(void **state)
 	assert_non_null(page);
 	assert_int_equal(mk_keyed_paddr(5, page),
 			 tdxsim_mk_keyed_paddr(fx->sim, 5, page_to_phys(page)));
+	assert_int_equal(boot_cpu_data.x86_phys_bits, fx->cfg.max_pa_bits - fx->cfg.nr_hkid_bits);
+	assert_int_equal(boot_cpu_has_bug(X86_BUG_TDX_PW_MCE), fx->cfg.reset_quirk);
 	__free_page(page);
 
 	/* No current simulator: no module, no metadata. */
 	tdxsim_kernel_set_current(NULL);
 	assert_null(tdx_get_sysinfo());
 	assert_false(tdx_supports_dynamic_pamt(&tdx_sysinfo));
+	assert_int_equal(boot_cpu_data.x86_phys_bits, 0);
 	tdxsim_kernel_set_current(fx->sim);
+}
+
+/* tdx_quirk_reset_page(): MOVDIR64B zeroes the page only on platforms with the erratum. */
+static void test_quirk_reset(void **state)
+{
+	struct kfx *fx = *state;
+	struct tdxsim_config cfg = fx->cfg;
+	struct tdxsim *quirky;
+	struct folio *folio;
+	unsigned char *va;
+
+	folio = folio_alloc(GFP_KERNEL, 0);
+	va = folio_address(folio);
+	memset(va, 0xaa, PAGE_SIZE);
+	tdx_quirk_reset_page(&folio->page);
+	assert_int_equal(va[0], 0xaa);		/* no X86_BUG_TDX_PW_MCE: nothing done */
+	folio_put(folio);
+
+	cfg.reset_quirk = true;
+	quirky = tdxsim_create(&cfg);
+	assert_non_null(quirky);
+	tdxsim_kernel_set_current(quirky);
+	folio = folio_alloc(GFP_KERNEL, HPAGE_PMD_ORDER);
+	assert_non_null(folio);
+	va = folio_address(folio);
+	memset(va, 0xaa, folio_size(folio));
+	tdx_quirk_reset_folio(folio, 1, 2);
+	assert_int_equal(va[0], 0xaa);
+	assert_int_equal(va[PAGE_SIZE], 0);
+	assert_int_equal(va[3 * PAGE_SIZE - 1], 0);
+	assert_int_equal(va[3 * PAGE_SIZE], 0xaa);
+	/* Beyond the folio: WARN_ON_ONCE and nothing reset. */
+	tdx_quirk_reset_folio(folio, PTRS_PER_PMD - 1, 2);
+	assert_int_equal(tdxsim_kernel_events(quirky, TDXSIM_KEV_WARN), 1);
+	assert_int_equal(va[(PTRS_PER_PMD - 1) * PAGE_SIZE], 0xaa);
+	folio_put(folio);
+	assert_int_equal(tdxsim_pages_in_use(quirky), 0);
+	tdxsim_kernel_set_current(fx->sim);
+	tdxsim_destroy(quirky);
+	assert_no_events(fx->sim);
 }
 
 /* Kernel basics that only need to compile and mean what they mean. */
@@ -684,6 +727,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_seamcall_register_contract, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sc_retry_no_entropy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tdx_sysinfo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quirk_reset, setup, teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -167,11 +167,27 @@ static inline bool tdx_supports_demote_nointerrupt(const struct tdx_sys_info *sy
  */
 int tdx_dpamt_entry_pages(void);
 
+/*
+ * ---- asm/processor.h, asm/cpufeature.h: the current simulator's CPU ----
+ * x86_phys_bits is the address width left below the KeyID bits (max_pa_bits
+ * - nr_hkid_bits), as the kernel reduces it for MKTME/TDX; the one bug
+ * modelled is X86_BUG_TDX_PW_MCE (the simulator's reset_quirk).
+ */
+struct cpuinfo_x86 {
+	u8 x86_phys_bits;
+	u8 x86_virt_bits;
+};
+
+#define X86_BUG_TDX_PW_MCE	1
+
+/* The calling thread's view of its current simulator's CPU; zeroes with none. */
+const struct cpuinfo_x86 *__tdxsim_boot_cpu_data(void);
+#define boot_cpu_data		(*__tdxsim_boot_cpu_data())
+bool boot_cpu_has_bug(int bug);
+
 /* ---- tdx.c's helpers ---- */
 /* MOVDIR64B with the host key over [base, base + size) (X86_BUG_TDX_PW_MCE). */
 void __tdxsim_quirk_reset_paddr(unsigned long base, unsigned long size);
-/* The KeyID shift of the current simulator (boot_cpu_data.x86_phys_bits). */
-unsigned int __tdxsim_keyid_shift(void);
 
 #ifndef TDXSIM_KERNEL_OWN_TDX_HELPERS
 static inline u64 tdx_tdr_pa(struct tdx_td *td)
@@ -192,7 +208,7 @@ static inline void tdx_clflush_page(struct page *page)
 
 static inline u64 mk_keyed_paddr(u16 hkid, struct page *page)
 {
-	return page_to_phys(page) | ((u64)hkid << __tdxsim_keyid_shift());
+	return page_to_phys(page) | ((u64)hkid << boot_cpu_data.x86_phys_bits);
 }
 
 static inline void tdx_quirk_reset_paddr(unsigned long base, unsigned long size)
