@@ -353,7 +353,7 @@ u64 pamt_lock_implicit(struct seamcall_ctx *c, u64 pa, int level, enum lock_type
 		       u32 operand, struct pamt_locked *out)
 {
 	struct tdxsim *sim = c->sim;
-	struct pamt_entry *e = pamt_entry_at(sim, pa, level), *e2m = NULL;
+	struct pamt_entry *e, *e2m = NULL;
 
 	memset(out, 0, sizeof(*out));
 	out->t = t;
@@ -362,7 +362,17 @@ u64 pamt_lock_implicit(struct seamcall_ctx *c, u64 pa, int level, enum lock_type
 		e2m = pamt_entry_at(sim, pa, TDX_PS_2M);
 		if (!walk_try(c, e2m, TDX_LOCK_SHARED, false, pa, TDX_PS_2M, operand, out))
 			return api_error_with_operand_id(TDX_OPERAND_BUSY, operand);
+		/*
+		 * The callers know a TD owns the 4K page, so its range has a
+		 * pair (the module treats anything else as fatal); the 4K
+		 * entries exist only then.
+		 */
+		if (__atomic_load_n(&e2m->pt, __ATOMIC_ACQUIRE) != PT_PAMT) {
+			pamt_unlock(e2m, TDX_LOCK_SHARED);
+			return api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT, operand);
+		}
 	}
+	e = pamt_entry_at(sim, pa, level);
 	if (!walk_try(c, e, t, false, pa, level, operand, out)) {
 		if (e2m)
 			pamt_unlock(e2m, TDX_LOCK_SHARED);
