@@ -21,6 +21,9 @@ struct shim_state {
 	pthread_mutex_t lock;
 	unsigned int nr_events[TDXSIM_KEV_NR];
 	struct tdxsim_kernel_event last_event[TDXSIM_KEV_NR];
+	/* The first TDXSIM_KERNEL_EVENT_LOG events since the last reset, in order. */
+	struct tdxsim_kernel_event *log;
+	unsigned int nr_log;
 	bool verbose;
 	void (*lock_hook)(void *lock, void *arg);
 	void *lock_hook_arg;

@@ -46,6 +46,7 @@ static void shim_release(void *data)
 	shim_mm_release(st->mm);
 	free(st->sysinfo);
 	free(st->once_sites);
+	free(st->log);
 	free(st);
 }
 
@@ -101,6 +102,12 @@ static void shim_record(struct shim_state *st, const void *site,
 	}
 	st->nr_events[type]++;
 	st->last_event[type] = ev;
+	if (st->nr_log < TDXSIM_KERNEL_EVENT_LOG) {
+		if (!st->log)	/* out of memory: counted, not logged */
+			st->log = calloc(TDXSIM_KERNEL_EVENT_LOG, sizeof(*st->log));
+		if (st->log)
+			st->log[st->nr_log++] = ev;
+	}
 	if (st->verbose)
 		fprintf(stderr, "%s:%d: %s\n", file, line, ev.msg);
 out:
@@ -167,6 +174,22 @@ int tdxsim_kernel_last_event(struct tdxsim *sim, enum tdxsim_kernel_event_type t
 	return ret;
 }
 
+int tdxsim_kernel_event_at(struct tdxsim *sim, unsigned int i, struct tdxsim_kernel_event *ev)
+{
+	struct shim_state *st = shim_of(sim, false);
+	int ret = -ENOENT;
+
+	if (!st)
+		return -ENOENT;
+	pthread_mutex_lock(&st->lock);
+	if (i < st->nr_log) {
+		*ev = st->log[i];
+		ret = 0;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return ret;
+}
+
 void tdxsim_kernel_events_reset(struct tdxsim *sim)
 {
 	struct shim_state *st = shim_of(sim, false);
@@ -176,6 +199,7 @@ void tdxsim_kernel_events_reset(struct tdxsim *sim)
 	pthread_mutex_lock(&st->lock);
 	memset(st->nr_events, 0, sizeof(st->nr_events));
 	memset(st->last_event, 0, sizeof(st->last_event));
+	st->nr_log = 0;
 	pthread_mutex_unlock(&st->lock);
 }
 

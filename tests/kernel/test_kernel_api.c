@@ -296,6 +296,34 @@ static void test_pfn_outside_memory(void **state)
 	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_WARN), 3);
 }
 
+/* The event log keeps the first TDXSIM_KERNEL_EVENT_LOG events in order, until a reset. */
+static void test_event_log(void **state)
+{
+	struct kfx *fx = *state;
+	struct tdxsim_kernel_event ev;
+	int line = 0;
+
+	for (int i = 0; i < 300; i++) {
+		line = __LINE__ + 1;
+		pr_warn("event %d\n", i);
+	}
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_PR_WARN), 300);
+	assert_int_equal(tdxsim_kernel_event_at(fx->sim, 255, &ev), 0);
+	assert_string_equal(ev.msg, "event 255\n");
+	assert_int_equal(ev.line, line);
+	assert_int_equal(tdxsim_kernel_event_at(fx->sim, TDXSIM_KERNEL_EVENT_LOG, &ev), -ENOENT);
+	assert_int_equal(tdxsim_kernel_last_event(fx->sim, TDXSIM_KEV_PR_WARN, &ev), 0);
+	assert_string_equal(ev.msg, "event 299\n");
+	tdxsim_kernel_events_reset(fx->sim);
+	assert_int_equal(tdxsim_kernel_event_at(fx->sim, 0, &ev), -ENOENT);
+	for (int i = 0; i < 3; i++)
+		pr_info_once("once %d\n", i);	/* one site: fires the first time only */
+	assert_int_equal(tdxsim_kernel_event_at(fx->sim, 0, &ev), 0);
+	assert_int_equal(ev.type, TDXSIM_KEV_PR_INFO);
+	assert_string_equal(ev.msg, "once 0\n");
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_PR_INFO), 1);
+}
+
 /* ---- sleeping in atomic context ---- */
 
 static DEFINE_SPINLOCK(cache_lock);
@@ -411,6 +439,15 @@ static void test_lockdep_assert_held(void **state)
 	assert_string_equal(ev.file, __FILE__);
 	assert_non_null(strstr(ev.msg, "lockdep_assert_held_write"));
 	assert_non_null(strstr(ev.msg, "held shared"));
+
+	/* The log has them in order, each with its site. */
+	assert_int_equal(tdxsim_kernel_event_at(fx->sim, 0, &ev), 0);
+	assert_int_equal(ev.type, TDXSIM_KEV_LOCKDEP);
+	assert_non_null(strstr(ev.msg, "lockdep_assert_held("));
+	assert_int_equal(tdxsim_kernel_event_at(fx->sim, 1, &ev), 0);
+	assert_non_null(strstr(ev.msg, "lockdep_assert_held_write"));
+	assert_string_equal(ev.file, __FILE__);
+	assert_int_equal(tdxsim_kernel_event_at(fx->sim, 2, &ev), -ENOENT);
 
 	/* An unlock of what this thread does not hold: bad unlock balance. */
 	assert_int_equal(tdxsim_kernel_locks_held(), 0);
@@ -718,6 +755,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_folio_4k, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_folio_2m, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pfn_outside_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gfp_kernel_under_spinlock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gfp_atomic_fails_under_injection, setup,
 						teardown),

@@ -123,6 +123,7 @@ static inline bool IS_ERR_OR_NULL(const void *ptr)
 #define BUILD_BUG_ON_MSG(cond, msg)	do { _Static_assert(!(cond), msg); } while (0)
 #define BUILD_BUG_ON(cond)		BUILD_BUG_ON_MSG(cond, "BUILD_BUG_ON(" #cond ")")
 #define BUILD_BUG_ON_ZERO(e)		((int)(sizeof(struct { int:(-!!(e)); })))
+#undef static_assert	/* <assert.h>'s wants a message; the kernel's does not */
 #define static_assert(expr, ...)	_Static_assert(expr, #expr)
 
 /* ---- linux/container_of.h, linux/kernel.h, linux/array_size.h ---- */

@@ -59,6 +59,12 @@ unsigned int tdxsim_kernel_events(struct tdxsim *sim, enum tdxsim_kernel_event_t
 /* The last event of @type on @sim; 0 or -ENOENT. */
 int tdxsim_kernel_last_event(struct tdxsim *sim, enum tdxsim_kernel_event_type type,
 			     struct tdxsim_kernel_event *ev);
+/*
+ * The @i-th event (any type, in the order raised) since @sim's last reset,
+ * for the first TDXSIM_KERNEL_EVENT_LOG of them; 0 or -ENOENT.
+ */
+#define TDXSIM_KERNEL_EVENT_LOG	256
+int tdxsim_kernel_event_at(struct tdxsim *sim, unsigned int i, struct tdxsim_kernel_event *ev);
 /* Forget @sim's events (WARN_ON_ONCE sites that fired stay fired). */
 void tdxsim_kernel_events_reset(struct tdxsim *sim);
 /* Echo @sim's events to stderr as well (default: quiet).  0 or -ENOMEM. */
