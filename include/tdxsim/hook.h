@@ -64,6 +64,10 @@ enum tdxsim_hook_lock {
 	 * then the 2MB entry unless the walk stops there), as pamt_walk() does.
 	 * A walk that stops above 4K with an exclusive lock takes the entry
 	 * shared and then tries to promote it: a second, exclusive, event.
+	 * A page whose level the leaf already knows (REMOVE's and SEPT.REMOVE's
+	 * page, the page DEMOTE splits, the TDR behind a TDVPR or a reclaimed
+	 * page) is locked without a walk: its entry alone, after (Dynamic PAMT,
+	 * 4K) its 2MB entry shared.
 	 */
 	TDXSIM_HOOK_LOCK_PAMT,
 	TDXSIM_HOOK_LOCK_OP_STATE,	/* the TD's op_state lock; .pa = TDR */
