@@ -7,7 +7,8 @@
  * decodes into a sequence of operations: a raw tdxsim_seamcall() of any leaf
  * of the leaf table (operands chosen by the kind the table gives each input
  * register), a TDG.MEM.PAGE.ACCEPT from a vCPU, a vCPU exit, host page
- * alloc/free/reset, an interrupt, a fault rule.  Operands come from small
+ * alloc/free/reset, an interrupt, a fault rule, a TD or vCPU created or a
+ * TD torn down by the conveniences under the rules in force.  Operands come from small
  * pools of interesting values (GPAs in a few 2MB ranges, levels 0-3, the
  * pages this input allocated, the TDRs and TDVPRs, with reserved, HKID and
  * shared bits set now and then) or raw from the input.
@@ -20,7 +21,10 @@
  *  - tdxsim_check() reports nothing but host misuse, before and after
  *    teardown;
  *  - tdxsim_td_teardown(TDXSIM_TEARDOWN_FREE_PAMT) returns 0 for every TD,
- *    and once the input's own pages are freed, no page is in use.
+ *    and once the input's own pages are freed, no page is in use;
+ *  - under fault rules, a failed tdxsim_td_create() leaves no page
+ *    allocated, and a teardown that returns 0 leaves no TD and none of the
+ *    input's pages the TD's.
  *
  * One simulator per configuration is created once and reused: teardown of
  * every TD and freeing the input's pages bring it back to empty.
@@ -42,7 +46,7 @@
 #include <tdxsim/tdxsim.h>
 #include <tdxsim/fault.h>
 
-#define MAX_TDS		4	/* two built by the conveniences, two raw MNG.CREATEs */
+#define MAX_TDS		8	/* the simulator's max_tds: MNG.CREATE refuses a ninth */
 #define MAX_VCPUS	8
 #define MAX_PAGES	32
 #define MAX_ADOPTED	64	/* pages a call handed back to the host */
@@ -293,6 +297,8 @@ static u64 module_page(struct fuzz *f, u8 sel)
 	struct tdxsim_vp_info vi;
 	struct tdxsim_td *td;
 
+	if (!f->nr_tds)		/* all torn down: a TDVPR or TDVPX may still be named */
+		sel |= 2;
 	switch (sel % 4) {
 	case 0:
 		return f->td[sel / 4 % f->nr_tds]->tdr_pa;
@@ -562,22 +568,21 @@ static void drop_dead_tds(struct fuzz *f)
 	}
 }
 
+static void add_td(struct fuzz *f, struct tdxsim_td *td);
+
 /* A raw MNG.CREATE made a TD: a caller-built handle (tdxsim.h allows it). */
 static void add_raw_td(struct fuzz *f, u64 tdr_pa, u64 hkid)
 {
 	struct tdxsim_td *td;
 
 	drop_dead_tds(f);
-	if (f->nr_tds == MAX_TDS)
-		fail(f, "more than %d TDs: MNG.CREATE succeeded with MAX_TDS live", MAX_TDS);
 	td = calloc(1, sizeof(*td));
 	if (!td)
 		abort();
 	td->sim = f->sim;
 	td->tdr_pa = tdr_pa;
 	td->hkid = (u16)hkid;
-	f->td[f->nr_tds++] = td;
-	f->snap_valid = false;
+	add_td(f, td);
 }
 
 /* The 4K page under @v: HKID bits, level and flag bits dropped. */
@@ -623,6 +628,14 @@ static void adopt_returned(struct fuzz *f, const struct tdx_module_args *in,
 			fail(f, "more than %d pages handed back to the host", MAX_ADOPTED);
 		f->adopted[f->nr_adopted++] = pa;
 	}
+}
+
+static void add_td(struct fuzz *f, struct tdxsim_td *td)
+{
+	if (f->nr_tds == MAX_TDS)
+		fail(f, "more than %d TDs live: the simulator's max_tds is %d", MAX_TDS, MAX_TDS);
+	f->td[f->nr_tds++] = td;
+	f->snap_valid = false;
 }
 
 /* ---- operations ---- */
@@ -901,6 +914,134 @@ static void op_macro(struct fuzz *f, struct input *in)
 #undef CALL
 }
 
+/*
+ * tdxsim_td_create() cleans up after a failed step with a teardown; when a
+ * rule makes the teardown fail too (KEY.FREEID or RECLAIM answering an
+ * error it is not retried on), the TD stays in the module with its pages,
+ * and no handle comes back.  The module still owns those pages, so this is
+ * the kernel's "leak rather than reuse" and not a lost page: find such TDs
+ * (a TDR nobody here knows) and tear them down at the end.  Only when a
+ * rule fired during the create; true if one was found.
+ */
+static bool adopt_lost_tds(struct fuzz *f, u64 fired)
+{
+	bool found = false;
+
+	if (!fired)
+		return false;
+	for (u64 pa = f->cfg->mem_base; pa < f->cfg->mem_base + f->cfg->mem_size; pa += 0x1000) {
+		struct tdxsim_pamt_info pi;
+		bool known = false;
+
+		if (tdxsim_pamt_lookup(f->sim, pa, &pi) || pi.pt != PT_TDR)
+			continue;
+		for (unsigned int t = 0; t < f->nr_tds; t++)
+			known |= f->td[t]->tdr_pa == pa;
+		if (known)
+			continue;
+		add_raw_td(f, pa, 0);
+		found = true;
+	}
+	return found;
+}
+
+/*
+ * The host layer's conveniences, under whatever fault rules the input added:
+ * each must keep its promise when a call inside it fails (tdxsim.h).
+ */
+static void op_convenience(struct fuzz *f, struct input *in)
+{
+	u8 sel = get8(in);
+	struct tdxsim_td *td = f->nr_tds ? f->td[(sel >> 3) % f->nr_tds] : NULL;
+	struct tdxsim_pamt_info pi;
+	struct tdxsim_vcpu *vcpu;
+	u64 st, before, tdr, fired;
+	int ret;
+
+	f->snap_valid = false;
+	switch (sel % 5) {
+	case 0:
+		snprintf(f->what, sizeof(f->what), "tdxsim_td_create");
+		if (verbose)
+			fprintf(stderr, "op %u: %s\n", f->op, f->what);
+		if (f->nr_tds >= 4)
+			return;
+		before = tdxsim_pages_in_use(f->sim);
+		fired = tdxsim_fault_fired_total(f->sim);
+		td = tdxsim_td_create(f->sim, &st);
+		if (td) {
+			add_td(f, td);
+			return;
+		}
+		check_status_known(f, st);
+		if (tdxsim_pages_in_use(f->sim) != before &&
+		    !adopt_lost_tds(f, tdxsim_fault_fired_total(f->sim) - fired))
+			fail(f, "failed tdxsim_td_create (%#llx) left %lld pages allocated",
+			     (unsigned long long)st,
+			     (long long)(tdxsim_pages_in_use(f->sim) - before));
+		return;
+	case 1:
+		if (!td)
+			return;
+		snprintf(f->what, sizeof(f->what), "tdxsim_vcpu_create TD %#llx",
+			 (unsigned long long)td->tdr_pa);
+		if (verbose)
+			fprintf(stderr, "op %u: %s\n", f->op, f->what);
+		vcpu = tdxsim_vcpu_create(td, &st);
+		if (vcpu)
+			add_vcpu(f, tdxsim_vcpu_tdvpr_pa(vcpu));
+		else
+			check_status_known(f, st);
+		return;
+	case 2:
+		if (!td)
+			return;
+		tdr = td->tdr_pa;
+		snprintf(f->what, sizeof(f->what), "tdxsim_td_teardown TD %#llx flags %u",
+			 (unsigned long long)tdr, (sel >> 2) & 1);
+		if (verbose)
+			fprintf(stderr, "op %u: %s\n", f->op, f->what);
+		for (unsigned int t = 0; t < f->nr_tds; t++) {
+			if (f->td[t] == td)
+				f->td[t] = f->td[--f->nr_tds];
+		}
+		ret = tdxsim_td_teardown(td, (sel >> 2) & 1 ? TDXSIM_TEARDOWN_FREE_PAMT : 0);
+		if (verbose)
+			fprintf(stderr, "  -> %d\n", ret);
+		if (ret && ret != -EIO)
+			fail(f, "tdxsim_td_teardown returned %d", ret);
+		if (!ret && is_tdr(f, tdr))
+			fail(f, "tdxsim_td_teardown returned 0, the TD is still there");
+		if (!ret) {
+			/* Nothing of the input's pages may still be the TD's. */
+			for (unsigned int p = 0; p < f->nr_pages; p++) {
+				if (!tdxsim_pamt_lookup(f->sim, f->page[p].pa, &pi) && pi.owner == tdr &&
+				    pi.pt != PT_NDA)
+					fail(f, "tdxsim_td_teardown returned 0, page %#llx is still the TD's",
+					     (unsigned long long)f->page[p].pa);
+			}
+		}
+		if (ret && is_tdr(f, tdr)) {
+			/* What failed is left to a later teardown through a handle of ours. */
+			add_raw_td(f, tdr, 0);
+		}
+		return;
+	case 3:
+		if (!td)
+			return;
+		snprintf(f->what, sizeof(f->what), "tdxsim_td_flush_vcpus TD %#llx",
+			 (unsigned long long)td->tdr_pa);
+		if (verbose)
+			fprintf(stderr, "op %u: %s\n", f->op, f->what);
+		check_status_known(f, tdxsim_td_flush_vcpus(td));
+		return;
+	default:
+		if (td)
+			tdxsim_td_kick_vcpus(td);
+		return;
+	}
+}
+
 static void op_interrupt(struct fuzz *f)
 {
 	snprintf(f->what, sizeof(f->what), "raise interrupt on CPU 0");
@@ -917,8 +1058,11 @@ static void run_ops(struct fuzz *f, struct input *in)
 		u8 op = get8(in);
 
 		switch (op % 16) {
-		case 0: case 1: case 2: case 3: case 4: case 5: case 6:
+		case 0: case 1: case 2: case 3: case 4: case 5:
 			op_seamcall(f, in);
+			break;
+		case 6:
+			op_convenience(f, in);
 			break;
 		case 7: case 8:
 			op_accept(f, in);
@@ -1021,6 +1165,32 @@ static void release_pages(struct fuzz *f)
 	}
 }
 
+/*
+ * A teardown without TDXSIM_TEARDOWN_FREE_PAMT leaves the Dynamic-PAMT pairs
+ * (tdxsim.h), and so may a raw PAMT.ADD: with no TD left, every pair is
+ * empty and the host takes it back with PAMT.REMOVE.
+ */
+static void remove_empty_pairs(struct fuzz *f)
+{
+	for (u64 pa = f->cfg->mem_base; pa < f->cfg->mem_base + f->cfg->mem_size; pa += 0x200000) {
+		struct tdx_module_args a = { .rcx = pa | TDX_PS_2M }, in = a;
+		struct tdxsim_pamt_info pi;
+		char buf[64];
+		u64 st;
+
+		if (tdxsim_pamt_lookup(f->sim, pa, &pi) || !pi.dpamt_pair)
+			continue;
+		if (pi.dpamt_count)
+			fail(f, "no TD left, yet the pair of %#llx counts %u pages",
+			     (unsigned long long)pa, pi.dpamt_count);
+		st = tdxsim_seamcall(f->sim, TDH_PHYMEM_PAMT_REMOVE, &a);
+		if (st)
+			fail(f, "PAMT.REMOVE of the empty pair of %#llx: %s", (unsigned long long)pa,
+			     status_str(st, buf, sizeof(buf)));
+		adopt_returned(f, &in, &a);
+	}
+}
+
 static void finish(struct fuzz *f)
 {
 	int ret;
@@ -1040,6 +1210,7 @@ static void finish(struct fuzz *f)
 		if (is_tdr(f, tdr))
 			fail(f, "TD %#llx still exists after teardown", (unsigned long long)tdr);
 	}
+	remove_empty_pairs(f);
 	release_pages(f);
 	if (tdxsim_pages_in_use(f->sim))
 		fail(f, "%llu pages still in use after teardown and freeing the input's pages",
@@ -1062,7 +1233,7 @@ static struct tdxsim *get_sim(unsigned int v)
 	cfg.mem_size = MEM_SIZE;
 	cfg.nr_tdcs_pages = 4;
 	cfg.nr_tdvpx_pages = 1;
-	cfg.max_tds = 8;
+	cfg.max_tds = MAX_TDS;
 	cfg.features0 = variants[v].features0;
 	cfg.reset_quirk = variants[v].reset_quirk;
 	sims[v] = tdxsim_create(&cfg);
