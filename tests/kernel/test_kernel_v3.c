@@ -7,7 +7,8 @@
  * cache and the DPAMT pair in R12/R13, tdx_quirk_reset_folio() (the shim's),
  * tdh_phymem_page_reclaim(), and KVM's tdx_reclaim_folio().
  *
- * The first half of the file is "tdx.c" and "kvm/vmx/tdx.c"; the tests
+ * The first half of the file is "tdx.c" and "kvm/vmx/tdx.c", with their
+ * own #include lines resolved through include/tdxsim/compat; the tests
  * follow.
  */
 #include <setjmp.h>
@@ -17,7 +18,18 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include <tdxsim/kernel.h>
+/* As tdx.c includes them: resolved by include/tdxsim/compat (or the system's UAPI). */
+#include <linux/types.h>
+#include <linux/errno.h>
+#include <linux/printk.h>
+#include <linux/spinlock.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/minmax.h>
+#include <linux/pfn.h>
+#include <linux/align.h>
+#include <asm/page.h>
+#include <asm/tdx.h>
 
 #include "../lib/assert_status.h"
 

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* asm/cpufeature.h for kernel files built against the shim: see <tdxsim/kernel.h>. */
+#include <tdxsim/kernel.h>
