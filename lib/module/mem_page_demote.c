@@ -159,8 +159,17 @@ u64 leaf_tdh_mem_page_demote(struct seamcall_ctx *c)
 	child_state = (s == SEPT_PENDING || s == SEPT_PENDING_BLOCKED) ? SEPT_PENDING
 								      : SEPT_MAPPED;
 	stride = tdx_level_size(c->level - 1);
-	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++)
-		sp->e[i] = septe_make(child_state, page + i * stride);
+	/*
+	 * septe_make(child_state, page + i * stride) for each i, as one
+	 * running value: the HPAs stay inside the PFN bits, and the loop
+	 * vectorises (half the instructions of a DEMOTE were this loop).
+	 */
+	{
+		u64 e = septe_make(child_state, page);
+
+		for (unsigned int i = 0; i < PTRS_PER_TABLE; i++, e += stride)
+			sp->e[i] = e;
+	}
 	pamt_demote_commit(c, page, dpamt, pair, blk);
 	sept_link_child(c, sp);
 	pamt_page_take(c, c->td, new_sept, TDX_PS_4K, PT_EPT);

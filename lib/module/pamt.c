@@ -445,6 +445,14 @@ static void seq_touch(struct tdxsim *sim, u64 pa, u64 seq)
 	seq_note(&sim->seq_2m[pa_to_idx2m(sim, pa)], seq);
 }
 
+/* Does any of the 8 pages from @idx (a multiple of 8) carry a flag of @f? */
+static bool range_flags8_any(struct tdxsim *sim, u64 idx, u8 f)
+{
+	u64 w = __atomic_load_n((u64 *)&sim->page_flags[idx], __ATOMIC_RELAXED);
+
+	return w & (0x0101010101010101ULL * f);
+}
+
 /*
  * Record the HKID page @idx is dirty with (page_dirty_hkid()).  In the
  * array, its 1GB's part (512 KiB) is committed in one go the first time:
@@ -610,13 +618,18 @@ void dpamt_pair_install(struct seamcall_ctx *c, u64 range, const u64 pair[2], u1
 	struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, range)];
 
 	/*
-	 * Pages of the range still dirty from a 2MB release: their HKIDs move
-	 * into the new 4K entries (none at DEMOTE: the TD owns every page).
-	 * Then the block before the type: a walk that sees PT_PAMT finds it.
+	 * PAMT.ADD: pages of the range still dirty from a 2MB release move
+	 * their HKIDs into the new 4K entries (at DEMOTE, @count 512, the TD
+	 * owns every page: none is dirty).  Then the block before the type: a
+	 * walk that sees PT_PAMT finds it.
 	 */
-	for (unsigned int i = 0; i < PAGES_PER_2M; i++) {
+	for (unsigned int i = 0; !count && i < PAGES_PER_2M; i++) {
 		u64 idx = pa_to_idx(sim, range) + i;
 
+		if (!(i % 8) && !range_flags8_any(sim, idx, PG_DIRTY)) {
+			i += 7;
+			continue;
+		}
 		if (page_flags_get(sim, idx_to_pa(sim, idx)) & PG_DIRTY) {
 			blk[i].owner = sim->dirty_hkid[idx];
 			sim->dirty_hkid[idx] = 0;	/* one place at a time */
@@ -638,6 +651,7 @@ void dpamt_pair_install(struct seamcall_ctx *c, u64 range, const u64 pair[2], u1
 void dpamt_pair_release(struct tdxsim *sim, u64 range, u64 pair[2])
 {
 	struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, range)];
+	bool in_use = n->page_count;	/* PROMOTE: the TD owns every page */
 	struct pamt_entry *blk;
 
 	for (unsigned int i = 0; i < 2; i++) {
@@ -655,9 +669,13 @@ void dpamt_pair_release(struct tdxsim *sim, u64 range, u64 pair[2])
 	if (!blk)
 		return;
 	__atomic_store_n(&sim->pamt_4k_blk[pa_to_idx2m(sim, range)], NULL, __ATOMIC_RELEASE);
-	for (unsigned int i = 0; i < PAGES_PER_2M; i++) {
+	for (unsigned int i = 0; !in_use && i < PAGES_PER_2M; i++) {
 		u64 idx = pa_to_idx(sim, range) + i;
 
+		if (!(i % 8) && !range_flags8_any(sim, idx, PG_DIRTY)) {
+			i += 7;
+			continue;
+		}
 		if (page_flags_get(sim, idx_to_pa(sim, idx)) & PG_DIRTY)
 			dirty_hkid_set(sim, idx, blk[i].owner);
 	}
