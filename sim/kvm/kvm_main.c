@@ -193,8 +193,9 @@ struct kvm *tdxsim_kvm_create(const struct tdxsim_kvm_config *cfg)
 		return NULL;
 	rwlock_init(&kvm->mmu_lock);
 	pthread_mutex_init(&kvm->rcu_lock, NULL);
-	kvm->mmu_design = KVM_MMU_DESIGN_V3;
+	kvm->mmu_design = cfg->upstream_ops ? KVM_MMU_DESIGN_UPSTREAM : KVM_MMU_DESIGN_V3;
 	kvm->x86_ops = cfg->ops;
+	kvm->x86_ops_upstream = cfg->upstream_ops;
 	if (cfg->page_ops) {
 		kvm->page_ops = *cfg->page_ops;
 	} else {

@@ -6,12 +6,25 @@
  */
 #include "mmu_internal.h"
 
-/* ---- the backend boundary: the one place that calls kvm_x86_ops ---- */
+/* ---- the backend boundary: the one place that calls the hooks ---- */
 /*
- * The `upstream` design (kvm-upstream.md §3) will dispatch here on
- * kvm->mmu_design to set_external_spte(kvm, gfn, old, new, level) and
- * free_external_spt(kvm, sp); the callers below stay as they are.
+ * v3 (spec §4.1) has five hooks chosen by the transition; `upstream`
+ * (kvm-upstream.md §3) has the funnel and free_external_spt(kvm, sp).  The
+ * paths below ask is_upstream() where the two designs put the call in a
+ * different place.
  */
+static bool is_upstream(const struct kvm *kvm)
+{
+	return kvm->mmu_design == KVM_MMU_DESIGN_UPSTREAM;
+}
+
+static int ext_funnel(struct kvm *kvm, gfn_t gfn, u64 old_spte, u64 new_spte, int level)
+{
+	if (!kvm->x86_ops_upstream->set_external_spte)
+		return -EOPNOTSUPP;
+	return kvm->x86_ops_upstream->set_external_spte(kvm, gfn, old_spte, new_spte, level);
+}
+
 static int ext_set_external_spte(struct kvm *kvm, gfn_t gfn, int level, u64 new_spte)
 {
 	if (!kvm->x86_ops->set_external_spte)
@@ -178,8 +191,38 @@ static void remove_external_spte(struct kvm *kvm, gfn_t gfn, u64 old_spte, int l
 	ext_remove_external_spte(kvm, gfn, level, old_spte);
 }
 
+static void __handle_changed_spte(struct kvm *kvm, int as_id, gfn_t gfn, u64 old_spte,
+				  u64 new_spte, int level, bool shared);
+
+/*
+ * @mirror: the SPTE is in a mirror table; @propagated: the caller (the
+ * atomic path) has already told the backend.  upstream: every other mirror
+ * change but a table's removal goes through the funnel here, after the
+ * accounting (and after the children, for a table replaced by a leaf).
+ */
+static void handle_changed_mirror_spte(struct kvm *kvm, int as_id, gfn_t gfn, u64 old_spte,
+				       u64 new_spte, int level, bool shared, bool mirror,
+				       bool propagated)
+{
+	bool table_removed = is_shadow_present_pte(old_spte) &&
+			     !is_last_spte(old_spte, level) && !is_shadow_present_pte(new_spte);
+
+	__handle_changed_spte(kvm, as_id, gfn, old_spte, new_spte, level, shared);
+	if (!mirror || propagated || !is_upstream(kvm) || table_removed || old_spte == new_spte)
+		return;
+	if (!is_shadow_present_pte(old_spte) && !is_shadow_present_pte(new_spte))
+		return;
+	KVM_BUG_ON(ext_funnel(kvm, gfn, old_spte, new_spte, level), kvm);
+}
+
 void handle_changed_spte(struct kvm *kvm, int as_id, gfn_t gfn, u64 old_spte, u64 new_spte,
 			 int level, bool shared)
+{
+	__handle_changed_spte(kvm, as_id, gfn, old_spte, new_spte, level, shared);
+}
+
+static void __handle_changed_spte(struct kvm *kvm, int as_id, gfn_t gfn, u64 old_spte,
+				  u64 new_spte, int level, bool shared)
 {
 	bool was_present = is_shadow_present_pte(old_spte);
 	bool is_present = is_shadow_present_pte(new_spte);
@@ -239,15 +282,20 @@ static void handle_removed_pt(struct kvm *kvm, u64 *pt, bool shared)
 				continue;
 			old_spte = kvm_tdp_mmu_write_spte_atomic(sptep, FROZEN_SPTE);
 		}
-		handle_changed_spte(kvm, 0, gfn, old_spte, FROZEN_SPTE, level, shared);
-		if (is_mirror_sp(sp)) {
+		handle_changed_mirror_spte(kvm, 0, gfn, old_spte, FROZEN_SPTE, level, shared,
+					   is_mirror_sp(sp), false);
+		if (is_mirror_sp(sp) && !is_upstream(kvm)) {
 			KVM_BUG_ON(shared, kvm);
 			remove_external_spte(kvm, gfn, old_spte, level);
 		}
 	}
 
-	if (is_mirror_sp(sp) &&
-	    WARN_ON(ext_free_external_spt(kvm, base_gfn, level, sp->external_spt))) {
+	if (is_mirror_sp(sp) && is_upstream(kvm)) {
+		/* upstream: the backend leaks the page itself (external_spt = NULL). */
+		if (kvm->x86_ops_upstream->free_external_spt)
+			kvm->x86_ops_upstream->free_external_spt(kvm, sp);
+	} else if (is_mirror_sp(sp) &&
+		   WARN_ON(ext_free_external_spt(kvm, base_gfn, level, sp->external_spt))) {
 		/* The module may still own it: leak it rather than free it (I4). */
 		sp->external_spt = NULL;
 	}
@@ -281,8 +329,12 @@ static int set_external_spte_present(struct kvm *kvm, u64 *sptep, gfn_t gfn, u64
 	u64 frozen_from = *old_spte;
 	int ret = 0;
 
-	/* !present -> present, or leaf -> non-leaf (demote, 003:P09). */
-	if (KVM_BUG_ON(was_present && !(is_last_spte(*old_spte, level) && is_present && !is_leaf),
+	/*
+	 * v3: !present -> present, or leaf -> non-leaf (demote, 003:P09).
+	 * upstream moved these checks into the TDX code.
+	 */
+	if (!is_upstream(kvm) &&
+	    KVM_BUG_ON(was_present && !(is_last_spte(*old_spte, level) && is_present && !is_leaf),
 		       kvm))
 		return -EIO;
 
@@ -291,7 +343,9 @@ static int set_external_spte_present(struct kvm *kvm, u64 *sptep, gfn_t gfn, u64
 	if (!try_cmpxchg64(sptep, old_spte, FROZEN_SPTE))
 		return -EBUSY;
 
-	if (!was_present && is_leaf)
+	if (is_upstream(kvm))
+		ret = ext_funnel(kvm, gfn, frozen_from, new_spte, level);
+	else if (!was_present && is_leaf)
 		ret = ext_set_external_spte(kvm, gfn, level, new_spte);
 	else if (!was_present)
 		ret = ext_link_external_spt(kvm, gfn, level, get_external_spt(gfn, new_spte, level));
@@ -330,8 +384,8 @@ int tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter, u64 new_spte
 	ret = __tdp_mmu_set_spte_atomic(kvm, iter, new_spte);
 	if (ret)
 		return ret;
-	handle_changed_spte(kvm, iter->as_id, iter->gfn, iter->old_spte, new_spte, iter->level,
-			    true);
+	handle_changed_mirror_spte(kvm, iter->as_id, iter->gfn, iter->old_spte, new_spte,
+				   iter->level, true, is_mirror_sptep(iter->sptep), true);
 	return 0;
 }
 
@@ -345,7 +399,10 @@ u64 tdp_mmu_set_spte(struct kvm *kvm, int as_id, u64 *sptep, u64 old_spte, u64 n
 	WARN_ON_ONCE(is_frozen_spte(old_spte) || is_frozen_spte(new_spte));
 
 	old_spte = kvm_tdp_mmu_write_spte_atomic(sptep, new_spte);
-	handle_changed_spte(kvm, as_id, gfn, old_spte, new_spte, level, false);
+	handle_changed_mirror_spte(kvm, as_id, gfn, old_spte, new_spte, level, false,
+				   is_mirror_sptep(sptep), false);
+	if (is_upstream(kvm))
+		return old_spte;	/* propagated (or bugged) in handle_changed_spte */
 
 	/*
 	 * The mirror is written first; the external tree follows and cannot

@@ -325,6 +325,57 @@ const struct kvm_x86_ops rec_x86_ops = {
 	.gmem_max_mapping_level = rec_gmem_max_mapping_level,
 };
 
+/*
+ * TDX's dispatch of the funnel (kvm-upstream.md §3): both present -> split,
+ * old present -> remove, new not present -> bug, new non-leaf -> link, else
+ * map the leaf.  A split is "shared" when mmu_lock is held for read.
+ */
+static int rec_funnel(struct kvm *kvm, gfn_t gfn, u64 old_spte, u64 new_spte,
+		      enum pg_level level)
+{
+	bool was_present = is_shadow_present_pte(old_spte);
+	bool is_present = is_shadow_present_pte(new_spte);
+
+	if (was_present && is_present)
+		return rec_split_external_spte(kvm, gfn, level, old_spte,
+					       spte_to_child_sp(new_spte)->external_spt,
+					       kvm_mmu_lock_held(kvm, true));
+	if (was_present) {
+		rec_remove_external_spte(kvm, gfn, level, old_spte);
+		return 0;
+	}
+	if (!is_present)
+		return -EIO;
+	if (!is_last_spte(new_spte, level))
+		return rec_link_external_spt(kvm, gfn, level,
+					     spte_to_child_sp(new_spte)->external_spt);
+	return rec_set_external_spte(kvm, gfn, level, new_spte);
+}
+
+static void rec_free_external_sp(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	if (rec_free_external_spt(kvm, sp->gfn, sp->role.level, sp->external_spt))
+		sp->external_spt = NULL;
+}
+
+const struct kvm_x86_ops_upstream rec_upstream_ops = {
+	.name = "recording test double (upstream funnel)",
+	.set_external_spte = rec_funnel,
+	.free_external_spt = rec_free_external_sp,
+};
+
+enum kvm_mmu_design rec_design = KVM_MMU_DESIGN_V3;
+
+struct tdxsim_kvm_config rec_config(struct rec_backend *rec)
+{
+	return (struct tdxsim_kvm_config){
+		.ops = &rec_x86_ops,
+		.upstream_ops = rec_design == KVM_MMU_DESIGN_UPSTREAM ? &rec_upstream_ops : NULL,
+		.page_ops = &rec_page_ops,
+		.priv = rec,
+	};
+}
+
 const struct kvm_page_ops rec_page_ops = {
 	.get_page_for = rec_get_zeroed_page,
 	.release_page = rec_free_page,
@@ -371,11 +422,7 @@ const char *rec_hook_name(enum rec_hook hook)
 
 struct kvm *rec_create_vm(struct rec_backend *rec, gfn_t base_gfn, unsigned long npages)
 {
-	struct tdxsim_kvm_config cfg = {
-		.ops = &rec_x86_ops,
-		.page_ops = &rec_page_ops,
-		.priv = rec,
-	};
+	struct tdxsim_kvm_config cfg = rec_config(rec);
 	struct kvm_userspace_memory_region2 mem = {
 		.slot = 0,
 		.flags = KVM_MEM_GUEST_MEMFD,

@@ -76,7 +76,13 @@ struct rec_backend {
 };
 
 extern const struct kvm_x86_ops rec_x86_ops;
+/* The upstream funnel over the same recording: calls are recorded by what they do. */
+extern const struct kvm_x86_ops_upstream rec_upstream_ops;
 extern const struct kvm_page_ops rec_page_ops;
+
+/* Which design rec_create_vm()/rec_config() give (the test binary sets it). */
+extern enum kvm_mmu_design rec_design;
+struct tdxsim_kvm_config rec_config(struct rec_backend *rec);
 
 void rec_init(struct rec_backend *rec);
 void rec_fini(struct rec_backend *rec);

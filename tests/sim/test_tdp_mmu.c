@@ -555,6 +555,20 @@ static void test_split_failure_write_lock_not_rolled_back(void **state)
 	assert_int_equal(rec_count_spte(c->kvm, FROZEN_SPTE), 0);
 	assert_int_not_equal(rec_check_agreement(c->kvm, &c->rec, why, sizeof(why)), 0);
 	c->trees_disagree = true;
+	/*
+	 * Where the designs differ: v3 ignores the hook's result (TDX bugs the
+	 * VM itself); upstream's handle_changed_spte() wraps the funnel in
+	 * KVM_BUG_ON, so the MMU bugs the VM.
+	 */
+	if (rec_design == KVM_MMU_DESIGN_UPSTREAM) {
+		assert_true(c->kvm->vm_bugged);
+		assert_int_equal(tdxsim_kernel_events(NULL, TDXSIM_KEV_KVM_BUG), 1);
+		c->kvm->vm_bugged = false;
+		tdxsim_kernel_events_reset(NULL);
+	} else {
+		assert_false(c->kvm->vm_bugged);
+		assert_int_equal(tdxsim_kernel_events(NULL, TDXSIM_KEV_KVM_BUG), 0);
+	}
 }
 
 /* Yield at every step of a zap: the walk restarts from the root and zaps each leaf once. */
@@ -597,9 +611,7 @@ static void test_zap_yield_restart(void **state)
 static void test_fault_5level(void **state)
 {
 	struct rec_backend rec;
-	struct tdxsim_kvm_config cfg = {
-		.ops = &rec_x86_ops, .page_ops = &rec_page_ops, .priv = &rec, .root_level = 5,
-	};
+	struct tdxsim_kvm_config cfg = rec_config(&rec);
 	struct kvm_userspace_memory_region2 mem = {
 		.slot = 0, .guest_phys_addr = BASE_GFN << 12, .memory_size = 512 << 12,
 	};
@@ -609,6 +621,7 @@ static void test_fault_5level(void **state)
 	int level;
 
 	rec_init(&rec);
+	cfg.root_level = 5;
 	kvm = tdxsim_kvm_create(&cfg);
 	assert_non_null(kvm);
 	assert_int_equal(kvm_set_memory_region(kvm, &mem), 0);
@@ -1011,6 +1024,9 @@ static void test_concurrent_faults_free_running(void **state)
 
 int main(void)
 {
+#ifdef TEST_DESIGN_UPSTREAM
+	rec_design = KVM_MMU_DESIGN_UPSTREAM;
+#endif
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spte_values),
 		cmocka_unit_test_setup_teardown(test_lpage_info_edges_and_flags, setup, teardown),

@@ -145,9 +145,26 @@ struct kvm_x86_ops {
 	int (*gmem_max_mapping_level)(struct kvm *kvm, kvm_pfn_t pfn, bool is_private);
 };
 
+/*
+ * The `upstream` design (kvm-upstream.md §3, merged for 7.2): one funnel
+ * for every mirror SPTE change but the removal of a table, which goes to
+ * free_external_spt after the table's children.  Called with the old and
+ * new SPTE from the atomic path (SPTE frozen, restored on error) and from
+ * handle_changed_spte() on the non-atomic path (an error there is a
+ * KVM_BUG_ON).  free_external_spt NULLs sp->external_spt itself when the
+ * page cannot be taken back.  The auxiliary ops (fault cache, split cache,
+ * gmem_max_mapping_level) still come from struct kvm_x86_ops.
+ */
+struct kvm_x86_ops_upstream {
+	const char *name;
+	int (*set_external_spte)(struct kvm *kvm, gfn_t gfn, u64 old_spte, u64 new_spte,
+				 enum pg_level level);
+	void (*free_external_spt)(struct kvm *kvm, struct kvm_mmu_page *sp);
+};
+
 enum kvm_mmu_design {
-	KVM_MMU_DESIGN_V3,		/* struct kvm_x86_ops above */
-	KVM_MMU_DESIGN_UPSTREAM,	/* the 7.2 funnel: not in this slice */
+	KVM_MMU_DESIGN_V3,		/* the hooks of struct kvm_x86_ops */
+	KVM_MMU_DESIGN_UPSTREAM,	/* struct kvm_x86_ops_upstream */
 };
 
 /*
@@ -206,6 +223,7 @@ struct kvm {
 	rwlock_t mmu_lock;	/* the kernel shim's: lockdep knows who holds it */
 	enum kvm_mmu_design mmu_design;
 	const struct kvm_x86_ops *x86_ops;
+	const struct kvm_x86_ops_upstream *x86_ops_upstream;
 	struct kvm_page_ops page_ops;
 	void *priv;		/* the backend's per-VM state (to_kvm_tdx()) */
 	bool has_mirrored_tdp;	/* kvm_has_mirrored_tdp(): a TDX VM */
@@ -222,6 +240,8 @@ struct kvm {
 
 struct tdxsim_kvm_config {
 	const struct kvm_x86_ops *ops;		/* required */
+	/* Non-NULL selects KVM_MMU_DESIGN_UPSTREAM: its two hooks replace ops' five. */
+	const struct kvm_x86_ops_upstream *upstream_ops;
 	const struct kvm_page_ops *page_ops;	/* NULL: the kernel shim's alloc_page() */
 	void *priv;
 	int root_level;				/* 4 or 5; 0 = 4 */
