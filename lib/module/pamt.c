@@ -424,10 +424,11 @@ u64 pamt_check_free_page(struct seamcall_ctx *c, u64 pa, int level, u32 operand,
 		 * 2MB entry we hold, and may be committing meanwhile.
 		 */
 		for (unsigned int i = 0; i < PAGES_PER_2M; i++) {
-			if (__atomic_load_n(&sim->page_flags[idx + i], __ATOMIC_RELAXED) &
-			    PG_PAMT_PAGE ||
-			    (!sim_dpamt(sim) &&
-			     __atomic_load_n(&sim->pamt_4k[idx + i].pt, __ATOMIC_ACQUIRE) != PT_NDA)) {
+			u8 f = __atomic_load_n(&sim->page_flags[idx + i], __ATOMIC_RELAXED);
+
+			if (f & PG_PAMT_PAGE ||
+			    (!sim_dpamt(sim) && __atomic_load_n(&sim->pamt_4k[idx + i].pt,
+								__ATOMIC_ACQUIRE) != PT_NDA)) {
 				err = api_error_with_operand_id(TDX_PAGE_METADATA_INCORRECT,
 								operand);
 				goto fail;

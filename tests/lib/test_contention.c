@@ -567,6 +567,34 @@ static void test_static_remove_holds_no_parent(void **state)
 	assert_int_equal(tdxsim_page_free(fx->sim, blk, TDX_PS_2M), 0);
 }
 
+/*
+ * Dynamic PAMT: the one place tdxsim holds more than the module.  REMOVE's
+ * implicit 4K lock lives in the range's pair pages, so tdxsim holds the 2MB
+ * entry shared with it and a PAMT.REMOVE of the range meanwhile answers
+ * BUSY|RCX (the module would read the 4K entries and answer
+ * PAMT_PAGE_NOT_EMPTY, or free the pages under REMOVE's lock).
+ */
+static void test_dpamt_remove_holds_range(void **state)
+{
+	struct fixture *fx = *state;
+	u64 g4 = GPA_2M(2), page;
+	struct tdx_module_args a;
+	struct parked_call *pc = &park_slot;
+
+	page = fx_aug(fx, g4, TDX_PS_4K);
+	fx_block_track(fx, g4, TDX_PS_4K);
+
+	set_args(pc, TDH_MEM_PAGE_REMOVE, g4 | TDX_PS_4K, fx->td->tdr_pa, 0, 0);
+	park_start_at(pc, fx, TDH_MEM_PAGE_REMOVE, TDX_PS_4K);
+	a = (struct tdx_module_args){ .rcx = (page & ~0x1FFFFFULL) | TDX_PS_2M };
+	assert_status(tdxsim_seamcall(fx->sim, TDH_PHYMEM_PAMT_REMOVE, &a),
+		      TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
+	assert_status(park_finish(pc), TDX_SUCCESS);
+	assert_status(tdxsim_tdh_phymem_page_wbinvd_hkid(fx->sim, fx->td->hkid, page),
+		      TDX_SUCCESS);
+	assert_int_equal(tdxsim_page_free(fx->sim, page, TDX_PS_4K), 0);
+}
+
 /* spec §2.12/§2.13: AUG holds its page's PAMT entry; RECLAIM and WBINVD of it lose. */
 static void test_aug_holds_page_pamt(void **state)
 {
@@ -1465,6 +1493,7 @@ int main(void)
 		T(test_static_4k_walk_vs_aug_2m, fx_setup_runnable_nodpamt),
 		T(test_static_aug_2m_vs_4k_walk, fx_setup_runnable_nodpamt),
 		T(test_static_remove_holds_no_parent, fx_setup_runnable_nodpamt),
+		T(test_dpamt_remove_holds_range, fx_setup_runnable),
 		T(test_finalize_holds_tdr, setup_initialized_vcpu),
 		T(test_accept_holds_entry_lock, fx_setup_runnable),
 		T(test_op_state_lock_held, fx_setup_runnable),
