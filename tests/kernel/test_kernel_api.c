@@ -500,6 +500,24 @@ static void test_lockdep_other_thread(void **state)
 	assert_event_at(fx->sim, TDXSIM_KEV_LOCKDEP, line);
 }
 
+/* atomic_dec_and_lock(): only the last put returns, with the lock held. */
+static void test_atomic_dec_and_lock(void **state)
+{
+	struct kfx *fx = *state;
+	atomic_t users = ATOMIC_INIT(2);
+
+	assert_false(atomic_dec_and_lock(&users, &cache_lock));
+	assert_int_equal(atomic_read(&users), 1);
+	assert_false(in_atomic());
+	assert_true(atomic_dec_and_lock(&users, &cache_lock));
+	assert_int_equal(atomic_read(&users), 0);
+	lockdep_assert_held(&cache_lock);
+	assert_true(in_atomic());
+	spin_unlock(&cache_lock);
+	assert_false(atomic_add_unless(&users, 1, 0));
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_LOCKDEP), 0);
+}
+
 /* ---- linux/cleanup.h ---- */
 
 static int guarded_zap(void)
@@ -761,6 +779,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_lockdep_assert_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockdep_other_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_dec_and_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup_guards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seamcall_register_contract, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sc_retry_no_entropy, setup, teardown),

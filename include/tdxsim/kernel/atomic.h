@@ -92,6 +92,19 @@ static inline bool atomic_inc_not_zero(atomic_t *v)
 	return true;
 }
 
+/* Add @a unless the value is @u; whether it added. */
+static inline bool atomic_add_unless(atomic_t *v, int a, int u)
+{
+	int c = atomic_read(v);
+
+	do {
+		if (c == u)
+			return false;
+	} while (!__atomic_compare_exchange_n(&v->counter, &c, c + a, true, __ATOMIC_SEQ_CST,
+					      __ATOMIC_RELAXED));
+	return true;
+}
+
 static inline int atomic_cmpxchg(atomic_t *v, int old, int new)
 {
 	__atomic_compare_exchange_n(&v->counter, &old, new, false, __ATOMIC_SEQ_CST,

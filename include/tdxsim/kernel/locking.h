@@ -28,6 +28,7 @@
 #include <sched.h>
 #include <time.h>
 
+#include <tdxsim/kernel/atomic.h>
 #include <tdxsim/kernel/base.h>
 
 #pragma GCC visibility push(default)
@@ -142,6 +143,25 @@ static inline void __tdxsim_spin_unlock(spinlock_t *l, const char *file, int lin
 #define spin_unlock_bh(l)		spin_unlock(l)
 #define spin_lock_irqsave(l, flags)	do { (flags) = 0; spin_lock(l); } while (0)
 #define spin_unlock_irqrestore(l, flags) do { (void)(flags); spin_unlock(l); } while (0)
+
+/*
+ * linux/spinlock.h's atomic_dec_and_lock(): decrement @v; if it reaches 0,
+ * return true with @l held (taken before the last decrement, so nobody sees
+ * 0 without the lock).  Dynamic PAMT v6's tdx_pamt_put() is built on it.
+ */
+#define atomic_dec_and_lock(v, l) ({						\
+	atomic_t *__v = (v);							\
+	spinlock_t *__l = (l);							\
+	bool __locked = false;							\
+	if (!atomic_add_unless(__v, -1, 1)) {				\
+		spin_lock(__l);							\
+		if (atomic_dec_and_test(__v))					\
+			__locked = true;					\
+		else								\
+			spin_unlock(__l);					\
+	}									\
+	__locked;								\
+})
 
 /* ---- rwlock_t (KVM's mmu_lock on x86) ---- */
 typedef struct {
