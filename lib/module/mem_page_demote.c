@@ -160,15 +160,17 @@ u64 leaf_tdh_mem_page_demote(struct seamcall_ctx *c)
 								      : SEPT_MAPPED;
 	stride = tdx_level_size(c->level - 1);
 	/*
-	 * septe_make(child_state, page + i * stride) for each i, as one
-	 * running value: the HPAs stay inside the PFN bits, and the loop
-	 * vectorises (half the instructions of a DEMOTE were this loop).
+	 * septe_make(child_state, page + i * stride) for each i, as running
+	 * values two at a time: the HPAs stay inside the PFN bits (this loop
+	 * was half the instructions of a DEMOTE).
 	 */
 	{
+		typedef u64 u64x2 __attribute__((vector_size(16)));
 		u64 e = septe_make(child_state, page);
+		u64x2 v = { e, e + stride }, step = { 2 * stride, 2 * stride };
 
-		for (unsigned int i = 0; i < PTRS_PER_TABLE; i++, e += stride)
-			sp->e[i] = e;
+		for (unsigned int i = 0; i < PTRS_PER_TABLE; i += 2, v += step)
+			memcpy(&sp->e[i], &v, sizeof(v));
 	}
 	pamt_demote_commit(c, page, dpamt, pair, blk);
 	sept_link_child(c, sp);
