@@ -203,6 +203,7 @@ struct kvm *tdxsim_kvm_create(const struct tdxsim_kvm_config *cfg)
 		kvm->page_ops.release_page = default_free_page;
 	}
 	kvm->priv = cfg->priv;
+	kvm->defects = cfg->defects;
 	kvm->has_mirrored_tdp = true;
 	kvm->root_level = cfg->root_level ? cfg->root_level : PT64_ROOT_4LEVEL;
 	kvm->mirror_root = kvm_tdp_mmu_alloc_mirror_root(kvm);

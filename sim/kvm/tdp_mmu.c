@@ -119,9 +119,11 @@ static void kvm_mmu_alloc_external_spt(struct kvm_vcpu *vcpu, struct kvm_mmu_pag
 }
 
 /*
- * 003:P10: the split path allocates the header, the spt (zeroed, not
- * SHADOW_NONPRESENT_VALUE: every entry is written before the table is
- * linked) and, for a mirror table, the external_spt with get_zeroed_page().
+ * 003:P10: the split path allocates the header, the spt and, for a mirror
+ * table, the external_spt with get_zeroed_page().  v3 left the spt zeroed;
+ * Kai (001:L101-111) asked for SHADOW_NONPRESENT_VALUE as the fault path's
+ * cache gives, so no raw 0 can ever sit in a TDX table (I13).  The model
+ * does that; TDXSIM_KVM_DEFECT_SPLIT_SPT_ZERO brings back the zeroes.
  */
 struct kvm_mmu_page *tdp_mmu_alloc_sp_for_split(struct kvm *kvm, bool mirror)
 {
@@ -129,7 +131,8 @@ struct kvm_mmu_page *tdp_mmu_alloc_sp_for_split(struct kvm *kvm, bool mirror)
 
 	if (!sp)
 		return NULL;
-	sp->spt = kvm_mmu_alloc_spt_page(0);
+	sp->spt = kvm_mmu_alloc_spt_page((kvm->defects & TDXSIM_KVM_DEFECT_SPLIT_SPT_ZERO) ?
+					 0 : SHADOW_NONPRESENT_VALUE);
 	if (!sp->spt) {
 		free(sp);
 		return NULL;
@@ -297,7 +300,8 @@ static void handle_removed_pt(struct kvm *kvm, u64 *pt, bool shared)
 	} else if (is_mirror_sp(sp) &&
 		   WARN_ON(ext_free_external_spt(kvm, base_gfn, level, sp->external_spt))) {
 		/* The module may still own it: leak it rather than free it (I4). */
-		sp->external_spt = NULL;
+		if (!(kvm->defects & TDXSIM_KVM_DEFECT_FREE_OWNED_EXT_SPT))
+			sp->external_spt = NULL;
 	}
 	kvm_mmu_call_rcu(kvm, sp);
 }
@@ -667,9 +671,15 @@ static int kvm_tdp_mmu_gfn_range_split_cross_boundary_leafs(struct kvm *kvm,
  */
 int kvm_split_cross_boundary_leafs(struct kvm *kvm, struct kvm_gfn_range *range, bool shared)
 {
+	int ret;
+
 	if (!range->may_block)
 		return -EOPNOTSUPP;
-	return kvm_tdp_mmu_gfn_range_split_cross_boundary_leafs(kvm, range, shared);
+	ret = kvm_tdp_mmu_gfn_range_split_cross_boundary_leafs(kvm, range, shared);
+	/* v3 as posted: `bool ret = 0; ... ret = <int>; return ret;` */
+	if (kvm->defects & TDXSIM_KVM_DEFECT_CROSS_BOUNDARY_BOOL)
+		return ret != 0;
+	return ret;
 }
 
 static void __tdp_mmu_zap_root(struct kvm *kvm, struct kvm_mmu_page *root, bool shared,

@@ -305,8 +305,17 @@ static void *rec_get_zeroed_page(struct kvm *kvm, enum kvm_page_pool pool)
 static void rec_free_page(struct kvm *kvm, void *page, enum kvm_page_pool pool)
 {
 	struct rec_backend *rec = to_rec(kvm);
+	int i;
 
 	pthread_mutex_lock(&rec->lock);
+	for (i = 0; i < rec->nmodule_owned; i++) {
+		if (rec->module_owned[i] == page) {
+			/* I4: never free a page the module still owns. */
+			violation(rec, "KVM freed external page %p that the module owns", page);
+			pthread_mutex_unlock(&rec->lock);
+			return;
+		}
+	}
 	rec->pages_alive--;
 	pthread_mutex_unlock(&rec->lock);
 	free(page);
@@ -366,9 +375,12 @@ const struct kvm_x86_ops_upstream rec_upstream_ops = {
 
 enum kvm_mmu_design rec_design = KVM_MMU_DESIGN_V3;
 
+unsigned int rec_defects;
+
 struct tdxsim_kvm_config rec_config(struct rec_backend *rec)
 {
 	return (struct tdxsim_kvm_config){
+		.defects = rec_defects,
 		.ops = &rec_x86_ops,
 		.upstream_ops = rec_design == KVM_MMU_DESIGN_UPSTREAM ? &rec_upstream_ops : NULL,
 		.page_ops = &rec_page_ops,

@@ -82,6 +82,8 @@ extern const struct kvm_page_ops rec_page_ops;
 
 /* Which design rec_create_vm()/rec_config() give (the test binary sets it). */
 extern enum kvm_mmu_design rec_design;
+/* Defect switches rec_config() passes on (0: none). */
+extern unsigned int rec_defects;
 struct tdxsim_kvm_config rec_config(struct rec_backend *rec);
 
 void rec_init(struct rec_backend *rec);

@@ -232,10 +232,25 @@ struct kvm {
 	int nr_memslots;
 	struct kvm_memory_slot *memslots[KVM_MEM_SLOTS_NUM];
 	bool vm_bugged;
+	unsigned int defects;		/* enum tdxsim_kvm_defect bits */
 	struct kvm_vm_stat stat;
 	pthread_mutex_t rcu_lock;
 	struct kvm_mmu_rcu_head rcu;
 	struct kvm_yield_hook yield_hook;
+};
+
+/*
+ * Defect switches: each re-creates a bug reviewers pointed at, off by
+ * default, so a test can show the failure with it on and the pass with it
+ * off.
+ */
+enum tdxsim_kvm_defect {
+	/* 001: tdp_mmu_alloc_sp_for_split leaves spt zero, not SHADOW_NONPRESENT_VALUE */
+	TDXSIM_KVM_DEFECT_SPLIT_SPT_ZERO	= 1U << 0,
+	/* spec §6.1: kvm_split_cross_boundary_leafs' `bool ret` turns -ENOMEM into 1 */
+	TDXSIM_KVM_DEFECT_CROSS_BOUNDARY_BOOL	= 1U << 1,
+	/* 000/001: v3 KVM frees an external_spt whose free_external_spt failed */
+	TDXSIM_KVM_DEFECT_FREE_OWNED_EXT_SPT	= 1U << 2,
 };
 
 struct tdxsim_kvm_config {
@@ -245,6 +260,7 @@ struct tdxsim_kvm_config {
 	const struct kvm_page_ops *page_ops;	/* NULL: the kernel shim's alloc_page() */
 	void *priv;
 	int root_level;				/* 4 or 5; 0 = 4 */
+	unsigned int defects;			/* enum tdxsim_kvm_defect bits */
 };
 
 /* A TDX VM (mirrored TDP) with an empty mirror root.  NULL with errno EINVAL/ENOMEM. */

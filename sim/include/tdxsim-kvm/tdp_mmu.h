@@ -178,7 +178,8 @@ int tdp_mmu_split_huge_pages_root(struct kvm *kvm, struct kvm_mmu_page *root, gf
 /*
  * Split huge leaves that straddle @range's start or end, in the roots
  * @range->attr_filter selects.  0 or a negative errno (-EOPNOTSUPP when
- * !may_block), never positive (the v3 `bool ret` bug is not reproduced).
+ * !may_block), never positive unless TDXSIM_KVM_DEFECT_CROSS_BOUNDARY_BOOL
+ * re-creates v3's `bool ret` (an error comes back as 1).
  */
 int kvm_split_cross_boundary_leafs(struct kvm *kvm, struct kvm_gfn_range *range, bool shared);
 /* Zap the leaves in [range->start, range->end) of the filtered roots; write lock held. */
