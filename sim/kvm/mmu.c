@@ -331,6 +331,28 @@ int kvm_tdp_page_fault(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault)
 	return r;
 }
 
+int kvm_tdp_map_page(struct kvm_vcpu *vcpu, gpa_t gpa, u64 error_code, int *level)
+{
+	int r, tries = 0;
+
+	do {
+		if (tries++ == KVM_TDP_MAP_PAGE_MAX_RETRIES)
+			return -EINTR;	/* signal_pending() */
+		r = kvm_mmu_do_page_fault(vcpu, gpa, error_code, level);
+	} while (r == RET_PF_RETRY);
+	if (r < 0)
+		return r;
+	switch (r) {
+	case RET_PF_FIXED:
+	case RET_PF_SPURIOUS:
+		return 0;
+	case RET_PF_EMULATE:
+		return -ENOENT;
+	default:
+		return -EIO;
+	}
+}
+
 int kvm_mmu_do_page_fault(struct kvm_vcpu *vcpu, gpa_t gpa, u64 error_code, int *level)
 {
 	struct kvm_page_fault fault = {

@@ -854,6 +854,65 @@ static void test_shared_split_rejected_then_write_split(void **state)
 	assert_agree(c);
 }
 
+/*
+ * §2.10 + §6.3 through the split engine: under the read lock the backend
+ * refuses; the kernel would retry the same SPTE forever, the model returns
+ * the refusal with the mirror restored and the unused sp freed.
+ */
+static void test_split_root_shared_refused(void **state)
+{
+	struct ctx *c = *state;
+	long sp_before;
+	u64 huge;
+	int r;
+
+	map_2m(c, 0);
+	huge = mirror(c, BASE_GFN, NULL);
+	sp_before = c->kvm->stat.sp_allocated;
+	c->pages_before = c->rec.pages_alive;
+	rec_reset_calls(&c->rec);
+	kvm_mmu_read_lock(c->kvm);
+	r = tdp_mmu_split_huge_pages_root(c->kvm, c->kvm->mirror_root, BASE_GFN, BASE_GFN + 512,
+					  PG_LEVEL_4K, true, false);
+	kvm_mmu_read_unlock(c->kvm);
+	assert_int_equal(r, -EOPNOTSUPP);
+	assert_int_equal(c->rec.ncalls, 1);
+	assert_call(c, 0, REC_SPLIT, BASE_GFN, PG_LEVEL_2M);
+	assert_true(c->rec.calls[0].shared);
+	assert_int_equal(mirror(c, BASE_GFN, NULL), huge);
+	assert_int_equal(c->kvm->stat.sp_allocated, sp_before);
+	assert_int_equal(c->rec.pages_alive, c->pages_before);
+	assert_agree(c);
+}
+
+/* kvm_tdp_map_page: retries until mapped; §6.3's livelock ends as a "signal". */
+static void test_map_page_retries_and_livelock(void **state)
+{
+	struct ctx *c = *state;
+	int level;
+
+	folios_4k(c, 1);
+	c->rec.fail_hook = REC_SET;
+	c->rec.fail_nth = 1;
+	c->rec.fail_err = -EBUSY;
+	assert_int_equal(kvm_tdp_map_page(c->vcpu, (BASE_GFN + 512) << 12, PFERR_PRIVATE_ACCESS,
+					  &level), 0);
+	assert_int_equal(level, PG_LEVEL_4K);
+	assert_int_equal(c->rec.nhook[REC_SET], 2);
+
+	/* A 2M leaf, 2M inhibited: every 4K fault asks for a shared-lock split, refused. */
+	map_2m(c, 0);
+	KVM_MMU_LOCK(c->kvm);
+	hugepage_set_guest_inhibit(slot0(c), BASE_GFN, PG_LEVEL_2M);
+	KVM_MMU_UNLOCK(c->kvm);
+	rec_reset_calls(&c->rec);
+	assert_int_equal(kvm_tdp_map_page(c->vcpu, (BASE_GFN + 1) << 12, PFERR_PRIVATE_ACCESS,
+					  &level), -EINTR);
+	assert_int_equal(c->rec.nhook[REC_SPLIT], KVM_TDP_MAP_PAGE_MAX_RETRIES);
+	assert_true(is_large_pte(mirror(c, BASE_GFN + 1, NULL)));
+	assert_agree(c);
+}
+
 /* ---- lockdep (the kernel shim's): the MMU asserts how mmu_lock is held ---- */
 static unsigned int lockdep_events(void)
 {
@@ -1051,6 +1110,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_failure_leaks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_split_rejected_then_write_split, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_split_root_shared_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_page_retries_and_livelock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockdep_assertions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_faults_frozen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_faults_free_running, setup, teardown),

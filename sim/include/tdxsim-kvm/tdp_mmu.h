@@ -160,6 +160,14 @@ struct kvm_page_fault {
  */
 int kvm_mmu_do_page_fault(struct kvm_vcpu *vcpu, gpa_t gpa, u64 error_code, int *level);
 int kvm_tdp_page_fault(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault);
+/*
+ * mmu.c kvm_tdp_map_page(): fault until the GPA is mapped.  0 with @level
+ * set, or a negative errno.  The kernel loops on RET_PF_RETRY until a
+ * signal; here KVM_TDP_MAP_PAGE_MAX_RETRIES attempts stand for that signal
+ * and give -EINTR (a livelock such as spec §6.3 ends instead of hanging).
+ */
+#define KVM_TDP_MAP_PAGE_MAX_RETRIES	10000
+int kvm_tdp_map_page(struct kvm_vcpu *vcpu, gpa_t gpa, u64 error_code, int *level);
 /* Called with the read mmu_lock held. */
 int kvm_tdp_mmu_map(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault);
 /* The largest level lpage_info allows at @gfn, at most @max_level. */
