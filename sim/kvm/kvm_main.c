@@ -37,12 +37,16 @@ void KVM_MMU_LOCK(struct kvm *kvm)
 	mmu_lock_owner_shared = false;
 }
 
-/* Dropping the write lock ends a grace period: no walker holds a removed table. */
+/*
+ * Dropping the write lock ends a grace period: tables removed under it are
+ * unreachable, and no walker kept a pointer across the hold.  They are freed
+ * after the unlock, outside atomic context, as the RCU callback would be.
+ */
 void KVM_MMU_UNLOCK(struct kvm *kvm)
 {
-	kvm_mmu_rcu_barrier(kvm);
 	mmu_lock_owner = NULL;
 	write_unlock(&kvm->mmu_lock);
+	kvm_mmu_rcu_barrier(kvm);
 }
 
 void kvm_mmu_read_lock(struct kvm *kvm)
