@@ -148,7 +148,8 @@ struct fuzz {
 	bool snap_valid;		/* snap[0] is the state now */
 };
 
-static void __attribute__((noreturn, format(printf, 2, 3))) fail(struct fuzz *f, const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 2, 3)))
+fail(struct fuzz *f, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -237,12 +238,14 @@ static void compare_snapshots(struct fuzz *f, const struct snapshot *a, const st
 	for (unsigned int t = 0; t < f->nr_tds; t++) {
 		for (unsigned int r = 0; r < NR_RANGES; r++) {
 			for (unsigned int k = 0; k < NR_OFFSETS + 3; k++) {
-				const struct tdxsim_sept_info *x = &a->sept[t][r][k], *y = &b->sept[t][r][k];
+				const struct tdxsim_sept_info *x = &a->sept[t][r][k];
+				const struct tdxsim_sept_info *y = &b->sept[t][r][k];
 
-				if (a->sept_ret[t][r][k] == b->sept_ret[t][r][k] && !memcmp(x, y, sizeof(*x)))
+				if (a->sept_ret[t][r][k] == b->sept_ret[t][r][k] &&
+				    !memcmp(x, y, sizeof(*x)))
 					continue;
-				fail(f, "failed call (%s) changed the S-EPT of TD %#llx at GPA %#llx level %d: "
-				     "ret %d->%d, level %d->%d, state %#x->%#x, hpa %#llx->%#llx, "
+				fail(f, "failed call (%s) changed the S-EPT of TD %#llx at GPA %#llx "
+				     "level %d: ret %d->%d, level %d->%d, state %#x->%#x, hpa %#llx->%#llx, "
 				     "entry %#llx->%#llx, accept %u->%u", sn,
 				     (unsigned long long)f->td[t]->tdr_pa,
 				     (unsigned long long)(gpa_ranges[r] +
@@ -684,8 +687,8 @@ static void op_seamcall(struct fuzz *f, struct input *in)
 		a.r9 ^= get64(in);
 		a.r10 = get64(in);
 	}
-	snprintf(f->what, sizeof(f->what), "%s rax=%#llx rcx=%#llx rdx=%#llx r8=%#llx r12=%#llx r13=%#llx",
-		 li->name, (unsigned long long)rax, (unsigned long long)a.rcx,
+	snprintf(f->what, sizeof(f->what),
+		 "%s rax=%#llx rcx=%#llx rdx=%#llx r8=%#llx r12=%#llx r13=%#llx", li->name, (unsigned long long)rax, (unsigned long long)a.rcx,
 		 (unsigned long long)a.rdx, (unsigned long long)a.r8, (unsigned long long)a.r12,
 		 (unsigned long long)a.r13);
 	if (args_take_unallocated(f, li, &a))
@@ -769,7 +772,8 @@ static void op_page_free(struct fuzz *f, struct input *in)
 	int level = b & 4 ? TDX_PS_2M : TDX_PS_4K;
 	int ret;
 
-	snprintf(f->what, sizeof(f->what), "page_free %#llx level %d", (unsigned long long)pa, level);
+	snprintf(f->what, sizeof(f->what), "page_free %#llx level %d", (unsigned long long)pa,
+		 level);
 	ret = tdxsim_page_free(f->sim, pa, level);
 	if (verbose)
 		fprintf(stderr, "op %u: %s -> %d\n", f->op, f->what, ret);
@@ -1301,8 +1305,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		if (nr_leaves < sizeof(leaves) / sizeof(leaves[0]))
 			leaves[nr_leaves++] = li;
 	}
-#define ADD_ERROR(name) \
-	if ((name) & TDX_ERROR && nr_error_statuses < 128) error_statuses[nr_error_statuses++] = (name);
+#define ADD_ERROR(name)							\
+	if ((name) & TDX_ERROR && nr_error_statuses < 128)		\
+		error_statuses[nr_error_statuses++] = (name);
 	TDX_STATUS_LIST(ADD_ERROR)
 #undef ADD_ERROR
 	for (unsigned int n = 0; nr_leaves && n < TDX_NR_LEAVES; n++) {
