@@ -221,6 +221,29 @@ def faults():
     return s
 
 
+def conv(kind, td=0, free_pamt=False):
+    # A convenience (op_convenience): kind 0 create, 1 vCPU, 2 teardown, 3 flush, 4 kick;
+    # the byte's value mod 5 is the kind, bits 7:3 the TD, bit 2 FREE_PAMT.
+    for sel in range(256):
+        if sel % 5 == kind and sel >> 3 == td and (kind != 2 or (sel >> 2) & 1 == free_pamt):
+            return bytes([6, sel])
+    raise ValueError("no encoding")
+
+
+def conveniences():
+    # Teardown under a BUSY on VP.FLUSH, then TDs and vCPUs created under ENOMEM rules.
+    s = shape(two_tds=True)
+    s += enter(0)
+    s += bytes([13, 12 * 8, 4 << 1, 1, 0])   # VP.FLUSH (table index 12): BUSY|RCX, nth=1
+    s += conv(2, free_pamt=True)              # teardown TD 0
+    s += bytes([13, 7, 0, 0x00, 2])           # alloc: ENOMEM on the 3rd
+    s += conv(0) + conv(0)                    # td_create twice
+    s += conv(1) + conv(3) + conv(4)
+    s += bytes([13, 7, 0, 0x10, 1])           # alloc: ENOMEM every 2nd
+    s += conv(0) + conv(1, td=1) + conv(2)
+    return s
+
+
 def write(dirname, name, data):
     d = os.path.join(HERE, "corpus", dirname)
     os.makedirs(d, exist_ok=True)
@@ -240,6 +263,7 @@ def main():
     write("seamcall", "two-tds", two_tds())
     write("seamcall", "pamt-pairs", pamt_pairs())
     write("seamcall", "faults", faults())
+    write("seamcall", "conveniences", conveniences())
 
     specs = [
         b"demote:busy=sept:nth=1; aug:busy=rcx:p=0.05; alloc:enomem:nth=3",
