@@ -37,19 +37,22 @@ void kvm_mmu_init_lpage_info(struct kvm_memory_slot *slot)
 	}
 }
 
-/* A count change must not flip the flags living in the same word (003:P12). */
+/*
+ * The count shares its word with the MIXED and GUEST_INHIBIT flags: a
+ * change of the count must leave both flags as they were (003:P12).
+ */
 static void update_gfn_disallow_lpage_count(const struct kvm_memory_slot *slot, gfn_t gfn,
 					    int count)
 {
+	const unsigned int flag_bits = KVM_LPAGE_MIXED_FLAG | KVM_LPAGE_GUEST_INHIBIT_FLAG;
 	int level;
 
 	for (level = PG_LEVEL_2M; level <= KVM_MAX_HUGEPAGE_LEVEL; level++) {
-		struct kvm_lpage_info *linfo = lpage_info_slot(gfn, slot, level);
-		unsigned int old = linfo->disallow_lpage;
+		unsigned int *word = &lpage_info_slot(gfn, slot, level)->disallow_lpage;
+		unsigned int flags_before = *word & flag_bits;
 
-		linfo->disallow_lpage += count;
-		WARN_ON_ONCE((old ^ linfo->disallow_lpage) &
-			     (KVM_LPAGE_MIXED_FLAG | KVM_LPAGE_GUEST_INHIBIT_FLAG));
+		*word += count;
+		WARN_ON_ONCE((*word & flag_bits) != flags_before);
 	}
 }
 
@@ -63,20 +66,32 @@ void kvm_mmu_gfn_allow_lpage(const struct kvm_memory_slot *slot, gfn_t gfn)
 	update_gfn_disallow_lpage_count(slot, gfn, -1);
 }
 
-void hugepage_set_guest_inhibit(struct kvm_memory_slot *slot, gfn_t gfn, int level)
+/* Only 2M..KVM_MAX_HUGEPAGE_LEVEL have an lpage_info word. */
+static bool lvl_has_lpage_info(int lvl)
 {
-	if (WARN_ON_ONCE(level <= PG_LEVEL_4K || level > KVM_MAX_HUGEPAGE_LEVEL))
-		return;
-	lpage_info_slot(gfn, slot, level)->disallow_lpage |= KVM_LPAGE_GUEST_INHIBIT_FLAG;
+	return lvl > PG_LEVEL_4K && lvl <= KVM_MAX_HUGEPAGE_LEVEL;
 }
 
-/* Also read without mmu_lock (003:P13): the flag is one-way. */
-bool hugepage_test_guest_inhibit(struct kvm_memory_slot *slot, gfn_t gfn, int level)
+void hugepage_set_guest_inhibit(struct kvm_memory_slot *memslot, gfn_t frame, int lvl)
 {
-	if (level <= PG_LEVEL_4K || level > KVM_MAX_HUGEPAGE_LEVEL)
+	struct kvm_lpage_info *info;
+
+	if (WARN_ON_ONCE(!lvl_has_lpage_info(lvl)))
+		return;
+	info = lpage_info_slot(frame, memslot, lvl);
+	info->disallow_lpage |= KVM_LPAGE_GUEST_INHIBIT_FLAG;
+}
+
+/* Also read without mmu_lock (003:P13): once set, the flag never clears. */
+bool hugepage_test_guest_inhibit(struct kvm_memory_slot *memslot, gfn_t frame, int lvl)
+{
+	unsigned int word;
+
+	if (!lvl_has_lpage_info(lvl))
 		return false;
-	return __atomic_load_n(&lpage_info_slot(gfn, slot, level)->disallow_lpage,
-			       __ATOMIC_RELAXED) & KVM_LPAGE_GUEST_INHIBIT_FLAG;
+	word = __atomic_load_n(&lpage_info_slot(frame, memslot, lvl)->disallow_lpage,
+			       __ATOMIC_RELAXED);
+	return (word & KVM_LPAGE_GUEST_INHIBIT_FLAG) != 0;
 }
 
 static void hugepage_set_mixed(struct kvm_memory_slot *slot, gfn_t gfn, int level)
@@ -143,12 +158,12 @@ void kvm_arch_post_set_memory_attributes(struct kvm *kvm, struct kvm_gfn_range *
  */
 static int kvm_arch_pre_set_memory_attributes(struct kvm *kvm, struct kvm_gfn_range *range)
 {
+	bool to_shared = !(range->arg.attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
 	int r;
 
-	if (range->arg.attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE) {
-		range->attr_filter = KVM_FILTER_SHARED;
-	} else {
-		range->attr_filter = KVM_FILTER_PRIVATE;
+	/* The zap targets the mappings of the kind the range is leaving. */
+	range->attr_filter = to_shared ? KVM_FILTER_PRIVATE : KVM_FILTER_SHARED;
+	if (to_shared) {
 		r = kvm_split_cross_boundary_leafs(kvm, range, false);
 		if (r)
 			return r;

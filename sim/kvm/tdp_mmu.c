@@ -61,12 +61,13 @@ static int ext_free_external_spt(struct kvm *kvm, gfn_t gfn, int level, void *ex
 	return kvm->x86_ops->free_external_spt(kvm, gfn, level, external_spt);
 }
 
-/* mmu.c need_topup_external_split_cache() (003:P19) */
-static bool need_topup_external_split_cache(struct kvm *kvm, int level)
+/* mmu.c need_topup_external_split_cache() (003:P19); an absent op means "no". */
+static bool need_topup_external_split_cache(struct kvm *kvm, enum pg_level huge_level)
 {
-	if (!kvm->x86_ops->need_topup_external_per_vm_split_cache)
-		return false;
-	return kvm->x86_ops->need_topup_external_per_vm_split_cache(kvm, level);
+	bool (*need)(struct kvm *, enum pg_level) =
+		kvm->x86_ops->need_topup_external_per_vm_split_cache;
+
+	return need ? need(kvm, huge_level) : false;
 }
 
 /* ---- page stats, sp life cycle ---- */
@@ -227,29 +228,30 @@ void handle_changed_spte(struct kvm *kvm, int as_id, gfn_t gfn, u64 old_spte, u6
 static void __handle_changed_spte(struct kvm *kvm, int as_id, gfn_t gfn, u64 old_spte,
 				  u64 new_spte, int level, bool shared)
 {
-	bool was_present = is_shadow_present_pte(old_spte);
-	bool is_present = is_shadow_present_pte(new_spte);
-	bool was_leaf = was_present && is_last_spte(old_spte, level);
-	bool is_leaf = is_present && is_last_spte(new_spte, level);
+	bool old_present = is_shadow_present_pte(old_spte);
+	bool new_present = is_shadow_present_pte(new_spte);
+	/* is_last_spte() is only meaningful for a present SPTE. */
+	bool old_leaf = old_present ? is_last_spte(old_spte, level) : false;
+	bool new_leaf = new_present ? is_last_spte(new_spte, level) : false;
 	bool pfn_changed = spte_to_pfn(old_spte) != spte_to_pfn(new_spte);
 
 	WARN_ON_ONCE(level > PT64_ROOT_MAX_LEVEL || level < PG_LEVEL_4K);
 	WARN_ON_ONCE(gfn & (KVM_PAGES_PER_HPAGE(level) - 1));
 
 	/* A leaf replaced by another leaf of a different PFN is never done in place. */
-	if (was_leaf && is_leaf && pfn_changed) {
+	if (old_leaf && new_leaf && pfn_changed) {
 		KVM_BUG_ON(1, kvm);
 		return;
 	}
 	if (old_spte == new_spte)
 		return;
 	/* Non-present to non-present: only FROZEN comes and goes; nothing to account. */
-	if (!was_present && !is_present)
+	if (!old_present && !new_present)
 		return;
-	if (is_leaf != was_leaf)
-		kvm_update_page_stats(kvm, level, is_leaf ? 1 : -1);
+	if (new_leaf != old_leaf)
+		kvm_update_page_stats(kvm, level, new_leaf ? 1 : -1);
 	/* A table unlinked (zapped, or replaced by a leaf): reap it, children first. */
-	if (was_present && !was_leaf && (is_leaf || !is_present || WARN_ON_ONCE(pfn_changed)))
+	if (old_present && !old_leaf && (new_leaf || !new_present || WARN_ON_ONCE(pfn_changed)))
 		handle_removed_pt(kvm, spte_to_child_pt(old_spte, level), shared);
 }
 
@@ -269,27 +271,27 @@ static void handle_removed_pt(struct kvm *kvm, u64 *pt, bool shared)
 	for (i = 0; i < SPTE_ENT_PER_PAGE; i++) {
 		u64 *sptep = pt + i;
 		gfn_t gfn = base_gfn + i * KVM_PAGES_PER_HPAGE(level);
-		u64 old_spte;
+		u64 child_spte;
 
 		if (shared) {
 			/* Wait out whoever froze it: they write the final value. */
 			for (;;) {
-				old_spte = kvm_tdp_mmu_write_spte_atomic(sptep, FROZEN_SPTE);
-				if (!is_frozen_spte(old_spte))
+				child_spte = kvm_tdp_mmu_write_spte_atomic(sptep, FROZEN_SPTE);
+				if (!is_frozen_spte(child_spte))
 					break;
 			}
 		} else {
 			/* Exclusive mmu_lock: a non-present child cannot become present. */
-			old_spte = kvm_tdp_mmu_read_spte(sptep);
-			if (!is_shadow_present_pte(old_spte))
+			child_spte = kvm_tdp_mmu_read_spte(sptep);
+			if (!is_shadow_present_pte(child_spte))
 				continue;
-			old_spte = kvm_tdp_mmu_write_spte_atomic(sptep, FROZEN_SPTE);
+			child_spte = kvm_tdp_mmu_write_spte_atomic(sptep, FROZEN_SPTE);
 		}
-		handle_changed_mirror_spte(kvm, 0, gfn, old_spte, FROZEN_SPTE, level, shared,
+		handle_changed_mirror_spte(kvm, 0, gfn, child_spte, FROZEN_SPTE, level, shared,
 					   is_mirror_sp(sp), false);
 		if (is_mirror_sp(sp) && !is_upstream(kvm)) {
 			KVM_BUG_ON(shared, kvm);
-			remove_external_spte(kvm, gfn, old_spte, level);
+			remove_external_spte(kvm, gfn, child_spte, level);
 		}
 	}
 
@@ -397,16 +399,18 @@ int tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter, u64 new_spte
 u64 tdp_mmu_set_spte(struct kvm *kvm, int as_id, u64 *sptep, u64 old_spte, u64 new_spte,
 		     gfn_t gfn, int level)
 {
+	u64 prev_spte;
+
 	lockdep_assert_held_write(&kvm->mmu_lock);
 
 	/* Nobody else may hold a frozen SPTE while we hold mmu_lock for write. */
 	WARN_ON_ONCE(is_frozen_spte(old_spte) || is_frozen_spte(new_spte));
 
-	old_spte = kvm_tdp_mmu_write_spte_atomic(sptep, new_spte);
-	handle_changed_mirror_spte(kvm, as_id, gfn, old_spte, new_spte, level, false,
+	prev_spte = kvm_tdp_mmu_write_spte_atomic(sptep, new_spte);
+	handle_changed_mirror_spte(kvm, as_id, gfn, prev_spte, new_spte, level, false,
 				   is_mirror_sptep(sptep), false);
 	if (is_upstream(kvm))
-		return old_spte;	/* propagated (or bugged) in handle_changed_spte */
+		return prev_spte;	/* propagated (or bugged) in handle_changed_spte */
 
 	/*
 	 * The mirror is written first; the external tree follows and cannot
@@ -415,15 +419,15 @@ u64 tdp_mmu_set_spte(struct kvm *kvm, int as_id, u64 *sptep, u64 old_spte, u64 n
 	 */
 	if (is_mirror_sptep(sptep)) {
 		if (!is_shadow_present_pte(new_spte))
-			remove_external_spte(kvm, gfn, old_spte, level);
-		else if (is_shadow_present_pte(old_spte) && is_last_spte(old_spte, level) &&
+			remove_external_spte(kvm, gfn, prev_spte, level);
+		else if (is_shadow_present_pte(prev_spte) && is_last_spte(prev_spte, level) &&
 			 !is_last_spte(new_spte, level))
-			ext_split_external_spte(kvm, gfn, level, old_spte,
+			ext_split_external_spte(kvm, gfn, level, prev_spte,
 						get_external_spt(gfn, new_spte, level), false);
 		else
 			KVM_BUG_ON(1, kvm);
 	}
-	return old_spte;
+	return prev_spte;
 }
 
 static void tdp_mmu_iter_set_spte(struct kvm *kvm, struct tdp_iter *iter, u64 new_spte)
@@ -524,39 +528,44 @@ static int tdp_mmu_split_huge_page(struct kvm *kvm, struct tdp_iter *iter,
 	return 0;
 }
 
-/* 003:P11: false only if the leaf lies wholly inside [start, end). */
-static bool iter_cross_boundary(struct tdp_iter *iter, gfn_t start, gfn_t end)
+/* 003:P11: does the leaf at @it stick out of [@first, @limit) on either side? */
+static bool iter_cross_boundary(struct tdp_iter *it, gfn_t first, gfn_t limit)
 {
-	return !(iter->gfn >= start && iter->gfn + KVM_PAGES_PER_HPAGE(iter->level) <= end);
+	gfn_t leaf_end = it->gfn + KVM_PAGES_PER_HPAGE(it->level);
+
+	return it->gfn < first || leaf_end > limit;
 }
 
 /* 003:P19: drop the locks, top up the backend's per-VM split cache, retake. */
-static int topup_external_split_cache(struct kvm *kvm, int level, bool shared)
+static int topup_external_split_cache(struct kvm *kvm, enum pg_level huge_level,
+				      bool lock_shared)
 {
-	int r;
+	int (*topup)(struct kvm *, enum pg_level) =
+		kvm->x86_ops->topup_external_per_vm_split_cache;
+	int r = 0;
 
-	kvm_mmu_unlock_shared(kvm, shared);
-	r = kvm->x86_ops->topup_external_per_vm_split_cache ?
-	    kvm->x86_ops->topup_external_per_vm_split_cache(kvm, level) : 0;
+	kvm_mmu_unlock_shared(kvm, lock_shared);
+	if (topup)
+		r = topup(kvm, huge_level);
 	kvm_mmu_lock_dropped(kvm);
-	kvm_mmu_lock_shared(kvm, shared);
+	kvm_mmu_lock_shared(kvm, lock_shared);
 	return r;
 }
 
 int tdp_mmu_split_huge_pages_root(struct kvm *kvm, struct kvm_mmu_page *root, gfn_t start,
-				  gfn_t end, int target_level, bool shared,
+				  gfn_t end, int target_level, bool lock_shared,
 				  bool only_cross_boundary)
 {
 	struct kvm_mmu_page *sp = NULL;
 	struct tdp_iter iter;
 	int ret = 0;
 
-	kvm_lockdep_assert_mmu_lock_held(kvm, shared);
+	kvm_lockdep_assert_mmu_lock_held(kvm, lock_shared);
 
 	/* Pre-order: a 1G leaf becomes 2M leaves, which are then split in turn. */
 	for_each_tdp_pte_min_level(iter, kvm, root, target_level + 1, start, end) {
 retry:
-		if (tdp_mmu_iter_cond_resched(kvm, &iter, false, shared))
+		if (tdp_mmu_iter_cond_resched(kvm, &iter, false, lock_shared))
 			continue;
 		if (!is_shadow_present_pte(iter.old_spte) || !is_large_pte(iter.old_spte))
 			continue;
@@ -565,10 +574,10 @@ retry:
 
 		if (!sp) {
 			/* May sleep: drop mmu_lock; the walk restarts and re-reads the SPTE. */
-			kvm_mmu_unlock_shared(kvm, shared);
+			kvm_mmu_unlock_shared(kvm, lock_shared);
 			sp = tdp_mmu_alloc_sp_for_split(kvm, is_mirror_sp(root));
 			kvm_mmu_lock_dropped(kvm);
-			kvm_mmu_lock_shared(kvm, shared);
+			kvm_mmu_lock_shared(kvm, lock_shared);
 			if (!sp) {
 				ret = -ENOMEM;
 				break;
@@ -578,7 +587,7 @@ retry:
 		}
 
 		if (is_mirror_sp(root) && need_topup_external_split_cache(kvm, iter.level)) {
-			ret = topup_external_split_cache(kvm, iter.level, shared);
+			ret = topup_external_split_cache(kvm, iter.level, lock_shared);
 			if (ret)
 				goto out;
 			/* Re-check need_topup under the lock just retaken (004:L59-79). */
@@ -587,7 +596,7 @@ retry:
 		}
 
 		tdp_mmu_init_child_sp(sp, &iter);
-		ret = tdp_mmu_split_huge_page(kvm, &iter, sp, shared);
+		ret = tdp_mmu_split_huge_page(kvm, &iter, sp, lock_shared);
 		if (ret == -EBUSY) {
 			/* Lost a cmpxchg: iter.old_spte is fresh, try this SPTE again. */
 			ret = 0;
@@ -695,12 +704,12 @@ static void __tdp_mmu_zap_root(struct kvm *kvm, struct kvm_mmu_page *root, bool 
 	}
 }
 
-void tdp_mmu_zap_root(struct kvm *kvm, struct kvm_mmu_page *root, bool shared)
+void tdp_mmu_zap_root(struct kvm *kvm, struct kvm_mmu_page *root, bool lock_shared)
 {
-	kvm_lockdep_assert_mmu_lock_held(kvm, shared);
+	kvm_lockdep_assert_mmu_lock_held(kvm, lock_shared);
 	/* 1G first, to bound the work per top-level entry, then the rest. */
-	__tdp_mmu_zap_root(kvm, root, shared, PG_LEVEL_1G);
-	__tdp_mmu_zap_root(kvm, root, shared, root->role.level);
+	__tdp_mmu_zap_root(kvm, root, lock_shared, PG_LEVEL_1G);
+	__tdp_mmu_zap_root(kvm, root, lock_shared, root->role.level);
 }
 
 /* ---- fault-in ---- */
@@ -741,6 +750,8 @@ int kvm_tdp_mmu_map(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault)
 {
 	struct kvm *kvm = vcpu->kvm;
 	struct kvm_mmu_page *root = kvm->mirror_root;
+	/* 003:P06: the mirror root never maps a leaf over an existing table. */
+	bool adjust_for_children = fault->nx_huge_page_workaround_enabled || is_mirror_sp(root);
 	struct tdp_iter iter;
 	int ret = RET_PF_RETRY;
 
@@ -748,9 +759,10 @@ int kvm_tdp_mmu_map(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault)
 	kvm_mmu_hugepage_adjust(vcpu, fault);
 	for_each_tdp_pte(iter, kvm, root, fault->gfn, fault->gfn + 1) {
 		struct kvm_mmu_page *sp;
+		bool present;
 		int r;
 
-		if (fault->nx_huge_page_workaround_enabled || is_mirror_sp(root))
+		if (adjust_for_children)
 			disallowed_hugepage_adjust(fault, iter.old_spte, iter.level);
 
 		/* Someone else is changing this SPTE: let the vCPU retry. */
@@ -758,7 +770,8 @@ int kvm_tdp_mmu_map(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault)
 			goto retry;
 		if (iter.level == fault->goal_level)
 			goto map_target_level;
-		if (is_shadow_present_pte(iter.old_spte) && !is_large_pte(iter.old_spte))
+		present = is_shadow_present_pte(iter.old_spte);
+		if (present && !is_large_pte(iter.old_spte))
 			continue;
 
 		sp = tdp_mmu_alloc_sp(vcpu);
@@ -769,11 +782,12 @@ int kvm_tdp_mmu_map(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault)
 			kvm_mmu_alloc_external_spt(vcpu, sp);
 		sp->nx_huge_page_disallowed = fault->huge_page_disallowed;
 
-		/* A huge leaf above the goal is split (the backend may refuse: §2.10). */
-		if (is_shadow_present_pte(iter.old_spte))
-			r = tdp_mmu_split_huge_page(kvm, &iter, sp, true);
-		else
-			r = tdp_mmu_link_sp(kvm, &iter, sp, true);
+		/*
+		 * Present here means a huge leaf above the goal: split it (the
+		 * backend may refuse: §2.10); else link the new table.
+		 */
+		r = present ? tdp_mmu_split_huge_page(kvm, &iter, sp, true) :
+			      tdp_mmu_link_sp(kvm, &iter, sp, true);
 		if (r) {
 			tdp_mmu_free_sp(kvm, sp);
 			goto retry;

@@ -336,12 +336,13 @@ u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
 {
 	struct page *pair[TDX_DPAMT_ENTRY_PAGES] = { NULL, NULL };
 	bool with_pair = tdx_supports_dynamic_pamt(&tdx_sysinfo) && level == TDX_PS_2M;
+	/* v3: without it the module may interrupt a DEMOTE KVM cannot restart. */
+	bool runs_to_end = tdx_supports_demote_nointerrupt(&tdx_sysinfo);
 	struct tdx_module_args regs = { .r8 = page_to_phys(new_sept_page) };
 	u64 status;
 	int i;
 
-	/* v3: without it the module may interrupt a DEMOTE KVM cannot restart. */
-	if (!tdx_supports_demote_nointerrupt(&tdx_sysinfo))
+	if (!runs_to_end)
 		return TDX_SW_ERROR;
 
 	if (with_pair) {

@@ -49,72 +49,87 @@ static atomic_t *tdx_find_pamt_refcount(unsigned long pfn)
 	return &pamt_refcounts[pfn / PTRS_PER_PMD];
 }
 
-/* The registers as an array from @reg on, as the TDX ABI lists pages. */
-#define MAX_TDX_ARG_SIZE(reg)	((sizeof(struct tdx_module_args) -		\
-				  offsetof(struct tdx_module_args, reg)) / sizeof(u64))
-#define TDX_ARG_INDEX(reg)	(offsetof(struct tdx_module_args, reg) / sizeof(u64))
+/*
+ * The Dynamic-PAMT leaves read the pair as consecutive registers of struct
+ * tdx_module_args: from RDX on for PAMT.ADD (§2.14), from R12 on for
+ * DEMOTE (§7.2).  put_pair_at() writes the pair's addresses register by
+ * register from @reg, refusing (with a warning) a pair that would run past
+ * the last register.
+ */
+#define DPAMT_PAIR_MAX	2	/* tdx_dpamt_entry_pages() is 2 or 0 */
 
-static u64 *dpamt_args_array_ptr_rdx(struct tdx_module_array_args *args)
+static void put_pair_from(struct tdx_module_array_args *regs, size_t first_reg,
+			  const u64 *pair_pa)
 {
-	WARN_ON_ONCE(tdx_dpamt_entry_pages() > (int)MAX_TDX_ARG_SIZE(rdx));
-	return &args->args_array[TDX_ARG_INDEX(rdx)];
+	size_t n = (size_t)tdx_dpamt_entry_pages();
+
+	if (WARN_ON_ONCE(n > DPAMT_PAIR_MAX || first_reg + n > ARRAY_SIZE(regs->args_array)))
+		return;
+	for (size_t k = 0; k < n; k++)
+		regs->args_array[first_reg + k] = pair_pa[k];
 }
 
-static u64 *dpamt_args_array_ptr_r12(struct tdx_module_array_args *args)
+#define put_pair_at(regs, reg, pair_pa)						\
+	put_pair_from((regs), offsetof(struct tdx_module_args, reg) / sizeof(u64), (pair_pa))
+
+/*
+ * One page of a pair: v3 takes it from the per-VM split cache when there
+ * is one and it is not empty, else from the page allocator, which may sleep.
+ */
+static struct page *alloc_dpamt_page(struct tdx_prealloc *cache)
 {
-	WARN_ON_ONCE(tdx_dpamt_entry_pages() > (int)MAX_TDX_ARG_SIZE(r12));
-	return &args->args_array[TDX_ARG_INDEX(r12)];
+	struct page *page = NULL;
+
+	if (cache)
+		page = list_first_entry_or_null(&cache->page_list, struct page, lru);
+	if (!page)
+		return alloc_page(GFP_KERNEL_ACCOUNT);
+	list_del(&page->lru);
+	cache->cnt--;
+	return page;
 }
 
-/* A page for a pair: the cache first, else the allocator (which may sleep). */
-static struct page *alloc_dpamt_page(struct tdx_prealloc *prealloc)
+/* Fill @pair_pa with the pair's physical addresses; on failure nothing is kept. */
+static int alloc_pamt_array(u64 *pair_pa, struct tdx_prealloc *cache)
 {
-	struct page *page = list_first_entry_or_null(&prealloc->page_list, struct page, lru);
+	int n = tdx_dpamt_entry_pages();
+	int got;
 
-	if (page) {
-		list_del(&page->lru);
-		prealloc->cnt--;
-		return page;
-	}
-	return alloc_page(GFP_KERNEL_ACCOUNT);
-}
-
-static int alloc_pamt_array(u64 *pa_array, struct tdx_prealloc *prealloc)
-{
-	int i;
-
-	for (i = 0; i < tdx_dpamt_entry_pages(); i++) {
-		struct page *page = alloc_dpamt_page(prealloc);
+	for (got = 0; got < n; got++) {
+		struct page *page = alloc_dpamt_page(cache);
 
 		if (!page)
-			goto err;
-		pa_array[i] = page_to_phys(page);
+			break;
+		pair_pa[got] = page_to_phys(page);
 	}
-	return 0;
-err:
-	while (i--)
-		__free_page(phys_to_page(pa_array[i]));
+	if (got == n)
+		return 0;
+	while (got > 0)
+		__free_page(phys_to_page(pair_pa[--got]));
 	return -ENOMEM;
 }
 
-static void free_pamt_array(u64 *pa_array)
+/* A pair the module did not take: reset (§4.4 quirk) and give back each page. */
+static void free_pamt_array(u64 *pair_pa)
 {
-	for (int i = 0; i < tdx_dpamt_entry_pages(); i++) {
-		tdx_quirk_reset_paddr(pa_array[i], PAGE_SIZE);
-		__free_page(phys_to_page(pa_array[i]));
+	int n = tdx_dpamt_entry_pages();
+
+	for (int k = 0; k < n; k++) {
+		u64 pa = pair_pa[k];
+
+		tdx_quirk_reset_paddr(pa, PAGE_SIZE);
+		__free_page(phys_to_page(pa));
 	}
 }
 
 /* PAMT.ADD of @page's 2MB range with the pair in RDX/R8 (§2.14). */
 static u64 tdh_phymem_pamt_add(struct page *page, u64 *pamt_pa_array)
 {
-	struct tdx_module_array_args args = {
-		.args.rcx = ALIGN_DOWN(page_to_phys(page), PMD_SIZE) | TDX_PS_2M,
-	};
+	struct tdx_module_array_args regs = { };
 
-	memcpy(dpamt_args_array_ptr_rdx(&args), pamt_pa_array,
-	       tdx_dpamt_entry_pages() * sizeof(u64));
-	return seamcall(TDH_PHYMEM_PAMT_ADD, &args.args);
+	regs.args.rcx = ALIGN_DOWN(page_to_phys(page), PMD_SIZE) | TDX_PS_2M;
+	put_pair_at(&regs, rdx, pamt_pa_array);
+	return seamcall(TDH_PHYMEM_PAMT_ADD, &regs.args);
 }
 
 static u64 tdh_mem_sept_add(struct tdx_td *td, u64 gpa, int level, struct page *page,
@@ -134,26 +149,32 @@ static u64 tdh_mem_sept_add(struct tdx_td *td, u64 gpa, int level, struct page *
 	return ret;
 }
 
-/* §7.1: the guest memory is @folio's pages from @start_idx. */
-static u64 tdh_mem_page_aug(struct tdx_td *td, u64 gpa, int level, struct folio *folio,
-			    unsigned long start_idx, u64 *ext_err1, u64 *ext_err2)
+/* Does @folio hold @n pages from index @idx on? */
+static bool folio_has_range(struct folio *folio, unsigned long idx, unsigned long n)
 {
-	struct tdx_module_args args = {
-		.rcx = gpa | level,
-		.rdx = tdx_tdr_pa(td),
-		.r8 = page_to_phys(folio_page(folio, start_idx)),
-	};
-	unsigned long npages = 1UL << (level * PTE_SHIFT);
-	u64 ret;
+	return idx + n <= (unsigned long)folio_nr_pages(folio);
+}
 
-	if (start_idx + npages > (unsigned long)folio_nr_pages(folio))
+/* §7.1: the guest memory is @n pages of @folio from @idx: flush each one. */
+static u64 tdh_mem_page_aug(struct tdx_td *td, u64 gpa, int level, struct folio *folio,
+			    unsigned long idx, u64 *entry, u64 *level_state)
+{
+	/* tdx_level_pages() (tdx_api.h): 1, 512 or 512 * 512. */
+	unsigned long n = tdx_level_pages(level);
+	struct tdx_module_args regs;
+	u64 status;
+
+	if (!folio_has_range(folio, idx, n))
 		return TDX_OPERAND_INVALID;
-	for (unsigned long i = 0; i < npages; i++)
-		tdx_clflush_page(folio_page(folio, start_idx + i));
-	ret = seamcall_ret(TDH_MEM_PAGE_AUG, &args);
-	*ext_err1 = args.rcx;
-	*ext_err2 = args.rdx;
-	return ret;
+	for (unsigned long k = idx; k < idx + n; k++)
+		tdx_clflush_page(folio_page(folio, k));
+
+	regs = (struct tdx_module_args){ .rcx = gpa | level, .rdx = tdx_tdr_pa(td) };
+	regs.r8 = page_to_phys(folio_page(folio, idx));
+	status = seamcall_ret(TDH_MEM_PAGE_AUG, &regs);
+	*entry = regs.rcx;
+	*level_state = regs.rdx;
+	return status;
 }
 
 static u64 tdh_mem_range_block(struct tdx_td *td, u64 gpa, int level, u64 *ext_err1,
@@ -175,74 +196,82 @@ static u64 tdh_mem_track(struct tdx_td *td)
 }
 
 /*
- * §7.2, v3: a 2MB DEMOTE takes the guest range's new pair in R12/R13 from
- * the split cache; on success the range has 512 4K users.
+ * §7.2, v3: refused outright on a module that may interrupt a DEMOTE.  A
+ * 2MB DEMOTE with Dynamic PAMT hands the guest range a new pair in R12/R13,
+ * taken from @cache; the module keeps it on success, when the range gets
+ * its 512 4K users, and the pages go back on any error.
  */
-static u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, struct folio *guest_folio,
-			       unsigned long guest_start_idx, struct page *new_sept_page,
-			       struct tdx_prealloc *prealloc, u64 *ext_err1, u64 *ext_err2)
+static u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, struct folio *folio,
+			       unsigned long idx, struct page *sept_page,
+			       struct tdx_prealloc *cache, u64 *entry, u64 *level_state)
 {
-	bool dpamt = tdx_supports_dynamic_pamt(&tdx_sysinfo) && level == TDX_PS_2M;
-	u64 guest_memory_pamt_page[MAX_TDX_ARG_SIZE(r12)];
-	struct tdx_module_array_args args = {
-		.args.rcx = gpa | level,
-		.args.rdx = tdx_tdr_pa(td),
-		.args.r8 = page_to_phys(new_sept_page),
-	};
-	unsigned long guest_base_pfn = 0;
-	u64 ret;
+	bool may_interrupt = !tdx_supports_demote_nointerrupt(&tdx_sysinfo);
+	struct tdx_module_array_args regs = { };
+	u64 pair_pa[DPAMT_PAIR_MAX];
+	unsigned long range_pfn = 0;
+	bool with_pair;
+	u64 status;
 
-	if (!tdx_supports_demote_nointerrupt(&tdx_sysinfo))
+	if (may_interrupt)
 		return TDX_SW_ERROR;
 
-	if (dpamt) {
-		unsigned long npages = 1UL << (level * PTE_SHIFT);
+	with_pair = level == TDX_PS_2M && tdx_supports_dynamic_pamt(&tdx_sysinfo);
+	if (with_pair) {
+		unsigned long n = tdx_level_pages(level);
 
-		guest_base_pfn = page_to_pfn(folio_page(guest_folio, guest_start_idx));
-		if (guest_start_idx + npages > (unsigned long)folio_nr_pages(guest_folio) ||
-		    !IS_ALIGNED(guest_base_pfn, npages))
+		if (!folio_has_range(folio, idx, n))
 			return TDX_OPERAND_INVALID;
-		if (alloc_pamt_array(guest_memory_pamt_page, prealloc))
+		range_pfn = page_to_pfn(folio_page(folio, idx));
+		if (!IS_ALIGNED(range_pfn, n))
+			return TDX_OPERAND_INVALID;
+		if (alloc_pamt_array(pair_pa, cache))
 			return TDX_SW_ERROR;
-		memcpy(dpamt_args_array_ptr_r12(&args), guest_memory_pamt_page,
-		       tdx_dpamt_entry_pages() * sizeof(u64));
+		put_pair_at(&regs, r12, pair_pa);
 	}
 
-	tdx_clflush_page(new_sept_page);
-	ret = seamcall_saved_ret(TDH_MEM_PAGE_DEMOTE, &args.args);
-	*ext_err1 = args.args.rcx;
-	*ext_err2 = args.args.rdx;
+	regs.args.rcx = gpa | level;
+	regs.args.rdx = tdx_tdr_pa(td);
+	regs.args.r8 = page_to_phys(sept_page);
+	tdx_clflush_page(sept_page);
+	status = seamcall_saved_ret(TDH_MEM_PAGE_DEMOTE, &regs.args);
+	*entry = regs.args.rcx;
+	*level_state = regs.args.rdx;
+	if (!with_pair)
+		return status;
 
-	if (dpamt) {
-		if (ret)
-			free_pamt_array(guest_memory_pamt_page);
-		else
-			WARN_ON_ONCE(atomic_cmpxchg_release(tdx_find_pamt_refcount(guest_base_pfn),
-							    0, PTRS_PER_PMD));
+	if (status != TDX_SUCCESS) {
+		free_pamt_array(pair_pa);
+		return status;
 	}
-	return ret;
+	/* The range had no pair, so no 4K users: 0 -> 512, anything else is a bug. */
+	WARN_ON_ONCE(atomic_cmpxchg_release(tdx_find_pamt_refcount(range_pfn), 0,
+					    PTRS_PER_PMD) != 0);
+	return status;
 }
 EXPORT_SYMBOL_GPL(tdh_mem_page_demote);
 
-/* §7.6: a reclaim of another size than asked still happened: TDX_SW_ERROR. */
-static u64 tdh_phymem_page_reclaim(struct folio *folio, unsigned long start_idx,
-				   unsigned long npages, u64 *tdx_pt, u64 *tdx_owner,
-				   u64 *tdx_size)
+/*
+ * §7.6: reclaim @npages of @folio from @idx.  The module reports the page
+ * type, owner and size it reclaimed; a size other than asked still
+ * reclaimed the page, and is reported as TDX_SW_ERROR.
+ */
+static u64 tdh_phymem_page_reclaim(struct folio *folio, unsigned long idx,
+				   unsigned long npages, u64 *page_type, u64 *owner,
+				   u64 *page_size)
 {
-	struct tdx_module_args args = {
-		.rcx = page_to_phys(folio_page(folio, start_idx)),
-	};
-	u64 ret;
+	struct tdx_module_args regs = { };
+	u64 status;
 
-	if (start_idx + npages > (unsigned long)folio_nr_pages(folio))
+	if (!folio_has_range(folio, idx, npages))
 		return TDX_OPERAND_INVALID;
-	ret = seamcall_ret(TDH_PHYMEM_PAGE_RECLAIM, &args);
-	*tdx_pt = args.rcx;
-	*tdx_owner = args.rdx;
-	*tdx_size = args.r8;
-	if (!ret && npages != 1UL << (*tdx_size * PTE_SHIFT))
+	regs.rcx = page_to_phys(folio_page(folio, idx));
+	status = seamcall_ret(TDH_PHYMEM_PAGE_RECLAIM, &regs);
+	*page_type = regs.rcx;
+	*owner = regs.rdx;
+	*page_size = regs.r8;
+	if (status == TDX_SUCCESS && tdx_level_pages((int)*page_size) != npages)
 		return TDX_SW_ERROR;
-	return ret;
+	return status;
 }
 
 /* ---- "arch/x86/kvm/vmx/tdx.c" ---- */
@@ -255,65 +284,87 @@ struct kvm_tdx {
 	struct tdx_prealloc prealloc_split_cache;
 };
 
+/* A 2MB split needs two pairs: the new S-EPT page's and the guest range's (§7.8). */
 static int tdx_min_split_cache_sz(void)
 {
 	return tdx_dpamt_entry_pages() * 2;
 }
 
-/* §7.8: allocate outside the lock, add under it. */
+/* §7.8: a page is allocated with no lock held, then added under the cache's lock. */
+static void split_cache_add(struct kvm_tdx *kvm_tdx, struct page *page)
+{
+	struct tdx_prealloc *cache = &kvm_tdx->prealloc_split_cache;
+	spinlock_t *lock = &kvm_tdx->prealloc_split_cache_lock;
+
+	spin_lock(lock);
+	cache->cnt++;
+	list_add(&page->lru, &cache->page_list);
+	spin_unlock(lock);
+}
+
 static int tdx_topup_split_cache(struct kvm_tdx *kvm_tdx)
 {
-	while (READ_ONCE(kvm_tdx->prealloc_split_cache.cnt) < tdx_min_split_cache_sz()) {
+	const int want = tdx_min_split_cache_sz();
+
+	while (READ_ONCE(kvm_tdx->prealloc_split_cache.cnt) < want) {
 		struct page *page = alloc_page(GFP_KERNEL_ACCOUNT);
 
 		if (!page)
 			return -ENOMEM;
-		spin_lock(&kvm_tdx->prealloc_split_cache_lock);
-		list_add(&page->lru, &kvm_tdx->prealloc_split_cache.page_list);
-		kvm_tdx->prealloc_split_cache.cnt++;
-		spin_unlock(&kvm_tdx->prealloc_split_cache_lock);
+		split_cache_add(kvm_tdx, page);
 	}
 	return 0;
 }
 
 static void tdx_free_split_cache(struct kvm_tdx *kvm_tdx)
 {
-	struct page *page, *tmp;
+	struct tdx_prealloc *cache = &kvm_tdx->prealloc_split_cache;
+	struct page *page;
 
-	list_for_each_entry_safe(page, tmp, &kvm_tdx->prealloc_split_cache.page_list, lru) {
+	while ((page = list_first_entry_or_null(&cache->page_list, struct page, lru))) {
 		list_del(&page->lru);
 		__free_page(page);
 	}
-	kvm_tdx->prealloc_split_cache.cnt = 0;
+	cache->cnt = 0;
 }
 
-/* DEMOTE under the cache lock, as v3's tdx_sept_split_private_spte() does. */
+/*
+ * The DEMOTE runs with the split cache's lock held, as v3's
+ * tdx_sept_split_private_spte() does, so the pair can only come from the
+ * cache without sleeping.
+ */
 static int tdx_demote_locked(struct kvm_tdx *kvm_tdx, gpa_t gpa, struct folio *folio,
 			     struct page *new_sept_page)
 {
-	u64 err, entry = 0, level_state = 0;
+	struct tdx_prealloc *cache = &kvm_tdx->prealloc_split_cache;
+	spinlock_t *lock = &kvm_tdx->prealloc_split_cache_lock;
+	u64 status, entry = 0, level_state = 0;
 
-	spin_lock(&kvm_tdx->prealloc_split_cache_lock);
-	err = tdh_mem_page_demote(&kvm_tdx->td, gpa, TDX_PS_2M, folio, 0, new_sept_page,
-				  &kvm_tdx->prealloc_split_cache, &entry, &level_state);
-	spin_unlock(&kvm_tdx->prealloc_split_cache_lock);
-	if (TDX_BUG_ON_2(err, TDH_MEM_PAGE_DEMOTE, entry, level_state, kvm_tdx->kvm))
-		return -EIO;
-	return 0;
+	spin_lock(lock);
+	status = tdh_mem_page_demote(&kvm_tdx->td, gpa, TDX_PS_2M, folio, 0, new_sept_page,
+				     cache, &entry, &level_state);
+	spin_unlock(lock);
+	return TDX_BUG_ON_2(status, TDH_MEM_PAGE_DEMOTE, entry, level_state, kvm_tdx->kvm) ?
+	       -EIO : 0;
 }
 
-/* §7.6: no BUSY expected once the HKID is released; any error bugs the VM. */
-static int tdx_reclaim_folio(struct folio *folio, unsigned long start_idx,
-			     unsigned long npages, bool reset)
+/*
+ * §7.6: reclaim runs after the HKID is released, so no BUSY is expected;
+ * any error bugs the VM.  @reset: also reset the pages (the #MC quirk).
+ */
+static int tdx_reclaim_folio(struct folio *folio, unsigned long idx, unsigned long npages,
+			     bool reset)
 {
-	/* Zeroed: the wrapper's early returns leave them unwritten, and they are printed. */
-	u64 err, tdx_pt = 0, tdx_owner = 0, tdx_size = 0;
+	/* Zeroed: printed below even when the wrapper returned before writing them. */
+	u64 page_type = 0, owner = 0, page_size = 0;
+	u64 status = tdh_phymem_page_reclaim(folio, idx, npages, &page_type, &owner,
+					     &page_size);
 
-	err = tdh_phymem_page_reclaim(folio, start_idx, npages, &tdx_pt, &tdx_owner, &tdx_size);
-	if (TDX_BUG_ON_3(err, TDH_PHYMEM_PAGE_RECLAIM, tdx_pt, tdx_owner, tdx_size, NULL))
+	if (TDX_BUG_ON_3(status, TDH_PHYMEM_PAGE_RECLAIM, page_type, owner, page_size, NULL))
 		return -EIO;
-	if (reset)
-		tdx_quirk_reset_folio(folio, start_idx, npages);
+	if (!reset)
+		return 0;
+	tdx_quirk_reset_folio(folio, idx, npages);
 	return 0;
 }
 

@@ -156,9 +156,12 @@ static inline bool tdx_supports_dynamic_pamt(const struct tdx_sys_info *sysinfo)
 	return sysinfo->features.tdx_features0 & TDX_FEATURES0_DYNAMIC_PAMT;
 }
 
-static inline bool tdx_supports_demote_nointerrupt(const struct tdx_sys_info *sysinfo)
+/* Whether the module runs a DEMOTE to the end rather than being interrupted by it. */
+static inline bool tdx_supports_demote_nointerrupt(const struct tdx_sys_info *info)
 {
-	return sysinfo->features.tdx_features0 & TDX_FEATURES0_ENHANCE_DEMOTE_INTERRUPTIBILITY;
+	u64 features0 = info->features.tdx_features0;
+
+	return (features0 & TDX_FEATURES0_ENHANCED_DEMOTE_INTERRUPTIBILITY) != 0;
 }
 
 /*

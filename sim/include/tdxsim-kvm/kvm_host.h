@@ -133,15 +133,16 @@ struct kvm_x86_ops {
 				 void *external_spt);
 	void (*remove_external_spte)(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 				     u64 mirror_spte);
-	int (*split_external_spte)(struct kvm *kvm, gfn_t gfn, enum pg_level level,
-				   u64 old_mirror_spte, void *new_external_spt,
-				   bool mmu_lock_shared);
+	/* @huge_spte: the mirror leaf being split; @child_table: the external table below it. */
+	int (*split_external_spte)(struct kvm *vm, gfn_t huge_gfn, enum pg_level huge_level,
+				   u64 huge_spte, void *child_table, bool lock_is_shared);
 	void *(*alloc_external_fault_cache)(struct kvm_vcpu *vcpu);
 	int (*topup_external_fault_cache)(struct kvm_vcpu *vcpu);
 	void (*free_external_fault_cache)(struct kvm_vcpu *vcpu);
-	int (*topup_external_per_vm_split_cache)(struct kvm *kvm, enum pg_level level);
-	bool (*need_topup_external_per_vm_split_cache)(struct kvm *kvm, enum pg_level level);
-	void (*free_external_per_vm_split_cache)(struct kvm *kvm);
+	/* The per-VM split cache, sized for a split at @lvl. */
+	int (*topup_external_per_vm_split_cache)(struct kvm *vm, enum pg_level lvl);
+	bool (*need_topup_external_per_vm_split_cache)(struct kvm *vm, enum pg_level lvl);
+	void (*free_external_per_vm_split_cache)(struct kvm *vm);
 	int (*gmem_max_mapping_level)(struct kvm *kvm, kvm_pfn_t pfn, bool is_private);
 };
 
@@ -306,8 +307,8 @@ struct kvm_lpage_info *lpage_info_slot(gfn_t gfn, const struct kvm_memory_slot *
 void kvm_mmu_gfn_disallow_lpage(const struct kvm_memory_slot *slot, gfn_t gfn);
 void kvm_mmu_gfn_allow_lpage(const struct kvm_memory_slot *slot, gfn_t gfn);
 /* One-way: there is no clear (003:P12).  Callers hold mmu_lock for write. */
-void hugepage_set_guest_inhibit(struct kvm_memory_slot *slot, gfn_t gfn, int level);
-bool hugepage_test_guest_inhibit(struct kvm_memory_slot *slot, gfn_t gfn, int level);
+void hugepage_set_guest_inhibit(struct kvm_memory_slot *memslot, gfn_t frame, int lvl);
+bool hugepage_test_guest_inhibit(struct kvm_memory_slot *memslot, gfn_t frame, int lvl);
 
 /* Memory attributes: per GFN, only inside memslots. */
 u64 kvm_get_memory_attributes(struct kvm *kvm, gfn_t gfn);
