@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The kernel shim (<tdxsim/kernel.h>): kernel-shaped wrapper code from
- * tdx_example.c runs against the simulator.  The tests set a TD up with the
+ * sim/tdx (tdx_core.c, tdx.c) runs against the simulator.  The tests set a TD up with the
  * simulator's own API and then drive memory only through the example
  * wrappers, checking module state (spec seamcall.md §2, §4) and the kernel
  * side (refcounts, recorded WARN/BUG events, the PAMT cache) after each step.
  *
- * This file must not call libtdxsim's wrappers.c: tdx_example.c defines the
+ * This file must not call libtdxsim's wrappers.c: sim/tdx/tdx_core.c defines the
  * same names.
  */
 #include <errno.h>
@@ -22,7 +22,7 @@
 #include <tdxsim/fault.h>
 #include <tdxsim/tdxsim.h>
 
-#include "tdx_example.h"
+#include <tdxsim-kvm/tdx.h>
 
 #define GUEST_GPA	0x40000000ULL	/* 1GB: a 2MB-aligned private GPA */
 
@@ -42,7 +42,7 @@ struct kfx {
 
 static void kick_vcpus(struct kvm_tdx *kvm_tdx)
 {
-	tdxsim_td_kick_vcpus(kvm_tdx->kvm);
+	tdxsim_td_kick_vcpus(kvm_tdx->kick_arg);
 }
 
 static int refcount_of(u64 hpa)
@@ -95,7 +95,7 @@ static int setup_cfg(void **state, bool dpamt, bool with_td)
 		goto fail;
 	tdxsim_kernel_set_current(fx->sim);
 	tdxsim_kernel_events_reset(fx->sim);
-	if (tdx_example_init())
+	if (tdx_pamt_refcounts_init())
 		goto fail;
 	*state = fx;
 	if (!with_td)
@@ -110,7 +110,7 @@ static int setup_cfg(void **state, bool dpamt, bool with_td)
 	fx->td.td.tdr_page = hpa_page(fx->std->tdr_pa);
 	fx->td.hkid = fx->std->hkid;
 	fx->td.kick_vcpus = kick_vcpus;
-	fx->td.kvm = fx->std;
+	fx->td.kick_arg = fx->std;
 	/*
 	 * The simulator built the control pages and their pairs; count them as
 	 * KVM's tdx_alloc_page() would have, so that puts of other pages of
@@ -126,7 +126,7 @@ static int setup_cfg(void **state, bool dpamt, bool with_td)
 	return 0;
 fail:
 	tdxsim_td_teardown(fx->std, TDXSIM_TEARDOWN_FREE_PAMT);
-	tdx_example_exit();
+	tdx_pamt_refcounts_free();
 	tdxsim_kernel_set_current(NULL);
 	tdxsim_destroy(fx->sim);
 	free(fx);
@@ -189,7 +189,7 @@ static int teardown(void **state)
 			tdxsim_kernel_events(fx->sim, TDXSIM_KEV_LOCKDEP));
 		ret = -1;
 	}
-	tdx_example_exit();
+	tdx_pamt_refcounts_free();
 	tdxsim_kernel_set_current(NULL);
 	tdxsim_destroy(fx->sim);
 	free(fx);
@@ -316,7 +316,7 @@ static void test_no_current_sim(void **state)
 	assert_int_equal(e2, fx->std->tdr_pa);
 	assert_int_equal(pt, fx->std->tdr_pa);
 	assert_null(alloc_page(GFP_KERNEL));
-	assert_int_equal(tdx_example_init(), -ENODEV);
+	assert_int_equal(tdx_pamt_refcounts_init(), -ENODEV);
 	/* Nothing reached the simulator. */
 	assert_int_equal(tdxsim_seq(fx->sim), seq);
 
@@ -564,7 +564,7 @@ static void test_demote_unblocked_bug(void **state)
 		 "entry %#llx, level_state %#llx", (unsigned long long)si.entry,
 		 (unsigned long long)(TDX_PS_2M | SEPT_PUBLIC_MAPPED << TDX_SEPT_INFO_STATE_SHIFT));
 	assert_string_equal(ev.msg, want);
-	assert_non_null(strstr(ev.file, "tdx_example.c"));
+	assert_non_null(strstr(ev.file, "sim/tdx/tdx.c"));
 	/* Not BUSY: no retry. */
 	assert_int_equal(tdxsim_stats_count(fx->sim, TDH_MEM_PAGE_DEMOTE,
 					    TDX_GPA_RANGE_NOT_BLOCKED | TDX_OPERAND_ID_RCX), 1);

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Kernel-shaped SEAMCALL wrappers, Dynamic-PAMT refcounting and the KVM
- * callers that use them, as an example of code that builds against
- * <tdxsim/kernel.h> only.  Behaviour: spec seamcall.md §4.4, §7.1-§7.6.
+ * The TDX core's half of KVM's TDX backend (arch/x86/virt/vmx/tdx/tdx.c's
+ * role): the SEAMCALL wrappers KVM calls and the Dynamic-PAMT refcounting,
+ * kernel-shaped C built only against <tdxsim/kernel.h> and issuing every
+ * SEAMCALL through seamcall*() on the thread's current simulator.
+ * Behaviour: spec seamcall.md §4.4, §7.1-§7.6.  (Moved here from
+ * tests/kernel/tdx_example.c: one copy, used by tests/kernel and sim/tdx.)
  */
 #include <errno.h>
 #include <stdlib.h>
 
-#include "tdx_example.h"
+#include <tdxsim-kvm/tdx.h>
 
 /* One count per 2MB of physical address space, indexed by pfn >> 9 (§4.4). */
 static atomic_t *pamt_refcounts;
@@ -16,7 +19,7 @@ static unsigned long nr_pamt_refcounts;
 /* Serialises PAMT.ADD/PAMT.REMOVE against the refcount reaching or leaving 0. */
 static DEFINE_SPINLOCK(pamt_lock);
 
-int tdx_example_init(void)
+int tdx_pamt_refcounts_init(void)
 {
 	struct tdxsim *sim = tdxsim_kernel_current();
 	const struct tdxsim_config *cfg;
@@ -33,7 +36,7 @@ int tdx_example_init(void)
 	return 0;
 }
 
-void tdx_example_exit(void)
+void tdx_pamt_refcounts_free(void)
 {
 	free(pamt_refcounts);
 	pamt_refcounts = NULL;
@@ -376,82 +379,4 @@ u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
 	/* A 2MB leaf had no pair, so nobody can have counted the range yet. */
 	WARN_ON_ONCE(atomic_cmpxchg_release(tdx_find_pamt_refcount(pfn), 0, PTRS_PER_PMD));
 	return TDX_SUCCESS;
-}
-
-/* ---- KVM side (§7.2, §7.3) ---- */
-
-/*
- * Only running vCPUs can make these SEAMCALLs lose a lock: on BUSY, force
- * every vCPU out of the guest and issue the call once more (§7.3).
- */
-#define tdh_do_no_vcpus(tdh_func, kvm_tdx, ...) ({				\
-	u64 __err = tdh_func(&(kvm_tdx)->td, ##__VA_ARGS__);			\
-										\
-	if (IS_TDX_OPERAND_BUSY(__err)) {					\
-		(kvm_tdx)->kick_vcpus(kvm_tdx);					\
-		__err = tdh_func(&(kvm_tdx)->td, ##__VA_ARGS__);		\
-	}									\
-	__err;									\
-})
-
-int tdx_track(struct kvm_tdx *kvm_tdx)
-{
-	u64 err;
-
-	err = tdh_do_no_vcpus(tdh_mem_track, kvm_tdx);
-	if (TDX_BUG_ON(err, TDH_MEM_TRACK, kvm_tdx->kvm))
-		return -EIO;
-
-	/* vCPUs still in the old epoch must leave before the range is tracked. */
-	kvm_tdx->kick_vcpus(kvm_tdx);
-	return 0;
-}
-
-int tdx_block_range(struct kvm_tdx *kvm_tdx, gpa_t gpa, int level)
-{
-	u64 entry, level_state, err;
-
-	err = tdh_do_no_vcpus(tdh_mem_range_block, kvm_tdx, gpa, level, &entry, &level_state);
-	if (TDX_BUG_ON_2(err, TDH_MEM_RANGE_BLOCK, entry, level_state, kvm_tdx->kvm))
-		return -EIO;
-	return 0;
-}
-
-/* The S-EPT page and the guest range each need a pair (§4.5). */
-int tdx_demote_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
-		  struct tdx_pamt_cache *cache)
-{
-	u64 entry, level_state, err;
-	int ret;
-
-	ret = tdx_pamt_get(new_sp, cache);
-	if (KVM_BUG_ON(ret, kvm_tdx->kvm))
-		return -EIO;
-
-	err = tdh_do_no_vcpus(tdh_mem_page_demote, kvm_tdx, gpa, TDX_PS_2M, pfn, new_sp,
-			      cache, &entry, &level_state);
-	if (TDX_BUG_ON_2(err, TDH_MEM_PAGE_DEMOTE, entry, level_state, kvm_tdx->kvm)) {
-		ret = -EIO;
-		goto err_put;
-	}
-	return 0;
-
-err_put:
-	tdx_pamt_put(new_sp);
-	return ret;
-}
-
-/* BLOCK + TRACK + kick, then DEMOTE: no UNBLOCK afterwards (§2.8). */
-int tdx_split_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
-		 struct tdx_pamt_cache *cache)
-{
-	int ret;
-
-	ret = tdx_block_range(kvm_tdx, gpa, TDX_PS_2M);
-	if (ret)
-		return ret;
-	ret = tdx_track(kvm_tdx);
-	if (ret)
-		return ret;
-	return tdx_demote_2m(kvm_tdx, gpa, pfn, new_sp, cache);
 }
