@@ -71,7 +71,7 @@ int tdx_demote_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page
 	int ret;
 
 	ret = tdx_pamt_get(new_sp, cache);
-	if (tdx_mark_bugged(kvm_tdx->kvm, KVM_BUG_ON(ret, kvm_tdx->kvm)))
+	if (KVM_BUG_ON(ret, kvm_tdx->kvm))
 		return -EIO;
 
 	err = tdh_do_no_vcpus(tdh_mem_page_demote, kvm_tdx, gpa, TDX_PS_2M, pfn, new_sp,
@@ -101,3 +101,326 @@ int tdx_split_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page 
 		return ret;
 	return tdx_demote_2m(kvm_tdx, gpa, pfn, new_sp, cache);
 }
+
+/* ---- the backend behind the v3 hook table (kvm-model.md §2, §4.1) ---- */
+
+static inline gpa_t gfn_to_gpa(gfn_t gfn)
+{
+	return (gpa_t)gfn << PAGE_SHIFT;
+}
+
+/* KVM levels count from 1 (PG_LEVEL_4K), TDX levels from 0 (TDX_PS_4K). */
+static inline int pg_level_to_tdx_sept_level(enum pg_level level)
+{
+	WARN_ON_ONCE(level == PG_LEVEL_NONE);
+	return level - 1;
+}
+
+static struct vcpu_tdx *to_tdx(struct kvm_vcpu *vcpu)
+{
+	return vcpu->priv;
+}
+
+/*
+ * The pairs a hook may need come from the vCPU faulting on this thread, as
+ * the kernel takes them from the running vCPU's prealloc; with none (not on
+ * a fault path) tdx_pamt_get() falls back to the page allocator.
+ */
+static struct tdx_pamt_cache *tdx_fault_pamt_cache(struct kvm *kvm)
+{
+	struct kvm_vcpu *vcpu = kvm_get_running_vcpu();
+
+	if (!vcpu || vcpu->kvm != kvm || !to_tdx(vcpu))
+		return NULL;
+	return &to_tdx(vcpu)->pamt_cache;
+}
+
+int tdx_vcpu_create(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_tdx *tdx = calloc(1, sizeof(*tdx));
+
+	if (!tdx)
+		return -ENOMEM;
+	tdx->vcpu = vcpu;
+	vcpu->priv = tdx;
+	return 0;
+}
+
+static void tdx_free_external_fault_cache(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_tdx *tdx = to_tdx(vcpu);
+
+	if (!tdx)
+		return;
+	while (tdx->nr_spt_pages)
+		__free_page(tdx->spt_pages[--tdx->nr_spt_pages]);
+	tdx_pamt_cache_free(&tdx->pamt_cache);
+}
+
+void tdx_vcpu_free(struct kvm_vcpu *vcpu)
+{
+	tdx_free_external_fault_cache(vcpu);
+	free(vcpu->priv);
+	vcpu->priv = NULL;
+}
+
+/*
+ * Before the fault takes mmu_lock (it may sleep): an S-EPT page for every
+ * level a fault can add, and a pair for each of them and for a 4K guest
+ * page, since a hook under mmu_lock must not allocate.
+ */
+static int tdx_topup_external_fault_cache(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_tdx *tdx = to_tdx(vcpu);
+
+	if (KVM_BUG_ON(!tdx, vcpu->kvm))
+		return -EIO;
+	while (tdx->nr_spt_pages < TDX_FAULT_SPT_PAGES) {
+		struct page *page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+
+		if (!page)
+			return -ENOMEM;
+		tdx->spt_pages[tdx->nr_spt_pages++] = page;
+	}
+	if (!tdx_supports_dynamic_pamt(&tdx_sysinfo))
+		return 0;
+	return tdx_pamt_cache_topup(&tdx->pamt_cache,
+				    TDX_DPAMT_ENTRY_PAGES * (TDX_FAULT_SPT_PAGES + 1));
+}
+
+/* kvm_mmu_alloc_external_spt(): the new table's S-EPT page, from the prealloc. */
+static void *tdx_alloc_external_fault_cache(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_tdx *tdx = to_tdx(vcpu);
+
+	if (WARN_ON_ONCE(!tdx || !tdx->nr_spt_pages))
+		return NULL;
+	return page_address(tdx->spt_pages[--tdx->nr_spt_pages]);
+}
+
+/*
+ * The TD's max mapping level for private memory: 4K while it is built
+ * (PAGE.ADD maps only 4K), 2M once runnable (1G is not supported).
+ */
+static int tdx_gmem_max_mapping_level(struct kvm *kvm, kvm_pfn_t pfn, bool is_private)
+{
+	if (!is_private)
+		return 0;
+	return to_kvm_tdx(kvm)->state == TD_STATE_RUNNABLE ? PG_LEVEL_2M : PG_LEVEL_4K;
+}
+
+/*
+ * link_external_spt: SEPT.ADD the table's S-EPT page under the entry at
+ * @level.  The page joins its 2MB range's pair users first (Dynamic PAMT:
+ * the module wants a pair for every 4K page it takes, spec §4.5).  BUSY
+ * (another vCPU holds the entry) is -EBUSY: the MMU restores the SPTE and
+ * the fault is retried.
+ */
+int tdx_sept_link_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
+			      void *private_spt)
+{
+	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
+	gpa_t gpa = gfn_to_gpa(gfn);
+	u64 err, entry, level_state;
+	struct page *page;
+	int ret;
+
+	if (KVM_BUG_ON(!private_spt, kvm))
+		return -EIO;
+	page = virt_to_page(private_spt);
+
+	ret = tdx_pamt_get(page, tdx_fault_pamt_cache(kvm));
+	if (ret)
+		return ret;
+
+	err = tdh_mem_sept_add(&kvm_tdx->td, gpa, pg_level_to_tdx_sept_level(level), page,
+			       &entry, &level_state);
+	if (unlikely(IS_TDX_OPERAND_BUSY(err))) {
+		ret = -EBUSY;
+		goto err_put;
+	}
+	if (TDX_BUG_ON_2_VM(err, TDH_MEM_SEPT_ADD, entry, level_state, kvm)) {
+		ret = -EIO;
+		goto err_put;
+	}
+	return 0;
+
+err_put:
+	tdx_pamt_put(page);
+	return ret;
+}
+
+/*
+ * AUG the guest page at @level.  A 4K page needs its 2MB range's pair; a
+ * 2M page uses the static 2M PAMT entry and needs none (§4.5).
+ */
+static int tdx_mem_page_aug(struct kvm *kvm, gfn_t gfn, enum pg_level level, kvm_pfn_t pfn)
+{
+	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
+	struct page *page = pfn_to_page(pfn);
+	u64 err, entry, level_state;
+	int ret;
+
+	if (level == PG_LEVEL_4K) {
+		ret = tdx_pamt_get(page, tdx_fault_pamt_cache(kvm));
+		if (ret)
+			return ret;
+	}
+
+	err = tdh_mem_page_aug(&kvm_tdx->td, gfn_to_gpa(gfn), pg_level_to_tdx_sept_level(level),
+			       pfn, &entry, &level_state);
+	if (unlikely(IS_TDX_OPERAND_BUSY(err))) {
+		ret = -EBUSY;
+		goto err_put;
+	}
+	if (TDX_BUG_ON_2_VM(err, TDH_MEM_PAGE_AUG, entry, level_state, kvm)) {
+		ret = -EIO;
+		goto err_put;
+	}
+	return 0;
+
+err_put:
+	if (level == PG_LEVEL_4K)
+		tdx_pamt_put(page);
+	return ret;
+}
+
+/*
+ * set_external_spte: map a private leaf.  Only for a RUNNABLE TD: while the
+ * TD is built KVM maps with PAGE.ADD (KVM_TDX_INIT_MEM_REGION), which this
+ * slice does not model, so a fault then is a KVM bug.
+ */
+int tdx_sept_set_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level, u64 mirror_spte)
+{
+	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
+
+	if (KVM_BUG_ON(level > PG_LEVEL_2M, kvm))
+		return -EIO;
+	if (KVM_BUG_ON(kvm_tdx->state != TD_STATE_RUNNABLE, kvm))
+		return -EIO;
+	return tdx_mem_page_aug(kvm, gfn, level, spte_to_pfn(mirror_spte));
+}
+
+/* RECLAIM after the HKID is gone; the page's contents are reset for reuse. */
+static int tdx_reclaim_page(struct kvm *kvm, struct page *page, unsigned long npages)
+{
+	u64 err, tdx_pt, tdx_owner, tdx_size;
+
+	err = tdh_phymem_page_reclaim(page, npages, &tdx_pt, &tdx_owner, &tdx_size);
+	if (TDX_BUG_ON_VM(err, TDH_PHYMEM_PAGE_RECLAIM, kvm))
+		return -EIO;
+	tdx_quirk_reset_paddr(page_to_phys(page), npages << PAGE_SHIFT);
+	return 0;
+}
+
+/*
+ * remove_external_spte: take a private leaf out of the TD.  With the HKID
+ * still assigned: BLOCK, TRACK (and the kick), REMOVE, write back the cache
+ * lines of every 4K page under the TD's key, reset the pages (the quirk),
+ * and, for a 4K page, drop its pair use.  After tdx_mmu_release_hkid() the
+ * TD is torn down and a RECLAIM replaces all of that.  Any failure leaves
+ * the page with the module: it is leaked, the VM is bugged.
+ */
+void tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
+				  u64 mirror_spte)
+{
+	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
+	kvm_pfn_t pfn = spte_to_pfn(mirror_spte);
+	unsigned long i, npages = KVM_PAGES_PER_HPAGE(level);
+	int sept_level = pg_level_to_tdx_sept_level(level);
+	gpa_t gpa = gfn_to_gpa(gfn);
+	u64 err, entry, level_state;
+
+	lockdep_assert_held_write(&kvm->mmu_lock);
+	if (KVM_BUG_ON(level > PG_LEVEL_2M, kvm))
+		return;
+
+	if (!is_hkid_assigned(kvm_tdx)) {
+		if (!tdx_reclaim_page(kvm, pfn_to_page(pfn), npages) && level == PG_LEVEL_4K)
+			tdx_pamt_put(pfn_to_page(pfn));
+		return;
+	}
+
+	if (tdx_block_range(kvm_tdx, gpa, sept_level))
+		return;
+	if (tdx_track(kvm_tdx))
+		return;
+
+	err = tdh_do_no_vcpus(tdh_mem_page_remove, kvm_tdx, gpa, sept_level, &entry,
+			      &level_state);
+	if (TDX_BUG_ON_2_VM(err, TDH_MEM_PAGE_REMOVE, entry, level_state, kvm))
+		return;
+
+	for (i = 0; i < npages; i++) {
+		err = tdh_phymem_page_wbinvd_hkid(kvm_tdx->hkid, pfn + i);
+		if (TDX_BUG_ON_VM(err, TDH_PHYMEM_PAGE_WBINVD, kvm))
+			return;
+	}
+	tdx_quirk_reset_paddr(PFN_PHYS(pfn), npages << PAGE_SHIFT);
+	if (level == PG_LEVEL_4K)
+		tdx_pamt_put(pfn_to_page(pfn));
+}
+
+/*
+ * free_external_spt: an S-EPT page comes back only once the TD has no HKID
+ * (the module frees no table of a live TD here); otherwise the module
+ * still owns it and KVM must leak it, which an error makes it do.
+ */
+int tdx_sept_free_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
+			      void *private_spt)
+{
+	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
+	struct page *page;
+
+	if (KVM_BUG_ON(is_hkid_assigned(kvm_tdx), kvm) || KVM_BUG_ON(!private_spt, kvm))
+		return -EINVAL;
+	page = virt_to_page(private_spt);
+	if (tdx_reclaim_page(kvm, page, 1))
+		return -EIO;
+	tdx_pamt_put(page);
+	return 0;
+}
+
+int tdx_mmu_release_hkid(struct kvm *kvm)
+{
+	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
+	bool resume = false;
+	u64 err;
+
+	if (!is_hkid_assigned(kvm_tdx))
+		return 0;
+
+	err = tdh_mng_vpflushdone(&kvm_tdx->td);
+	if (TDX_BUG_ON_VM(err, TDH_MNG_VPFLUSHDONE, kvm))
+		return -EIO;
+
+	for (;;) {
+		err = tdh_phymem_cache_wb(resume);
+		if (TDX_STATUS(err) != TDX_INTERRUPTED_RESUMABLE)
+			break;
+		resume = true;
+	}
+	/* Another TD's teardown already wrote the caches back. */
+	if (TDX_STATUS(err) == TDX_NO_HKID_READY_TO_WBCACHE)
+		err = TDX_SUCCESS;
+	if (TDX_BUG_ON_VM(err, TDH_PHYMEM_CACHE_WB, kvm))
+		return -EIO;
+
+	err = tdh_mng_key_freeid(&kvm_tdx->td);
+	if (TDX_BUG_ON_VM(err, TDH_MNG_KEY_FREEID, kvm))
+		return -EIO;
+	kvm_tdx->hkid = 0;
+	return 0;
+}
+
+const struct kvm_x86_ops tdx_x86_ops = {
+	.name = "tdx",
+	.link_external_spt = tdx_sept_link_private_spt,
+	.set_external_spte = tdx_sept_set_private_spte,
+	.free_external_spt = tdx_sept_free_private_spt,
+	.remove_external_spte = tdx_sept_remove_private_spte,
+	.alloc_external_fault_cache = tdx_alloc_external_fault_cache,
+	.topup_external_fault_cache = tdx_topup_external_fault_cache,
+	.free_external_fault_cache = tdx_free_external_fault_cache,
+	.gmem_max_mapping_level = tdx_gmem_max_mapping_level,
+};

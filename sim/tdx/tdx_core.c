@@ -109,6 +109,29 @@ u64 tdh_mem_track(struct tdx_td *td)
 	return seamcall(TDH_MEM_TRACK, &regs);
 }
 
+/* §2.13: RCX = TDR; BUSY while a vCPU is still associated. */
+u64 tdh_mng_vpflushdone(struct tdx_td *td)
+{
+	struct tdx_module_args regs = { .rcx = tdx_tdr_pa(td) };
+
+	return seamcall(TDH_MNG_VPFLUSHDONE, &regs);
+}
+
+u64 tdh_mng_key_freeid(struct tdx_td *td)
+{
+	struct tdx_module_args regs = { .rcx = tdx_tdr_pa(td) };
+
+	return seamcall(TDH_MNG_KEY_FREEID, &regs);
+}
+
+/* RCX = 1 resumes a write-back the module interrupted (INTERRUPTED_RESUMABLE). */
+u64 tdh_phymem_cache_wb(bool resume)
+{
+	struct tdx_module_args regs = { .rcx = resume ? 1 : 0 };
+
+	return seamcall(TDH_PHYMEM_CACHE_WB, &regs);
+}
+
 /* One 4K page per call (§2.12, §7.4). */
 u64 tdh_phymem_page_wbinvd_hkid(u16 hkid, kvm_pfn_t pfn)
 {

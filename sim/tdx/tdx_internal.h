@@ -9,6 +9,10 @@
 
 #include <tdxsim-kvm/kvm_host.h>
 
+/* KVM's KVM_BUG_ON: records the event and marks @kvm (if any) bugged. */
+#undef KVM_BUG_ON
+#define KVM_BUG_ON(cond, kvm)	__kvm_bug_on((kvm), !!(cond), __FILE__, __LINE__, #cond)
+
 static inline bool tdx_mark_bugged(struct kvm *kvm, bool bugged)
 {
 	if (bugged && kvm)

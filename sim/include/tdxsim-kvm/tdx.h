@@ -17,6 +17,7 @@
 #define TDXSIM_KVM_TDX_H
 
 #include <tdxsim/kernel.h>
+#include <tdxsim-kvm/kvm_host.h>
 
 #pragma GCC visibility push(default)
 
@@ -24,9 +25,15 @@
 #define TDX_DPAMT_ENTRY_PAGES	2
 /* Room for a split: one pair for the new S-EPT page, one for the guest range (§4.5). */
 #define TDX_MIN_SPLIT_CACHE_SZ	(2 * TDX_DPAMT_ENTRY_PAGES)
-#define TDX_PAMT_CACHE_MAX	8
+/* Room for a fault at 5 levels: a pair per S-EPT page and one for a 4K guest page. */
+#define TDX_PAMT_CACHE_MAX	16
 
-struct kvm;
+/* KVM's kvm_tdx->state (arch/x86/kvm/vmx/tdx.h). */
+enum kvm_tdx_state {
+	TD_STATE_UNINITIALIZED = 0,
+	TD_STATE_INITIALIZED,		/* MNG.INIT done: being built (PAGE.ADD) */
+	TD_STATE_RUNNABLE,		/* MR.FINALIZE done: private memory by AUG */
+};
 
 /*
  * KVM's per-TD state: the TDX core's struct tdx_td (asm/tdx.h) and KVM's own.
@@ -44,7 +51,17 @@ struct kvm_tdx {
 	void (*kick_vcpus)(struct kvm_tdx *kvm_tdx);
 	void *kick_arg;		/* for kick_vcpus */
 	struct kvm *kvm;
+	enum kvm_tdx_state state;
 };
+
+/* is_hkid_assigned(): tdx_mmu_release_hkid() sets hkid to 0, never a private KeyID. */
+static inline bool is_hkid_assigned(const struct kvm_tdx *kvm_tdx)
+{
+	return kvm_tdx->hkid > 0;
+}
+
+/* S-EPT pages a fault may need below a 5-level root (the vCPU's prealloc). */
+#define TDX_FAULT_SPT_PAGES	4
 
 /* Pages set aside for PAMT pairs where allocating is not allowed (§7.8). */
 struct tdx_pamt_cache {
@@ -79,6 +96,10 @@ u64 tdh_phymem_page_wbinvd_hkid(u16 hkid, kvm_pfn_t pfn);
 u64 tdh_phymem_page_reclaim(struct page *page, unsigned long npages, u64 *tdx_pt,
 			    u64 *tdx_owner, u64 *tdx_size);
 
+u64 tdh_mng_vpflushdone(struct tdx_td *td);
+u64 tdh_mng_key_freeid(struct tdx_td *td);
+u64 tdh_phymem_cache_wb(bool resume);
+
 int tdx_pamt_get(struct page *page, struct tdx_pamt_cache *cache);
 void tdx_pamt_put(struct page *page);
 int tdx_pamt_cache_topup(struct tdx_pamt_cache *cache, int min);
@@ -91,6 +112,56 @@ int tdx_demote_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page
 		  struct tdx_pamt_cache *cache);
 int tdx_split_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
 		 struct tdx_pamt_cache *cache);
+
+/*
+ * ---- the backend behind sim/kvm's v3 hook table (tdx.c) ----
+ *
+ * A TDX VM: a struct kvm_tdx (td.tdr_page, hkid, state filled in by the
+ * caller, kvm pointing back at the VM) as tdxsim_kvm_config.priv, and
+ * tdx_x86_ops as its ops; each vCPU gets its struct vcpu_tdx with
+ * tdx_vcpu_create() before its first fault.  The hooks run on the thread's
+ * current simulator and need tdx_pamt_refcounts_init() done.  They are
+ * called by the MMU with mmu_lock held as the kernel holds it (the map and
+ * link hooks under the read lock, removal under the write lock).  Split is
+ * not part of this slice: split_external_spte and the per-VM split cache
+ * are NULL, so the MMU refuses splits (-EOPNOTSUPP).
+ */
+extern const struct kvm_x86_ops tdx_x86_ops;
+
+/* The per-vCPU prealloc (tdx_prealloc): S-EPT pages for faults and pairs for them. */
+struct vcpu_tdx {
+	struct kvm_vcpu *vcpu;
+	struct page *spt_pages[TDX_FAULT_SPT_PAGES];
+	int nr_spt_pages;
+	struct tdx_pamt_cache pamt_cache;
+};
+
+static inline struct kvm_tdx *to_kvm_tdx(struct kvm *kvm)
+{
+	return kvm->priv;
+}
+
+/* vcpu->priv = a new vcpu_tdx.  0 or -ENOMEM. */
+int tdx_vcpu_create(struct kvm_vcpu *vcpu);
+/* Frees the prealloc and the vcpu_tdx; before tdxsim_kvm_vcpu_destroy(). */
+void tdx_vcpu_free(struct kvm_vcpu *vcpu);
+
+/*
+ * tdx_mmu_release_hkid(): TDH.MNG.VPFLUSHDONE, TDH.PHYMEM.CACHE.WB (resumed
+ * while INTERRUPTED_RESUMABLE), TDH.MNG.KEY.FREEID; then the mirror's pages
+ * come back by RECLAIM (remove/free hooks).  No vCPU is flushed: this slice
+ * runs none (TDH.VP.FLUSH is the vCPU layer's).  0 or -EIO (VM bugged).
+ */
+int tdx_mmu_release_hkid(struct kvm *kvm);
+
+/* The v3 hooks (spec kvm-model.md §4.1), KVM levels (PG_LEVEL_*). */
+int tdx_sept_link_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
+			      void *private_spt);
+int tdx_sept_set_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level, u64 mirror_spte);
+void tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
+				  u64 mirror_spte);
+int tdx_sept_free_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
+			      void *private_spt);
 
 #pragma GCC visibility pop
 
