@@ -413,12 +413,152 @@ int tdx_mmu_release_hkid(struct kvm *kvm)
 	return 0;
 }
 
+/* ---- split (kvm-model.md §2.8, seamcall.md §7.2) ---- */
+
+/* The split cache's spinlock: topper and consumer meet under it. */
+static void split_cache_lock(struct kvm_tdx *t)
+{
+	spin_lock(&t->prealloc_split_cache_lock);
+}
+
+static void split_cache_unlock(struct kvm_tdx *t)
+{
+	spin_unlock(&t->prealloc_split_cache_lock);
+}
+
+void tdx_vm_init(struct kvm_tdx *t)
+{
+	spin_lock_init(&t->prealloc_split_cache_lock);
+	t->prealloc_split_cache.cnt = 0;
+}
+
+/* A 2M split needs a pair for the new S-EPT page and one for the guest range. */
+static int tdx_split_cache_min(enum pg_level level)
+{
+	return level == PG_LEVEL_2M ? TDX_MIN_SPLIT_CACHE_SZ : 0;
+}
+
+static bool tdx_need_topup_external_per_vm_split_cache(struct kvm *kvm, enum pg_level level)
+{
+	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
+	bool need;
+
+	if (!tdx_supports_dynamic_pamt(&tdx_sysinfo))
+		return false;
+	split_cache_lock(kvm_tdx);
+	need = kvm_tdx->prealloc_split_cache.cnt < tdx_split_cache_min(level);
+	split_cache_unlock(kvm_tdx);
+	return need;
+}
+
+/*
+ * Called with mmu_lock dropped: allocate (may sleep) outside the spinlock,
+ * add under it; a page another topper made unnecessary goes back.
+ */
+static int tdx_topup_external_per_vm_split_cache(struct kvm *kvm, enum pg_level level)
+{
+	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
+	struct tdx_pamt_cache *cache = &kvm_tdx->prealloc_split_cache;
+	int min = tdx_split_cache_min(level);
+
+	if (!tdx_supports_dynamic_pamt(&tdx_sysinfo))
+		return 0;
+	for (;;) {
+		struct page *page;
+		bool added = false;
+
+		split_cache_lock(kvm_tdx);
+		if (cache->cnt >= min) {
+			split_cache_unlock(kvm_tdx);
+			return 0;
+		}
+		split_cache_unlock(kvm_tdx);
+
+		page = alloc_page(GFP_KERNEL_ACCOUNT);
+		if (!page)
+			return -ENOMEM;
+
+		split_cache_lock(kvm_tdx);
+		if (cache->cnt < TDX_PAMT_CACHE_MAX) {
+			cache->pages[cache->cnt++] = page;
+			added = true;
+		}
+		split_cache_unlock(kvm_tdx);
+		if (!added)
+			__free_page(page);
+	}
+}
+
+static void tdx_free_external_per_vm_split_cache(struct kvm *kvm)
+{
+	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
+
+	split_cache_lock(kvm_tdx);
+	tdx_pamt_cache_free(&kvm_tdx->prealloc_split_cache);
+	split_cache_unlock(kvm_tdx);
+}
+
+/*
+ * split_external_spte: a 2M private leaf becomes a table of 512 4K leaves
+ * (BLOCK, TRACK and the kick, then DEMOTE with the new S-EPT page and the
+ * guest range's pair; tdx_split_2m).  The pages the split needs are taken
+ * from the per-VM cache under its lock, and the count re-checked there
+ * (the caller's need_topup ran before it retook mmu_lock; 004): too few is
+ * a KVM bug.  Unused pages go back to the cache.  Under the shared
+ * mmu_lock TDX cannot split (spec §2.10): refused before any SEAMCALL.
+ * Any other failure bugs the VM: the mirror already shows the split.
+ */
+int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
+				u64 old_mirror_spte, void *new_private_spt, bool mmu_lock_shared)
+{
+	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
+	struct tdx_pamt_cache *vm_cache = &kvm_tdx->prealloc_split_cache;
+	struct tdx_pamt_cache local = { .cnt = 0 };
+	int ret = 0;
+
+	if (mmu_lock_shared)
+		return -EOPNOTSUPP;
+	lockdep_assert_held_write(&kvm->mmu_lock);
+	if (KVM_BUG_ON(level != PG_LEVEL_2M || !new_private_spt, kvm))
+		return -EIO;
+	if (KVM_BUG_ON(!is_hkid_assigned(kvm_tdx), kvm))
+		return -EIO;
+
+	if (tdx_supports_dynamic_pamt(&tdx_sysinfo)) {
+		split_cache_lock(kvm_tdx);
+		if (vm_cache->cnt >= TDX_MIN_SPLIT_CACHE_SZ) {
+			while (local.cnt < TDX_MIN_SPLIT_CACHE_SZ)
+				local.pages[local.cnt++] = vm_cache->pages[--vm_cache->cnt];
+		} else {
+			ret = -ENOMEM;
+		}
+		split_cache_unlock(kvm_tdx);
+		if (KVM_BUG_ON(ret, kvm))
+			return ret;
+	}
+
+	ret = tdx_split_2m(kvm_tdx, gfn_to_gpa(gfn), spte_to_pfn(old_mirror_spte),
+			   virt_to_page(new_private_spt), &local);
+
+	/* What the split did not use (the S-EPT page's range had its pair). */
+	split_cache_lock(kvm_tdx);
+	while (local.cnt && vm_cache->cnt < TDX_PAMT_CACHE_MAX)
+		vm_cache->pages[vm_cache->cnt++] = local.pages[--local.cnt];
+	split_cache_unlock(kvm_tdx);
+	tdx_pamt_cache_free(&local);
+	return ret;
+}
+
 const struct kvm_x86_ops tdx_x86_ops = {
 	.name = "tdx",
 	.link_external_spt = tdx_sept_link_private_spt,
 	.set_external_spte = tdx_sept_set_private_spte,
 	.free_external_spt = tdx_sept_free_private_spt,
 	.remove_external_spte = tdx_sept_remove_private_spte,
+	.split_external_spte = tdx_sept_split_private_spte,
+	.topup_external_per_vm_split_cache = tdx_topup_external_per_vm_split_cache,
+	.need_topup_external_per_vm_split_cache = tdx_need_topup_external_per_vm_split_cache,
+	.free_external_per_vm_split_cache = tdx_free_external_per_vm_split_cache,
 	.alloc_external_fault_cache = tdx_alloc_external_fault_cache,
 	.topup_external_fault_cache = tdx_topup_external_fault_cache,
 	.free_external_fault_cache = tdx_free_external_fault_cache,

@@ -95,6 +95,7 @@ static int setup(void **state)
 	c->kvm_tdx->td.tdr_page = hpa_page(c->std->tdr_pa);
 	c->kvm_tdx->hkid = c->std->hkid;
 	c->kvm_tdx->state = TD_STATE_RUNNABLE;
+	tdx_vm_init(c->kvm_tdx);
 	/*
 	 * The host layer built the control pages with their pairs; count them
 	 * as KVM's tdx_alloc_page() would, so that a put of another page of
@@ -425,6 +426,87 @@ static void test_fault_not_runnable(void **state)
 	tdxsim_kernel_events_reset(c->sim);
 }
 
+/* The 4K leaf at @gfn in both trees is page @hpa, PENDING in the module. */
+static void assert_4k_leaf(struct ctx *c, gfn_t gfn, u64 hpa)
+{
+	assert_mapped(c, gfn, PG_LEVEL_4K, hpa);
+}
+
+/*
+ * Private -> shared conversion of one 4K page inside a 2M mapping
+ * (kvm_vm_set_mem_attributes): the MMU splits the 2M leaf (the backend:
+ * BLOCK, TRACK, DEMOTE with the guest range's pair from the per-VM split
+ * cache, which the MMU topped up with mmu_lock dropped), then zaps the one
+ * page.  The neighbours stay mapped at 4K in both trees, on the same pages,
+ * and each counts as a user of the new pair (512 after DEMOTE, 511 after
+ * the zap).  Zapping the rest drops the count to 0 and removes the pair.
+ */
+static void test_convert_4k_in_2m(void **state)
+{
+	struct ctx *c = *state;
+	struct page *head = folio_page(c->folio_2m, 0);
+
+	map(c, GFN_2M, PG_LEVEL_2M);
+	assert_int_equal(refcount_of(head), 0);
+	assert_int_equal(kvm_vm_set_mem_attributes(c->kvm, GFN_2M, GFN_2M + 1, 0), 0);
+	assert_false(c->kvm->vm_bugged);
+
+	assert_unmapped(c, GFN_2M, PG_LEVEL_4K);
+	assert_4k_leaf(c, BASE_GFN, page_to_phys(head));
+	assert_4k_leaf(c, GFN_2M + 1, page_to_phys(folio_page(c->folio_2m, 4)));
+	assert_4k_leaf(c, BASE_GFN + 511, page_to_phys(folio_page(c->folio_2m, 511)));
+	assert_int_equal(c->kvm->stat.pages[PG_LEVEL_4K - 1], 511);
+	assert_int_equal(c->kvm->stat.pages[PG_LEVEL_2M - 1], 0);
+	assert_true(pamt_of(c, head).dpamt_pair);
+	assert_int_equal(refcount_of(head), 511);
+	assert_int_equal(pamt_of(c, folio_page(c->folio_2m, 3)).pt, PT_NDA);
+	/* The split cache was refilled before the split and used by it. */
+	assert_true(c->kvm_tdx->prealloc_split_cache.cnt < TDX_MIN_SPLIT_CACHE_SZ);
+
+	zap_slot(c);
+	assert_unmapped(c, BASE_GFN, PG_LEVEL_4K);
+	assert_unmapped(c, BASE_GFN + 511, PG_LEVEL_4K);
+	assert_int_equal(refcount_of(head), 0);
+	assert_false(pamt_of(c, head).dpamt_pair);
+	assert_false(c->kvm->vm_bugged);
+}
+
+/* The same split, then the VM goes down with 511 4K leaves mapped: all reclaimed. */
+static void test_split_then_teardown(void **state)
+{
+	struct ctx *c = *state;
+
+	map(c, GFN_2M, PG_LEVEL_2M);
+	assert_int_equal(kvm_vm_set_mem_attributes(c->kvm, GFN_2M, GFN_2M + 1, 0), 0);
+	assert_int_equal(refcount_of(folio_page(c->folio_2m, 0)), 511);
+	/* teardown(): release the HKID, zap the root (RECLAIM each leaf), check. */
+}
+
+/*
+ * Under the shared mmu_lock TDX cannot split: the hook refuses before any
+ * SEAMCALL, the MMU restores the 2M leaf, the module still maps 2M, and the
+ * VM is not bugged.
+ */
+static void test_split_shared_refused(void **state)
+{
+	struct ctx *c = *state;
+	struct kvm_gfn_range range = {
+		.slot = gfn_to_memslot(c->kvm, BASE_GFN),
+		.start = GFN_2M, .end = GFN_2M + 1,
+		.attr_filter = KVM_FILTER_PRIVATE, .may_block = true,
+	};
+	int ret;
+
+	map(c, GFN_2M, PG_LEVEL_2M);
+	kvm_mmu_read_lock(c->kvm);
+	ret = kvm_split_cross_boundary_leafs(c->kvm, &range, true);
+	kvm_mmu_read_unlock(c->kvm);
+	assert_int_equal(ret, -EOPNOTSUPP);
+	assert_mapped(c, GFN_2M, PG_LEVEL_2M, page_to_phys(folio_page(c->folio_2m, 0)));
+	assert_int_equal(refcount_of(folio_page(c->folio_2m, 0)), 0);
+	assert_false(c->kvm->vm_bugged);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -433,6 +515,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fault_both_then_zap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_teardown_mapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_not_runnable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_convert_4k_in_2m, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split_then_teardown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split_shared_refused, setup, teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

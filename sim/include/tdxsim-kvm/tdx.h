@@ -28,6 +28,12 @@
 /* Room for a fault at 5 levels: a pair per S-EPT page and one for a 4K guest page. */
 #define TDX_PAMT_CACHE_MAX	16
 
+/* Pages set aside for PAMT pairs where allocating is not allowed (§7.8). */
+struct tdx_pamt_cache {
+	struct page *pages[TDX_PAMT_CACHE_MAX];
+	int cnt;
+};
+
 /* KVM's kvm_tdx->state (arch/x86/kvm/vmx/tdx.h). */
 enum kvm_tdx_state {
 	TD_STATE_UNINITIALIZED = 0,
@@ -52,7 +58,18 @@ struct kvm_tdx {
 	void *kick_arg;		/* for kick_vcpus */
 	struct kvm *kvm;
 	enum kvm_tdx_state state;
+	/*
+	 * The per-VM split cache: PAMT pages for a split under mmu_lock, where
+	 * nothing may be allocated.  Topped up with mmu_lock dropped, consumed
+	 * under it; its own spinlock orders the two (spec kvm-model.md §2.8).
+	 * tdx_vm_init() sets it up.
+	 */
+	spinlock_t prealloc_split_cache_lock;
+	struct tdx_pamt_cache prealloc_split_cache;
 };
+
+/* The parts of struct kvm_tdx the caller does not fill in; no failure. */
+void tdx_vm_init(struct kvm_tdx *kvm_tdx);
 
 /* is_hkid_assigned(): tdx_mmu_release_hkid() sets hkid to 0, never a private KeyID. */
 static inline bool is_hkid_assigned(const struct kvm_tdx *kvm_tdx)
@@ -63,11 +80,6 @@ static inline bool is_hkid_assigned(const struct kvm_tdx *kvm_tdx)
 /* S-EPT pages a fault may need below a 5-level root (the vCPU's prealloc). */
 #define TDX_FAULT_SPT_PAGES	4
 
-/* Pages set aside for PAMT pairs where allocating is not allowed (§7.8). */
-struct tdx_pamt_cache {
-	struct page *pages[TDX_PAMT_CACHE_MAX];
-	int cnt;
-};
 
 /*
  * The per-2MB refcount array, sized for the thread's current simulator (the
@@ -162,6 +174,8 @@ void tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level leve
 				  u64 mirror_spte);
 int tdx_sept_free_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 			      void *private_spt);
+int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
+				u64 old_mirror_spte, void *new_private_spt, bool mmu_lock_shared);
 
 #pragma GCC visibility pop
 
