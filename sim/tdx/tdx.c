@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include <tdxsim-kvm/kvm_host.h>
+#include <tdxsim-kvm/tdp_mmu.h>
 #include <tdxsim-kvm/tdx.h>
 
 #include "tdx_internal.h"
@@ -556,6 +557,104 @@ const struct kvm_x86_ops tdx_x86_ops = {
 	.free_external_spt = tdx_sept_free_private_spt,
 	.remove_external_spte = tdx_sept_remove_private_spte,
 	.split_external_spte = tdx_sept_split_private_spte,
+	.topup_external_per_vm_split_cache = tdx_topup_external_per_vm_split_cache,
+	.need_topup_external_per_vm_split_cache = tdx_need_topup_external_per_vm_split_cache,
+	.free_external_per_vm_split_cache = tdx_free_external_per_vm_split_cache,
+	.alloc_external_fault_cache = tdx_alloc_external_fault_cache,
+	.topup_external_fault_cache = tdx_topup_external_fault_cache,
+	.free_external_fault_cache = tdx_free_external_fault_cache,
+	.gmem_max_mapping_level = tdx_gmem_max_mapping_level,
+};
+
+/* ---- the same bodies behind the upstream funnel (kvm-upstream.md §3) ---- */
+
+/*
+ * set_external_spte(kvm, gfn, old, new, level), the 7.2 funnel (the kernel
+ * names TDX's side tdx_sept_set_private_spte; that name is the v3 hook's
+ * here).  The transition picks the body, in the order kvm-upstream.md §3
+ * gives for TDX's dispatch:
+ *  - old and new present: a huge leaf becomes a table whose child the MMU
+ *    filled in already (split, v5 only);
+ *  - old present: a leaf goes (tdx_sept_remove_leaf_spte upstream); the
+ *    removal of a table never comes here, it goes to free_external_spt;
+ *  - new not present: nothing the module could do, a KVM bug;
+ *  - new non-leaf: SEPT.ADD of the child's page (tdx_sept_map_nonleaf_spte);
+ *  - else AUG of the leaf (tdx_sept_map_leaf_spte).
+ * Upstream moved the transition checks of __tdp_mmu_set_spte_atomic() into
+ * TDX ("Move KVM_BUG_ON()s ... to TDX code"): an impossible pair bugs the
+ * VM here.  The funnel carries no "shared" flag: a split learns it from
+ * who holds mmu_lock, and is refused under the read lock as the v3 hook
+ * refuses it (kvm-upstream.md is silent on a shared split; v3 behaviour).
+ */
+int tdx_sept_set_private_spte_upstream(struct kvm *kvm, gfn_t gfn, u64 old_spte, u64 new_spte,
+				       enum pg_level level)
+{
+	bool was_present = is_shadow_present_pte(old_spte);
+	bool is_present = is_shadow_present_pte(new_spte);
+	bool old_is_leaf = was_present && is_last_spte(old_spte, level);
+	bool new_is_leaf = is_present && is_last_spte(new_spte, level);
+
+	if (was_present && is_present) {
+		/* Only leaf -> table is a split; a PFN or level change in place is a bug. */
+		if (KVM_BUG_ON(!old_is_leaf || new_is_leaf, kvm))
+			return -EIO;
+		return tdx_sept_split_private_spte(kvm, gfn, level, old_spte,
+						   spte_to_child_sp(new_spte)->external_spt,
+						   !kvm_mmu_lock_held(kvm, false));
+	}
+	if (was_present) {
+		if (KVM_BUG_ON(!old_is_leaf, kvm))
+			return -EIO;
+		tdx_sept_remove_private_spte(kvm, gfn, level, old_spte);
+		return 0;
+	}
+	if (KVM_BUG_ON(!is_present, kvm))
+		return -EIO;
+	if (!new_is_leaf)
+		return tdx_sept_link_private_spt(kvm, gfn, level,
+						 spte_to_child_sp(new_spte)->external_spt);
+	return tdx_sept_set_private_spte(kvm, gfn, level, new_spte);
+}
+
+/*
+ * free_external_spt(kvm, sp): upstream moved the error handling into TDX
+ * ("Move error handling inside free_external_spt()"): a page the module may
+ * still own (HKID assigned, RECLAIM failed) is leaked by clearing
+ * sp->external_spt, so KVM's free of the sp leaves it alone.
+ */
+void tdx_sept_free_private_spt_upstream(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	if (tdx_sept_free_private_spt(kvm, sp->gfn, sp->role.level, sp->external_spt))
+		sp->external_spt = NULL;
+}
+
+const struct kvm_x86_ops_upstream tdx_x86_ops_upstream = {
+	.name = "tdx (upstream funnel)",
+	.set_external_spte = tdx_sept_set_private_spte_upstream,
+	.free_external_spt = tdx_sept_free_private_spt_upstream,
+};
+
+/*
+ * The auxiliary ops an upstream VM takes from struct kvm_x86_ops; none of
+ * the five v3 hooks, so an MMU path that reached one would get -EOPNOTSUPP.
+ *
+ * Fault prealloc: DPAMT v6 lets KVM allocate the S-EPT page and TDX count
+ * its pair from the vCPU's cache right before SEPT.ADD (kvm-upstream.md
+ * §3, §4); the model's MMU takes the page from alloc_external_fault_cache
+ * either way, and tdx_sept_link_private_spt() does the tdx_pamt_get() from
+ * the vCPU's cache, so the v3 ops serve both.
+ *
+ * Split cache: v5 guards kvm_tdx->pamt_cache with a mutex taken in
+ * tdx_gmem_convert() before the write mmu_lock, so its top-up needs no lock
+ * drop (kvm-upstream.md §5).  The model's conversion path
+ * (kvm_vm_set_mem_attributes) has no such TDX entry point before it takes
+ * mmu_lock, and kvm-upstream.md does not say how a split outside a
+ * conversion gets its pages: the v3 protocol is kept (per-VM cache, topped
+ * up with mmu_lock dropped, consumed under its spinlock with the count
+ * re-checked), the same ops as tdx_x86_ops.
+ */
+const struct kvm_x86_ops tdx_x86_ops_upstream_aux = {
+	.name = "tdx (upstream auxiliary ops)",
 	.topup_external_per_vm_split_cache = tdx_topup_external_per_vm_split_cache,
 	.need_topup_external_per_vm_split_cache = tdx_need_topup_external_per_vm_split_cache,
 	.free_external_per_vm_split_cache = tdx_free_external_per_vm_split_cache,

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * sim/tdx behind sim/kvm: the TDP MMU with KVM's TDX backend (tdx_x86_ops,
- * the v3 hook table) against a simulated module.  A TD is created and
+ * sim/tdx behind sim/kvm: the TDP MMU with KVM's TDX backend against a
+ * simulated module, once per hook design: tdx_x86_ops (v3, sim-tdx-v3) or,
+ * built with TEST_DESIGN_UPSTREAM, the funnel tdx_x86_ops_upstream over the
+ * same bodies (sim-tdx-upstream).  A TD is created and
  * finalized by the host layer, a struct kvm gets one memslot of private
  * memory backed by pages of the kernel shim's allocator, and faults go
  * through kvm_tdp_map_page() -> kvm_tdp_mmu_map() -> the backend's
@@ -65,7 +67,14 @@ static int setup(void **state)
 		.guest_phys_addr = BASE_GFN << PAGE_SHIFT,
 		.memory_size = (u64)NPAGES << PAGE_SHIFT,
 	};
+#ifdef TEST_DESIGN_UPSTREAM
+	struct tdxsim_kvm_config kcfg = {
+		.ops = &tdx_x86_ops_upstream_aux,
+		.upstream_ops = &tdx_x86_ops_upstream,
+	};
+#else
 	struct tdxsim_kvm_config kcfg = { .ops = &tdx_x86_ops };
+#endif
 	struct ctx *c = calloc(1, sizeof(*c));
 	u64 st;
 

@@ -134,11 +134,19 @@ int tdx_split_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page 
  * tdx_vcpu_create() before its first fault.  The hooks run on the thread's
  * current simulator and need tdx_pamt_refcounts_init() done.  They are
  * called by the MMU with mmu_lock held as the kernel holds it (the map and
- * link hooks under the read lock, removal under the write lock).  Split is
- * not part of this slice: split_external_spte and the per-VM split cache
- * are NULL, so the MMU refuses splits (-EOPNOTSUPP).
+ * link hooks under the read lock, removal and split under the write
+ * lock; a split under the read lock is refused with -EOPNOTSUPP).
  */
 extern const struct kvm_x86_ops tdx_x86_ops;
+
+/*
+ * The same backend under the upstream design (kvm-upstream.md §3): the
+ * funnel and free_external_spt over the same tdx_sept_* bodies, with
+ * tdx_x86_ops_upstream_aux (fault prealloc, per-VM split cache,
+ * gmem_max_mapping_level, none of the v3 hooks) as tdxsim_kvm_config.ops.
+ */
+extern const struct kvm_x86_ops_upstream tdx_x86_ops_upstream;
+extern const struct kvm_x86_ops tdx_x86_ops_upstream_aux;
 
 /* The per-vCPU prealloc (tdx_prealloc): S-EPT pages for faults and pairs for them. */
 struct vcpu_tdx {
@@ -176,6 +184,15 @@ int tdx_sept_free_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 			      void *private_spt);
 int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 				u64 old_mirror_spte, void *new_private_spt, bool mmu_lock_shared);
+
+/*
+ * The upstream hooks: the (old, new, level) transition picks one of the
+ * bodies above (link, AUG, split, remove); free_external_spt leaks a page
+ * the module keeps by NULLing sp->external_spt.
+ */
+int tdx_sept_set_private_spte_upstream(struct kvm *kvm, gfn_t gfn, u64 old_spte, u64 new_spte,
+				       enum pg_level level);
+void tdx_sept_free_private_spt_upstream(struct kvm *kvm, struct kvm_mmu_page *sp);
 
 #pragma GCC visibility pop
 
