@@ -516,6 +516,59 @@ static void test_split_shared_refused(void **state)
 	assert_false(c->kvm->vm_bugged);
 }
 
+/*
+ * The S-EPT tables of a TD whose HKID is still assigned cannot come back:
+ * zapping the whole mirror root then is a KVM bug, and the pages must be
+ * leaked, never freed (the module owns them).  Both designs bug the VM from
+ * tdx_sept_free_private_spt() and leak; they differ in who leaks: v3's
+ * handle_removed_pt() WARNs on the hook's error and NULLs external_spt
+ * (spec kvm-model.md §4.1), upstream's free_external_spt does it inside TDX
+ * with no WARN in the MMU ("Move error handling inside
+ * free_external_spt()", kvm-upstream.md §2-§3).  The host layer's teardown
+ * then reclaims the leaked tables from the TD (teardown() counts the pages).
+ */
+static void test_free_spt_hkid_assigned(void **state)
+{
+	struct ctx *c = *state;
+	struct page *tables[PT64_ROOT_MAX_LEVEL];
+	u64 *pt = c->kvm->mirror_root->spt;
+	int l, nr = 0;
+
+	map(c, GFN_4K, PG_LEVEL_4K);
+	/* The tables the fault linked below the root, top down. */
+	for (l = c->kvm->root_level; l > PG_LEVEL_4K; l--) {
+		u64 spte = pt[SPTE_INDEX(GFN_4K, l)];
+
+		assert_true(is_shadow_present_pte(spte) && !is_last_spte(spte, l));
+		tables[nr++] = virt_to_page(spte_to_child_sp(spte)->external_spt);
+		pt = spte_to_child_pt(spte, l);
+	}
+	tdxsim_kernel_events_reset(c->sim);
+
+	KVM_MMU_LOCK(c->kvm);
+	tdp_mmu_zap_root(c->kvm, c->kvm->mirror_root, false);
+	KVM_MMU_UNLOCK(c->kvm);
+	kvm_mmu_rcu_barrier(c->kvm);
+
+	assert_true(c->kvm->vm_bugged);
+	/* The leaf went by BLOCK/TRACK/REMOVE; each table's free was refused. */
+	assert_int_equal(pamt_of(c, c->page_4k).pt, PT_NDA);
+	assert_int_equal(tdxsim_kernel_events(c->sim, TDXSIM_KEV_KVM_BUG), nr);
+#ifdef TEST_DESIGN_UPSTREAM
+	assert_int_equal(tdxsim_kernel_events(c->sim, TDXSIM_KEV_WARN), 0);
+#else
+	assert_int_equal(tdxsim_kernel_events(c->sim, TDXSIM_KEV_WARN), nr);
+#endif
+	/* Leaked, not freed: the module still holds every table as S-EPT. */
+	for (l = 0; l < nr; l++)
+		assert_int_equal(pamt_of(c, tables[l]).pt, PT_EPT);
+	assert_int_equal(c->kvm->stat.sp_allocated, 1);
+
+	/* Expected: the teardown must not count them against the test. */
+	c->kvm->vm_bugged = false;
+	tdxsim_kernel_events_reset(c->sim);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -527,6 +580,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_convert_4k_in_2m, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_then_teardown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_shared_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_spt_hkid_assigned, setup, teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
