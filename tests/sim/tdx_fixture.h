@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A TDX VM for tests of sim/: a simulated module with a finalized TD from
+ * the host layer, KVM's view of it (struct kvm_tdx, RUNNABLE) behind
+ * tdx_x86_ops, one memslot of private memory with a 2M folio for its first
+ * 2M range and one 4K folio in the second, and one vCPU with its prealloc.
+ * The same shape as tests/sim/test_tdx.c's, so a suite can drive the same
+ * flows.  The teardown releases the HKID, destroys the VM and the TD, and
+ * fails when a page is missing, the module's checker complains, or the VM
+ * was bugged or the kernel shim recorded an event.
+ */
+#ifndef TDXSIM_TESTS_SIM_TDX_FIXTURE_H
+#define TDXSIM_TESTS_SIM_TDX_FIXTURE_H
+
+#include <tdxsim/tdxsim.h>
+#include <tdxsim-kvm/kvm_host.h>
+#include <tdxsim-kvm/tdp_mmu.h>
+#include <tdxsim-kvm/tdx.h>
+
+#define FX_BASE_GFN	0x40000ULL		/* GPA 1GB */
+#define FX_NPAGES	1024			/* two 2M ranges */
+#define FX_GFN_2M	(FX_BASE_GFN + 3)	/* range 0: one order-9 folio */
+#define FX_GFN_4K	(FX_BASE_GFN + 512 + 5)	/* range 1: one order-0 folio */
+
+struct tdx_fixture {
+	struct tdxsim_config cfg;
+	struct tdxsim *sim;
+	struct tdxsim_td *std;
+	struct kvm_tdx *kvm_tdx;
+	struct kvm *kvm;
+	struct kvm_vcpu *vcpu;
+	struct folio *folio_2m;
+	struct page *page_4k;
+	u64 pages_baseline;	/* tdxsim_pages_in_use before the TD */
+};
+
+/* CMocka setup/teardown: *state is a struct tdx_fixture. */
+int tdx_fixture_setup(void **state);
+int tdx_fixture_teardown(void **state);
+
+/* The module's vCPU flushed, then tdx_mmu_release_hkid(); asserts success. */
+void tdx_fixture_release_hkid(struct tdx_fixture *fx);
+/* kvm_tdp_map_page() at @gfn; asserts it mapped at @want_level. */
+void tdx_fixture_map(struct tdx_fixture *fx, gfn_t gfn, int want_level);
+/* Zap every private leaf of the slot under the write mmu_lock. */
+void tdx_fixture_zap_slot(struct tdx_fixture *fx);
+/* The mirror SPTE that maps @gfn and its table's level (walk to a leaf or hole). */
+u64 *tdx_fixture_mirror_sptep(struct kvm *kvm, gfn_t gfn, int *level);
+
+#endif /* TDXSIM_TESTS_SIM_TDX_FIXTURE_H */

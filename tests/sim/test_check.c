@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The host invariant checker (sim/check, kvm_tdx_check) on a TDX VM driven
+ * through the real flows (tests/sim/tdx_fixture.c: KVM's TDX backend
+ * against a simulated module).  Positive tests: clean after 4K and 2M
+ * faults, a split by private->shared conversion, zaps, HKID release and the
+ * zap of the root.  Negative tests: each corrupts exactly one thing, asserts
+ * that exactly the invariant it breaks is reported, undoes it and asserts
+ * the VM is clean again (the fixture's teardown then checks every page).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include <tdxsim/wrappers.h>
+#include <tdxsim-kvm/check.h>
+
+#include "tdx_fixture.h"
+
+static struct kvm_check_report rep;
+
+static void assert_clean(struct tdx_fixture *fx)
+{
+	int n = kvm_tdx_check(fx->kvm, &rep);
+
+	if (n)
+		kvm_check_report_print(&rep, stderr);
+	assert_int_equal(n, 0);
+}
+
+/* Exactly @inv broke, and nothing else (the module's checker included). */
+static void assert_only(struct tdx_fixture *fx, enum kvm_check_inv inv)
+{
+	int n = kvm_tdx_check(fx->kvm, &rep);
+
+	if (n <= 0 || (unsigned int)n != rep.count[inv])
+		kvm_check_report_print(&rep, stderr);
+	assert_true(n > 0);
+	assert_int_equal(rep.count[inv], n);
+	assert_int_equal(rep.v[0].what, inv);
+	assert_true(rep.v[0].msg[0] != '\0');
+}
+
+static struct kvm_memory_slot *slot0(struct tdx_fixture *fx)
+{
+	return gfn_to_memslot(fx->kvm, FX_BASE_GFN);
+}
+
+/* ---- positive: clean after each real flow ---- */
+
+static void test_clean_empty(void **state)
+{
+	struct tdx_fixture *fx = *state;
+
+	assert_clean(fx);
+	assert_string_equal(kvm_check_inv_id(KVM_INV_SEPT), "I2");
+	assert_string_equal(kvm_check_inv_id(KVM_INV_PAMT_REFCOUNT), "I5");
+	assert_string_equal(kvm_check_inv_id(KVM_INV_NR), "?");
+}
+
+static void test_clean_fault_zap(void **state)
+{
+	struct tdx_fixture *fx = *state;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	assert_clean(fx);
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	assert_clean(fx);
+	tdx_fixture_zap_slot(fx);
+	assert_clean(fx);
+}
+
+/* Split (BLOCK, TRACK, DEMOTE from the per-VM cache) + precise zap, then the rest zapped. */
+static void test_clean_split_zap(void **state)
+{
+	struct tdx_fixture *fx = *state;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	assert_int_equal(kvm_vm_set_mem_attributes(fx->kvm, FX_GFN_2M, FX_GFN_2M + 1, 0), 0);
+	assert_int_equal(fx->kvm->stat.pages[PG_LEVEL_4K - 1], 512);
+	assert_clean(fx);
+	tdx_fixture_zap_slot(fx);
+	assert_clean(fx);
+}
+
+/* After the HKID release only ownership is compared; after the root's zap nothing is left. */
+static void test_clean_teardown(void **state)
+{
+	struct tdx_fixture *fx = *state;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	assert_int_equal(kvm_vm_set_mem_attributes(fx->kvm, FX_GFN_2M, FX_GFN_2M + 1, 0), 0);
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	tdx_fixture_release_hkid(fx);
+	assert_clean(fx);
+	KVM_MMU_LOCK(fx->kvm);
+	tdp_mmu_zap_root(fx->kvm, fx->kvm->mirror_root, false);
+	KVM_MMU_UNLOCK(fx->kvm);
+	kvm_mmu_rcu_barrier(fx->kvm);
+	assert_clean(fx);
+}
+
+/* ---- negative: one corruption, one invariant ---- */
+
+/* I2: the module's leaf BLOCKED behind KVM's back (then TRACK and UNBLOCK undo it). */
+static void test_break_sept(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	u64 e1, e2, gpa = FX_GFN_4K << PAGE_SHIFT;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	assert_int_equal(tdh_mem_range_block(&fx->kvm_tdx->td, gpa, TDX_PS_4K, &e1, &e2),
+			 TDX_SUCCESS);
+	assert_only(fx, KVM_INV_SEPT);
+	assert_int_equal(rep.v[0].gfn, FX_GFN_4K);
+	assert_int_equal(rep.v[0].level, PG_LEVEL_4K);
+	assert_int_equal(rep.v[0].hpa, page_to_phys(fx->page_4k));
+	assert_int_equal(tdx_track(fx->kvm_tdx), 0);
+	assert_int_equal(tdxsim_tdh_mem_range_unblock(fx->std, gpa, TDX_PS_4K, &e1, &e2),
+			 TDX_SUCCESS);
+	assert_clean(fx);
+}
+
+/* I2: a page AUG'ed straight to the module, the mirror never told. */
+static void test_break_sept_unmirrored(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	gfn_t gfn = FX_GFN_4K + 1;
+	struct page *page = alloc_page(GFP_KERNEL);
+	u64 e1, e2;
+
+	assert_non_null(page);
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	assert_int_equal(tdx_pamt_get(page, NULL), 0);
+	assert_int_equal(tdh_mem_page_aug(&fx->kvm_tdx->td, gfn << PAGE_SHIFT, TDX_PS_4K,
+					  page_to_pfn(page), &e1, &e2), TDX_SUCCESS);
+	assert_only(fx, KVM_INV_SEPT_UNMIRRORED);
+	assert_int_equal(rep.v[0].gfn, gfn);
+	assert_int_equal(rep.v[0].hpa, page_to_phys(page));
+
+	KVM_MMU_LOCK(fx->kvm);
+	tdx_sept_remove_private_spte(fx->kvm, gfn, PG_LEVEL_4K,
+				     make_spte(page_to_pfn(page), PG_LEVEL_4K));
+	KVM_MMU_UNLOCK(fx->kvm);
+	__free_page(page);
+	assert_clean(fx);
+}
+
+/* I3: a page the module maps put into the per-VM split cache. */
+static void test_break_split_cache(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct tdx_pamt_cache *cache = &fx->kvm_tdx->prealloc_split_cache;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	cache->pages[cache->cnt++] = fx->page_4k;
+	assert_only(fx, KVM_INV_SPLIT_CACHE);
+	assert_int_equal(rep.v[0].hpa, page_to_phys(fx->page_4k));
+	cache->cnt--;
+	assert_clean(fx);
+}
+
+/* I5: one get too many on the 4K page's 2MB range (its pair stays installed). */
+static void test_break_pamt_refcount(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	atomic_t *ref;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	ref = tdx_find_pamt_refcount(page_to_pfn(fx->page_4k));
+	atomic_inc(ref);
+	assert_only(fx, KVM_INV_PAMT_REFCOUNT);
+	assert_int_equal(rep.v[0].hpa, page_to_phys(fx->page_4k) & PMD_MASK);
+	atomic_dec(ref);
+	assert_clean(fx);
+}
+
+/* I14: a FROZEN_SPTE left in a 4K table. */
+static void test_break_frozen(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	int level;
+	u64 *sptep, old;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	sptep = tdx_fixture_mirror_sptep(fx->kvm, FX_GFN_4K + 1, &level);
+	assert_int_equal(level, PG_LEVEL_4K);
+	old = *sptep;
+	assert_int_equal(old, SHADOW_NONPRESENT_VALUE);
+	*sptep = FROZEN_SPTE;
+	assert_only(fx, KVM_INV_FROZEN);
+	assert_int_equal(rep.v[0].gfn, FX_GFN_4K + 1);
+	*sptep = old;
+	assert_clean(fx);
+}
+
+/* I13: a raw 0 in a linked table (what 001's zeroed split spt leaves). */
+static void test_break_spt_content(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	int level;
+	u64 *sptep;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	sptep = tdx_fixture_mirror_sptep(fx->kvm, FX_GFN_4K + 7, &level);
+	*sptep = 0;
+	assert_only(fx, KVM_INV_SPT_CONTENT);
+	assert_int_equal(rep.v[0].gfn, FX_GFN_4K + 7);
+	*sptep = SHADOW_NONPRESENT_VALUE;
+	assert_clean(fx);
+}
+
+/* I6: GUEST_INHIBIT on the 2M range while a 2M leaf maps it. */
+static void test_break_guest_inhibit(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct kvm_lpage_info *li;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	li = lpage_info_slot(FX_GFN_2M, slot0(fx), PG_LEVEL_2M);
+	li->disallow_lpage |= KVM_LPAGE_GUEST_INHIBIT_FLAG;
+	assert_only(fx, KVM_INV_GUEST_INHIBIT);
+	assert_int_equal(rep.v[0].gfn, FX_BASE_GFN);
+	assert_int_equal(rep.v[0].level, PG_LEVEL_2M);
+	li->disallow_lpage &= ~KVM_LPAGE_GUEST_INHIBIT_FLAG;
+	assert_clean(fx);
+}
+
+/* I7a: one GFN under the 2M leaf made shared without a split. */
+static void test_break_mixed(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct kvm_memory_slot *slot = slot0(fx);
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	bit_clear(slot->attr_private, FX_GFN_2M + 100 - slot->base_gfn);
+	assert_false(kvm_mem_is_private(fx->kvm, FX_GFN_2M + 100));
+	assert_only(fx, KVM_INV_MIXED);
+	bit_set(slot->attr_private, FX_GFN_2M + 100 - slot->base_gfn);
+	assert_clean(fx);
+}
+
+/* I1: disallow_lpage counted (write tracking, say) with the 2M leaf left in place. */
+static void test_break_lpage(void **state)
+{
+	struct tdx_fixture *fx = *state;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	kvm_mmu_gfn_disallow_lpage(slot0(fx), FX_GFN_2M);
+	assert_only(fx, KVM_INV_LPAGE);
+	kvm_mmu_gfn_allow_lpage(slot0(fx), FX_GFN_2M);
+	assert_clean(fx);
+}
+
+/* I1: guest_memfd's folio for the GFN is not the page the leaf maps. */
+static void test_break_folio(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct kvm_memory_slot *slot = slot0(fx);
+	u64 idx = FX_GFN_4K - slot->base_gfn + slot->gmem_pgoff;
+	kvm_pfn_t *pfnp;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	pfnp = &slot->gmem[idx / SPTE_ENT_PER_PAGE].pfns[idx % SPTE_ENT_PER_PAGE];
+	assert_int_equal(*pfnp, page_to_pfn(fx->page_4k));
+	*pfnp += 1;
+	assert_only(fx, KVM_INV_FOLIO);
+	assert_int_equal(rep.v[0].gfn, FX_GFN_4K);
+	*pfnp -= 1;
+	assert_clean(fx);
+}
+
+/* I4: a linked sp's external_spt is a page the module does not own as S-EPT. */
+static void test_break_external_spt(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct page *other = alloc_page(GFP_KERNEL);
+	struct kvm_mmu_page *sp;
+	void *saved;
+	int level;
+
+	assert_non_null(other);
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	sp = sptep_to_sp(tdx_fixture_mirror_sptep(fx->kvm, FX_GFN_4K, &level));
+	assert_int_equal(sp->role.level, PG_LEVEL_4K);
+	saved = sp->external_spt;
+	sp->external_spt = page_address(other);
+	assert_only(fx, KVM_INV_EXT_SPT);
+	assert_int_equal(rep.v[0].hpa, page_to_phys(other));
+	assert_int_equal(rep.v[0].level, PG_LEVEL_2M);
+	sp->external_spt = saved;
+	__free_page(other);
+	assert_clean(fx);
+}
+
+/* I4: a table's back pointer to its parent SPTE lost. */
+static void test_break_sp_link(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct kvm_mmu_page *sp;
+	u64 *saved;
+	int level;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	sp = sptep_to_sp(tdx_fixture_mirror_sptep(fx->kvm, FX_GFN_4K, &level));
+	saved = sp->ptep;
+	sp->ptep = NULL;
+	assert_only(fx, KVM_INV_SP_LINK);
+	sp->ptep = saved;
+	assert_clean(fx);
+}
+
+/* I16: the pages_4k statistic off by one. */
+static void test_break_stats(void **state)
+{
+	struct tdx_fixture *fx = *state;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	fx->kvm->stat.pages[PG_LEVEL_4K - 1]++;
+	assert_only(fx, KVM_INV_STATS);
+	fx->kvm->stat.pages[PG_LEVEL_4K - 1]--;
+	assert_clean(fx);
+}
+
+/* I17: the mapped 4K GFN turned shared without the zap. */
+static void test_break_shared_mapped(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct kvm_memory_slot *slot = slot0(fx);
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	bit_clear(slot->attr_private, FX_GFN_4K - slot->base_gfn);
+	assert_only(fx, KVM_INV_SHARED_MAPPED);
+	bit_set(slot->attr_private, FX_GFN_4K - slot->base_gfn);
+	assert_clean(fx);
+}
+
+/*
+ * I4 after the HKID release: the mirror forgets a leaf (stat kept in step)
+ * while the TD still owns the page: nothing would ever RECLAIM it.
+ */
+static void test_break_module_orphan(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	int level;
+	u64 *sptep, old;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	tdx_fixture_release_hkid(fx);
+	sptep = tdx_fixture_mirror_sptep(fx->kvm, FX_GFN_4K, &level);
+	old = *sptep;
+	*sptep = SHADOW_NONPRESENT_VALUE;
+	fx->kvm->stat.pages[PG_LEVEL_4K - 1]--;
+	assert_only(fx, KVM_INV_MODULE_ORPHAN);
+	assert_int_equal(rep.v[0].hpa, page_to_phys(fx->page_4k));
+	*sptep = old;
+	fx->kvm->stat.pages[PG_LEVEL_4K - 1]++;
+	assert_clean(fx);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, tdx_fixture_setup, tdx_fixture_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_clean_empty),
+		T(test_clean_fault_zap),
+		T(test_clean_split_zap),
+		T(test_clean_teardown),
+		T(test_break_sept),
+		T(test_break_sept_unmirrored),
+		T(test_break_split_cache),
+		T(test_break_pamt_refcount),
+		T(test_break_frozen),
+		T(test_break_spt_content),
+		T(test_break_guest_inhibit),
+		T(test_break_mixed),
+		T(test_break_lpage),
+		T(test_break_folio),
+		T(test_break_external_spt),
+		T(test_break_sp_link),
+		T(test_break_stats),
+		T(test_break_shared_mapped),
+		T(test_break_module_orphan),
+	};
+#undef T
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
