@@ -99,14 +99,14 @@ static bool mm_has_page(const struct shim_mm *mm, const struct page *page)
 	return page >= mm->memmap && page < mm->memmap + mm->nr_pages;
 }
 
-bool pfn_valid(unsigned long pfn)
+bool __tdxsim_pfn_valid(unsigned long pfn)
 {
 	struct shim_mm *mm = shim_mm(shim_current());
 
 	return mm && mm_has_pfn(mm, pfn);
 }
 
-struct page *pfn_to_page(unsigned long pfn)
+struct page *__tdxsim_pfn_to_page(unsigned long pfn)
 {
 	struct shim_mm *mm = shim_mm(shim_current());
 
@@ -119,7 +119,7 @@ struct page *pfn_to_page(unsigned long pfn)
 	return &mm->memmap[pfn - mm->base_pfn];
 }
 
-void *page_address(const struct page *page)
+void *__tdxsim_page_address(const struct page *page)
 {
 	struct tdxsim *sim = shim_current();
 	struct shim_mm *mm = shim_mm(sim);
@@ -152,7 +152,7 @@ static long shadow_offset(const void *addr, struct shim_mm **mmp)
 	return p - shadow;
 }
 
-struct page *virt_to_page(const void *addr)
+struct page *__tdxsim_virt_to_page(const void *addr)
 {
 	struct shim_mm *mm;
 	long off = shadow_offset(addr, &mm);
@@ -165,7 +165,7 @@ struct page *virt_to_page(const void *addr)
 	return &mm->memmap[off >> PAGE_SHIFT];
 }
 
-phys_addr_t __pa(const void *addr)
+phys_addr_t __tdxsim_pa(const void *addr)
 {
 	struct shim_mm *mm;
 	long off = shadow_offset(addr, &mm);
@@ -178,7 +178,7 @@ phys_addr_t __pa(const void *addr)
 	return PFN_PHYS(mm->base_pfn) + (phys_addr_t)off;
 }
 
-void *__va(phys_addr_t pa)
+void *__tdxsim_va(phys_addr_t pa)
 {
 	struct tdxsim *sim = shim_current();
 	struct shim_mm *mm = shim_mm(sim);
@@ -256,7 +256,7 @@ struct page *__tdxsim_alloc_pages(gfp_t gfp, unsigned int order, const char *fil
  * tdxsim_page_alloc()): it is freed as it is, and a double free shows as the
  * simulator's host-misuse record.
  */
-void __free_pages(struct page *page, unsigned int order)
+void __tdxsim_free_pages(struct page *page, unsigned int order)
 {
 	struct tdxsim *sim = shim_current();
 	struct shim_mm *mm = shim_mm(sim);
@@ -284,12 +284,12 @@ void __free_pages(struct page *page, unsigned int order)
 	tdxsim_page_free(sim, page_to_phys(page), order ? TDX_PS_2M : TDX_PS_4K);
 }
 
-void get_page(struct page *page)
+void __tdxsim_get_page(struct page *page)
 {
 	atomic_inc(&compound_head(page)->_refcount);
 }
 
-void put_page(struct page *page)
+void __tdxsim_put_page(struct page *page)
 {
 	struct page *head = compound_head(page);
 

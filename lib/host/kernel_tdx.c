@@ -27,7 +27,7 @@ static void seamcall_junk(struct tdx_module_args *regs, const struct tdx_module_
 	};
 }
 
-u64 __seamcall(u64 fn, struct tdx_module_args *args)
+u64 __tdxsim_seamcall(u64 fn, struct tdx_module_args *args)
 {
 	struct tdxsim *sim = shim_current();
 	struct tdx_module_args regs;
@@ -38,7 +38,7 @@ u64 __seamcall(u64 fn, struct tdx_module_args *args)
 	return tdxsim_seamcall(sim, fn, &regs);
 }
 
-u64 __seamcall_ret(u64 fn, struct tdx_module_args *args)
+u64 __tdxsim_seamcall_ret(u64 fn, struct tdx_module_args *args)
 {
 	struct tdxsim *sim = shim_current();
 	struct tdx_module_args regs;
@@ -57,7 +57,7 @@ u64 __seamcall_ret(u64 fn, struct tdx_module_args *args)
 	return ret;
 }
 
-u64 __seamcall_saved_ret(u64 fn, struct tdx_module_args *args)
+u64 __tdxsim_seamcall_saved_ret(u64 fn, struct tdx_module_args *args)
 {
 	struct tdxsim *sim = shim_current();
 
@@ -152,7 +152,7 @@ const struct cpuinfo_x86 *__tdxsim_boot_cpu_data(void)
 	return &cpu_data;
 }
 
-bool boot_cpu_has_bug(int bug)
+bool __tdxsim_boot_cpu_has_bug(int bug)
 {
 	struct tdxsim *sim = shim_current();
 

@@ -109,9 +109,17 @@ struct folio {
 #define HPAGE_PMD_NR		(1 << HPAGE_PMD_ORDER)
 
 /* The current simulator's struct page of @pfn; NULL (and a WARN) outside its memory. */
-struct page *pfn_to_page(unsigned long pfn);
+struct page *__tdxsim_pfn_to_page(unsigned long pfn);
+static inline struct page *pfn_to_page(unsigned long pfn)
+{
+	return __tdxsim_pfn_to_page(pfn);
+}
 /* Whether @pfn has a struct page in the current simulator. */
-bool pfn_valid(unsigned long pfn);
+bool __tdxsim_pfn_valid(unsigned long pfn);
+static inline bool pfn_valid(unsigned long pfn)
+{
+	return __tdxsim_pfn_valid(pfn);
+}
 
 static inline unsigned long page_to_pfn(const struct page *page)
 {
@@ -194,13 +202,29 @@ static inline int folio_ref_count(const struct folio *folio)
 
 /* ---- the direct map (a per-simulator shadow of simulated memory) ---- */
 /* Pointer to @page's contents in the current simulator's shadow; NULL if it has none. */
-void *page_address(const struct page *page);
+void *__tdxsim_page_address(const struct page *page);
+static inline void *page_address(const struct page *page)
+{
+	return __tdxsim_page_address(page);
+}
 /* The page a direct-map pointer is in; NULL (and a WARN) for any other pointer. */
-struct page *virt_to_page(const void *addr);
+struct page *__tdxsim_virt_to_page(const void *addr);
+static inline struct page *virt_to_page(const void *addr)
+{
+	return __tdxsim_virt_to_page(addr);
+}
 /* Physical address of a direct-map pointer; 0 (and a WARN) for any other pointer. */
-phys_addr_t __pa(const void *addr);
+phys_addr_t __tdxsim_pa(const void *addr);
+static inline phys_addr_t __pa(const void *addr)
+{
+	return __tdxsim_pa(addr);
+}
 /* Direct-map pointer of a physical address; NULL (and a WARN) outside simulated memory. */
-void *__va(phys_addr_t pa);
+void *__tdxsim_va(phys_addr_t pa);
+static inline void *__va(phys_addr_t pa)
+{
+	return __tdxsim_va(pa);
+}
 
 #define page_to_virt(page)	page_address(page)
 #define virt_to_phys(addr)	__pa(addr)
@@ -212,9 +236,21 @@ void *__va(phys_addr_t pa);
 
 /* ---- the page allocator ---- */
 struct page *__tdxsim_alloc_pages(gfp_t gfp, unsigned int order, const char *file, int line);
-void __free_pages(struct page *page, unsigned int order);
-void get_page(struct page *page);
-void put_page(struct page *page);
+void __tdxsim_free_pages(struct page *page, unsigned int order);
+static inline void __free_pages(struct page *page, unsigned int order)
+{
+	__tdxsim_free_pages(page, order);
+}
+void __tdxsim_get_page(struct page *page);
+static inline void get_page(struct page *page)
+{
+	__tdxsim_get_page(page);
+}
+void __tdxsim_put_page(struct page *page);
+static inline void put_page(struct page *page)
+{
+	__tdxsim_put_page(page);
+}
 
 #define alloc_pages(gfp, order)	__tdxsim_alloc_pages((gfp), (order), __FILE__, __LINE__)
 #define alloc_page(gfp)		alloc_pages((gfp), 0)

@@ -45,9 +45,21 @@
 #define TDXSIM_SEAMCALL_JUNK(reg)	\
 	(TDXSIM_SEAMCALL_JUNK_BASE | offsetof(struct tdx_module_args, reg) / sizeof(u64))
 
-u64 __seamcall(u64 fn, struct tdx_module_args *args);
-u64 __seamcall_ret(u64 fn, struct tdx_module_args *args);
-u64 __seamcall_saved_ret(u64 fn, struct tdx_module_args *args);
+u64 __tdxsim_seamcall(u64 fn, struct tdx_module_args *args);
+static inline u64 __seamcall(u64 fn, struct tdx_module_args *args)
+{
+	return __tdxsim_seamcall(fn, args);
+}
+u64 __tdxsim_seamcall_ret(u64 fn, struct tdx_module_args *args);
+static inline u64 __seamcall_ret(u64 fn, struct tdx_module_args *args)
+{
+	return __tdxsim_seamcall_ret(fn, args);
+}
+u64 __tdxsim_seamcall_saved_ret(u64 fn, struct tdx_module_args *args);
+static inline u64 __seamcall_saved_ret(u64 fn, struct tdx_module_args *args)
+{
+	return __tdxsim_seamcall_saved_ret(fn, args);
+}
 
 typedef u64 (*sc_func_t)(u64 fn, struct tdx_module_args *args);
 
@@ -186,7 +198,11 @@ struct cpuinfo_x86 {
 /* The calling thread's view of its current simulator's CPU; zeroes with none. */
 const struct cpuinfo_x86 *__tdxsim_boot_cpu_data(void);
 #define boot_cpu_data		(*__tdxsim_boot_cpu_data())
-bool boot_cpu_has_bug(int bug);
+bool __tdxsim_boot_cpu_has_bug(int bug);
+static inline bool boot_cpu_has_bug(int bug)
+{
+	return __tdxsim_boot_cpu_has_bug(bug);
+}
 
 /* ---- tdx.c's helpers ---- */
 /* MOVDIR64B with the host key over [base, base + size) (X86_BUG_TDX_PW_MCE). */
