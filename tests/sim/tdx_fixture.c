@@ -49,13 +49,23 @@ int tdx_fixture_setup(void **state)
 		.guest_phys_addr = FX_BASE_GFN << PAGE_SHIFT,
 		.memory_size = (u64)FX_NPAGES << PAGE_SHIFT,
 	};
+#ifdef TEST_DESIGN_UPSTREAM
+	struct tdxsim_kvm_config kcfg = {
+		.ops = &tdx_x86_ops_upstream_aux,
+		.upstream_ops = &tdx_x86_ops_upstream,
+	};
+#else
 	struct tdxsim_kvm_config kcfg = { .ops = &tdx_x86_ops };
+#endif
+	const struct tdx_fixture_opts *opts = *state;
 	struct tdx_fixture *fx = calloc(1, sizeof(*fx));
 	u64 st;
 
 	if (!fx)
 		return fx_fail(__LINE__);
 	*state = fx;
+	if (opts)
+		kcfg.defects = opts->defects;
 	tdxsim_config_init(&fx->cfg);
 	fx->cfg.mem_size = 64ULL << 20;
 	fx->sim = tdxsim_create(&fx->cfg);

@@ -32,9 +32,20 @@ struct tdx_fixture {
 	struct folio *folio_2m;
 	struct page *page_4k;
 	u64 pages_baseline;	/* tdxsim_pages_in_use before the TD */
+	int conv_ret;		/* a test's last kvm_vm_set_mem_attributes() */
 };
 
-/* CMocka setup/teardown: *state is a struct tdx_fixture. */
+/* Passed as CMocka's initial state (cmocka_unit_test_prestate_setup_teardown). */
+struct tdx_fixture_opts {
+	unsigned int defects;	/* enum tdxsim_kvm_defect bits for the VM */
+};
+
+/*
+ * CMocka setup/teardown: *state is a struct tdx_fixture.  The setup takes
+ * an optional struct tdx_fixture_opts as the initial *state.  Built with
+ * TEST_DESIGN_UPSTREAM the VM uses the upstream funnel (tdx_x86_ops_upstream),
+ * else the v3 table (tdx_x86_ops).
+ */
 int tdx_fixture_setup(void **state);
 int tdx_fixture_teardown(void **state);
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include <tdxsim/fault.h>
 #include <tdxsim/wrappers.h>
 #include <tdxsim-kvm/check.h>
 
@@ -364,8 +365,54 @@ static void test_break_module_orphan(void **state)
 	assert_clean(fx);
 }
 
+/*
+ * A real flow that breaks an invariant: spec §6.1's `bool ret`
+ * (TDXSIM_KVM_DEFECT_CROSS_BOUNDARY_BOOL).  The first host page allocation
+ * of a private->shared conversion inside the 2M leaf fails; the split
+ * returns -ENOMEM.  Off: the conversion fails, attributes unchanged, clean.
+ * On: -ENOMEM comes back as 1, the zap is skipped and the conversion goes
+ * on, so the 2M leaf now covers a shared GFN: I7a, and only I7a.
+ */
+static void convert_with_enomem(struct tdx_fixture *fx)
+{
+	struct tdxsim_fault_rule r;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	tdxsim_fault_rule_init(&r, TDXSIM_FAULT_PAGE_ALLOC, TDXSIM_FAULT_ENOMEM, 0);
+	r.nth = 1;
+	assert_true(tdxsim_fault_add(fx->sim, &r) >= 0);
+	fx->conv_ret = kvm_vm_set_mem_attributes(fx->kvm, FX_GFN_2M, FX_GFN_2M + 1, 0);
+	assert_int_equal(tdxsim_fault_fired_total(fx->sim), 1);
+	tdxsim_fault_clear(fx->sim);
+}
+
+static void test_flow_cross_boundary_enomem(void **state)
+{
+	struct tdx_fixture *fx = *state;
+
+	convert_with_enomem(fx);
+	assert_int_equal(fx->conv_ret, -ENOMEM);
+	assert_true(kvm_mem_is_private(fx->kvm, FX_GFN_2M));
+	assert_clean(fx);
+}
+
+static void test_flow_cross_boundary_bool_defect(void **state)
+{
+	struct tdx_fixture *fx = *state;
+
+	convert_with_enomem(fx);
+	assert_int_equal(fx->conv_ret, 0);
+	assert_false(kvm_mem_is_private(fx->kvm, FX_GFN_2M));
+	assert_only(fx, KVM_INV_MIXED);
+	assert_int_equal(rep.v[0].gfn, FX_BASE_GFN);
+	assert_int_equal(rep.v[0].level, PG_LEVEL_2M);
+}
+
 int main(void)
 {
+	static struct tdx_fixture_opts bool_defect = {
+		.defects = TDXSIM_KVM_DEFECT_CROSS_BOUNDARY_BOOL,
+	};
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tdx_fixture_setup, tdx_fixture_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_clean_empty),
@@ -387,6 +434,10 @@ int main(void)
 		T(test_break_stats),
 		T(test_break_shared_mapped),
 		T(test_break_module_orphan),
+		T(test_flow_cross_boundary_enomem),
+		cmocka_unit_test_prestate_setup_teardown(test_flow_cross_boundary_bool_defect,
+							 tdx_fixture_setup, tdx_fixture_teardown,
+							 &bool_defect),
 	};
 #undef T
 
