@@ -183,6 +183,59 @@ static void test_break_pamt_refcount(void **state)
 	assert_clean(fx);
 }
 
+/*
+ * I5: a Dynamic-PAMT pair installed behind the kernel's back on a 2MB
+ * range nobody uses (module count 0 = kernel refcount 0, but a pair).
+ */
+static void test_break_pamt_pair(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	const struct tdxsim_config *cfg = tdxsim_get_config(fx->sim);
+	struct page *p0 = alloc_page(GFP_KERNEL), *p1 = alloc_page(GFP_KERNEL);
+	struct tdxsim_pamt_info pi;
+	u64 pair[2], out[2], range = 0, hpa;
+
+	assert_non_null(p0);
+	assert_non_null(p1);
+	pair[0] = page_to_phys(p0);
+	pair[1] = page_to_phys(p1);
+	for (hpa = cfg->mem_base; hpa < cfg->mem_base + cfg->mem_size && !range;
+	     hpa += PMD_SIZE) {
+		assert_int_equal(tdxsim_pamt_lookup(fx->sim, hpa, &pi), 0);
+		if (!pi.dpamt_pair && !atomic_read(tdx_find_pamt_refcount(PHYS_PFN(hpa))) &&
+		    (pair[0] & PMD_MASK) != hpa && (pair[1] & PMD_MASK) != hpa)
+			range = hpa;
+	}
+	assert_true(range != 0);
+	assert_clean(fx);
+	assert_int_equal(tdxsim_tdh_phymem_pamt_add(fx->sim, range, pair), TDX_SUCCESS);
+	assert_only(fx, KVM_INV_PAMT_PAIR);
+	assert_int_equal(rep.v[0].hpa, range);
+	assert_int_equal(tdxsim_tdh_phymem_pamt_remove(fx->sim, range, out), TDX_SUCCESS);
+	__free_page(p0);
+	__free_page(p1);
+	assert_clean(fx);
+}
+
+/* I4: a linked table handed to call_rcu as if removed (freed at the next unlock). */
+static void test_break_sp_removed(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct kvm_mmu_page *sp;
+	int level;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	sp = sptep_to_sp(tdx_fixture_mirror_sptep(fx->kvm, FX_GFN_4K, &level));
+	kvm_mmu_call_rcu(fx->kvm, sp);
+	assert_only(fx, KVM_INV_SP_LINK);
+	assert_int_equal(rep.v[0].level, PG_LEVEL_2M);
+	/* Take it back off the list before a grace period frees it. */
+	assert_ptr_equal(fx->kvm->rcu.first, sp);
+	fx->kvm->rcu.first = sp->rcu_next;
+	fx->kvm->stat.rcu_pending--;
+	assert_clean(fx);
+}
+
 /* I14: a FROZEN_SPTE left in a 4K table. */
 static void test_break_frozen(void **state)
 {
@@ -424,6 +477,8 @@ int main(void)
 		T(test_break_sept_unmirrored),
 		T(test_break_split_cache),
 		T(test_break_pamt_refcount),
+		T(test_break_pamt_pair),
+		T(test_break_sp_removed),
 		T(test_break_frozen),
 		T(test_break_spt_content),
 		T(test_break_guest_inhibit),
