@@ -33,6 +33,8 @@ struct tdx_fixture {
 	struct page *page_4k;
 	u64 pages_baseline;	/* tdxsim_pages_in_use before the TD */
 	int conv_ret;		/* a test's last kvm_vm_set_mem_attributes() */
+	/* The test made the module's checker complain on purpose: teardown ignores it. */
+	bool module_dirty;
 };
 
 /* Passed as CMocka's initial state (cmocka_unit_test_prestate_setup_teardown). */
