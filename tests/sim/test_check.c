@@ -441,6 +441,32 @@ static void test_module_report_merged(void **state)
 }
 
 /*
+ * I18: once the VM is bugged the trees may disagree by design; the
+ * checker says it skipped the agreement checks instead of reporting them.
+ * (A fault on a TD still being built bugs the VM in this model, as in
+ * test_tdx.c's test_fault_not_runnable.)
+ */
+static void test_bugged_skips_agreement(void **state)
+{
+	struct tdx_fixture *fx = *state;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	fx->kvm_tdx->state = TD_STATE_INITIALIZED;
+	assert_int_equal(kvm_mmu_do_page_fault(fx->vcpu, FX_GFN_4K << PAGE_SHIFT,
+					       PFERR_PRIVATE_ACCESS | PFERR_WRITE_MASK, NULL),
+			 RET_PF_RETRY);
+	assert_true(fx->kvm->vm_bugged);
+	assert_clean(fx);
+	assert_true(rep.skipped_agreement);
+	/* Expected: the teardown must not count them against the test. */
+	fx->kvm_tdx->state = TD_STATE_RUNNABLE;
+	fx->kvm->vm_bugged = false;
+	tdxsim_kernel_events_reset(fx->sim);
+	assert_clean(fx);
+	assert_false(rep.skipped_agreement);
+}
+
+/*
  * A real flow that breaks an invariant: spec §6.1's `bool ret`
  * (TDXSIM_KVM_DEFECT_CROSS_BOUNDARY_BOOL).  The first host page allocation
  * of a private->shared conversion inside the 2M leaf fails; the split
@@ -512,6 +538,7 @@ int main(void)
 		T(test_break_shared_mapped),
 		T(test_break_module_orphan),
 		T(test_module_report_merged),
+		T(test_bugged_skips_agreement),
 		T(test_flow_cross_boundary_enomem),
 		cmocka_unit_test_prestate_setup_teardown(test_flow_cross_boundary_bool_defect,
 							 tdx_fixture_setup, tdx_fixture_teardown,
