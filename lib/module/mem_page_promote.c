@@ -109,9 +109,13 @@ u64 leaf_tdh_mem_page_promote(struct seamcall_ctx *c)
 	if (err)
 		return err;
 	sept_pa = septe_hpa(c->walk.entry);
-	/* No entry details when this lock fails (api_error_with_operand_id() only). */
-	err = ctx_pamt_lock_page(c, sept_pa, TDX_PS_4K, TDX_LOCK_EXCLUSIVE, TDX_OPERAND_ID_RCX,
-				 &sept_pl);
+	/*
+	 * pamt_implicit_get_and_lock(): an S-EPT page is a 4K page, its entry
+	 * locked without a walk, no parent held.  No entry details when this
+	 * lock fails (api_error_with_operand_id() only).
+	 */
+	err = ctx_pamt_lock_implicit(c, sept_pa, TDX_PS_4K, TDX_LOCK_EXCLUSIVE,
+				     TDX_OPERAND_ID_RCX, &sept_pl);
 	if (err)
 		return err;
 	if (td_tlb_tracking_required(c->td)) {
@@ -137,8 +141,9 @@ u64 leaf_tdh_mem_page_promote(struct seamcall_ctx *c)
 		goto out;
 	}
 	first = child->e[0];
-	err = ctx_pamt_lock_page(c, septe_hpa(first), c->level, TDX_LOCK_EXCLUSIVE,
-				 TDX_OPERAND_ID_RCX, NULL);
+	/* pamt_promote(): acquire_sharex_lock_hp_ex() on the merged entry itself, no walk. */
+	err = ctx_pamt_lock_implicit(c, septe_hpa(first), c->level, TDX_LOCK_EXCLUSIVE,
+				     TDX_OPERAND_ID_RCX, NULL);
 	if (err)
 		goto out;
 

@@ -204,6 +204,66 @@ static void test_promote_no_dpamt_keeps_r12_r13(void **state)
 	give_back(fx, sept);
 }
 
+/*
+ * The two PAMT entries PROMOTE locks itself are locked directly, without a
+ * walk (tdh_mem_page_promote.c: pamt_implicit_get_and_lock() on the S-EPT
+ * page; pamt_manager.c pamt_promote(): acquire_sharex_lock_hp_ex() on the
+ * merged entry): after the parent S-EPT entry is locked, no 1GB entry is
+ * tried, and the merged 2MB entry is tried once, exclusive (a walk would take
+ * it shared, then promote).  Only the TDR's walk, before, holds a 1GB entry.
+ */
+static void test_promote_pamt_locks_no_walk(void **state)
+{
+	struct fixture *fx = *state;
+	static struct lock_log log;
+	struct tdx_module_args a;
+	u64 gpa = GPA_2M(0), hpa, sept;
+	unsigned int n_1g = 0, n_merged = 0;
+	int parent, pamt, merged;
+
+	sept = demoted_range(fx, gpa, &hpa);
+	fx_block_track(fx, gpa, TDX_PS_2M);
+	memset(&log, 0, sizeof(log));
+	tdxsim_set_hook(fx->sim, record_locks, &log);
+	assert_status(promote(fx, 0, gpa, TDX_PS_2M, &a), TDX_SUCCESS);
+	tdxsim_set_hook(fx->sim, NULL, NULL);
+	assert_true(log.n <= MAX_LOCKS);
+	assert_int_equal(a.rcx & ~TDX_PAMT_REMOVAL_HINT, sept);
+
+	parent = find_lock(&log, 0, TDXSIM_HOOK_LOCK_SEPT_ENTRY, ~0ULL, gpa, TDX_PS_2M);
+	assert_true(parent >= 0);
+	for (unsigned int i = 0; i < log.n; i++) {
+		const struct tdxsim_hook_event *e = &log.ev[i];
+
+		if (e->lock != TDXSIM_HOOK_LOCK_PAMT)
+			continue;
+		assert_true(e->acquired);
+		if (e->level == TDX_PS_1G) {
+			n_1g++;
+			assert_true((int)i < parent);	/* the TDR's walk */
+		}
+		if (e->pa == hpa && e->level == TDX_PS_2M)
+			n_merged++;
+	}
+	assert_int_equal(n_1g, 1);
+	assert_int_equal(n_merged, 1);
+
+	pamt = find_lock(&log, parent, TDXSIM_HOOK_LOCK_PAMT, sept, ~0ULL, 0);
+	assert_true(pamt > parent);
+	assert_int_equal(log.ev[pamt].level, TDX_PS_4K);
+	assert_true(log.ev[pamt].exclusive);
+	merged = find_lock(&log, pamt, TDXSIM_HOOK_LOCK_PAMT, hpa, ~0ULL, 0);
+	assert_true(merged > pamt);
+	assert_int_equal(log.ev[merged].level, TDX_PS_2M);
+	assert_true(log.ev[merged].exclusive);
+	assert_int_equal(sept_at(fx, gpa, TDX_PS_2M).hpa, hpa);
+	give_back(fx, sept);
+	if (fx->cfg.features0 & TDX_FEATURES0_DYNAMIC_PAMT) {	/* the pair came back */
+		assert_int_equal(tdxsim_page_free(fx->sim, a.r12, TDX_PS_4K), 0);
+		assert_int_equal(tdxsim_page_free(fx->sim, a.r13, TDX_PS_4K), 0);
+	}
+}
+
 /* Version 1 sets R9-R11 to NULL_PA on failure too; version 0 leaves them. */
 static void test_promote_v1_r9_r11_on_failure(void **state)
 {
@@ -384,6 +444,8 @@ int main(void)
 		T(test_promote_sept_pamt_before_block_check, fx_setup_runnable),
 		T(test_promote_children_one_at_a_time, fx_setup_runnable),
 		T(test_promote_no_dpamt_keeps_r12_r13, fx_setup_runnable_nodpamt),
+		T(test_promote_pamt_locks_no_walk, fx_setup_runnable),
+		T(test_promote_pamt_locks_no_walk, fx_setup_runnable_nodpamt),
 		T(test_promote_v1_r9_r11_on_failure, fx_setup_runnable),
 		T(test_promote_1g_keeps_r12_r13, setup_2g),
 		T(test_5level_walk_fails_at_level_4, setup_gpaw52),
