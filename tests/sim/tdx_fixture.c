@@ -123,23 +123,32 @@ void tdx_fixture_release_hkid(struct tdx_fixture *fx)
 	assert_int_equal(tdx_mmu_release_hkid(fx->kvm), 0);
 }
 
-static bool events_clean(struct tdx_fixture *fx)
+/* Each bad event's count, against fx->expect (0 for those it cannot declare). */
+static bool events_as_expected(struct tdx_fixture *fx)
 {
-	static const enum tdxsim_kernel_event_type bad[] = {
-		TDXSIM_KEV_WARN, TDXSIM_KEV_TDX_BUG, TDXSIM_KEV_KVM_BUG,
-		TDXSIM_KEV_PR_ERR, TDXSIM_KEV_SLEEP_IN_ATOMIC, TDXSIM_KEV_LOCKDEP,
+	const struct {
+		enum tdxsim_kernel_event_type type;
+		unsigned int want;
+	} ev[] = {
+		{ TDXSIM_KEV_WARN, fx->expect.warn },
+		{ TDXSIM_KEV_TDX_BUG, fx->expect.tdx_bug },
+		{ TDXSIM_KEV_KVM_BUG, fx->expect.kvm_bug },
+		{ TDXSIM_KEV_PR_ERR, 0 },
+		{ TDXSIM_KEV_SLEEP_IN_ATOMIC, 0 },
+		{ TDXSIM_KEV_LOCKDEP, 0 },
 	};
-	bool clean = true;
+	bool ok = true;
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		unsigned int n = tdxsim_kernel_events(fx->sim, bad[i]);
+	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
+		unsigned int n = tdxsim_kernel_events(fx->sim, ev[i].type);
 
-		if (n) {
-			fprintf(stderr, "kernel event %d recorded %u time(s)\n", (int)bad[i], n);
-			clean = false;
+		if (n != ev[i].want) {
+			fprintf(stderr, "kernel event %d recorded %u time(s), expected %u\n",
+				(int)ev[i].type, n, ev[i].want);
+			ok = false;
 		}
 	}
-	return clean;
+	return ok;
 }
 
 /* tdx_vm_destroy()'s order: HKID, the MMU's zap (RECLAIM via the hooks), the TD. */
@@ -160,8 +169,9 @@ int tdx_fixture_teardown(void **state)
 			tdx_vcpu_free(fx->vcpu);
 			tdxsim_kvm_vcpu_destroy(fx->vcpu);
 		}
-		if (fx->kvm->vm_bugged) {
-			fprintf(stderr, "VM bugged\n");
+		if (fx->kvm->vm_bugged != fx->expect.vm_bugged) {
+			fprintf(stderr, "VM bugged %d, expected %d\n",
+				fx->kvm->vm_bugged, fx->expect.vm_bugged);
 			ret = -1;
 		}
 		tdxsim_kvm_destroy(fx->kvm);
@@ -186,7 +196,7 @@ int tdx_fixture_teardown(void **state)
 				(unsigned long long)fx->pages_baseline);
 			ret = -1;
 		}
-		if (!events_clean(fx))
+		if (!events_as_expected(fx))
 			ret = -1;
 	}
 	tdx_pamt_refcounts_free();

@@ -4,10 +4,10 @@
  * the host layer, KVM's view of it (struct kvm_tdx, RUNNABLE) behind
  * tdx_x86_ops, one memslot of private memory with a 2M folio for its first
  * 2M range and one 4K folio in the second, and one vCPU with its prealloc.
- * The same shape as tests/sim/test_tdx.c's, so a suite can drive the same
- * flows.  The teardown releases the HKID, destroys the VM and the TD, and
- * fails when a page is missing, the module's checker complains, or the VM
- * was bugged or the kernel shim recorded an event.
+ * Shared by tests/sim/test_tdx.c and test_check.c.  The teardown releases
+ * the HKID, destroys the VM and the TD, and fails when a page is missing,
+ * the module's checker complains, or the VM's bugged state or the kernel
+ * shim's event counts differ from what the test declared in fx->expect.
  */
 #ifndef TDXSIM_TESTS_SIM_TDX_FIXTURE_H
 #define TDXSIM_TESTS_SIM_TDX_FIXTURE_H
@@ -35,6 +35,15 @@ struct tdx_fixture {
 	int conv_ret;		/* a test's last kvm_vm_set_mem_attributes() */
 	/* The test made the module's checker complain on purpose: teardown ignores it. */
 	bool module_dirty;
+	/*
+	 * What the test provoked on purpose, counted from setup to the end of
+	 * teardown: the teardown wants exactly these (an extra or a missing
+	 * WARN fails as much as an unexpected one), every other bad event 0.
+	 */
+	struct {
+		unsigned int warn, tdx_bug, kvm_bug;
+		bool vm_bugged;
+	} expect;
 };
 
 /* Passed as CMocka's initial state (cmocka_unit_test_prestate_setup_teardown). */
