@@ -407,18 +407,29 @@ int tdxsim_fault_parse(struct tdxsim *sim, const char *spec, char *err, size_t e
 	if (!copy)
 		return -ENOMEM;
 	for (text = strtok_r(copy, ";", &save); text; text = strtok_r(NULL, ";", &save)) {
+		/* The rule as written: parse_rule() cuts @text at its first ':'. */
+		char rule[TOKEN_SHOWN + 2];
 		struct tdxsim_fault_rule r;
 
 		text = trim(text);
 		p.rule_no++;
 		if (!*text)
 			continue;
+		snprintf(rule, sizeof(rule), "%s", text);
 		ret = parse_rule(&p, text, &r);
-		if (!ret)
+		if (!ret) {
 			ret = tdxsim_fault_add(sim, &r);
+			if (ret == -ENOSPC) {
+				char expected[32];
+
+				snprintf(expected, sizeof(expected), "at most %d rules",
+					 TDXSIM_MAX_FAULT_RULES);
+				parse_error(&p, rule, expected);
+			} else if (ret < 0) {
+				parse_error(&p, rule, "a rule tdxsim_fault_add() accepts");
+			}
+		}
 		if (ret < 0) {
-			if (ret != -EINVAL || (err && !err[0]))
-				parse_error(&p, text, "fewer rules");
 			free(copy);
 			return -EINVAL;
 		}

@@ -874,6 +874,29 @@ static void test_parse_errors_name_the_token(void **state)
 	rules_done(fx);
 }
 
+/*
+ * A rule that parses but does not fit (tdxsim_fault_add() -ENOSPC) is named
+ * as written, with the limit: the rules before it stay added.
+ */
+static void test_parse_too_many_rules(void **state)
+{
+	struct fixture *fx = *state;
+	char spec[33 * 24], err[256];
+	size_t len = 0;
+
+	assert_int_equal(TDXSIM_MAX_FAULT_RULES, 32);
+	for (int i = 1; i <= 33; i++)
+		len += snprintf(spec + len, sizeof(spec) - len, "%saug:busy=rcx:nth=%d",
+				i > 1 ? "; " : "", i);
+	assert_true(len < sizeof(spec));
+	assert_int_equal(tdxsim_fault_parse(fx->sim, spec, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "rule 33: bad token 'aug:busy=rcx:nth=33': "
+			    "expected at most 32 rules");
+	assert_int_equal(tdxsim_fault_nr_rules(fx->sim), 32);
+	assert_int_equal(fx->sim->faults[31].rule.nth, 32);
+	rules_done(fx);
+}
+
 /* tdxsim_fault_add() validates what the parser would; counters per rule and in total. */
 static void test_add_and_statistics(void **state)
 {
@@ -956,6 +979,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parse_message_shape, fx_setup_runnable,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_parse_errors_name_the_token,
+						fx_setup_runnable, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_parse_too_many_rules,
 						fx_setup_runnable, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_add_and_statistics, fx_setup_runnable,
 						fx_teardown),
