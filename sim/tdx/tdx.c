@@ -28,15 +28,27 @@ static void tdx_kick_vcpus(struct kvm_tdx *kvm_tdx)
 }
 
 /*
- * Only running vCPUs can make these SEAMCALLs lose a lock: on BUSY, force
- * every vCPU out of the guest and issue the call once more (§7.3).
+ * Only vCPUs in the guest can make BLOCK, TRACK, DEMOTE or REMOVE lose a
+ * lock to the module (the TD epoch, the S-EPT entry).  On BUSY, keep every
+ * vCPU from entering again (wait_for_sept_zap), force the ones in the guest
+ * out, and issue the same call once more: nothing is left to contend, so a
+ * second BUSY is a KVM or module bug that the caller's TDX_BUG_ON reports
+ * (spec kvm-model.md §2.6, seamcall.md §7.3).  KVM's callers hold mmu_lock
+ * for write; a kvm_tdx without a VM (tests/kernel drives the wrappers
+ * directly) has no mmu_lock to hold.
  */
 #define tdh_do_no_vcpus(tdh_func, kvm_tdx, ...) ({				\
-	u64 __err = tdh_func(&(kvm_tdx)->td, ##__VA_ARGS__);			\
+	struct kvm_tdx *__kt = (kvm_tdx);					\
+	u64 __err;								\
 										\
+	if (__kt->kvm)								\
+		lockdep_assert_held_write(&__kt->kvm->mmu_lock);		\
+	__err = tdh_func(&__kt->td, ##__VA_ARGS__);				\
 	if (IS_TDX_OPERAND_BUSY(__err)) {					\
-		tdx_kick_vcpus(kvm_tdx);						\
-		__err = tdh_func(&(kvm_tdx)->td, ##__VA_ARGS__);		\
+		WRITE_ONCE(__kt->wait_for_sept_zap, true);			\
+		tdx_kick_vcpus(__kt);						\
+		__err = tdh_func(&__kt->td, ##__VA_ARGS__);			\
+		WRITE_ONCE(__kt->wait_for_sept_zap, false);			\
 	}									\
 	__err;									\
 })

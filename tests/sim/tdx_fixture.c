@@ -190,10 +190,11 @@ int tdx_fixture_teardown(void **state)
 			tdxsim_report_print(&rep, stderr);
 			ret = -1;
 		}
-		if (tdxsim_pages_in_use(fx->sim) != fx->pages_baseline) {
-			fprintf(stderr, "pages in use %llu, baseline %llu\n",
+		if (tdxsim_pages_in_use(fx->sim) != fx->pages_baseline + fx->expect.pages_leaked) {
+			fprintf(stderr, "pages in use %llu, baseline %llu, expected leaked %llu\n",
 				(unsigned long long)tdxsim_pages_in_use(fx->sim),
-				(unsigned long long)fx->pages_baseline);
+				(unsigned long long)fx->pages_baseline,
+				(unsigned long long)fx->expect.pages_leaked);
 			ret = -1;
 		}
 		if (!events_as_expected(fx))

@@ -43,6 +43,8 @@ struct tdx_fixture {
 	struct {
 		unsigned int warn, tdx_bug, kvm_bug;
 		bool vm_bugged;
+		/* Pages KVM had to leak (a failed RECLAIM), over the baseline. */
+		u64 pages_leaked;
 	} expect;
 };
 

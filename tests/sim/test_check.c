@@ -124,7 +124,10 @@ static void test_break_sept(void **state)
 	assert_int_equal(rep.v[0].gfn, FX_GFN_4K);
 	assert_int_equal(rep.v[0].level, PG_LEVEL_4K);
 	assert_int_equal(rep.v[0].hpa, page_to_phys(fx->page_4k));
+	/* tdx_track() wants mmu_lock for write, as in every KVM caller (§7.3). */
+	KVM_MMU_LOCK(fx->kvm);
 	assert_int_equal(tdx_track(fx->kvm_tdx), 0);
+	KVM_MMU_UNLOCK(fx->kvm);
 	assert_int_equal(tdxsim_tdh_mem_range_unblock(fx->std, gpa, TDX_PS_4K, &e1, &e2),
 			 TDX_SUCCESS);
 	assert_clean(fx);

@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include <tdxsim/fault.h>
+#include <tdxsim-kvm/check.h>
+
 #include "tdx_fixture.h"
 
 /*
@@ -351,6 +354,146 @@ static void test_free_spt_hkid_assigned(void **state)
 #endif
 }
 
+/*
+ * A kick_vcpus for the busy tests: counts the kicks, and those made while
+ * vCPU entry was held off (tdh_do_no_vcpus()'s retry), then kicks the host
+ * layer's vCPUs as KVM_REQ_OUTSIDE_GUEST_MODE would.
+ */
+struct kick_log {
+	struct tdx_fixture *fx;
+	unsigned int kicks, kicks_entry_blocked;
+};
+
+static void log_kick(struct kvm_tdx *kvm_tdx)
+{
+	struct kick_log *log = kvm_tdx->kick_arg;
+
+	log->kicks++;
+	if (kvm_tdx->wait_for_sept_zap)
+		log->kicks_entry_blocked++;
+	tdxsim_td_kick_vcpus(log->fx->std);
+}
+
+static void install_kick_log(struct tdx_fixture *fx, struct kick_log *log)
+{
+	*log = (struct kick_log){ .fx = fx };
+	fx->kvm_tdx->kick_arg = log;
+	fx->kvm_tdx->kick_vcpus = log_kick;
+}
+
+static u64 demotes(struct tdx_fixture *fx, u64 status)
+{
+	return tdxsim_stats_count(fx->sim, TDH_MEM_PAGE_DEMOTE, status);
+}
+
+/*
+ * DEMOTE loses to a vCPU once (a fault rule answers BUSY on the S-EPT
+ * before the leaf runs): tdh_do_no_vcpus() holds vCPU entry off, kicks,
+ * retries, and the split goes through as without the BUSY: the neighbours
+ * mapped at 4K, the guest range's pair counted 511 times after the zap of
+ * the converted page, nothing bugged, and kvm_tdx_check() clean.
+ */
+static void test_split_demote_busy_retry(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct page *head = folio_page(fx->folio_2m, 0);
+	struct kvm_check_report rep;
+	struct kick_log log;
+	char err[128];
+
+	install_kick_log(fx, &log);
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	assert_int_equal(tdxsim_fault_parse(fx->sim, "demote:busy=sept:nth=1", err, sizeof(err)),
+			 1);
+
+	assert_int_equal(kvm_vm_set_mem_attributes(fx->kvm, FX_GFN_2M, FX_GFN_2M + 1, 0), 0);
+	assert_false(fx->kvm->vm_bugged);
+	assert_int_equal(tdxsim_fault_fired_total(fx->sim), 1);
+	assert_int_equal(demotes(fx, TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT), 1);
+	assert_int_equal(demotes(fx, TDX_SUCCESS), 1);
+	/* One retry, with entry held off while it ran, and released after. */
+	assert_int_equal(log.kicks_entry_blocked, 1);
+	assert_false(fx->kvm_tdx->wait_for_sept_zap);
+
+	assert_unmapped(fx, FX_GFN_2M, PG_LEVEL_4K);
+	assert_4k_leaf(fx, FX_BASE_GFN, page_to_phys(head));
+	assert_4k_leaf(fx, FX_BASE_GFN + 511, page_to_phys(folio_page(fx->folio_2m, 511)));
+	assert_int_equal(refcount_of(head), 511);
+	assert_int_equal(kvm_tdx_check(fx->kvm, &rep), 0);
+	assert_false(rep.skipped_agreement);
+}
+
+/*
+ * DEMOTE busy twice in a row: the retry is the last attempt, so
+ * TDX_BUG_ON_2(TDH.MEM.PAGE.DEMOTE) bugs the VM.  Under the write mmu_lock
+ * the mirror already links the new 4K table when the hook fails and the MMU
+ * goes on (kvm-model.md §2.5, §6): the conversion returns 0 and its zap's
+ * BLOCK at 4K fails against the module's 2M leaf (a second TDX_BUG).  The
+ * module keeps its (pending, blocked) 2M leaf, and kvm_tdx_check() says it skipped the
+ * mirror/S-EPT comparison because the VM is bugged (I18).
+ */
+static void test_split_demote_busy_twice(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct page *head = folio_page(fx->folio_2m, 0);
+	struct kvm_check_report rep;
+	struct tdxsim_sept_info si;
+	struct kick_log log;
+	char err[128];
+
+	install_kick_log(fx, &log);
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	assert_int_equal(tdxsim_fault_parse(fx->sim, "demote:busy=sept:every=1:max=2",
+					    err, sizeof(err)), 1);
+
+	assert_int_equal(kvm_vm_set_mem_attributes(fx->kvm, FX_GFN_2M, FX_GFN_2M + 1, 0), 0);
+	assert_true(fx->kvm->vm_bugged);
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_TDX_BUG), 2);
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_WARN), 0);
+#ifdef TEST_DESIGN_UPSTREAM
+	/* The funnel's error comes back to the MMU, which KVM_BUG_ONs it. */
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_KVM_BUG), 1);
+#else
+	assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_KVM_BUG), 0);
+#endif
+	/* Exactly one retry: a third attempt would have gone through. */
+	assert_int_equal(tdxsim_fault_fired_total(fx->sim), 2);
+	assert_int_equal(demotes(fx, TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT), 2);
+	assert_int_equal(demotes(fx, TDX_SUCCESS), 0);
+	assert_int_equal(log.kicks_entry_blocked, 1);
+	assert_false(fx->kvm_tdx->wait_for_sept_zap);
+
+	si = sept_of(fx, FX_GFN_2M);
+	assert_true(si.leaf);
+	assert_int_equal(si.level, TDX_PS_2M);
+	/* AUG'ed and never accepted, then blocked by the split's BLOCK. */
+	assert_int_equal(si.state, SEPT_PUBLIC_PENDING_BLOCKED);
+	assert_int_equal(si.hpa, page_to_phys(head));
+
+	assert_true(kvm_tdx_check(fx->kvm, &rep) >= 0);
+	assert_true(rep.skipped_agreement);
+
+	/*
+	 * The teardown of the disagreeing trees: after the HKID is released
+	 * each of the mirror's 511 4K leaves is RECLAIMed as a 4K page the
+	 * module holds as part of its 2M leaf (511 TDX_BUGs), and so is the
+	 * new 4K table the module never took (one more).  KVM leaks that
+	 * table's page rather than free a page it cannot reclaim; v3's
+	 * handle_removed_pt() also WARNs on the hook's error, upstream's
+	 * free_external_spt handles it inside TDX with the TDX_BUG alone
+	 * (kvm-upstream.md §2-§3).  The host layer's teardown then reclaims
+	 * the module's 2M leaf.
+	 */
+	fx->expect.vm_bugged = true;
+	fx->expect.tdx_bug = 2 + 511 + 1;
+	fx->expect.pages_leaked = 1;
+#ifdef TEST_DESIGN_UPSTREAM
+	fx->expect.kvm_bug = 1;
+#else
+	fx->expect.warn = 1;
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +506,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_split_then_teardown, tdx_fixture_setup, tdx_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_split_shared_refused, tdx_fixture_setup, tdx_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_free_spt_hkid_assigned, tdx_fixture_setup, tdx_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_split_demote_busy_retry, tdx_fixture_setup, tdx_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_split_demote_busy_twice, tdx_fixture_setup, tdx_fixture_teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

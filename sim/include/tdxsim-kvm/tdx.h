@@ -56,6 +56,12 @@ struct kvm_tdx {
 	 */
 	void (*kick_vcpus)(struct kvm_tdx *kvm_tdx);
 	void *kick_arg;		/* for kick_vcpus */
+	/*
+	 * Set while tdh_do_no_vcpus() retries a SEAMCALL that lost to a vCPU:
+	 * KVM's vCPU entry refuses to enter the TD meanwhile.  This slice
+	 * runs no vCPUs, so only a kick_vcpus callback sees it.
+	 */
+	bool wait_for_sept_zap;
 	struct kvm *kvm;
 	enum kvm_tdx_state state;
 	/*
