@@ -140,7 +140,7 @@ enum pamt_page_type {
 /* "No page" in SEPT.ADD's R8 (version 1 only) and its R8 output once the page is used. */
 #define TDX_NULL_PA			(~0ULL)
 
-/* TD-exit information for an EPT violation caused by TDG.MEM.PAGE.ACCEPT. */
+/* TD-exit information for an EPT violation (TDG.MEM.PAGE.ACCEPT's or a guest access's). */
 #define EXIT_REASON_EPT_VIOLATION		48
 #define TDX_EXT_EXIT_QUAL_TYPE_MASK		0xFULL
 #define TDX_EXT_EXIT_QUAL_TYPE_ACCEPT		1
@@ -152,6 +152,17 @@ enum pamt_page_type {
 #define TDX_ACCEPT_INFO_ERR_LEVEL_SHIFT		3
 #define TDX_ACCEPT_INFO_ERR_STATE_SHIFT		6
 #define TDX_ACCEPT_INFO_ERR_IS_LEAF		(1ULL << 14)
+/*
+ * Exit qualification of an EPT violation (the kernel's asm/vmx.h names): the
+ * access (read, write, fetch), the permissions of the entry that stopped the
+ * walk (bits 5:3, none for a non-present one), and whether the access went
+ * through a guest linear address.
+ */
+#define EPT_VIOLATION_ACC_READ			(1ULL << 0)
+#define EPT_VIOLATION_ACC_WRITE			(1ULL << 1)
+#define EPT_VIOLATION_ACC_INSTR			(1ULL << 2)
+#define EPT_VIOLATION_GVA_IS_VALID		(1ULL << 7)
+#define EPT_VIOLATION_GVA_TRANSLATED		(1ULL << 8)
 
 #define TDX_PAGE_SHIFT			12
 #define TDX_PAGE_SIZE			(1ULL << TDX_PAGE_SHIFT)

@@ -149,6 +149,43 @@ struct tdxsim_td_exit {
 u64 tdxsim_tdcall(struct tdxsim *sim, u64 tdvpr_pa, u64 rax, struct tdx_module_args *args);
 
 /*
+ * The vCPU whose TDVPR page is @tdvpr_pa, in guest mode, reads (@write
+ * false) or writes @gpa: what the CPU and the module make of the access
+ * (td_ept_violation.c).  Returns
+ *  - TDX_SUCCESS: the access went through: a private page the guest
+ *    accepted (MAPPED), or a shared GPA (shared bit, bit GPAW-1, set: the
+ *    shared EPT is the host's and is not modelled, every shared access
+ *    succeeds).  Also a page BLOCKED (or under a blocked table) whose
+ *    translation the vCPU's TLB may still hold: the vCPU entered at an
+ *    epoch not newer than the block's, i.e. before the TDH.MEM.TRACK after
+ *    TDH.MEM.RANGE.BLOCK or while that TRACK's epoch still counts it (the
+ *    worst case of a real TLB; the host's kick ends it).
+ *  - TDXSIM_GUEST_ACCESS_VE: the page is PENDING (AUG'ed, not accepted):
+ *    the guest takes a #VE (EPT violation) and stays in guest mode; a Linux
+ *    guest treats it as an access before ACCEPT.  The TD-exit variant
+ *    (TD_CTLS.PENDING_VE_DISABLE) is not modelled.
+ *  - TDXSIM_TDCALL_TD_EXIT: an EPT violation exits the TD: no leaf maps the
+ *    GPA (FREE, a missing table), or it is blocked (BLOCKED once the TLB
+ *    cannot hold it, PENDING_BLOCKED, a blocked table), as after a TDCALL
+ *    that exits: the vCPU is out of guest mode and tdxsim_vp_last_exit()
+ *    gives EXIT_REASON_EPT_VIOLATION, @gpa, exit_qual =
+ *    EPT_VIOLATION_ACC_WRITE or _ACC_READ | EPT_VIOLATION_GVA_IS_VALID |
+ *    EPT_VIOLATION_GVA_TRANSLATED, ext_exit_qual 0 (type NONE).  The guest
+ *    repeats the access after re-entry.
+ *  - TDX_VCPU_STATE_INCORRECT: @tdvpr_pa is not a vCPU or the vCPU is not
+ *    in guest mode (kicked out by tdxsim_vp_exit(), say), as tdxsim_tdcall().
+ *  - TDX_OPERAND_INVALID: @gpa has bits at or above GPAW (the guest would
+ *    get a #PF with PFEC.RSVD; no exit).
+ * Not a SEAMCALL or TDCALL: no sequence number, statistics, fault rule or
+ * hook call; a TD exit is traced (TDXSIM_EV_TD_EXIT).  The S-EPT is read
+ * without the module's locks, as the CPU's walk reads it, so the call is
+ * thread-safe against SEAMCALLs and other vCPUs; calls for one vCPU come
+ * from its thread, one at a time (as tdxsim_tdcall()).
+ */
+#define TDXSIM_GUEST_ACCESS_VE		0xFFFFFFFFFFFFFFFEULL
+u64 tdxsim_guest_access(struct tdxsim *sim, u64 tdvpr_pa, u64 gpa, bool write);
+
+/*
  * Per-vCPU calls outside a SEAMCALL.  Each returns -EINVAL (false) when
  * @tdvpr_pa is not the TDVPR page of a vCPU (never created, or reclaimed).
  * Thread-safe against SEAMCALLs and TDCALLs, except the RECLAIM of the TD's

@@ -62,8 +62,9 @@ u64 leaf_tdh_mem_range_block(struct seamcall_ctx *c)
 	default:
 		return sept_error(c, TDX_EPT_ENTRY_STATE_INCORRECT);
 	}
-	bepoch_entry(c, c->walk.entry, c->level)->bepoch =
-		(u32)__atomic_load_n(&c->td->td_epoch, __ATOMIC_ACQUIRE);
+	/* Atomic: a guest access reads it without the entry's PAMT lock (guest_access.c). */
+	__atomic_store_n(&bepoch_entry(c, c->walk.entry, c->level)->bepoch,
+			 (u32)__atomic_load_n(&c->td->td_epoch, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
 	/* sept_cleanup_if_pending(): a partial 2MB accept restarts from 0. */
 	sept_commit(c, (c->walk.entry & ~(SEPTE_STATE_MASK | SEPTE_ACCEPT_MASK)) | ns);
 	return TDX_SUCCESS;

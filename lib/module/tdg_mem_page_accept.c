@@ -8,8 +8,6 @@
  */
 #include "tdxsim-internal.h"
 
-#define EPT_VIOLATION_ACC_WRITE		(1ULL << 1)
-
 static u64 accept_exit(struct seamcall_ctx *c, struct td_vcpu *v, u64 gpa, int req)
 {
 	const struct sept_walk *w = &c->walk;
