@@ -102,26 +102,6 @@ void kvm_mmu_rcu_barrier(struct kvm *kvm)
 }
 
 /* ---- kvm_mmu_memory_cache ---- */
-u64 *kvm_mmu_alloc_spt_page(u64 init_value)
-{
-	struct kvm_spt_page *page;
-	void *p;
-	int i;
-
-	if (posix_memalign(&p, 4096, sizeof(*page)))
-		return NULL;
-	page = p;
-	for (i = 0; i < SPTE_ENT_PER_PAGE; i++)
-		page->spte[i] = init_value;
-	page->private = NULL;
-	return page->spte;
-}
-
-void kvm_mmu_free_spt_page(u64 *spt)
-{
-	free(spt);	/* spte[] is the first member: the allocation's address */
-}
-
 static void *mmu_memory_cache_alloc_obj(struct kvm_mmu_memory_cache *mc)
 {
 	if (mc->kind == KVM_MMU_CACHE_HEADER)

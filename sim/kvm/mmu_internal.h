@@ -41,7 +41,7 @@ static inline bool try_cmpxchg64(u64 *ptr, u64 *old, u64 new)
 
 void kvm_update_page_stats(struct kvm *kvm, int level, long count);
 
-/* spt pages (the struct kvm_spt_page of tdp_mmu.h) */
+/* spt pages with their ->private slot (spt_page.c); NULL: no memory */
 u64 *kvm_mmu_alloc_spt_page(u64 init_value);
 void kvm_mmu_free_spt_page(u64 *spt);
 

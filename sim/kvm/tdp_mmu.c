@@ -80,7 +80,7 @@ void kvm_update_page_stats(struct kvm *kvm, int level, long count)
 static void tdp_mmu_init_sp(struct kvm_mmu_page *sp, u64 *sptep, gfn_t gfn,
 			    union kvm_mmu_page_role role)
 {
-	((struct kvm_spt_page *)sp->spt)->private = sp;	/* set_page_private() */
+	*kvm_spt_private(sp->spt) = sp;	/* set_page_private() */
 	sp->role = role;
 	sp->gfn = gfn;
 	sp->ptep = sptep;

@@ -5,7 +5,7 @@
  * tdp_mmu_split_huge_pages_root per leaf under the write lock, as the
  * honour-accept path does).  Prints µs per fault-in and per split and the
  * model's resident bytes per mapped 4K page.  The module's side (and the
- * issue's whole-path figure) needs the TDX backend: not here.
+ * issue's whole-path figure) is bench_path.c's.
  *
  *   bench-sim-mmu [--gib N]    (default 16)
  */

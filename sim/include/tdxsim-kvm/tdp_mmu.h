@@ -33,21 +33,25 @@ struct kvm_mmu_page {
 };
 
 /*
- * A page-table page: the 512 SPTEs followed by the stand-in for its
- * struct page's ->private (set_page_private(virt_to_page(sp->spt), sp)), so
- * sptep_to_sp() and spte_to_child_sp() are lock-free as in the kernel.
- * Customised stand-in: the kernel keeps ->private in the memmap.
+ * A page-table page's ->private (set_page_private(virt_to_page(sp->spt), sp)),
+ * so sptep_to_sp() and spte_to_child_sp() are lock-free as in the kernel.
+ * Customised stand-in for the memmap: spt pages come from 2 MiB-aligned
+ * chunks of 512 pages whose first page holds the other pages' ->private
+ * (sim/kvm/spt_page.c).
  */
-struct kvm_spt_page {
-	u64 spte[SPTE_ENT_PER_PAGE];
-	struct kvm_mmu_page *private;
-};
+#define KVM_SPT_CHUNK_SIZE	(2UL << 20)
+
+static inline struct kvm_mmu_page **kvm_spt_private(const u64 *sptep)
+{
+	uintptr_t addr = (uintptr_t)sptep;
+	struct kvm_mmu_page **slot = (struct kvm_mmu_page **)(addr & ~(KVM_SPT_CHUNK_SIZE - 1));
+
+	return &slot[(addr & (KVM_SPT_CHUNK_SIZE - 1)) >> 12];
+}
 
 static inline struct kvm_mmu_page *sptep_to_sp(u64 *sptep)
 {
-	struct kvm_spt_page *page = (struct kvm_spt_page *)((uintptr_t)sptep & ~(uintptr_t)4095);
-
-	return page->private;
+	return *kvm_spt_private(sptep);
 }
 
 static inline struct kvm_mmu_page *spte_to_child_sp(u64 spte)
