@@ -20,6 +20,9 @@
 #include <tdxsim-kvm/tdp_mmu.h>
 #include <tdxsim-kvm/tdx.h>
 
+/* ledger.c: the seq a violation at (gfn, level, hpa) names. */
+u64 kvm_check_seq_of(struct tdxsim *sim, gfn_t gfn, int level, u64 hpa);
+
 static const struct {
 	const char *id;
 	const char *name;
@@ -40,6 +43,19 @@ static const struct {
 	[KVM_INV_FROZEN]		= { "I14", "frozen-spte" },
 	[KVM_INV_STATS]			= { "I16", "stats" },
 	[KVM_INV_SHARED_MAPPED]		= { "I17", "shared-mapped" },
+	[KVM_INV_DOUBLE_FREE]		= { "I4", "double-free" },
+	[KVM_INV_WRONG_POOL]		= { "I4", "wrong-pool" },
+	[KVM_INV_FREED_OWNED]		= { "I4", "freed-while-owned" },
+	[KVM_INV_BALANCE]		= { "I4", "ledger-balance" },
+	[KVM_INV_SPLIT_DEQUEUE]		= { "I3", "split-dequeue" },
+	[KVM_INV_PRECISE_ZAP]		= { "I7b", "precise-zap" },
+	[KVM_INV_LEAVES_FIRST]		= { "I8", "leaves-before-parent" },
+	[KVM_INV_SHARED_SPLIT]		= { "I9", "shared-lock-split" },
+	[KVM_INV_MERGE]			= { "I10", "merge" },
+	[KVM_INV_TRANSITION]		= { "I11", "illegal-transition" },
+	[KVM_INV_SPLIT_SHAPE]		= { "I12", "split-shape" },
+	[KVM_INV_LOCK]			= { "I15", "lock-precondition" },
+	[KVM_INV_RETURN]		= { "I19", "return-code" },
 	[KVM_INV_MODULE]		= { "module", "tdxsim_check" },
 };
 
@@ -93,6 +109,7 @@ report(struct check_ctx *c, enum kvm_check_inv what, gfn_t gfn, int level, u64 h
 	v->level = level;
 	v->hpa = hpa;
 	v->spte = spte;
+	v->seq = kvm_check_seq_of(c->sim, gfn, level, hpa);
 	va_start(ap, fmt);
 	vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
 	va_end(ap);
@@ -492,6 +509,10 @@ int kvm_tdx_check(struct kvm *kvm, struct kvm_check_report *rep)
 	}
 	refs_free(&c);
 
+	/* What the ledger and the inline checks recorded as it happened. */
+	n = kvm_check_ledger_violations(c.sim, kvm, rep);
+	c.nr += n;
+
 	n = tdxsim_check(c.sim, rep ? &rep->module : NULL);
 	if (n > 0) {
 		c.nr += n;
@@ -514,8 +535,12 @@ void kvm_check_report_print(const struct kvm_check_report *rep, FILE *f)
 	for (i = 0; i < shown; i++) {
 		const struct kvm_check_violation *v = &rep->v[i];
 
-		fprintf(f, "  %s %s: gfn %#llx level %d hpa %#llx spte %#llx: %s\n",
-			kvm_check_inv_id(v->what), kvm_check_inv_name(v->what),
+		char seq[24] = "?";
+
+		if (v->seq)
+			snprintf(seq, sizeof(seq), "%llu", (unsigned long long)v->seq);
+		fprintf(f, "  %s %s: seq %s gfn %#llx level %d hpa %#llx spte %#llx: %s\n",
+			kvm_check_inv_id(v->what), kvm_check_inv_name(v->what), seq,
 			(unsigned long long)v->gfn, v->level, (unsigned long long)v->hpa,
 			(unsigned long long)v->spte, v->msg);
 	}

@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include <tdxsim-kvm/check.h>
+
 #include "mmu_internal.h"
 
 /* ---- KVM_BUG_ON ---- */
@@ -155,11 +157,18 @@ void *kvm_mmu_memory_cache_alloc(struct kvm_mmu_memory_cache *mc)
 /* The kernel's own calls, on the thread's current simulator (the kernel shim). */
 static void *default_get_zeroed_page(struct kvm *kvm, enum kvm_page_pool pool)
 {
-	return (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	void *page = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+
+	if (page)
+		kvm_prov_note_virt(KVM_PROV_ALLOC, page, pool,
+				   pool == KVM_POOL_SPLIT_SP ? "tdp_mmu_alloc_sp_for_split" : __func__);
+	return page;
 }
 
 static void default_free_page(struct kvm *kvm, void *page, enum kvm_page_pool pool)
 {
+	kvm_prov_note_virt(KVM_PROV_FREE, page, pool,
+			   pool == KVM_POOL_SP_FREE ? "tdp_mmu_free_sp" : __func__);
 	free_page((unsigned long)page);
 }
 
@@ -230,6 +239,7 @@ void tdxsim_kvm_destroy(struct kvm *kvm)
 	tdp_mmu_zap_root(kvm, kvm->mirror_root, false);
 	KVM_MMU_UNLOCK(kvm);
 	tdp_mmu_free_sp(kvm, kvm->mirror_root);
+	kvm_check_vm_gone(kvm);
 	if (kvm->x86_ops->free_external_per_vm_split_cache)
 		kvm->x86_ops->free_external_per_vm_split_cache(kvm);
 	for (i = 0; i < KVM_MEM_SLOTS_NUM; i++)

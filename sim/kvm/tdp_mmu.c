@@ -4,6 +4,8 @@
  * series leaves it; spec kvm-model.md §2, §3.2).  Bodies written from the
  * described behaviour; names and call shapes are the kernel's.
  */
+#include <tdxsim-kvm/check.h>
+
 #include "mmu_internal.h"
 
 /* ---- the backend boundary: the one place that calls the hooks ---- */
@@ -302,8 +304,11 @@ static void handle_removed_pt(struct kvm *kvm, u64 *pt, bool shared)
 	} else if (is_mirror_sp(sp) &&
 		   WARN_ON(ext_free_external_spt(kvm, base_gfn, level, sp->external_spt))) {
 		/* The module may still own it: leak it rather than free it (I4). */
-		if (!(kvm->defects & TDXSIM_KVM_DEFECT_FREE_OWNED_EXT_SPT))
+		if (!(kvm->defects & TDXSIM_KVM_DEFECT_FREE_OWNED_EXT_SPT)) {
+			kvm_prov_note_virt(KVM_PROV_LEAK, sp->external_spt, KVM_POOL_OTHER,
+					   __func__);
 			sp->external_spt = NULL;
+		}
 	}
 	kvm_mmu_call_rcu(kvm, sp);
 }

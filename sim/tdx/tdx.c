@@ -8,11 +8,16 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <tdxsim-kvm/check.h>
 #include <tdxsim-kvm/kvm_host.h>
 #include <tdxsim-kvm/tdp_mmu.h>
 #include <tdxsim-kvm/tdx.h>
 
 #include "tdx_internal.h"
+
+/* The checker's provenance ledger (<tdxsim-kvm/check.h>); not the kernel's. */
+#define prov(ev, page, pool)							\
+	kvm_prov_note((ev), page_to_phys(page), 1, (pool), ~0ULL, 0, __func__)
 
 
 /*
@@ -155,6 +160,7 @@ int tdx_vcpu_create(struct kvm_vcpu *vcpu)
 	if (!tdx)
 		return -ENOMEM;
 	tdx->vcpu = vcpu;
+	tdx->pamt_cache.pool = KVM_POOL_VCPU_PREALLOC;
 	vcpu->priv = tdx;
 	return 0;
 }
@@ -165,8 +171,12 @@ static void tdx_free_external_fault_cache(struct kvm_vcpu *vcpu)
 
 	if (!tdx)
 		return;
-	while (tdx->nr_spt_pages)
-		__free_page(tdx->spt_pages[--tdx->nr_spt_pages]);
+	while (tdx->nr_spt_pages) {
+		struct page *page = tdx->spt_pages[--tdx->nr_spt_pages];
+
+		prov(KVM_PROV_FREE, page, KVM_POOL_MMU_CACHE);
+		__free_page(page);
+	}
 	tdx_pamt_cache_free(&tdx->pamt_cache);
 }
 
@@ -193,6 +203,8 @@ static int tdx_topup_external_fault_cache(struct kvm_vcpu *vcpu)
 
 		if (!page)
 			return -ENOMEM;
+		prov(KVM_PROV_ALLOC, page, KVM_POOL_MMU_CACHE);
+		prov(KVM_PROV_CACHE_PUT, page, KVM_POOL_MMU_CACHE);
 		tdx->spt_pages[tdx->nr_spt_pages++] = page;
 	}
 	if (!tdx_supports_dynamic_pamt(&tdx_sysinfo))
@@ -206,9 +218,13 @@ static void *tdx_alloc_external_fault_cache(struct kvm_vcpu *vcpu)
 {
 	struct vcpu_tdx *tdx = to_tdx(vcpu);
 
+	struct page *page;
+
 	if (WARN_ON_ONCE(!tdx || !tdx->nr_spt_pages))
 		return NULL;
-	return page_address(tdx->spt_pages[--tdx->nr_spt_pages]);
+	page = tdx->spt_pages[--tdx->nr_spt_pages];
+	prov(KVM_PROV_CACHE_TAKE, page, KVM_POOL_MMU_CACHE);
+	return page_address(page);
 }
 
 /*
@@ -443,6 +459,7 @@ void tdx_vm_init(struct kvm_tdx *t)
 {
 	spin_lock_init(&t->prealloc_split_cache_lock);
 	t->prealloc_split_cache.cnt = 0;
+	t->prealloc_split_cache.pool = KVM_POOL_SPLIT_CACHE;
 }
 
 /* A 2M split needs a pair for the new S-EPT page and one for the guest range. */
@@ -490,15 +507,19 @@ static int tdx_topup_external_per_vm_split_cache(struct kvm *kvm, enum pg_level 
 		page = alloc_page(GFP_KERNEL_ACCOUNT);
 		if (!page)
 			return -ENOMEM;
+		prov(KVM_PROV_ALLOC, page, KVM_POOL_SPLIT_CACHE);
 
 		split_cache_lock(kvm_tdx);
 		if (cache->cnt < TDX_PAMT_CACHE_MAX) {
+			prov(KVM_PROV_CACHE_PUT, page, KVM_POOL_SPLIT_CACHE);
 			cache->pages[cache->cnt++] = page;
 			added = true;
 		}
 		split_cache_unlock(kvm_tdx);
-		if (!added)
+		if (!added) {
+			prov(KVM_PROV_FREE, page, KVM_POOL_SPLIT_CACHE);
 			__free_page(page);
+		}
 	}
 }
 
@@ -526,7 +547,7 @@ int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 {
 	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
 	struct tdx_pamt_cache *vm_cache = &kvm_tdx->prealloc_split_cache;
-	struct tdx_pamt_cache local = { .cnt = 0 };
+	struct tdx_pamt_cache local = { .cnt = 0, .pool = KVM_POOL_SPLIT_CACHE };
 	int ret = 0;
 
 	if (mmu_lock_shared)
@@ -636,8 +657,11 @@ int tdx_sept_set_private_spte_upstream(struct kvm *kvm, gfn_t gfn, u64 old_spte,
  */
 void tdx_sept_free_private_spt_upstream(struct kvm *kvm, struct kvm_mmu_page *sp)
 {
-	if (tdx_sept_free_private_spt(kvm, sp->gfn, sp->role.level, sp->external_spt))
+	if (tdx_sept_free_private_spt(kvm, sp->gfn, sp->role.level, sp->external_spt)) {
+		if (sp->external_spt)
+			prov(KVM_PROV_LEAK, virt_to_page(sp->external_spt), KVM_POOL_OTHER);
 		sp->external_spt = NULL;
+	}
 }
 
 const struct kvm_x86_ops_upstream tdx_x86_ops_upstream = {

@@ -10,7 +10,27 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <tdxsim-kvm/check.h>
 #include <tdxsim-kvm/tdx.h>
+
+/*
+ * The checker's ledger (<tdxsim-kvm/check.h>) learns each SEAMCALL's GPA and
+ * page (for the seq a violation names) and each page's moves (provenance).
+ * Not the kernel's: the kernel has no such bookkeeping.
+ */
+#define prov(ev, page, n, pool, gfn, level)					\
+	kvm_prov_note((ev), page_to_phys(page), (n), (pool), (gfn), (level), __func__)
+
+static enum kvm_page_pool cache_pool(const struct tdx_pamt_cache *cache)
+{
+	return cache && cache->pool ? cache->pool : KVM_POOL_PAMT_PAIR;
+}
+
+/* The TDX level of a GPA-leaf call as a KVM level (TDX_PS_4K is PG_LEVEL_4K). */
+static int kvm_level(int tdx_level)
+{
+	return tdx_level + 1;
+}
 
 /* One count per 2MB of physical address space, indexed by pfn >> 9 (§4.4). */
 static atomic_t *pamt_refcounts;
@@ -69,6 +89,7 @@ static u64 tdh_mem_gpa_call(u64 leaf, struct tdx_td *td, u64 gpa, int level, u64
 	status = seamcall_ret(leaf, &regs);
 	*ext_entry = regs.rcx;
 	*ext_level_state = regs.rdx;
+	kvm_check_note_seamcall(gpa, level, r8, level);
 	return status;
 }
 
@@ -76,17 +97,30 @@ static u64 tdh_mem_gpa_call(u64 leaf, struct tdx_td *td, u64 gpa, int level, u64
 u64 tdh_mem_sept_add(struct tdx_td *td, u64 gpa, int level, struct page *page,
 		     u64 *ext_entry, u64 *ext_level_state)
 {
+	u64 status;
+
 	tdx_clflush_page(page);
-	return tdh_mem_gpa_call(TDH_MEM_SEPT_ADD, td, gpa, level, page_to_phys(page),
-				ext_entry, ext_level_state);
+	status = tdh_mem_gpa_call(TDH_MEM_SEPT_ADD, td, gpa, level, page_to_phys(page),
+				  ext_entry, ext_level_state);
+	/* The new table serves the entry at @level: its whole range. */
+	if (status == TDX_SUCCESS)
+		prov(KVM_PROV_TO_MODULE, page, 1, KVM_POOL_OTHER, gpa >> PAGE_SHIFT,
+		     kvm_level(level));
+	return status;
 }
 
 /* §7.1: R8 is the guest page, 2MB-aligned for a 2M mapping. */
 u64 tdh_mem_page_aug(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
 		     u64 *ext_entry, u64 *ext_level_state)
 {
-	return tdh_mem_gpa_call(TDH_MEM_PAGE_AUG, td, gpa, level, PFN_PHYS(pfn),
-				ext_entry, ext_level_state);
+	u64 status;
+
+	status = tdh_mem_gpa_call(TDH_MEM_PAGE_AUG, td, gpa, level, PFN_PHYS(pfn),
+				  ext_entry, ext_level_state);
+	if (status == TDX_SUCCESS)
+		prov(KVM_PROV_TO_MODULE, pfn_to_page(pfn), 1UL << (PTE_SHIFT * level),
+		     KVM_POOL_GUEST_FOLIO, gpa >> PAGE_SHIFT, kvm_level(level));
+	return status;
 }
 
 u64 tdh_mem_range_block(struct tdx_td *td, u64 gpa, int level, u64 *ext_entry,
@@ -99,14 +133,28 @@ u64 tdh_mem_range_block(struct tdx_td *td, u64 gpa, int level, u64 *ext_entry,
 u64 tdh_mem_page_remove(struct tdx_td *td, u64 gpa, int level, u64 *ext_entry,
 			u64 *ext_level_state)
 {
-	return tdh_mem_gpa_call(TDH_MEM_PAGE_REMOVE, td, gpa, level, 0, ext_entry, ext_level_state);
+	u64 status;
+
+	status = tdh_mem_gpa_call(TDH_MEM_PAGE_REMOVE, td, gpa, level, 0, ext_entry,
+				  ext_level_state);
+	if (status == TDX_SUCCESS) {
+		u64 hpa = *ext_entry & PAGE_MASK & GENMASK_ULL(51, 0);
+
+		prov(KVM_PROV_FROM_MODULE, pfn_to_page(PHYS_PFN(hpa)), 1UL << (PTE_SHIFT * level),
+		     KVM_POOL_GUEST_FOLIO, gpa >> PAGE_SHIFT, 0);
+		kvm_check_note_seamcall(gpa, level, hpa, level);
+	}
+	return status;
 }
 
 u64 tdh_mem_track(struct tdx_td *td)
 {
 	struct tdx_module_args regs = { .rcx = tdx_tdr_pa(td) };
+	u64 status;
 
-	return seamcall(TDH_MEM_TRACK, &regs);
+	status = seamcall(TDH_MEM_TRACK, &regs);
+	kvm_check_note_seamcall(~0ULL, 0, tdx_tdr_pa(td), 0);
+	return status;
 }
 
 /* §2.13: RCX = TDR; BUSY while a vCPU is still associated. */
@@ -136,8 +184,11 @@ u64 tdh_phymem_cache_wb(bool resume)
 u64 tdh_phymem_page_wbinvd_hkid(u16 hkid, kvm_pfn_t pfn)
 {
 	struct tdx_module_args regs = { .rcx = mk_keyed_paddr(hkid, pfn_to_page(pfn)) };
+	u64 status;
 
-	return seamcall(TDH_PHYMEM_PAGE_WBINVD, &regs);
+	status = seamcall(TDH_PHYMEM_PAGE_WBINVD, &regs);
+	kvm_check_note_seamcall(~0ULL, 0, PFN_PHYS(pfn), 0);
+	return status;
 }
 
 /*
@@ -156,6 +207,10 @@ u64 tdh_phymem_page_reclaim(struct page *page, unsigned long npages, u64 *tdx_pt
 	*tdx_pt = regs.rcx;
 	*tdx_owner = regs.rdx;
 	*tdx_size = regs.r8;
+	kvm_check_note_seamcall(~0ULL, 0, page_to_phys(page), status ? 0 : (int)regs.r8);
+	if (status == TDX_SUCCESS)
+		prov(KVM_PROV_FROM_MODULE, page, 1UL << (PTE_SHIFT * regs.r8), KVM_POOL_OTHER,
+		     ~0ULL, 0);
 
 	if (status == TDX_SUCCESS && npages != 1UL << (PTE_SHIFT * regs.r8))
 		status = TDX_SW_ERROR;
@@ -166,9 +221,18 @@ static u64 tdh_phymem_pamt_add(struct page *page, struct page **pamt_pages)
 {
 	struct tdx_module_args regs = { .rcx = pamt_2mb_arg(page) };
 
+	u64 status;
+	int i;
+
 	regs.rdx = page_to_phys(pamt_pages[0]);
 	regs.r8 = page_to_phys(pamt_pages[1]);
-	return seamcall(TDH_PHYMEM_PAMT_ADD, &regs);
+	status = seamcall(TDH_PHYMEM_PAMT_ADD, &regs);
+	kvm_check_note_seamcall(~0ULL, 0, ALIGN_DOWN(page_to_phys(page), PMD_SIZE), TDX_PS_2M);
+	for (i = 0; i < TDX_DPAMT_ENTRY_PAGES && status == TDX_SUCCESS; i++) {
+		prov(KVM_PROV_TO_MODULE, pamt_pages[i], 1, KVM_POOL_PAMT_PAIR, ~0ULL, 0);
+		kvm_check_note_seamcall(~0ULL, 0, page_to_phys(pamt_pages[i]), 0);
+	}
+	return status;
 }
 
 /* §2.15: the module hands the pair back in RDX and R8. */
@@ -178,9 +242,12 @@ static u64 tdh_phymem_pamt_remove(struct page *page, struct page **pamt_pages)
 	u64 status;
 
 	status = seamcall_ret(TDH_PHYMEM_PAMT_REMOVE, &regs);
+	kvm_check_note_seamcall(~0ULL, 0, ALIGN_DOWN(page_to_phys(page), PMD_SIZE), TDX_PS_2M);
 	if (status == TDX_SUCCESS) {
 		pamt_pages[0] = pfn_to_page(PHYS_PFN(regs.rdx));
 		pamt_pages[1] = pfn_to_page(PHYS_PFN(regs.r8));
+		prov(KVM_PROV_FROM_MODULE, pamt_pages[0], 1, KVM_POOL_PAMT_PAIR, ~0ULL, 0);
+		prov(KVM_PROV_FROM_MODULE, pamt_pages[1], 1, KVM_POOL_PAMT_PAIR, ~0ULL, 0);
 	}
 	return status;
 }
@@ -197,6 +264,8 @@ int tdx_pamt_cache_topup(struct tdx_pamt_cache *cache, int min)
 
 		if (!page)
 			return -ENOMEM;
+		prov(KVM_PROV_ALLOC, page, 1, cache_pool(cache), ~0ULL, 0);
+		prov(KVM_PROV_CACHE_PUT, page, 1, cache_pool(cache), ~0ULL, 0);
 		cache->pages[cache->cnt++] = page;
 	}
 	return 0;
@@ -204,15 +273,23 @@ int tdx_pamt_cache_topup(struct tdx_pamt_cache *cache, int min)
 
 void tdx_pamt_cache_free(struct tdx_pamt_cache *cache)
 {
-	while (cache->cnt)
-		__free_page(cache->pages[--cache->cnt]);
+	while (cache->cnt) {
+		struct page *page = cache->pages[--cache->cnt];
+
+		prov(KVM_PROV_FREE, page, 1, cache_pool(cache), ~0ULL, 0);
+		__free_page(page);
+	}
 }
 
 static struct page *pamt_cache_pop(struct tdx_pamt_cache *cache)
 {
+	struct page *page;
+
 	if (!cache || !cache->cnt)
 		return NULL;
-	return cache->pages[--cache->cnt];
+	page = cache->pages[--cache->cnt];
+	prov(KVM_PROV_CACHE_TAKE, page, 1, cache_pool(cache), ~0ULL, 0);
+	return page;
 }
 
 /* Pages go back where they can be used again: the cache if it has room. */
@@ -221,10 +298,13 @@ static void pamt_pages_release(struct page **pages, int nr, struct tdx_pamt_cach
 	int i;
 
 	for (i = nr - 1; i >= 0; i--) {
-		if (cache && cache->cnt < TDX_PAMT_CACHE_MAX)
+		if (cache && cache->cnt < TDX_PAMT_CACHE_MAX) {
+			prov(KVM_PROV_CACHE_PUT, pages[i], 1, cache_pool(cache), ~0ULL, 0);
 			cache->pages[cache->cnt++] = pages[i];
-		else
+		} else {
+			prov(KVM_PROV_FREE, pages[i], 1, cache_pool(cache), ~0ULL, 0);
 			__free_page(pages[i]);
+		}
 	}
 }
 
@@ -239,16 +319,27 @@ static int pamt_pages_alloc(struct page **pages, struct tdx_pamt_cache *cache)
 			nr_cache++;
 			continue;
 		}
+		/*
+		 * I3 (spec §5): a fault's pairs come from the vCPU's prealloc,
+		 * topped up before mmu_lock; reaching the allocator with a
+		 * cache in hand means the top-up was short.
+		 */
+		if (cache && cache->pool == KVM_POOL_VCPU_PREALLOC)
+			kvm_check_record(NULL, KVM_INV_SPLIT_DEQUEUE, ~0ULL, 0, 0, 0,
+					 "the vCPU's PAMT prealloc ran empty during a fault");
 		pages[i] = alloc_page(GFP_KERNEL_ACCOUNT);
 		if (!pages[i])
 			goto err_free;
+		prov(KVM_PROV_ALLOC, pages[i], 1, KVM_POOL_PAMT_PAIR, ~0ULL, 0);
 	}
 	return 0;
 
 err_free:
 	/* The cache is drained first: slots [nr_cache, i) came from alloc_page(). */
-	while (i-- > nr_cache)
+	while (i-- > nr_cache) {
+		prov(KVM_PROV_FREE, pages[i], 1, KVM_POOL_PAMT_PAIR, ~0ULL, 0);
 		__free_page(pages[i]);
+	}
 	pamt_pages_release(pages, nr_cache, cache);
 	return -ENOMEM;
 }
@@ -342,7 +433,9 @@ void tdx_pamt_put(struct page *page)
 	}
 	spin_unlock(&pamt_lock);
 
+	prov(KVM_PROV_FREE, pamt_pages[0], 1, KVM_POOL_PAMT_PAIR, ~0ULL, 0);
 	__free_page(pamt_pages[0]);
+	prov(KVM_PROV_FREE, pamt_pages[1], 1, KVM_POOL_PAMT_PAIR, ~0ULL, 0);
 	__free_page(pamt_pages[1]);
 	return;
 
@@ -389,6 +482,16 @@ u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
 	status = seamcall_saved_ret(TDH_MEM_PAGE_DEMOTE, &regs);
 	*ext_entry = regs.rcx;
 	*ext_level_state = regs.rdx;
+	kvm_check_note_seamcall(gpa, level, page_to_phys(new_sept_page), 0);
+	kvm_check_note_seamcall(~0ULL, 0, PFN_PHYS(pfn), level);
+	if (status == TDX_SUCCESS) {
+		/* The new table covers the 2M range: KVM level 2M. */
+		prov(KVM_PROV_TO_MODULE, new_sept_page, 1, KVM_POOL_OTHER, gpa >> PAGE_SHIFT,
+		     kvm_level(level));
+		for (i = 0; i < TDX_DPAMT_ENTRY_PAGES && with_pair; i++)
+			prov(KVM_PROV_TO_MODULE, pair[i], 1, KVM_POOL_PAMT_PAIR, gpa >> PAGE_SHIFT,
+			     kvm_level(level));
+	}
 
 	if (!with_pair)
 		return status;

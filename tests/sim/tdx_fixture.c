@@ -105,6 +105,11 @@ int tdx_fixture_setup(void **state)
 	fx->page_4k = alloc_page(GFP_KERNEL);
 	if (!fx->folio_2m || !fx->page_4k)
 		return fx_fail(__LINE__);
+	/* guest_memfd's memory, for the provenance ledger's balance. */
+	kvm_prov_note(KVM_PROV_ALLOC, folio_pfn(fx->folio_2m) << PAGE_SHIFT, 512,
+		      KVM_POOL_GUEST_FOLIO, ~0ULL, 0, "kvm_gmem_populate");
+	kvm_prov_note(KVM_PROV_ALLOC, page_to_phys(fx->page_4k), 1, KVM_POOL_GUEST_FOLIO, ~0ULL,
+		      0, "kvm_gmem_populate");
 	if (tdxsim_kvm_gmem_set_folio(fx->kvm, FX_BASE_GFN, folio_pfn(fx->folio_2m), 9) ||
 	    tdxsim_kvm_gmem_set_folio(fx->kvm, FX_GFN_4K, page_to_pfn(fx->page_4k), 0))
 		return fx_fail(__LINE__);
@@ -181,11 +186,35 @@ int tdx_fixture_teardown(void **state)
 		ret = -1;
 	}
 	free(fx->kvm_tdx);
-	if (fx->folio_2m)
+	if (fx->folio_2m) {
+		kvm_prov_note(KVM_PROV_FREE, folio_pfn(fx->folio_2m) << PAGE_SHIFT, 512,
+			      KVM_POOL_GUEST_FOLIO, ~0ULL, 0, "kvm_gmem_free");
 		folio_put(fx->folio_2m);
-	if (fx->page_4k)
+	}
+	if (fx->page_4k) {
+		kvm_prov_note(KVM_PROV_FREE, page_to_phys(fx->page_4k), 1, KVM_POOL_GUEST_FOLIO,
+			      ~0ULL, 0, "kvm_gmem_free");
 		__free_page(fx->page_4k);
+	}
 	if (fx->sim) {
+		long held = kvm_prov_balance(fx->sim, NULL);
+		int n = kvm_check_ledger_violations(fx->sim, NULL, NULL);
+
+		/* kvm_prov_balance() recorded each held page as a violation too. */
+		if (held != fx->expect.held || n != fx->expect.ledger + held) {
+			struct kvm_check_report *lrep = calloc(1, sizeof(*lrep));
+
+			fprintf(stderr, "ledger: %ld page(s) held (expected %ld), %d violation(s)"
+				" (expected %d)\n", held, fx->expect.held, n - (int)held,
+				fx->expect.ledger);
+			if (lrep) {
+				kvm_check_ledger_violations(fx->sim, NULL, lrep);
+				kvm_check_report_print(lrep, stderr);
+				free(lrep);
+			}
+			ret = -1;
+		}
+
 		if (tdxsim_check(fx->sim, &rep) && !fx->module_dirty) {
 			tdxsim_report_print(&rep, stderr);
 			ret = -1;

@@ -13,6 +13,7 @@
 #define TDXSIM_TESTS_SIM_TDX_FIXTURE_H
 
 #include <tdxsim/tdxsim.h>
+#include <tdxsim-kvm/check.h>
 #include <tdxsim-kvm/kvm_host.h>
 #include <tdxsim-kvm/tdp_mmu.h>
 #include <tdxsim-kvm/tdx.h>
@@ -45,6 +46,13 @@ struct tdx_fixture {
 		bool vm_bugged;
 		/* Pages KVM had to leak (a failed RECLAIM), over the baseline. */
 		u64 pages_leaked;
+		/*
+		 * Violations the checker's ledger recorded (provenance, inline
+		 * checks; kvm_check_ledger_violations()), and pages its balance
+		 * finds still held at the end.
+		 */
+		int ledger;
+		long held;
 	} expect;
 };
 

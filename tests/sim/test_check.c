@@ -17,7 +17,10 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include <string.h>
+
 #include <tdxsim/fault.h>
+#include <tdxsim/trace.h>
 #include <tdxsim/wrappers.h>
 #include <tdxsim-kvm/check.h>
 
@@ -512,10 +515,249 @@ static void test_flow_cross_boundary_bool_defect(void **state)
 	assert_int_equal(rep.v[0].level, PG_LEVEL_2M);
 }
 
+
+/* ---- the trace seq a violation names ---- */
+
+/* A corruption made through sim/tdx's wrappers: the violation names that very call. */
+static void test_seq_names_the_call(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	u64 e1, e2, gpa = FX_GFN_4K << PAGE_SHIFT, seq;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	assert_int_equal(tdh_mem_range_block(&fx->kvm_tdx->td, gpa, TDX_PS_4K, &e1, &e2),
+			 TDX_SUCCESS);
+	seq = tdxsim_seq(fx->sim);
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);	/* later calls, elsewhere */
+	assert_true(tdxsim_seq(fx->sim) > seq);
+	assert_only(fx, KVM_INV_SEPT);
+	assert_int_equal(rep.v[0].seq, seq);
+
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	kvm_check_report_print(&rep, f);
+	fclose(f);
+	{
+		char want[32];
+
+		snprintf(want, sizeof(want), "seq %llu ", (unsigned long long)seq);
+		assert_non_null(strstr(buf, want));
+	}
+	free(buf);
+
+	KVM_MMU_LOCK(fx->kvm);
+	assert_int_equal(tdx_track(fx->kvm_tdx), 0);
+	KVM_MMU_UNLOCK(fx->kvm);
+	assert_int_equal(tdxsim_tdh_mem_range_unblock(fx->std, gpa, TDX_PS_4K, &e1, &e2),
+			 TDX_SUCCESS);
+	assert_clean(fx);
+}
+
+/*
+ * A call sim/tdx did not make (the host layer's PAMT.ADD): found in the
+ * trace ring; a corruption of KVM's own state names no call (seq 0).
+ */
+static void test_seq_from_trace_ring(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	const struct tdxsim_config *cfg = tdxsim_get_config(fx->sim);
+	struct page *p0 = alloc_page(GFP_KERNEL), *p1 = alloc_page(GFP_KERNEL);
+	struct tdxsim_pamt_info pi;
+	u64 pair[2], out[2], range = 0, hpa, seq;
+
+	assert_int_equal(tdxsim_trace_ring(fx->sim, 64), 0);
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	fx->kvm->stat.pages[PG_LEVEL_4K - 1]++;
+	assert_only(fx, KVM_INV_STATS);
+	assert_int_equal(rep.v[0].seq, 0);
+	fx->kvm->stat.pages[PG_LEVEL_4K - 1]--;
+
+	pair[0] = page_to_phys(p0);
+	pair[1] = page_to_phys(p1);
+	for (hpa = cfg->mem_base + cfg->mem_size - PMD_SIZE; hpa > cfg->mem_base && !range;
+	     hpa -= PMD_SIZE) {
+		assert_int_equal(tdxsim_pamt_lookup(fx->sim, hpa, &pi), 0);
+		if (!pi.dpamt_pair && !atomic_read(tdx_find_pamt_refcount(PHYS_PFN(hpa))) &&
+		    (pair[0] & PMD_MASK) != hpa && (pair[1] & PMD_MASK) != hpa)
+			range = hpa;
+	}
+	assert_true(range != 0);
+	assert_int_equal(tdxsim_tdh_phymem_pamt_add(fx->sim, range, pair), TDX_SUCCESS);
+	seq = tdxsim_seq(fx->sim);
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	assert_only(fx, KVM_INV_PAMT_PAIR);
+	assert_int_equal(rep.v[0].seq, seq);
+	assert_int_equal(tdxsim_tdh_phymem_pamt_remove(fx->sim, range, out), TDX_SUCCESS);
+	__free_page(p0);
+	__free_page(p1);
+	assert_int_equal(tdxsim_trace_ring(fx->sim, 0), 0);
+	assert_clean(fx);
+}
+
+/* ---- provenance ---- */
+
+/*
+ * A split's pages through their whole life: the DEMOTE pair came from the
+ * per-VM split cache and is the module's; the new S-EPT page from the
+ * split path.  After the zaps, the HKID release and the root's zap the pair
+ * was freed by tdx_pamt_put and the S-EPT page by tdp_mmu_free_sp.
+ */
+static void test_provenance_split(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	u64 gpa = (FX_GFN_2M + 2) << PAGE_SHIFT;
+	struct kvm_page_provenance p, q;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	assert_int_equal(kvm_vm_set_mem_attributes(fx->kvm, FX_GFN_2M, FX_GFN_2M + 1, 0), 0);
+
+	assert_int_equal(kvm_gpa_provenance(fx->sim, gpa, KVM_POOL_SPLIT_CACHE, &p), 0);
+	assert_int_equal(p.state, KVM_PAGE_MODULE);
+	assert_string_equal(p.allocator, "tdx_topup_external_per_vm_split_cache");
+	assert_int_equal(p.gfn, FX_BASE_GFN);
+	assert_int_equal(p.level, PG_LEVEL_2M);
+	assert_null(p.freer);
+	assert_true(p.last_seq > 0);
+
+	assert_int_equal(kvm_gpa_provenance(fx->sim, gpa, kvm_page_pool_lookup("sept-page"), &q),
+			 0);
+	assert_int_equal(q.pool, KVM_POOL_SPLIT_SP);
+	assert_int_equal(q.state, KVM_PAGE_MODULE);
+	assert_string_equal(q.allocator, "tdp_mmu_alloc_sp_for_split");
+	/* The guest page: the folio the fixture populated. */
+	assert_int_equal(kvm_gpa_provenance(fx->sim, FX_GFN_2M << PAGE_SHIFT, KVM_POOL_GUEST_FOLIO,
+					    &p), 0);
+	assert_string_equal(p.allocator, "kvm_gmem_populate");
+	assert_int_equal(kvm_gpa_provenance(fx->sim, 1ULL << 41, KVM_POOL_NR, &p), -ENOENT);
+	assert_clean(fx);
+
+	tdx_fixture_zap_slot(fx);
+	tdx_fixture_release_hkid(fx);
+	KVM_MMU_LOCK(fx->kvm);
+	tdp_mmu_zap_root(fx->kvm, fx->kvm->mirror_root, false);
+	KVM_MMU_UNLOCK(fx->kvm);
+	assert_clean(fx);
+
+	assert_int_equal(kvm_gpa_provenance(fx->sim, gpa, KVM_POOL_SPLIT_CACHE, &p), 0);
+	assert_int_equal(p.state, KVM_PAGE_FREED);
+	assert_string_equal(p.freer, "tdx_pamt_put");
+	assert_int_equal(kvm_page_provenance(fx->sim, q.hpa, &q), 0);
+	assert_int_equal(q.state, KVM_PAGE_FREED);
+	assert_string_equal(q.freer, "tdp_mmu_free_sp");
+	assert_true(q.free_seq >= q.alloc_seq);
+	assert_string_equal(kvm_page_pool_name(KVM_POOL_SPLIT_CACHE), "split-cache");
+	assert_int_equal(kvm_page_pool_lookup("no-such-pool"), -EINVAL);
+}
+
+/*
+ * 000's ownership question: a page of the split cache ends up as an sp's
+ * external_spt and KVM frees it with the sp.  Reported as it happens.
+ */
+static void test_provenance_wrong_freer(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct tdx_pamt_cache *cache = &fx->kvm_tdx->prealloc_split_cache;
+	struct kvm_mmu_page *sp;
+	struct page *page;
+	void *own;
+
+	assert_int_equal(fx->kvm->x86_ops->topup_external_per_vm_split_cache(fx->kvm,
+									     PG_LEVEL_2M), 0);
+	assert_int_equal(cache->cnt, TDX_MIN_SPLIT_CACHE_SZ);
+	sp = tdp_mmu_alloc_sp_for_split(fx->kvm, true);
+	assert_non_null(sp);
+	own = sp->external_spt;
+	page = cache->pages[--cache->cnt];
+	sp->external_spt = page_address(page);
+	tdp_mmu_free_sp(fx->kvm, sp);
+	assert_only(fx, KVM_INV_WRONG_POOL);
+	assert_int_equal(rep.v[0].hpa, page_to_phys(page));
+	assert_non_null(strstr(rep.v[0].msg, "from the split-cache"));
+	assert_non_null(strstr(rep.v[0].msg, "freed by tdp_mmu_free_sp"));
+	fx->kvm->page_ops.release_page(fx->kvm, own, KVM_POOL_SP_FREE);
+	kvm_check_ledger_reset(fx->sim);
+	assert_clean(fx);
+}
+
+/* A page of the vCPU's prealloc freed twice (the second time from a stale cache slot). */
+static void test_provenance_double_free(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct tdx_pamt_cache c = { .cnt = 0, .pool = KVM_POOL_VCPU_PREALLOC };
+	struct page *page;
+
+	assert_int_equal(tdx_pamt_cache_topup(&c, 1), 0);
+	page = c.pages[0];
+	tdx_pamt_cache_free(&c);
+	c.cnt = 1;		/* the slot still names it */
+	tdx_pamt_cache_free(&c);
+	fx->module_dirty = true;	/* the simulator's page allocator refuses it too */
+	assert_int_equal(kvm_tdx_check(fx->kvm, &rep) >= 1, 1);
+	assert_int_equal(rep.count[KVM_INV_DOUBLE_FREE], 1);
+	assert_int_equal(rep.v[0].what, KVM_INV_DOUBLE_FREE);
+	assert_int_equal(rep.v[0].hpa, page_to_phys(page));
+	assert_non_null(strstr(rep.v[0].msg, "by tdx_pamt_cache_free"));
+	kvm_check_ledger_reset(fx->sim);
+}
+
+/*
+ * v3 with TDXSIM_KVM_DEFECT_FREE_OWNED_EXT_SPT: the root zapped with the
+ * HKID assigned, free_external_spt refuses, KVM frees the S-EPT page anyway.
+ */
+static void test_provenance_freed_owned(void **state)
+{
+	struct tdx_fixture *fx = *state;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	KVM_MMU_LOCK(fx->kvm);
+	tdp_mmu_zap_root(fx->kvm, fx->kvm->mirror_root, false);
+	KVM_MMU_UNLOCK(fx->kvm);
+	assert_true(fx->kvm->vm_bugged);
+	kvm_tdx_check(fx->kvm, &rep);
+	if (fx->kvm->mmu_design == KVM_MMU_DESIGN_UPSTREAM) {
+		/* upstream's free_external_spt leaks it itself: no such free. */
+		assert_int_equal(rep.count[KVM_INV_FREED_OWNED], 0);
+	} else {
+		assert_true(rep.count[KVM_INV_FREED_OWNED] >= 1);
+		assert_non_null(strstr(rep.v[0].msg, "freed by tdp_mmu_free_sp while it is an "
+						     "S-EPT page"));
+	}
+	kvm_check_ledger_reset(fx->sim);
+	fx->module_dirty = true;
+	fx->kvm->vm_bugged = false;
+	tdxsim_kernel_events_reset(fx->sim);
+}
+
+/* The balance: pages the split cache holds are counted; forgotten ones are found at teardown. */
+static void test_provenance_balance(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct tdx_pamt_cache *cache = &fx->kvm_tdx->prealloc_split_cache;
+	struct kvm_prov_balance b;
+
+	assert_int_equal(fx->kvm->x86_ops->topup_external_per_vm_split_cache(fx->kvm,
+									     PG_LEVEL_2M), 0);
+	assert_true(kvm_prov_balance(fx->sim, &b) >= TDX_MIN_SPLIT_CACHE_SZ);
+	assert_int_equal(b.allocated[KVM_POOL_SPLIT_CACHE], TDX_MIN_SPLIT_CACHE_SZ);
+	assert_int_equal(b.held[KVM_POOL_SPLIT_CACHE], TDX_MIN_SPLIT_CACHE_SZ);
+	assert_int_equal(b.freed[KVM_POOL_SPLIT_CACHE], 0);
+	kvm_check_ledger_reset(fx->sim);
+	/* Forgotten: neither freed nor leaked on purpose. */
+	cache->cnt = 0;
+	fx->expect.held = TDX_MIN_SPLIT_CACHE_SZ;
+	fx->expect.pages_leaked = TDX_MIN_SPLIT_CACHE_SZ;
+}
+
 int main(void)
 {
 	static struct tdx_fixture_opts bool_defect = {
 		.defects = TDXSIM_KVM_DEFECT_CROSS_BOUNDARY_BOOL,
+	};
+	static struct tdx_fixture_opts free_owned_defect = {
+		.defects = TDXSIM_KVM_DEFECT_FREE_OWNED_EXT_SPT,
 	};
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tdx_fixture_setup, tdx_fixture_teardown)
 	const struct CMUnitTest tests[] = {
@@ -543,6 +785,15 @@ int main(void)
 		T(test_module_report_merged),
 		T(test_bugged_skips_agreement),
 		T(test_flow_cross_boundary_enomem),
+		T(test_seq_names_the_call),
+		T(test_seq_from_trace_ring),
+		T(test_provenance_split),
+		T(test_provenance_wrong_freer),
+		T(test_provenance_double_free),
+		T(test_provenance_balance),
+		cmocka_unit_test_prestate_setup_teardown(test_provenance_freed_owned,
+							 tdx_fixture_setup, tdx_fixture_teardown,
+							 &free_owned_defect),
 		cmocka_unit_test_prestate_setup_teardown(test_flow_cross_boundary_bool_defect,
 							 tdx_fixture_setup, tdx_fixture_teardown,
 							 &bool_defect),

@@ -39,6 +39,21 @@ enum kvm_check_inv {
 	KVM_INV_FROZEN,		/* I14: FROZEN_SPTE at a quiescent point */
 	KVM_INV_STATS,		/* I16: kvm->stat.pages[] != present leaves */
 	KVM_INV_SHARED_MAPPED,	/* I17: a shared GFN mapped in the mirror root */
+	/* The provenance ledger (I4), recorded when the page moves: */
+	KVM_INV_DOUBLE_FREE,	/* I4: a page freed twice */
+	KVM_INV_WRONG_POOL,	/* I4: freed to another pool, or by a freer not of its pool */
+	KVM_INV_FREED_OWNED,	/* I4: freed (or cached) while the module owns it */
+	KVM_INV_BALANCE,	/* I4: at teardown, a page neither freed nor leaked on purpose */
+	/* Recorded inline, at the call that breaks them: */
+	KVM_INV_SPLIT_DEQUEUE,	/* I3: a split dequeued from a short cache, or used too many */
+	KVM_INV_PRECISE_ZAP,	/* I7b: a conversion/punch removed or changed a page outside it */
+	KVM_INV_LEAVES_FIRST,	/* I8: a table freed before its leaves / with the HKID assigned */
+	KVM_INV_SHARED_SPLIT,	/* I9: a mirror split/zap SEAMCALL under the shared mmu_lock */
+	KVM_INV_MERGE,		/* I10: a mirror table replaced by a leaf */
+	KVM_INV_TRANSITION,	/* I11: a mirror transition outside spec table 4.2 */
+	KVM_INV_SPLIT_SHAPE,	/* I12: after a split, mirror or S-EPT not 512 inherited 4K leaves */
+	KVM_INV_LOCK,		/* I15: a hook or cache op without the lock it needs */
+	KVM_INV_RETURN,		/* I19: a split/convert path returned a positive value */
 	KVM_INV_MODULE,		/* the module's own checker (tdxsim_check) */
 	KVM_INV_NR,
 };
@@ -49,6 +64,15 @@ struct kvm_check_violation {
 	int level;		/* PG_LEVEL_* of the entry, or 0 */
 	u64 hpa;		/* physical page concerned, or 0 */
 	u64 spte;		/* the mirror's raw SPTE, or 0 */
+	/*
+	 * The trace sequence number (tdxsim_seq(), the trace events' .seq) of
+	 * the SEAMCALL that broke it.  Recorded inline: the last call made
+	 * when it was recorded.  Found by a scan: the last SEAMCALL that
+	 * named the GFN or the page (sim/tdx's wrappers, or failing that the
+	 * trace ring, tdxsim_trace_ring()); 0 when no call touched them (a
+	 * corruption of KVM's own state).
+	 */
+	u64 seq;
 	char msg[192];		/* both sides' view */
 };
 
@@ -80,6 +104,115 @@ const char *kvm_check_inv_id(enum kvm_check_inv inv);
 const char *kvm_check_inv_name(enum kvm_check_inv inv);
 /* One line per violation, then the module's report. */
 void kvm_check_report_print(const struct kvm_check_report *rep, FILE *f);
+
+/*
+ * ---- the provenance ledger (spec §5 I4) ----
+ *
+ * Every simulated page sim/kvm and sim/tdx allocate is recorded, per
+ * simulator (tdxsim_client_data), with its pool (enum kvm_page_pool) and
+ * the function that allocated it; then each move: into a cache, out of
+ * it, to the module (SEPT.ADD, AUG, DEMOTE, PAMT.ADD) and back (REMOVE,
+ * RECLAIM, PAMT.REMOVE), leaked on purpose, freed and by whom.  A double
+ * free, a page put into or freed from a pool it did not come from, a free
+ * of a page the module owns are recorded as they happen and reported by
+ * kvm_tdx_check() (KVM_INV_DOUBLE_FREE, _WRONG_POOL, _FREED_OWNED).
+ * Without a current simulator (tdxsim_kernel_current()) nothing is
+ * recorded.  Thread-safe (one mutex per simulator).
+ */
+enum kvm_page_state {
+	KVM_PAGE_LIVE,		/* the host's: KVM uses it (an sp's external_spt, a folio) */
+	KVM_PAGE_CACHED,	/* in one of the model's caches */
+	KVM_PAGE_MODULE,	/* given to the module by a SEAMCALL */
+	KVM_PAGE_LEAKED,	/* KVM gave it up: the module may still own it */
+	KVM_PAGE_FREED,
+};
+
+struct kvm_page_provenance {
+	u64 hpa;
+	enum kvm_page_pool pool;	/* where it came from */
+	enum kvm_page_state state;
+	const char *allocator;		/* function that allocated it ("?" if the model did not) */
+	const char *freer;		/* function that freed it, NULL while not freed */
+	const char *last;		/* function of its last move */
+	u64 alloc_seq, free_seq;	/* tdxsim_seq() then */
+	u64 last_seq;			/* the last SEAMCALL that named the page */
+	gfn_t gfn;			/* the GFN it served (table, leaf, pair's 2M range), or ~0 */
+	int level;			/* PG_LEVEL_* of that use, 0 if none */
+};
+
+/* "split-cache", "mmu-cache", ...; NULL if out of range. */
+const char *kvm_page_pool_name(enum kvm_page_pool pool);
+/* The pool named @name (kvm_page_pool_name's, "sept-page" too), or -EINVAL. */
+int kvm_page_pool_lookup(const char *name);
+const char *kvm_page_state_name(enum kvm_page_state state);
+
+/* The page at @hpa (any address in it) on @sim: 0, or -ENOENT (never recorded). */
+int kvm_page_provenance(struct tdxsim *sim, u64 hpa, struct kvm_page_provenance *p);
+/*
+ * The page that last served @gpa in @pool (KVM_POOL_NR: any pool): a
+ * guest page mapping it, an S-EPT page of a table covering it, a PAMT
+ * pair DEMOTE installed for its 2M range.  With several, the one moved
+ * last.  For the scenario language's `expect provenance GPA pool=...
+ * freed-by=...`.  0, or -ENOENT.
+ */
+int kvm_gpa_provenance(struct tdxsim *sim, u64 gpa, enum kvm_page_pool pool,
+		       struct kvm_page_provenance *p);
+
+/* Per pool: pages allocated, freed, still held (live, cached, module), leaked. */
+struct kvm_prov_balance {
+	unsigned long allocated[KVM_POOL_NR];
+	unsigned long freed[KVM_POOL_NR];
+	unsigned long held[KVM_POOL_NR];
+	unsigned long leaked[KVM_POOL_NR];
+};
+/*
+ * The balance of @sim's ledger.  At teardown (every VM destroyed, guest
+ * memory freed) a page still held is a leak nobody chose: returns the
+ * number of such pages, each also recorded as KVM_INV_BALANCE (see
+ * kvm_check_ledger_violations()).  @b may be NULL.
+ */
+long kvm_prov_balance(struct tdxsim *sim, struct kvm_prov_balance *b);
+
+/*
+ * Violations the ledger and the inline checks recorded on @sim for @kvm
+ * (NULL: all), appended to @rep (which may be NULL); returns their count.
+ * kvm_tdx_check() includes them.  kvm_check_ledger_reset() forgets them
+ * (a test that broke an invariant on purpose).
+ */
+int kvm_check_ledger_violations(struct tdxsim *sim, struct kvm *kvm,
+				struct kvm_check_report *rep);
+void kvm_check_ledger_reset(struct tdxsim *sim);
+
+/*
+ * What the model reports to the ledger (sim/kvm, sim/tdx, and a VMM for
+ * its guest memory).  @hpa: first byte, @npages 4K pages; @fn: the
+ * caller (__func__).  No-ops without a current simulator.
+ */
+enum kvm_prov_event {
+	KVM_PROV_ALLOC,		/* allocated for @pool */
+	KVM_PROV_CACHE_PUT,	/* into a cache of @pool */
+	KVM_PROV_CACHE_TAKE,	/* out of its cache, to be used */
+	KVM_PROV_TO_MODULE,	/* a SEAMCALL gave it to the module (for @gfn/@level) */
+	KVM_PROV_FROM_MODULE,	/* a SEAMCALL gave it back */
+	KVM_PROV_LEAK,		/* KVM gave it up on purpose */
+	KVM_PROV_FREE,
+};
+void kvm_prov_note(enum kvm_prov_event ev, u64 hpa, unsigned long npages,
+		   enum kvm_page_pool pool, gfn_t gfn, int level, const char *fn);
+/* The same for a direct-map pointer (an external_spt); nothing for heap memory without a simulator. */
+void kvm_prov_note_virt(enum kvm_prov_event ev, const void *addr, enum kvm_page_pool pool,
+			const char *fn);
+/* tdxsim_kvm_destroy(): @kvm's inline violations are dropped (its pages' stay). */
+void kvm_check_vm_gone(struct kvm *kvm);
+/* A SEAMCALL sim/tdx just made, for the seq of violations: its GPA (or ~0) and page (or 0). */
+void kvm_check_note_seamcall(u64 gpa, int tdx_level, u64 hpa, int hpa_tdx_level);
+/*
+ * An inline check failed: record @what for @kvm with the seq of the last
+ * call.  printf-style @fmt.
+ */
+void kvm_check_record(struct kvm *kvm, enum kvm_check_inv what, gfn_t gfn, int level,
+		      u64 hpa, u64 spte, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
 
 #pragma GCC visibility pop
 

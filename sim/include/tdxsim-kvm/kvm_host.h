@@ -174,8 +174,22 @@ enum kvm_mmu_design {
  * struct kvm_page_ops so a test or the simulator decides what a page is.
  */
 enum kvm_page_pool {
-	KVM_POOL_SPLIT_SP,	/* tdp_mmu_alloc_sp_for_split: get_zeroed_page */
-	KVM_POOL_SP_FREE,	/* tdp_mmu_free_sp: free_page, whatever its origin */
+	KVM_POOL_SPLIT_SP,	/* an S-EPT page of the split path: tdp_mmu_alloc_sp_for_split */
+	KVM_POOL_SP_FREE,	/* release only: tdp_mmu_free_sp's free_page, whatever the origin */
+	/*
+	 * The provenance ledger's other pools (<tdxsim-kvm/check.h>): where
+	 * sim/tdx took a simulated page from.  The mmu cache is the vCPU's
+	 * external-fault cache (S-EPT pages for faults; the kernel's
+	 * mmu_external_spt_cache); the vCPU prealloc is its tdx_prealloc of
+	 * PAMT pages; a PAMT pair is one tdx_pamt_get() allocated itself.
+	 */
+	KVM_POOL_MMU_CACHE,
+	KVM_POOL_VCPU_PREALLOC,
+	KVM_POOL_SPLIT_CACHE,	/* the per-VM prealloc_split_cache */
+	KVM_POOL_PAMT_PAIR,
+	KVM_POOL_GUEST_FOLIO,	/* guest_memfd memory */
+	KVM_POOL_OTHER,		/* not allocated by the model: first seen in a SEAMCALL */
+	KVM_POOL_NR,
 };
 
 struct kvm_page_ops {

@@ -32,6 +32,12 @@
 struct tdx_pamt_cache {
 	struct page *pages[TDX_PAMT_CACHE_MAX];
 	int cnt;
+	/*
+	 * The provenance ledger's pool of the cache's pages (<tdxsim-kvm/check.h>):
+	 * KVM_POOL_VCPU_PREALLOC, KVM_POOL_SPLIT_CACHE; 0 (unset) is a PAMT
+	 * page cache of its own, KVM_POOL_PAMT_PAIR.
+	 */
+	enum kvm_page_pool pool;
 };
 
 /* KVM's kvm_tdx->state (arch/x86/kvm/vmx/tdx.h). */
