@@ -460,6 +460,8 @@ void tdx_vm_init(struct kvm_tdx *t)
 	spin_lock_init(&t->prealloc_split_cache_lock);
 	t->prealloc_split_cache.cnt = 0;
 	t->prealloc_split_cache.pool = KVM_POOL_SPLIT_CACHE;
+	if (!t->kick_vcpus)
+		t->kick_vcpus = tdx_kick_all_vcpus;
 }
 
 /* A 2M split needs a pair for the new S-EPT page and one for the guest range. */

@@ -58,14 +58,15 @@ struct kvm_tdx {
 	u16 hkid;
 	/*
 	 * KVM's kvm_make_all_cpus_request(kvm, KVM_REQ_OUTSIDE_GUEST_MODE);
-	 * NULL: the VM has no vCPU in guest mode, nothing to kick.
+	 * tdx_vm_init() sets tdx_kick_all_vcpus() unless the caller set one.
+	 * NULL: nothing is kicked.
 	 */
 	void (*kick_vcpus)(struct kvm_tdx *kvm_tdx);
 	void *kick_arg;		/* for kick_vcpus */
 	/*
 	 * Set while tdh_do_no_vcpus() retries a SEAMCALL that lost to a vCPU:
-	 * KVM's vCPU entry refuses to enter the TD meanwhile.  This slice
-	 * runs no vCPUs, so only a kick_vcpus callback sees it.
+	 * KVM's vCPU entry refuses to enter the TD meanwhile
+	 * (tdx_vcpu_enter() answers -EAGAIN).
 	 */
 	bool wait_for_sept_zap;
 	struct kvm *kvm;
@@ -166,6 +167,7 @@ struct vcpu_tdx {
 	struct page *spt_pages[TDX_FAULT_SPT_PAGES];
 	int nr_spt_pages;
 	struct tdx_pamt_cache pamt_cache;
+	struct tdx_vp vp;	/* the module's vCPU (tdx_vcpu_bind()); tdvpr_pa 0: none */
 };
 
 static inline struct kvm_tdx *to_kvm_tdx(struct kvm *kvm)
@@ -205,6 +207,66 @@ int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 int tdx_sept_set_private_spte_upstream(struct kvm *kvm, gfn_t gfn, u64 old_spte, u64 new_spte,
 				       enum pg_level level);
 void tdx_sept_free_private_spt_upstream(struct kvm *kvm, struct kvm_mmu_page *sp);
+
+/*
+ * ---- the vCPU side (tdx_vcpu.c; spec kvm-model.md §2.1, §2.4) ----
+ *
+ * A vCPU runs as KVM's vcpu_run loop does: tdx_vcpu_enter(), the guest
+ * runs (tdxsim_tdcall(), tdxsim_guest_access() on the vCPU's TDVPR) until
+ * a TD exit, tdx_handle_exit() with tdxsim_vp_last_exit()'s exit, again.
+ * Each call is made on the vCPU's thread, one at a time, with the VM's
+ * simulator current; none holds mmu_lock on entry.
+ */
+
+/*
+ * Attach the module's vCPU whose TDVPR page is @tdvpr_pa (TDH.VP.CREATE,
+ * ADDCX, INIT done by the caller) to @vcpu (after tdx_vcpu_create()):
+ * 0, or -EINVAL when it is not a vCPU of this VM's TD.
+ */
+int tdx_vcpu_bind(struct kvm_vcpu *vcpu, u64 tdvpr_pa);
+
+/*
+ * TDH.VP.ENTER: 0 with the vCPU in guest mode, or
+ *   -EAGAIN  entry held off: kvm_tdx->wait_for_sept_zap is set
+ *            (tdh_do_no_vcpus() is retrying), or TDH.VP.ENTER lost the
+ *            epoch lock (BUSY); retry, as KVM's run loop re-enters;
+ *   -EINVAL  the TD is not RUNNABLE or no module vCPU is bound;
+ *   -EIO     the VM is bugged, or TDH.VP.ENTER failed otherwise (e.g. the
+ *            vCPU is already in guest mode).
+ */
+int tdx_vcpu_enter(struct kvm_vcpu *vcpu);
+
+/*
+ * The EPT-violation exit of a private GPA (kvm-model.md §2.1): an exit of
+ * type ACCEPT first honours the guest's accept level
+ * (tdx_honor_guest_accept_level: the mirror leaf split down to that level
+ * under the write mmu_lock with tdp_mmu_split_huge_pages_root() on the
+ * mirror root, then hugepage_set_guest_inhibit() above it), then the
+ * fault (a write, kvm_mmu_do_page_fault()) is retried locally while it
+ * says RET_PF_RETRY, at most TDX_EPT_LOCAL_RETRIES times.  Returns 1
+ * (re-enter the guest: fixed, spurious, or to be re-faulted), or a
+ * negative errno for userspace: the split's -ENOMEM (sp or per-VM split
+ * cache; nothing inhibited, the guest's ACCEPT exits again), the fault's
+ * (-EFAULT: no memslot or folio, or a GPA the attributes make shared;
+ * -ENOMEM), -EIO (VM bugged; or an exit of type PENDING_EPT_VIOLATION, a
+ * guest access before ACCEPT), -EOPNOTSUPP for a shared GPA (the shared
+ * EPT is not modelled).  Takes mmu_lock itself.
+ */
+#define TDX_EPT_LOCAL_RETRIES	1000
+int tdx_handle_ept_violation(struct kvm_vcpu *vcpu, const struct tdxsim_td_exit *exit);
+
+/*
+ * A TD exit by reason: EPT violation as above, an external interrupt 1
+ * (re-enter); -EOPNOTSUPP for any other reason.
+ */
+int tdx_handle_exit(struct kvm_vcpu *vcpu, const struct tdxsim_td_exit *exit);
+
+/*
+ * KVM_REQ_OUTSIDE_GUEST_MODE to every vCPU: each vCPU of the TD the module
+ * knows (tdxsim_td_vcpus()) leaves guest mode (tdxsim_vp_exit()).  The
+ * default kvm_tdx->kick_vcpus; on the thread's current simulator.
+ */
+void tdx_kick_all_vcpus(struct kvm_tdx *kvm_tdx);
 
 #pragma GCC visibility pop
 
