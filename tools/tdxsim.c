@@ -4,6 +4,7 @@
  *
  *   tdxsim trace FILE [filters] [--format pretty|text|json] [-o OUT]
  *   tdxsim leaves
+ *   tdxsim run FILE|DIR...     (tools/run.c: the scenario language)
  *
  * reads a trace written by the library (TDXSIM_TRACE=out.json or .txt, or
  * tdxsim_trace_open()), filters it and prints it readably or converts it.
@@ -21,6 +22,7 @@
 #include <tdxsim/trace.h>
 
 #include "failnth.h"
+#include "run.h"
 
 struct filter {
 	int leaf;		/* -1: any */
@@ -356,6 +358,8 @@ static void main_usage(FILE *f)
 		"  failnth -- PROGRAM [ARGS...]\n"
 		"                make each allocation and SEAMCALL of PROGRAM fail once and report\n"
 		"                crashes, hangs, leaked pages (tdxsim failnth --help)\n"
+		"  run FILE|DIR...\n"
+		"                run scenario files (doc/scenario.md; tdxsim run --help)\n"
 		"\n"
 		"The library reads TDXSIM_FAULTS, TDXSIM_SEED, TDXSIM_TRACE and TDXSIM_REPORT from the\n"
 		"environment of any program linked with it.\n");
@@ -375,6 +379,8 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "leaves"))
 		return cmd_leaves(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "run"))
+		return tdxsim_cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "failnth"))
 		return cmd_failnth(argc - 1, argv + 1);
 	fprintf(stderr, "tdxsim: unknown command '%s'\n", argv[1]);
