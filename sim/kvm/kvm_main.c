@@ -269,10 +269,19 @@ void vcpu_put(struct kvm_vcpu *vcpu)
 
 struct kvm_vcpu *tdxsim_kvm_vcpu_create(struct kvm *kvm, int vcpu_id)
 {
-	struct kvm_vcpu *vcpu = calloc(1, sizeof(*vcpu));
+	struct kvm_vcpu *vcpu;
+	int i;
 
+	for (i = 0; i < KVM_MAX_VCPUS && kvm->vcpu_array[i]; i++)
+		;
+	if (i == KVM_MAX_VCPUS) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	vcpu = calloc(1, sizeof(*vcpu));
 	if (!vcpu)
 		return NULL;
+	kvm->vcpu_array[i] = vcpu;
 	vcpu->kvm = kvm;
 	vcpu->vcpu_id = vcpu_id;
 	vcpu->arch.mmu_page_header_cache.kind = KVM_MMU_CACHE_HEADER;
@@ -285,8 +294,13 @@ struct kvm_vcpu *tdxsim_kvm_vcpu_create(struct kvm *kvm, int vcpu_id)
 
 void tdxsim_kvm_vcpu_destroy(struct kvm_vcpu *vcpu)
 {
+	int i;
+
 	if (!vcpu)
 		return;
+	for (i = 0; i < KVM_MAX_VCPUS; i++)
+		if (vcpu->kvm->vcpu_array[i] == vcpu)
+			vcpu->kvm->vcpu_array[i] = NULL;
 	vcpu_put(vcpu);
 	kvm_mmu_free_vcpu_caches(vcpu);
 	if (vcpu->kvm->x86_ops->free_external_fault_cache)

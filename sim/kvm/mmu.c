@@ -353,6 +353,9 @@ int kvm_tdp_map_page(struct kvm_vcpu *vcpu, gpa_t gpa, u64 error_code, int *leve
 	do {
 		if (tries++ == KVM_TDP_MAP_PAGE_MAX_RETRIES)
 			return -EINTR;	/* signal_pending() */
+		/* kvm_check_request(KVM_REQ_VM_DEAD): a bugged VM runs no more faults. */
+		if (__atomic_load_n(&vcpu->kvm->vm_bugged, __ATOMIC_RELAXED))
+			return -EIO;
 		r = kvm_mmu_do_page_fault(vcpu, gpa, error_code, level);
 	} while (r == RET_PF_RETRY);
 	if (r < 0)

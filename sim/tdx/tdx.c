@@ -315,9 +315,10 @@ err_put:
 }
 
 /*
- * set_external_spte: map a private leaf.  Only for a RUNNABLE TD: while the
- * TD is built KVM maps with PAGE.ADD (KVM_TDX_INIT_MEM_REGION), which this
- * slice does not model, so a fault then is a KVM bug.
+ * set_external_spte: map a private leaf.  AUG for a RUNNABLE TD; while the
+ * TD is built, PAGE.ADD from KVM_TDX_INIT_MEM_REGION's source
+ * (tdx_mem_page_add(), tdx_build.c), which bugs the VM for a fault that
+ * does not come from that ioctl.
  */
 int tdx_sept_set_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level, u64 mirror_spte)
 {
@@ -325,8 +326,8 @@ int tdx_sept_set_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level, u
 
 	if (KVM_BUG_ON(level > PG_LEVEL_2M, kvm))
 		return -EIO;
-	if (KVM_BUG_ON(kvm_tdx->state != TD_STATE_RUNNABLE, kvm))
-		return -EIO;
+	if (kvm_tdx->state != TD_STATE_RUNNABLE)
+		return tdx_mem_page_add(kvm, gfn, level, spte_to_pfn(mirror_spte));
 	return tdx_mem_page_aug(kvm, gfn, level, spte_to_pfn(mirror_spte));
 }
 
@@ -410,14 +411,43 @@ int tdx_sept_free_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 	return 0;
 }
 
+/*
+ * tdx_flush_vp(): TDH.VP.FLUSH dissociates the vCPU from the CPU it last
+ * ran on.  A vCPU that is not associated (never entered since its last
+ * flush) is no error (the kernel tolerates TDX_VCPU_NOT_ASSOCIATED for
+ * the same reason: nothing to flush); anything else is a KVM bug.
+ */
+static int tdx_flush_vp(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_tdx *tdx = to_tdx(vcpu);
+	u64 err;
+
+	if (!tdx || !tdx->vp.tdvpr_pa)
+		return 0;
+	err = tdh_vp_flush(&tdx->vp);
+	if (unlikely(err && err != TDX_VCPU_NOT_ASSOCIATED) && KVM_BUG_ON(err, vcpu->kvm))
+		return -EIO;
+	return 0;
+}
+
 int tdx_mmu_release_hkid(struct kvm *kvm)
 {
 	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
+	struct kvm_vcpu *vcpu;
 	bool resume = false;
+	unsigned long i;
 	u64 err;
 
 	if (!is_hkid_assigned(kvm_tdx))
 		return 0;
+
+	/*
+	 * Every vCPU is flushed before VPFLUSHDONE, which fails while one is
+	 * still associated (the kernel's tdx_flush_vp_on_cpu() per vCPU).
+	 */
+	kvm_for_each_vcpu(i, vcpu, kvm)
+		if (tdx_flush_vp(vcpu))
+			return -EIO;
 
 	err = tdh_mng_vpflushdone(&kvm_tdx->td);
 	if (TDX_BUG_ON_VM(err, TDH_MNG_VPFLUSHDONE, kvm))

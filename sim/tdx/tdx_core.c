@@ -157,6 +157,44 @@ u64 tdh_mem_track(struct tdx_td *td)
 	return status;
 }
 
+/*
+ * §2.3: TD build only, 4K only: R8 is the new private page, R9 the shared
+ * source it is copied from.
+ */
+u64 tdh_mem_page_add(struct tdx_td *td, u64 gpa, struct page *page, struct page *source,
+		     u64 *ext_entry, u64 *ext_level_state)
+{
+	struct tdx_module_args regs = {
+		.rcx = gpa,
+		.rdx = tdx_tdr_pa(td),
+		.r8 = page_to_phys(page),
+		.r9 = page_to_phys(source),
+	};
+	u64 status;
+
+	tdx_clflush_page(page);
+	status = seamcall_ret(TDH_MEM_PAGE_ADD, &regs);
+	*ext_entry = regs.rcx;
+	*ext_level_state = regs.rdx;
+	return status;
+}
+
+/* RCX = TDR: INITIALIZED -> RUNNABLE. */
+u64 tdh_mr_finalize(struct tdx_td *td)
+{
+	struct tdx_module_args regs = { .rcx = tdx_tdr_pa(td) };
+
+	return seamcall(TDH_MR_FINALIZE, &regs);
+}
+
+/* RCX = TDVPR: dissociate the vCPU from the logical CPU it last ran on. */
+u64 tdh_vp_flush(struct tdx_vp *vp)
+{
+	struct tdx_module_args regs = { .rcx = vp->tdvpr_pa };
+
+	return seamcall(TDH_VP_FLUSH, &regs);
+}
+
 /* §2.13: RCX = TDR; BUSY while a vCPU is still associated. */
 u64 tdh_mng_vpflushdone(struct tdx_td *td)
 {

@@ -11,111 +11,62 @@
 
 #include "tdx_fixture.h"
 
-static struct page *page_at(u64 hpa)
-{
-	return pfn_to_page(PHYS_PFN(hpa));
-}
-
 static int fx_fail(int line)
 {
 	fprintf(stderr, "tdx_fixture_setup failed at line %d\n", line);
 	return -1;
 }
 
-/*
- * KVM allocates every TD control page with tdx_alloc_page(), which takes a
- * use of the page's 2MB pair; the host layer built these itself, so count
- * them here, or a later tdx_pamt_put() in the same range would remove a
- * pair they still need (spec §4.5) and the refcounts would not match.
- */
-static int count_control_pages(struct tdx_fixture *fx)
+static struct page *gmem_page(struct tdx_fixture *fx, gfn_t gfn)
 {
-	struct tdxsim_td_page tp;
-	u64 cursor = 0;
+	kvm_pfn_t pfn;
+	int order;
 
-	while (!tdxsim_td_page_next(fx->sim, fx->std->tdr_pa, &cursor, &tp)) {
-		if (tp.level != TDX_PS_4K || tp.pt == PT_REG || tp.pt == PT_EPT)
-			continue;
-		if (tdx_pamt_get(page_at(tp.hpa), NULL))
-			return -1;
-	}
-	return 0;
+	if (kvm_gmem_get_pfn(fx->kvm, gfn_to_memslot(fx->kvm, gfn), gfn, &pfn, &order))
+		return NULL;
+	return pfn_to_page(pfn);
 }
 
 int tdx_fixture_setup(void **state)
 {
-	struct kvm_userspace_memory_region2 mem = {
-		.slot = 0, .flags = KVM_MEM_GUEST_MEMFD,
-		.guest_phys_addr = FX_BASE_GFN << PAGE_SHIFT,
-		.memory_size = (u64)FX_NPAGES << PAGE_SHIFT,
-	};
-#ifdef TEST_DESIGN_UPSTREAM
-	struct tdxsim_kvm_config kcfg = {
-		.ops = &tdx_x86_ops_upstream_aux,
-		.upstream_ops = &tdx_x86_ops_upstream,
-	};
-#else
-	struct tdxsim_kvm_config kcfg = { .ops = &tdx_x86_ops };
-#endif
 	const struct tdx_fixture_opts *opts = *state;
 	struct tdx_fixture *fx = calloc(1, sizeof(*fx));
-	u64 st;
+	struct tdxsim_vm_config vcfg;
+	struct tdxsim_vm_summary sum;
+	int err;
 
 	if (!fx)
 		return fx_fail(__LINE__);
 	*state = fx;
+	tdxsim_vm_config_init(&vcfg);
+	vcfg.module.mem_size = 64ULL << 20;
+#ifdef TEST_DESIGN_UPSTREAM
+	vcfg.upstream = true;
+#endif
 	if (opts)
-		kcfg.defects = opts->defects;
-	tdxsim_config_init(&fx->cfg);
-	fx->cfg.mem_size = 64ULL << 20;
-	fx->sim = tdxsim_create(&fx->cfg);
-	if (!fx->sim)
+		vcfg.defects = opts->defects;
+	fx->cfg = vcfg.module;
+	fx->vm = tdxsim_vm_create(&vcfg, &err);
+	if (!fx->vm)
 		return fx_fail(__LINE__);
-	tdxsim_kernel_set_current(fx->sim);
+	fx->sim = tdxsim_vm_sim(fx->vm);
 	tdxsim_kernel_events_reset(fx->sim);
-	if (tdx_pamt_refcounts_init())
-		return fx_fail(__LINE__);
-	fx->pages_baseline = tdxsim_pages_in_use(fx->sim);
+	tdxsim_vm_summary(fx->vm, &sum);
+	fx->pages_baseline = sum.pages_baseline;
+	fx->std = tdxsim_vm_td(fx->vm);
+	fx->kvm_tdx = tdxsim_vm_kvm_tdx(fx->vm);
+	fx->kvm = tdxsim_vm_kvm(fx->vm);
+	fx->vcpu = tdxsim_vm_vcpu(fx->vm, 0);
 
-	fx->std = tdxsim_td_create(fx->sim, &st);
-	if (!fx->std || !tdxsim_vcpu_create(fx->std, &st) || tdxsim_td_finalize(fx->std))
+	if (tdxsim_vm_add_memslot(fx->vm, 0, FX_BASE_GFN << PAGE_SHIFT,
+				  (u64)FX_NPAGES << PAGE_SHIFT, TDXSIM_SLOT_PRIVATE) ||
+	    tdxsim_vm_gmem_populate(fx->vm, FX_BASE_GFN << PAGE_SHIFT, PMD_SIZE, 9) ||
+	    tdxsim_vm_gmem_populate(fx->vm, FX_GFN_4K << PAGE_SHIFT, PAGE_SIZE, 0) ||
+	    tdxsim_vm_finalize(fx->vm))
 		return fx_fail(__LINE__);
-	if (count_control_pages(fx))
-		return fx_fail(__LINE__);
-
-	fx->kvm_tdx = calloc(1, sizeof(*fx->kvm_tdx));
-	if (!fx->kvm_tdx)
-		return fx_fail(__LINE__);
-	fx->kvm_tdx->td.tdr_page = page_at(fx->std->tdr_pa);
-	fx->kvm_tdx->hkid = fx->std->hkid;
-	fx->kvm_tdx->state = TD_STATE_RUNNABLE;
-	tdx_vm_init(fx->kvm_tdx);
-
-	kcfg.priv = fx->kvm_tdx;
-	fx->kvm = tdxsim_kvm_create(&kcfg);
-	if (!fx->kvm)
-		return fx_fail(__LINE__);
-	fx->kvm_tdx->kvm = fx->kvm;
-	if (kvm_set_memory_region(fx->kvm, &mem) ||
-	    kvm_vm_set_mem_attributes(fx->kvm, FX_BASE_GFN, FX_BASE_GFN + FX_NPAGES,
-				      KVM_MEMORY_ATTRIBUTE_PRIVATE))
-		return fx_fail(__LINE__);
-
-	fx->folio_2m = folio_alloc(GFP_KERNEL, PMD_SHIFT - PAGE_SHIFT);
-	fx->page_4k = alloc_page(GFP_KERNEL);
+	fx->folio_2m = (struct folio *)gmem_page(fx, FX_BASE_GFN);
+	fx->page_4k = gmem_page(fx, FX_GFN_4K);
 	if (!fx->folio_2m || !fx->page_4k)
-		return fx_fail(__LINE__);
-	/* guest_memfd's memory, for the provenance ledger's balance. */
-	kvm_prov_note(KVM_PROV_ALLOC, folio_pfn(fx->folio_2m) << PAGE_SHIFT, 512,
-		      KVM_POOL_GUEST_FOLIO, ~0ULL, 0, "kvm_gmem_populate");
-	kvm_prov_note(KVM_PROV_ALLOC, page_to_phys(fx->page_4k), 1, KVM_POOL_GUEST_FOLIO, ~0ULL,
-		      0, "kvm_gmem_populate");
-	if (tdxsim_kvm_gmem_set_folio(fx->kvm, FX_BASE_GFN, folio_pfn(fx->folio_2m), 9) ||
-	    tdxsim_kvm_gmem_set_folio(fx->kvm, FX_GFN_4K, page_to_pfn(fx->page_4k), 0))
-		return fx_fail(__LINE__);
-
-	fx->vcpu = tdxsim_kvm_vcpu_create(fx->kvm, 0);
-	if (!fx->vcpu || tdx_vcpu_create(fx->vcpu))
 		return fx_fail(__LINE__);
 	return 0;
 }
@@ -124,7 +75,6 @@ void tdx_fixture_release_hkid(struct tdx_fixture *fx)
 {
 	if (!is_hkid_assigned(fx->kvm_tdx))
 		return;
-	assert_int_equal(tdxsim_td_flush_vcpus(fx->std), TDX_SUCCESS);
 	assert_int_equal(tdx_mmu_release_hkid(fx->kvm), 0);
 }
 
@@ -156,82 +106,66 @@ static bool events_as_expected(struct tdx_fixture *fx)
 	return ok;
 }
 
-/* tdx_vm_destroy()'s order: HKID, the MMU's zap (RECLAIM via the hooks), the TD. */
+/*
+ * The provenance ledger once everything is gone (tdxsim_vm_teardown()
+ * noted the guest folios' frees): pages still held and the violations
+ * recorded, against what the test declared.  Nonzero when they differ.
+ */
+static int ledger_as_expected(struct tdx_fixture *fx)
+{
+	long held = kvm_prov_balance(fx->sim, NULL);
+	int n = kvm_check_ledger_violations(fx->sim, NULL, NULL);
+	struct kvm_check_report *lrep;
+
+	/* kvm_prov_balance() recorded each held page as a violation too. */
+	if (held == fx->expect.held && n == fx->expect.ledger + held)
+		return 0;
+	fprintf(stderr, "ledger: %ld page(s) held (expected %ld), %d violation(s) (expected %d)\n",
+		held, fx->expect.held, n - (int)held, fx->expect.ledger);
+	lrep = calloc(1, sizeof(*lrep));
+	if (lrep) {
+		kvm_check_ledger_violations(fx->sim, NULL, lrep);
+		kvm_check_report_print(lrep, stderr);
+		free(lrep);
+	}
+	return -1;
+}
+
+/* tdxsim_vm_teardown(): HKID (vCPUs flushed), the MMU's zap (RECLAIM via the hooks), the TD. */
 int tdx_fixture_teardown(void **state)
 {
 	struct tdx_fixture *fx = *state;
-	struct tdxsim_report rep;
+	struct tdxsim_vm_summary sum;
 	int ret = 0;
 
-	if (fx->kvm) {
-		if (is_hkid_assigned(fx->kvm_tdx) &&
-		    (tdxsim_td_flush_vcpus(fx->std) != TDX_SUCCESS ||
-		     tdx_mmu_release_hkid(fx->kvm))) {
-			fprintf(stderr, "tdx_mmu_release_hkid failed\n");
+	if (fx->vm) {
+		if (tdxsim_vm_teardown(fx->vm) == -EIO) {
+			fprintf(stderr, "VM teardown failed\n");
 			ret = -1;
 		}
-		if (fx->vcpu) {
-			tdx_vcpu_free(fx->vcpu);
-			tdxsim_kvm_vcpu_destroy(fx->vcpu);
-		}
-		if (fx->kvm->vm_bugged != fx->expect.vm_bugged) {
-			fprintf(stderr, "VM bugged %d, expected %d\n",
-				fx->kvm->vm_bugged, fx->expect.vm_bugged);
+		tdxsim_vm_summary(fx->vm, &sum);
+		if (sum.vm_bugged != fx->expect.vm_bugged) {
+			fprintf(stderr, "VM bugged %d, expected %d\n", sum.vm_bugged,
+				fx->expect.vm_bugged);
 			ret = -1;
 		}
-		tdxsim_kvm_destroy(fx->kvm);
-	}
-	if (fx->std && tdxsim_td_teardown(fx->std, TDXSIM_TEARDOWN_FREE_PAMT)) {
-		fprintf(stderr, "TD teardown failed\n");
-		ret = -1;
-	}
-	free(fx->kvm_tdx);
-	if (fx->folio_2m) {
-		kvm_prov_note(KVM_PROV_FREE, folio_pfn(fx->folio_2m) << PAGE_SHIFT, 512,
-			      KVM_POOL_GUEST_FOLIO, ~0ULL, 0, "kvm_gmem_free");
-		folio_put(fx->folio_2m);
-	}
-	if (fx->page_4k) {
-		kvm_prov_note(KVM_PROV_FREE, page_to_phys(fx->page_4k), 1, KVM_POOL_GUEST_FOLIO,
-			      ~0ULL, 0, "kvm_gmem_free");
-		__free_page(fx->page_4k);
-	}
-	if (fx->sim) {
-		long held = kvm_prov_balance(fx->sim, NULL);
-		int n = kvm_check_ledger_violations(fx->sim, NULL, NULL);
-
-		/* kvm_prov_balance() recorded each held page as a violation too. */
-		if (held != fx->expect.held || n != fx->expect.ledger + held) {
-			struct kvm_check_report *lrep = calloc(1, sizeof(*lrep));
-
-			fprintf(stderr, "ledger: %ld page(s) held (expected %ld), %d violation(s)"
-				" (expected %d)\n", held, fx->expect.held, n - (int)held,
-				fx->expect.ledger);
-			if (lrep) {
-				kvm_check_ledger_violations(fx->sim, NULL, lrep);
-				kvm_check_report_print(lrep, stderr);
-				free(lrep);
-			}
+		if (ledger_as_expected(fx))
+			ret = -1;
+		if (sum.module_violations && !fx->module_dirty) {
+			tdxsim_report_print(&sum.module_report, stderr);
 			ret = -1;
 		}
-
-		if (tdxsim_check(fx->sim, &rep) && !fx->module_dirty) {
-			tdxsim_report_print(&rep, stderr);
-			ret = -1;
-		}
-		if (tdxsim_pages_in_use(fx->sim) != fx->pages_baseline + fx->expect.pages_leaked) {
+		if (sum.pages_in_use != fx->pages_baseline + fx->expect.pages_leaked) {
 			fprintf(stderr, "pages in use %llu, baseline %llu, expected leaked %llu\n",
-				(unsigned long long)tdxsim_pages_in_use(fx->sim),
+				(unsigned long long)sum.pages_in_use,
 				(unsigned long long)fx->pages_baseline,
 				(unsigned long long)fx->expect.pages_leaked);
 			ret = -1;
 		}
 		if (!events_as_expected(fx))
 			ret = -1;
+		tdxsim_vm_destroy(fx->vm);
 	}
-	tdx_pamt_refcounts_free();
-	tdxsim_kernel_set_current(NULL);
-	tdxsim_destroy(fx->sim);
 	free(fx);
 	return ret;
 }

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * A TDX VM for tests of sim/: a simulated module with a finalized TD from
- * the host layer, KVM's view of it (struct kvm_tdx, RUNNABLE) behind
- * tdx_x86_ops, one memslot of private memory with a 2M folio for its first
- * 2M range and one 4K folio in the second, and one vCPU with its prealloc.
- * Shared by tests/sim/test_tdx.c and test_check.c.  The teardown releases
- * the HKID, destroys the VM and the TD, and fails when a page is missing,
+ * A TDX VM for tests of sim/, built by sim/vmm (struct tdxsim_vm): a
+ * simulated module with a finalized TD, KVM's view of it (struct kvm_tdx,
+ * RUNNABLE) behind tdx_x86_ops, one memslot of private memory with a 2M
+ * folio for its first 2M range and one 4K folio in the second, and one
+ * vCPU with its prealloc.  Shared by tests/sim/test_tdx.c and
+ * test_check.c.  The teardown (tdxsim_vm_teardown(): HKID release with the
+ * vCPUs' flush, the VM, the TD, the folios) fails when a page is missing,
  * the module's checker complains, or the VM's bugged state or the kernel
  * shim's event counts differ from what the test declared in fx->expect.
  */
@@ -17,6 +18,7 @@
 #include <tdxsim-kvm/kvm_host.h>
 #include <tdxsim-kvm/tdp_mmu.h>
 #include <tdxsim-kvm/tdx.h>
+#include <tdxsim-kvm/vm.h>
 
 #define FX_BASE_GFN	0x40000ULL		/* GPA 1GB */
 #define FX_NPAGES	1024			/* two 2M ranges */
@@ -24,6 +26,7 @@
 #define FX_GFN_4K	(FX_BASE_GFN + 512 + 5)	/* range 1: one order-0 folio */
 
 struct tdx_fixture {
+	struct tdxsim_vm *vm;
 	struct tdxsim_config cfg;
 	struct tdxsim *sim;
 	struct tdxsim_td *std;
@@ -70,7 +73,7 @@ struct tdx_fixture_opts {
 int tdx_fixture_setup(void **state);
 int tdx_fixture_teardown(void **state);
 
-/* The module's vCPU flushed, then tdx_mmu_release_hkid(); asserts success. */
+/* tdx_mmu_release_hkid() (it flushes the vCPUs itself); asserts success. */
 void tdx_fixture_release_hkid(struct tdx_fixture *fx);
 /* kvm_tdp_map_page() at @gfn; asserts it mapped at @want_level. */
 void tdx_fixture_map(struct tdx_fixture *fx, gfn_t gfn, int want_level);

@@ -192,9 +192,11 @@ static void test_teardown_mapped(void **state)
 }
 
 /*
- * A fault on a TD still being built is a KVM bug in this slice (PAGE.ADD is
- * not modelled): the hook refuses, the MMU restores the SPTE and asks for a
- * retry, the mirror stays non-present and the VM is bugged.
+ * A fault on a TD still being built that does not come from
+ * KVM_TDX_INIT_MEM_REGION (no source page parked in page_add_src) is a KVM
+ * bug: tdx_mem_page_add() refuses before any SEAMCALL, the MMU restores the
+ * SPTE and asks for a retry, the mirror stays non-present and the VM is
+ * bugged.  (The build path itself: tests/sim/test_vm.c.)
  */
 static void test_fault_not_runnable(void **state)
 {

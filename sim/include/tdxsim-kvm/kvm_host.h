@@ -85,6 +85,7 @@ struct kvm_memory_slot {
 };
 
 #define KVM_MEM_SLOTS_NUM	32
+#define KVM_MAX_VCPUS		64
 #define KVM_MEM_GUEST_MEMFD	(1U << 2)
 #define KVM_MEMORY_ATTRIBUTE_PRIVATE	(1ULL << 3)
 
@@ -252,7 +253,14 @@ struct kvm {
 	pthread_mutex_t rcu_lock;
 	struct kvm_mmu_rcu_head rcu;
 	struct kvm_yield_hook yield_hook;
+	/* kvm->vcpu_array: tdxsim_kvm_vcpu_create() adds, _destroy() removes. */
+	struct kvm_vcpu *vcpu_array[KVM_MAX_VCPUS];
 };
+
+/* kvm_for_each_vcpu(): every vCPU created and not destroyed, in slot order. */
+#define kvm_for_each_vcpu(idx, vcpup, kvm)					\
+	for ((idx) = 0; (idx) < KVM_MAX_VCPUS; (idx)++)				\
+		if (((vcpup) = (kvm)->vcpu_array[(idx)]) != NULL)
 
 /*
  * Defect switches: each re-creates a bug reviewers pointed at, off by
@@ -293,7 +301,7 @@ void tdxsim_kvm_destroy(struct kvm *kvm);
  */
 bool __kvm_bug_on(struct kvm *kvm, bool cond, const char *file, int line, const char *what);
 
-/* vCPUs.  NULL with errno ENOMEM. */
+/* vCPUs (in the first free slot of kvm->vcpu_array).  NULL with errno ENOMEM or ENOSPC. */
 struct kvm_vcpu *tdxsim_kvm_vcpu_create(struct kvm *kvm, int vcpu_id);
 void tdxsim_kvm_vcpu_destroy(struct kvm_vcpu *vcpu);
 /* The vCPU running on this thread (vcpu_load/vcpu_put), or NULL. */

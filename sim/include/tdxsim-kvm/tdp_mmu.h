@@ -168,7 +168,8 @@ int kvm_tdp_page_fault(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault);
  * mmu.c kvm_tdp_map_page(): fault until the GPA is mapped.  0 with @level
  * set, or a negative errno.  The kernel loops on RET_PF_RETRY until a
  * signal; here KVM_TDP_MAP_PAGE_MAX_RETRIES attempts stand for that signal
- * and give -EINTR (a livelock such as spec §6.3 ends instead of hanging).
+ * and give -EINTR (a livelock such as spec §6.3 ends instead of hanging);
+ * a bugged VM gives -EIO before the next attempt (KVM_REQ_VM_DEAD).
  */
 #define KVM_TDP_MAP_PAGE_MAX_RETRIES	10000
 int kvm_tdp_map_page(struct kvm_vcpu *vcpu, gpa_t gpa, u64 error_code, int *level);

@@ -72,6 +72,12 @@ struct kvm_tdx {
 	struct kvm *kvm;
 	enum kvm_tdx_state state;
 	/*
+	 * KVM_TDX_INIT_MEM_REGION's source page while one page of it is
+	 * mapped (tdx_gmem_post_populate()); a fault that reaches
+	 * tdx_mem_page_add() without it is a KVM bug.
+	 */
+	struct page *page_add_src;
+	/*
 	 * The per-VM split cache: PAMT pages for a split under mmu_lock, where
 	 * nothing may be allocated.  Topped up with mmu_lock dropped, consumed
 	 * under it; its own spinlock orders the two (spec kvm-model.md §2.8).
@@ -121,6 +127,10 @@ u64 tdh_phymem_page_wbinvd_hkid(u16 hkid, kvm_pfn_t pfn);
 u64 tdh_phymem_page_reclaim(struct page *page, unsigned long npages, u64 *tdx_pt,
 			    u64 *tdx_owner, u64 *tdx_size);
 
+u64 tdh_mem_page_add(struct tdx_td *td, u64 gpa, struct page *page, struct page *source,
+		     u64 *ext_entry, u64 *ext_level_state);
+u64 tdh_mr_finalize(struct tdx_td *td);
+u64 tdh_vp_flush(struct tdx_vp *vp);
 u64 tdh_mng_vpflushdone(struct tdx_td *td);
 u64 tdh_mng_key_freeid(struct tdx_td *td);
 u64 tdh_phymem_cache_wb(bool resume);
@@ -181,10 +191,13 @@ int tdx_vcpu_create(struct kvm_vcpu *vcpu);
 void tdx_vcpu_free(struct kvm_vcpu *vcpu);
 
 /*
- * tdx_mmu_release_hkid(): TDH.MNG.VPFLUSHDONE, TDH.PHYMEM.CACHE.WB (resumed
- * while INTERRUPTED_RESUMABLE), TDH.MNG.KEY.FREEID; then the mirror's pages
- * come back by RECLAIM (remove/free hooks).  No vCPU is flushed: this slice
- * runs none (TDH.VP.FLUSH is the vCPU layer's).  0 or -EIO (VM bugged).
+ * tdx_mmu_release_hkid(): TDH.VP.FLUSH of every vCPU of the VM
+ * (kvm_for_each_vcpu, those with a TDVPR in vcpu_tdx->vp; a vCPU not
+ * associated answers TDX_VCPU_NOT_ASSOCIATED, which is fine), then
+ * TDH.MNG.VPFLUSHDONE, TDH.PHYMEM.CACHE.WB (resumed while
+ * INTERRUPTED_RESUMABLE), TDH.MNG.KEY.FREEID; afterwards the mirror's pages
+ * come back by RECLAIM (remove/free hooks).  No vCPU may be in the guest or
+ * entering.  0 or -EIO (VM bugged).
  */
 int tdx_mmu_release_hkid(struct kvm *kvm);
 
@@ -267,6 +280,48 @@ int tdx_handle_exit(struct kvm_vcpu *vcpu, const struct tdxsim_td_exit *exit);
  * default kvm_tdx->kick_vcpus; on the thread's current simulator.
  */
 void tdx_kick_all_vcpus(struct kvm_tdx *kvm_tdx);
+
+/*
+ * ---- building the TD (tdx_build.c; KVM_TDX_INIT_MEM_REGION, KVM_TDX_FINALIZE_VM) ----
+ *
+ * struct kvm_tdx_init_mem_region: the ioctl's argument with the user's
+ * source buffer as the page it pins (the kernel takes source_addr and
+ * get_user_pages()); @nr_pages consecutive 4K pages of @source_page are
+ * added, page i from source page i (each must be a page of simulated memory
+ * the module sees as shared: host memory, not the TD's).
+ */
+struct kvm_tdx_init_mem_region {
+	struct page *source_page;
+	u64 gpa;
+	u64 nr_pages;
+};
+
+/*
+ * KVM_TDX_INIT_MEM_REGION: for each 4K page, kvm_tdp_map_page() on @vcpu
+ * with kvm_tdx->page_add_src set, so the mirror's set_external_spte hook
+ * reaches tdx_mem_page_add() (TDH.MEM.PAGE.ADD from the source) instead
+ * of AUG.  On return @region says what is left (nr_pages 0 when done).
+ * 0, -EINVAL (the TD is not INITIALIZED, unaligned or empty range, a GPA
+ * not private), or the failing page's error (-EIO: VM bugged, -EFAULT: no
+ * guest_memfd folio, -EBUSY).  Caller: no mmu_lock; one call per VM at a
+ * time (the kernel holds kvm->slots_lock).
+ */
+int tdx_vcpu_init_mem_region(struct kvm_vcpu *vcpu, struct kvm_tdx_init_mem_region *region);
+
+/*
+ * tdx_sept_set_private_spte() while the TD is not RUNNABLE: 4K only, the
+ * source in kvm_tdx->page_add_src (a KVM_BUG_ON otherwise), the page's
+ * Dynamic-PAMT pair taken first (dropped again on failure).  BUSY is
+ * -EBUSY (the fault is retried), any other failure bugs the VM (-EIO).
+ */
+int tdx_mem_page_add(struct kvm *kvm, gfn_t gfn, enum pg_level level, kvm_pfn_t pfn);
+
+/*
+ * KVM_TDX_FINALIZE_VM: TDH.MR.FINALIZE, then the TD is RUNNABLE (faults
+ * AUG, huge pages allowed).  -EINVAL if not INITIALIZED or no HKID, -EBUSY
+ * on TDX_OPERAND_BUSY, -EIO (VM bugged) on any other failure.
+ */
+int tdx_td_finalize(struct kvm *kvm);
 
 #pragma GCC visibility pop
 

@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sim/vmm: struct tdxsim_vm drives the whole stack (module, TD, KVM's MMU
+ * and TDX backend) the way a VMM and guest_memfd do, once per hook design
+ * (sim-vm-v3, sim-vm-upstream).  The TD is built at 4K with PAGE.ADD,
+ * finalized, mapped at 2M at runtime; a 4K page inside a 2M mapping is
+ * converted to shared in each folio-split order, with and without an
+ * ENOMEM from the folio split (review-scenarios.md S01, S03); holes are
+ * punched aligned and unaligned (S22); a folio is poisoned; and every
+ * test ends with tdxsim_vm_teardown() giving every page back.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include <tdxsim/fault.h>
+#include <tdxsim/kernel.h>
+#include <tdxsim-kvm/check.h>
+#include <tdxsim-kvm/tdp_mmu.h>
+#include <tdxsim-kvm/tdx.h>
+#include <tdxsim-kvm/vm.h>
+
+#define G	0x40000000ULL		/* the slot's first GPA (1 GiB) */
+#define SLOT_SIZE	(8ULL << 20)
+#define S_2M	(2ULL << 20)
+#define S_4K	4096ULL
+
+static struct tdxsim_vm *vm_new(enum tdxsim_conv_order order)
+{
+	struct tdxsim_vm_config cfg;
+	struct tdxsim_vm *vm;
+	int err;
+
+	tdxsim_vm_config_init(&cfg);
+	cfg.module.mem_size = 64ULL << 20;
+#ifdef TEST_DESIGN_UPSTREAM
+	cfg.upstream = true;
+#endif
+	cfg.conv_order = order;
+	vm = tdxsim_vm_create(&cfg, &err);
+	assert_non_null(vm);
+	assert_int_equal(err, 0);
+	assert_int_equal(tdxsim_vm_add_memslot(vm, 0, G, SLOT_SIZE, TDXSIM_SLOT_PRIVATE), 0);
+	/* [G, G+4M): two order-9 folios; [G+4M, G+6M): order 0. */
+	assert_int_equal(tdxsim_vm_gmem_populate(vm, G, 2 * S_2M, 9), 0);
+	assert_int_equal(tdxsim_vm_gmem_populate(vm, G + 2 * S_2M, S_2M, 0), 0);
+	return vm;
+}
+
+static u64 calls(struct tdxsim_vm *vm, unsigned int leaf)
+{
+	struct tdxsim_leaf_stats st;
+
+	assert_int_equal(tdxsim_stats_leaf(tdxsim_vm_sim(vm), leaf, &st), 0);
+	return st.calls;
+}
+
+static struct tdxsim_sept_info sept_of(struct tdxsim_vm *vm, u64 gpa)
+{
+	struct tdxsim_sept_info si;
+
+	assert_int_equal(tdxsim_sept_lookup(tdxsim_vm_sim(vm), tdxsim_vm_td(vm), gpa, &si), 0);
+	return si;
+}
+
+/* KVM's mirror level at @gpa, PG_LEVEL_NONE when nothing maps it. */
+static int mirror_level(struct tdxsim_vm *vm, u64 gpa)
+{
+	int level;
+	u64 spte = kvm_tdp_mmu_read_mirror(tdxsim_vm_kvm(vm), gpa >> PAGE_SHIFT, &level);
+
+	return is_shadow_present_pte(spte) ? level : PG_LEVEL_NONE;
+}
+
+static void assert_check_clean(struct tdxsim_vm *vm)
+{
+	struct kvm_check_report rep;
+
+	if (kvm_tdx_check(tdxsim_vm_kvm(vm), &rep)) {
+		kvm_check_report_print(&rep, stderr);
+		fail();
+	}
+}
+
+/* Teardown: every page back (no leak, known or not), the module clean. */
+static void teardown_clean(struct tdxsim_vm *vm)
+{
+	struct tdxsim_vm_summary sum;
+
+	assert_int_equal(tdxsim_vm_teardown(vm), 0);
+	tdxsim_vm_summary(vm, &sum);
+	assert_true(sum.torn_down);
+	assert_false(sum.vm_bugged);
+	assert_int_equal(sum.module_violations, 0);
+	assert_int_equal(sum.pages_in_use, sum.pages_baseline);
+	assert_int_equal(sum.pages_leaked, 0);
+	assert_false(sum.known_leak);
+	assert_int_equal(sum.pages_kept, 0);
+	assert_int_equal(tdxsim_kernel_events(tdxsim_vm_sim(vm), TDXSIM_KEV_WARN), 0);
+	assert_int_equal(tdxsim_kernel_events(tdxsim_vm_sim(vm), TDXSIM_KEV_KVM_BUG), 0);
+	assert_int_equal(tdxsim_kernel_events(tdxsim_vm_sim(vm), TDXSIM_KEV_TDX_BUG), 0);
+	/* The provenance ledger balances: every guest folio page noted freed. */
+	assert_int_equal(kvm_prov_balance(tdxsim_vm_sim(vm), NULL), 0);
+	assert_int_equal(kvm_check_ledger_violations(tdxsim_vm_sim(vm), NULL, NULL), 0);
+	tdxsim_vm_destroy(vm);
+}
+
+/*
+ * The TD is built at 4K (PAGE.ADD, MAPPED: no ACCEPT needed) even inside
+ * an order-9 folio, pre-fault is refused until finalize, and at runtime a
+ * fresh 2M range maps at 2M with one AUG while the built range stays 4K
+ * (no merging on the mirror root, S16/S17).
+ */
+static void test_build_finalize_map(void **state)
+{
+	struct tdxsim_vm *vm = vm_new(TDXSIM_CONV_SPLIT_THEN_ZAP);
+	struct tdxsim_td_info ti;
+	struct tdxsim_sept_info si;
+	int level;
+
+	assert_int_equal(tdxsim_vm_build_add(vm, G, 16 * S_4K), 0);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_ADD), 16);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_AUG), 0);
+	assert_int_equal(mirror_level(vm, G + 15 * S_4K), PG_LEVEL_4K);
+	assert_int_equal(mirror_level(vm, G + 16 * S_4K), PG_LEVEL_NONE);
+	si = sept_of(vm, G + 15 * S_4K);
+	assert_true(si.leaf);
+	assert_int_equal(si.level, TDX_PS_4K);
+	assert_int_equal(si.state, SEPT_PUBLIC_MAPPED);
+
+	/* KVM_PRE_FAULT_MEMORY is not allowed on a TD being built. */
+	assert_int_equal(tdxsim_vm_map(vm, 0, G + S_2M, &level), -EOPNOTSUPP);
+	assert_int_equal(tdxsim_vm_finalize(vm), 0);
+	assert_int_equal(tdxsim_td_info(tdxsim_vm_sim(vm), tdxsim_vm_td(vm)->tdr_pa, &ti), 0);
+	assert_int_equal(ti.op_state, TDXSIM_OP_STATE_RUNNABLE);
+	/* Built once: INIT_MEM_REGION is refused on a runnable TD. */
+	assert_int_equal(tdxsim_vm_build_add(vm, G + 16 * S_4K, S_4K), -EINVAL);
+	assert_int_equal(tdxsim_vm_finalize(vm), -EINVAL);
+
+	assert_int_equal(tdxsim_vm_map(vm, 0, G + S_2M + 5 * S_4K, &level), 0);
+	assert_int_equal(level, PG_LEVEL_2M);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_AUG), 1);
+	si = sept_of(vm, G + S_2M);
+	assert_int_equal(si.level, TDX_PS_2M);
+	assert_int_equal(si.state, SEPT_PUBLIC_PENDING);
+
+	/* Beside the built pages, in the same folio: 4K, the table stays. */
+	assert_int_equal(tdxsim_vm_map(vm, 0, G + 100 * S_4K, &level), 0);
+	assert_int_equal(level, PG_LEVEL_4K);
+	/* Order-0 folios map at 4K. */
+	assert_int_equal(tdxsim_vm_map(vm, 0, G + 2 * S_2M, &level), 0);
+	assert_int_equal(level, PG_LEVEL_4K);
+	/* No folio: KVM's memory-fault exit. */
+	assert_int_equal(tdxsim_vm_map(vm, 0, G + 3 * S_2M, &level), -EFAULT);
+	assert_check_clean(vm);
+	teardown_clean(vm);
+}
+
+/* INIT_MEM_REGION refused before any PAGE.ADD: no folio, outside the slots, unaligned. */
+static void test_build_errors(void **state)
+{
+	struct tdxsim_vm *vm = vm_new(TDXSIM_CONV_SPLIT_THEN_ZAP);
+
+	/* Unbacked: kvm_gmem_get_pfn() finds no folio. */
+	assert_int_equal(tdxsim_vm_build_add(vm, G + 3 * S_2M, S_4K), -EFAULT);
+	/* Outside any slot / unaligned. */
+	assert_int_equal(tdxsim_vm_build_add(vm, G + SLOT_SIZE, S_4K), -EINVAL);
+	assert_int_equal(tdxsim_vm_build_add(vm, G + 1, S_4K), -EINVAL);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_ADD), 0);
+	assert_int_equal(tdxsim_vm_finalize(vm), 0);
+	teardown_clean(vm);
+}
+
+/* The folio split's allocations at which an "alloc:enomem" rule fires. */
+static void add_enomem(struct tdxsim_vm *vm, u64 nth)
+{
+	char spec[64], err[128];
+
+	snprintf(spec, sizeof(spec), "alloc:enomem:nth=%llu", (unsigned long long)nth);
+	assert_int_equal(tdxsim_fault_parse(tdxsim_vm_sim(vm), spec, err, sizeof(err)), 1);
+}
+
+#define X	(G + 5 * S_4K)		/* the converted page, inside the first 2M folio */
+
+/* Mapped at 2M and accepted-to-be (PENDING): the setup of S01 and S03. */
+static struct tdxsim_vm *vm_mapped_2m(enum tdxsim_conv_order order)
+{
+	struct tdxsim_vm *vm = vm_new(order);
+	int level;
+
+	assert_int_equal(tdxsim_vm_finalize(vm), 0);
+	assert_int_equal(tdxsim_vm_map(vm, 0, G, &level), 0);
+	assert_int_equal(level, PG_LEVEL_2M);
+	return vm;
+}
+
+/*
+ * Private -> shared of one 4K page inside a 2M mapping: one DEMOTE (the
+ * cross-boundary split), one REMOVE at 4K, the neighbours untouched and
+ * still mapped, the folio split into order-0 folios (its vmemmap pages
+ * allocated, and given back at teardown).  The same for each order.
+ */
+static void convert_4k_in_2m(enum tdxsim_conv_order order)
+{
+	struct tdxsim_vm *vm = vm_mapped_2m(order);
+	struct tdxsim_vm_summary sum;
+
+	assert_int_equal(tdxsim_vm_convert(vm, X, S_4K, false), 0);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_DEMOTE), 1);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_REMOVE), 1);
+	assert_false(kvm_mem_is_private(tdxsim_vm_kvm(vm), X >> PAGE_SHIFT));
+	assert_int_equal(mirror_level(vm, X), PG_LEVEL_NONE);
+	assert_int_equal(mirror_level(vm, X - S_4K), PG_LEVEL_4K);
+	assert_int_equal(mirror_level(vm, X + S_4K), PG_LEVEL_4K);
+	assert_int_equal(sept_of(vm, X).state, SEPT_PUBLIC_FREE);
+	assert_int_equal(sept_of(vm, X + S_4K).state, SEPT_PUBLIC_PENDING);
+	tdxsim_vm_summary(vm, &sum);
+	assert_int_equal(sum.folio_splits, 1);
+	assert_check_clean(vm);
+
+	/* Back to private: nothing to split or zap on the private side. */
+	assert_int_equal(tdxsim_vm_convert(vm, X, S_4K, true), 0);
+	assert_true(kvm_mem_is_private(tdxsim_vm_kvm(vm), X >> PAGE_SHIFT));
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_DEMOTE), 1);
+	assert_check_clean(vm);
+	teardown_clean(vm);
+}
+
+static void test_convert_split_then_zap(void **state)
+{
+	convert_4k_in_2m(TDXSIM_CONV_SPLIT_THEN_ZAP);
+}
+
+static void test_convert_zap_then_split(void **state)
+{
+	convert_4k_in_2m(TDXSIM_CONV_ZAP_THEN_SPLIT);
+}
+
+static void test_convert_folio_first(void **state)
+{
+	convert_4k_in_2m(TDXSIM_CONV_FOLIO_FIRST);
+}
+
+/* Allocations of a successful conversion of X, counted on a VM of its own. */
+static u64 conversion_allocs(enum tdxsim_conv_order order)
+{
+	struct tdxsim_vm *vm = vm_mapped_2m(order);
+	u64 before = tdxsim_page_allocs(tdxsim_vm_sim(vm)), n;
+
+	assert_int_equal(tdxsim_vm_convert(vm, X, S_4K, false), 0);
+	n = tdxsim_page_allocs(tdxsim_vm_sim(vm)) - before;
+	teardown_clean(vm);
+	return n;
+}
+
+/*
+ * S01/S03: the folio split fails (ENOMEM on its first vmemmap page, the
+ * S-EPT work before it unaffected).  split-then-zap: the S-EPT stays split,
+ * nothing removed, the page still mapped and private (S03's claim);
+ * zap-then-split: the page was removed and stays private, unmapped, so the
+ * guest's data is gone (S01's claim); folio-first: no SEAMCALL at all, the
+ * 2M mapping unchanged ("a failed conversion changes nothing").  In each
+ * case the VM is not bugged, the invariants hold and every page comes back.
+ */
+static void convert_folio_enomem(enum tdxsim_conv_order order)
+{
+	/* The folio split's 7 allocations come last (or first, folio-first). */
+	u64 sept_allocs = conversion_allocs(order) - TDXSIM_VM_FOLIO_SPLIT_PAGES;
+	struct tdxsim_vm *vm = vm_mapped_2m(order);
+	struct tdxsim_vm_summary sum;
+	u64 demotes = order == TDXSIM_CONV_FOLIO_FIRST ? 0 : 1;
+
+	add_enomem(vm, order == TDXSIM_CONV_FOLIO_FIRST ? 1 : sept_allocs + 1);
+	assert_int_equal(tdxsim_vm_convert(vm, X, S_4K, false), -ENOMEM);
+	assert_int_equal(tdxsim_fault_fired_total(tdxsim_vm_sim(vm)), 1);
+	assert_true(kvm_mem_is_private(tdxsim_vm_kvm(vm), X >> PAGE_SHIFT));
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_DEMOTE), demotes);
+	tdxsim_vm_summary(vm, &sum);
+	assert_int_equal(sum.folio_splits, 0);
+
+	switch (order) {
+	case TDXSIM_CONV_SPLIT_THEN_ZAP:
+		assert_int_equal(calls(vm, TDH_MEM_PAGE_REMOVE), 0);
+		assert_int_equal(mirror_level(vm, X), PG_LEVEL_4K);
+		assert_int_equal(sept_of(vm, X).state, SEPT_PUBLIC_PENDING);
+		break;
+	case TDXSIM_CONV_ZAP_THEN_SPLIT:
+		assert_int_equal(calls(vm, TDH_MEM_PAGE_REMOVE), 1);
+		assert_int_equal(mirror_level(vm, X), PG_LEVEL_NONE);
+		assert_int_equal(sept_of(vm, X).state, SEPT_PUBLIC_FREE);
+		break;
+	case TDXSIM_CONV_FOLIO_FIRST:
+		assert_int_equal(calls(vm, TDH_MEM_PAGE_REMOVE), 0);
+		assert_int_equal(mirror_level(vm, X), PG_LEVEL_2M);
+		assert_int_equal(sept_of(vm, X).level, TDX_PS_2M);
+		break;
+	}
+	assert_check_clean(vm);
+	teardown_clean(vm);
+}
+
+static void test_convert_enomem_split_then_zap(void **state)
+{
+	convert_folio_enomem(TDXSIM_CONV_SPLIT_THEN_ZAP);
+}
+
+static void test_convert_enomem_zap_then_split(void **state)
+{
+	convert_folio_enomem(TDXSIM_CONV_ZAP_THEN_SPLIT);
+}
+
+static void test_convert_enomem_folio_first(void **state)
+{
+	convert_folio_enomem(TDXSIM_CONV_FOLIO_FIRST);
+}
+
+/*
+ * S22: a hole must cover whole folios.  Unaligned inside a 2M folio: refused
+ * before anything happens.  Aligned: the 2M leaf is removed at 2M (no
+ * DEMOTE), the folio freed; a later fault there finds no folio.  Order-0
+ * folios can be punched page by page.
+ */
+static void test_punch_hole(void **state)
+{
+	struct tdxsim_vm *vm = vm_mapped_2m(TDXSIM_CONV_SPLIT_THEN_ZAP);
+	u64 in_use = tdxsim_pages_in_use(tdxsim_vm_sim(vm));
+	int level;
+
+	assert_int_equal(tdxsim_vm_punch_hole(vm, G + S_4K, S_2M - S_4K), -EINVAL);
+	assert_int_equal(tdxsim_vm_punch_hole(vm, G, S_2M + S_4K), -EINVAL);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_REMOVE), 0);
+	assert_int_equal(mirror_level(vm, G), PG_LEVEL_2M);
+
+	assert_int_equal(tdxsim_vm_punch_hole(vm, G, S_2M), 0);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_DEMOTE), 0);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_REMOVE), 1);
+	assert_int_equal(mirror_level(vm, G), PG_LEVEL_NONE);
+	assert_int_equal(sept_of(vm, G).state, SEPT_PUBLIC_FREE);
+	assert_int_equal(tdxsim_pages_in_use(tdxsim_vm_sim(vm)), in_use - 512);
+	assert_int_equal(tdxsim_vm_map(vm, 0, G, &level), -EFAULT);
+
+	/* Order 0: one page of the 4K-folio range, mapped, then punched. */
+	assert_int_equal(tdxsim_vm_map(vm, 0, G + 2 * S_2M + S_4K, &level), 0);
+	assert_int_equal(tdxsim_vm_punch_hole(vm, G + 2 * S_2M + S_4K, S_4K), 0);
+	assert_int_equal(mirror_level(vm, G + 2 * S_2M + S_4K), PG_LEVEL_NONE);
+	assert_int_equal(tdxsim_vm_map(vm, 0, G + 2 * S_2M, &level), 0);
+	assert_check_clean(vm);
+	teardown_clean(vm);
+}
+
+/*
+ * Split and zap on request, then a memory failure on a 4K page of a split
+ * folio and on a whole 2M folio: the folio's mappings go, later faults
+ * there fail, and the poisoned memory is accounted for at teardown.
+ */
+static void test_split_zap_memory_failure(void **state)
+{
+	struct tdxsim_vm *vm = vm_mapped_2m(TDXSIM_CONV_SPLIT_THEN_ZAP);
+	struct tdxsim_vm_summary sum;
+	int level;
+
+	/* A TDX split under the shared mmu_lock is refused (spec §2.10). */
+	assert_int_equal(tdxsim_vm_split(vm, G, S_2M, PG_LEVEL_4K, true), -EOPNOTSUPP);
+	assert_int_equal(mirror_level(vm, G), PG_LEVEL_2M);
+	assert_int_equal(tdxsim_vm_split(vm, G, S_2M, PG_LEVEL_4K, false), 0);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_DEMOTE), 1);
+	assert_int_equal(mirror_level(vm, G + 7 * S_4K), PG_LEVEL_4K);
+	assert_int_equal(tdxsim_vm_zap(vm, G + 7 * S_4K, 2 * S_4K), 0);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_REMOVE), 2);
+	assert_int_equal(mirror_level(vm, G + 8 * S_4K), PG_LEVEL_NONE);
+	assert_int_equal(mirror_level(vm, G + 9 * S_4K), PG_LEVEL_4K);
+	assert_check_clean(vm);
+
+	/* The 2M folio at G+2M, mapped at 2M, poisoned: the whole folio goes. */
+	assert_int_equal(tdxsim_vm_map(vm, 0, G + S_2M, &level), 0);
+	assert_int_equal(level, PG_LEVEL_2M);
+	assert_int_equal(tdxsim_vm_memory_failure(vm, G + S_2M + 77 * S_4K), 0);
+	assert_int_equal(mirror_level(vm, G + S_2M), PG_LEVEL_NONE);
+	assert_int_equal(tdxsim_vm_map(vm, 0, G + S_2M, &level), -EFAULT);
+	assert_int_equal(tdxsim_vm_memory_failure(vm, G + S_2M), -ENOENT);
+	/* An order-0 folio: just that page. */
+	assert_int_equal(tdxsim_vm_map(vm, 0, G + 2 * S_2M + 3 * S_4K, &level), 0);
+	assert_int_equal(tdxsim_vm_memory_failure(vm, G + 2 * S_2M + 3 * S_4K), 0);
+	assert_int_equal(mirror_level(vm, G + 2 * S_2M + 3 * S_4K), PG_LEVEL_NONE);
+	tdxsim_vm_summary(vm, &sum);
+	assert_int_equal(sum.pages_poisoned, 513);
+	assert_check_clean(vm);
+	teardown_clean(vm);
+}
+
+/*
+ * Memslots the module cannot map: MMIO (no guest_memfd: a private access
+ * is a memory-fault exit, pre-fault of its shared GFNs is not modelled) and
+ * memory outside the TDMR (the module refuses the AUG: the VM is bugged,
+ * KVM restores the SPTE; nothing is leaked).
+ */
+static void test_mmio_and_no_tdmr(void **state)
+{
+	struct tdxsim_vm *vm = vm_new(TDXSIM_CONV_SPLIT_THEN_ZAP);
+	struct tdxsim_vm_summary sum;
+	int level;
+
+	assert_int_equal(tdxsim_vm_add_memslot(vm, 1, 2 * G, S_2M, TDXSIM_SLOT_MMIO), 0);
+	assert_int_equal(tdxsim_vm_add_memslot(vm, 2, 3 * G, S_2M, TDXSIM_SLOT_NO_TDMR), 0);
+	assert_int_equal(tdxsim_vm_add_memslot(vm, 3, 4 * G, S_4K, TDXSIM_SLOT_NO_TDMR), -EINVAL);
+	assert_int_equal(tdxsim_vm_add_memslot(vm, 3, 4 * G, S_2M, 0), -EINVAL);
+	assert_int_equal(tdxsim_vm_slot_flags(vm, 2 * G), TDXSIM_SLOT_MMIO);
+	assert_int_equal(tdxsim_vm_gmem_populate(vm, 2 * G, S_2M, 9), -EINVAL);
+	assert_int_equal(tdxsim_vm_gmem_populate(vm, 3 * G, S_4K, 0), -EINVAL);
+	assert_int_equal(tdxsim_vm_gmem_populate(vm, 3 * G, S_2M, 9), 0);
+	assert_int_equal(tdxsim_vm_finalize(vm), 0);
+
+	assert_int_equal(tdxsim_vm_map(vm, 0, 2 * G, &level), -EOPNOTSUPP);
+	assert_int_equal(kvm_tdp_map_page(tdxsim_vm_vcpu(vm, 0), 2 * G,
+					  PFERR_PRIVATE_ACCESS, &level), -EFAULT);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_AUG), 0);
+
+	assert_int_equal(tdxsim_vm_map(vm, 0, 3 * G, &level), -EIO);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_AUG), 1);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_AUG) - tdxsim_stats_count(tdxsim_vm_sim(vm),
+						TDH_MEM_PAGE_AUG, TDX_SUCCESS), 1);
+	assert_true(tdxsim_vm_kvm(vm)->vm_bugged);
+	assert_int_equal(mirror_level(vm, 3 * G), PG_LEVEL_NONE);
+
+	assert_int_equal(tdxsim_vm_teardown(vm), 0);
+	tdxsim_vm_summary(vm, &sum);
+	assert_true(sum.vm_bugged);
+	assert_int_equal(sum.pages_leaked, 0);
+	assert_int_equal(sum.module_violations, 0);
+	tdxsim_vm_destroy(vm);
+}
+
+/* One VM per process; a second create says so, a bad config says so. */
+static void test_create_errors(void **state)
+{
+	struct tdxsim_vm_config cfg;
+	struct tdxsim_vm *vm;
+	int err;
+
+	tdxsim_vm_config_init(&cfg);
+	cfg.module.mem_size = 64ULL << 20;
+	cfg.nr_vcpus = TDXSIM_VM_MAX_VCPUS + 1;
+	assert_null(tdxsim_vm_create(&cfg, &err));
+	assert_int_equal(err, -EINVAL);
+	cfg.nr_vcpus = 2;
+	vm = tdxsim_vm_create(&cfg, &err);
+	assert_non_null(vm);
+	assert_null(tdxsim_vm_create(&cfg, &err));
+	assert_int_equal(err, -EBUSY);
+	assert_int_equal(tdxsim_vm_nr_vcpus(vm), 2);
+	assert_non_null(tdxsim_vm_vcpu(vm, 1));
+	assert_null(tdxsim_vm_vcpu(vm, 2));
+	assert_ptr_equal(tdxsim_vm_of(tdxsim_vm_kvm(vm)), vm);
+	tdxsim_vm_destroy(vm);
+	/* The HKID release flushed both vCPUs itself: the teardown was clean. */
+	vm = tdxsim_vm_create(&cfg, &err);
+	assert_non_null(vm);
+	teardown_clean(vm);
+}
+
+/* tdx_huge_page=N (or no ENHANCED_DEMOTE_INTERRUPTIBILITY): 4K only. */
+static void test_no_huge_page(void **state)
+{
+	struct tdxsim_vm_config cfg;
+	struct tdxsim_vm *vm;
+	int level, err, i;
+
+	for (i = 0; i < 2; i++) {
+		tdxsim_vm_config_init(&cfg);
+		cfg.module.mem_size = 64ULL << 20;
+		if (i)
+			cfg.module.features0 &= ~TDX_FEATURES0_ENHANCED_DEMOTE_INTERRUPTIBILITY;
+		else
+			cfg.tdx_huge_page = false;
+		vm = tdxsim_vm_create(&cfg, &err);
+		assert_non_null(vm);
+		assert_int_equal(tdxsim_vm_add_memslot(vm, 0, G, S_2M, TDXSIM_SLOT_PRIVATE), 0);
+		assert_int_equal(tdxsim_vm_gmem_populate(vm, G, S_2M, 9), 0);
+		assert_int_equal(tdxsim_vm_finalize(vm), 0);
+		assert_int_equal(tdxsim_vm_map(vm, 0, G, &level), 0);
+		assert_int_equal(level, PG_LEVEL_4K);
+		teardown_clean(vm);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_build_finalize_map),
+		cmocka_unit_test(test_build_errors),
+		cmocka_unit_test(test_convert_split_then_zap),
+		cmocka_unit_test(test_convert_zap_then_split),
+		cmocka_unit_test(test_convert_folio_first),
+		cmocka_unit_test(test_convert_enomem_split_then_zap),
+		cmocka_unit_test(test_convert_enomem_zap_then_split),
+		cmocka_unit_test(test_convert_enomem_folio_first),
+		cmocka_unit_test(test_punch_hole),
+		cmocka_unit_test(test_split_zap_memory_failure),
+		cmocka_unit_test(test_mmio_and_no_tdmr),
+		cmocka_unit_test(test_create_errors),
+		cmocka_unit_test(test_no_huge_page),
+	};
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
