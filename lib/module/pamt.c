@@ -511,7 +511,7 @@ static void pamt_assign(struct tdxsim *sim, u64 pa, int level, u8 pt, u16 owner,
 
 	note_dirty_reuse(sim, pa, level, owner);
 	e->owner = owner;
-	e->bepoch = 0;
+	__atomic_store_n(&e->bepoch, 0, __ATOMIC_RELAXED);	/* read by guest walks */
 	__atomic_store_n(&e->pt, pt, __ATOMIC_RELEASE);
 	seq_touch(sim, pa, seq);
 }
@@ -527,7 +527,7 @@ static void pamt_release(struct tdxsim *sim, u64 pa, int level, u16 hkid, bool d
 	u8 flags = (dirty ? PG_DIRTY : 0) | (sim->cfg.reset_quirk ? PG_NEEDS_RESET : 0);
 
 	e->owner = 0;
-	e->bepoch = 0;
+	__atomic_store_n(&e->bepoch, 0, __ATOMIC_RELAXED);	/* read by guest walks */
 	__atomic_store_n(&e->pt, PT_NDA, __ATOMIC_RELEASE);
 	seq_touch(sim, pa, seq);
 	if (!flags)

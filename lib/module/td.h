@@ -90,7 +90,14 @@ struct td_vcpu {
 	u32 vcpu_index;
 	bool has_x2apic_id;	/* TDH.VP.INIT version 1 */
 	u32 x2apic_id;
-	bool in_guest;		/* atomic */
+	/*
+	 * Atomic: 0 outside the guest, else 1 + the parity of the epoch the
+	 * vCPU counts in (td->refcount[]), so that an exit learns the slot to
+	 * drop in the same exchange that takes the vCPU out: a kick from
+	 * another thread must not read vcpu_epoch, which the vCPU's next
+	 * TDH.VP.ENTER may be rewriting.
+	 */
+	u8 in_guest;
 	bool associated;	/* atomic: initialised or entered since the last TDH.VP.FLUSH */
 	u64 vcpu_epoch;
 	struct tdxsim_td_exit last_exit;

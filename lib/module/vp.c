@@ -236,7 +236,7 @@ u64 leaf_tdh_vp_enter(struct seamcall_ctx *c)
 		return api_error_with_operand_id(TDX_OPERAND_BUSY, TDX_OPERAND_ID_TD_EPOCH);
 	v->vcpu_epoch = __atomic_load_n(&td->td_epoch, __ATOMIC_ACQUIRE);
 	__atomic_fetch_add(&td->refcount[v->vcpu_epoch & 1], 1, __ATOMIC_ACQ_REL);
-	__atomic_store_n(&v->in_guest, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&v->in_guest, (u8)(1 + (v->vcpu_epoch & 1)), __ATOMIC_RELEASE);
 	__atomic_store_n(&v->associated, true, __ATOMIC_RELEASE);
 	sharex_unlock(&td->epoch_lock, TDX_LOCK_SHARED);
 	return TDX_SUCCESS;
@@ -269,9 +269,11 @@ u64 leaf_tdh_vp_flush(struct seamcall_ctx *c)
 /* TD exit: the vCPU no longer holds its epoch. */
 static bool vcpu_td_exit(struct td_vcpu *v)
 {
-	if (!__atomic_exchange_n(&v->in_guest, false, __ATOMIC_ACQ_REL))
+	u8 slot = __atomic_exchange_n(&v->in_guest, 0, __ATOMIC_ACQ_REL);
+
+	if (!slot)
 		return false;
-	__atomic_fetch_sub(&v->td->refcount[v->vcpu_epoch & 1], 1, __ATOMIC_ACQ_REL);
+	__atomic_fetch_sub(&v->td->refcount[slot - 1], 1, __ATOMIC_ACQ_REL);
 	return true;
 }
 
@@ -301,7 +303,7 @@ bool tdxsim_vp_in_guest(struct tdxsim *sim, u64 tdvpr_pa)
 {
 	struct td_vcpu *v = vcpu_by_tdvpr(sim, tdvpr_pa);
 
-	return v && __atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE);
+	return v && __atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE) != 0;
 }
 
 int tdxsim_vp_last_exit(struct tdxsim *sim, u64 tdvpr_pa, struct tdxsim_td_exit *exit)
@@ -323,7 +325,7 @@ int tdxsim_vp_info(struct tdxsim *sim, u64 tdvpr_pa, struct tdxsim_vp_info *info
 		return -EINVAL;
 	info->tdr_pa = v->td->tdr_pa;
 	info->initialized = __atomic_load_n(&v->state, __ATOMIC_ACQUIRE) == VCPU_READY;
-	info->in_guest = __atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE);
+	info->in_guest = __atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE) != 0;
 	info->associated = __atomic_load_n(&v->associated, __ATOMIC_ACQUIRE);
 	info->nr_tdvpx = __atomic_load_n(&v->num_tdvps_pages, __ATOMIC_ACQUIRE) - 1;
 	memcpy(info->tdvpx_pa, v->tdvpx_pa, info->nr_tdvpx * sizeof(u64));

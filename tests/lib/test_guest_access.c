@@ -8,6 +8,8 @@
  * out of the guest (td_ept_violation.c; spec seamcall.md §2.17).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "harness.h"
@@ -294,6 +296,131 @@ static void test_not_a_call(void **state)
 	assert_int_equal(tdxsim_seq(fx->sim), seq);
 }
 
+/*
+ * ---- a guest thread against the host's BLOCK, TRACK, kick, UNBLOCK ----
+ *
+ * The guest writes one accepted page over and over, re-entering whenever
+ * it is out of the guest.  The host blocks the page, tracks, kicks, and
+ * only then publishes "tracked" (state = generation << 1 | 1); before it
+ * unblocks it publishes a new generation.  An access whose entry came
+ * after the guest saw "tracked" and that still sees the same state after
+ * it ran in the blocked-and-tracked window: it must not go through (the
+ * vCPU's epoch is newer than the block).  Every other outcome is one of
+ * the documented ones.  Run under TSan, this is also the check that the
+ * lock-free walk races with the host's SEAMCALLs only through atomics.
+ */
+#define RACE_ROUNDS	200
+#define RACE_SPIN	200000
+
+struct race {
+	struct fixture *fx;
+	u64 state;		/* atomic: generation << 1 | tracked */
+	bool stop;		/* atomic */
+	u64 checked_in_gen;	/* atomic: generation of the last checked access */
+	unsigned long accesses, successes, exits, checked;
+	u64 bad;		/* an undocumented result, or a tracked access that went through */
+};
+
+static void *race_guest(void *arg)
+{
+	struct race *r = arg;
+	struct fixture *fx = r->fx;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_SEQ_CST)) {
+		u64 s1 = __atomic_load_n(&r->state, __ATOMIC_SEQ_CST), s2, st;
+		bool entered = false;
+
+		if (!tdxsim_vp_in_guest(fx->sim, tdvpr(fx))) {
+			if (tdxsim_vcpu_enter(fx->vcpu) != TDX_SUCCESS)
+				continue;	/* the epoch lock lost to TRACK */
+			entered = true;
+		}
+		st = access(fx, GPA0, true);
+		s2 = __atomic_load_n(&r->state, __ATOMIC_SEQ_CST);
+		r->accesses++;
+		if (st == TDX_SUCCESS)
+			r->successes++;
+		else if (st == TDXSIM_TDCALL_TD_EXIT)
+			r->exits++;
+		else if (st != TDX_VCPU_STATE_INCORRECT)
+			r->bad = st;
+		if (entered && s1 == s2 && (s1 & 1)) {
+			r->checked++;
+			if (st == TDX_SUCCESS)
+				r->bad = st;
+			__atomic_store_n(&r->checked_in_gen, s1 >> 1, __ATOMIC_SEQ_CST);
+		}
+	}
+	return NULL;
+}
+
+static u64 retry_busy(struct fixture *fx, u64 (*fn)(struct fixture *fx))
+{
+	u64 st;
+	int i = 0;
+
+	do {
+		st = fn(fx);
+		if ((st & TDX_STATUS_MASK) == TDX_PREVIOUS_TLB_EPOCH_BUSY)
+			tdxsim_td_kick_vcpus(fx->td);
+	} while (st != TDX_SUCCESS && ++i < 100000);
+	return st;
+}
+
+static u64 do_block(struct fixture *fx)
+{
+	u64 e1, e2;
+
+	return tdxsim_tdh_mem_range_block(fx->td, GPA0, TDX_PS_4K, &e1, &e2);
+}
+
+static u64 do_track(struct fixture *fx)
+{
+	return tdxsim_tdh_mem_track(fx->td);
+}
+
+static u64 do_unblock(struct fixture *fx)
+{
+	u64 e1, e2;
+
+	return tdxsim_tdh_mem_range_unblock(fx->td, GPA0, TDX_PS_4K, &e1, &e2);
+}
+
+static void test_race_guest_vs_block_track(void **state)
+{
+	struct fixture *fx = *state;
+	struct race r = { .fx = fx, .checked_in_gen = ~0ULL };
+	pthread_t thr;
+
+	fx_aug(fx, GPA0, TDX_PS_4K);
+	fx_enter(fx);
+	assert_status(accept(fx, GPA0, TDX_PS_4K), TDX_SUCCESS);
+	tdxsim_td_kick_vcpus(fx->td);
+	assert_int_equal(pthread_create(&thr, NULL, race_guest, &r), 0);
+	for (u64 gen = 0; gen < RACE_ROUNDS; gen++) {
+		assert_status(retry_busy(fx, do_block), TDX_SUCCESS);
+		assert_status(retry_busy(fx, do_track), TDX_SUCCESS);
+		tdxsim_td_kick_vcpus(fx->td);
+		__atomic_store_n(&r.state, gen << 1 | 1, __ATOMIC_SEQ_CST);
+		/* Give the guest the window (bounded: it may be descheduled). */
+		for (int i = 0; i < RACE_SPIN &&
+		     __atomic_load_n(&r.checked_in_gen, __ATOMIC_SEQ_CST) != gen; i++)
+			sched_yield();
+		__atomic_store_n(&r.state, (gen + 1) << 1, __ATOMIC_SEQ_CST);
+		assert_status(retry_busy(fx, do_unblock), TDX_SUCCESS);
+	}
+	__atomic_store_n(&r.stop, true, __ATOMIC_SEQ_CST);
+	assert_int_equal(pthread_join(thr, NULL), 0);
+	if (r.bad)
+		fail_msg("guest access gave %#llx in the wrong phase",
+			 (unsigned long long)r.bad);
+	/* The tracked window was exercised, and so was the unblocked phase. */
+	assert_true(r.checked > 0);
+	assert_true(r.successes > 0);
+	assert_true(r.exits > 0);
+	assert_int_equal(sept_state(fx, GPA0), SEPT_PUBLIC_MAPPED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +441,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_vcpu, fx_setup_runnable, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_call, fx_setup_runnable, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_pending_page_ve, fx_setup_runnable_nodpamt,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_race_guest_vs_block_track, fx_setup_runnable,
 						fx_teardown),
 	};
 
