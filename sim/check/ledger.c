@@ -8,6 +8,12 @@
  * inline checks of sim/kvm and sim/tdx record at the moment they happen.
  * Attached to the simulator with tdxsim_client_data_attach(), freed by
  * tdxsim_destroy().
+ *
+ * Its size follows the model's own pages, not guest memory (the issue's
+ * 48 bytes per mapped 4K page): one entry per page the model allocates
+ * (S-EPT pages, cache and pair pages), one per guest memory allocation a
+ * VMM reports (a folio is one range), one per 2MB range for the last-call
+ * seqs and one per S-EPT table for its count of mapped children.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,6 +41,22 @@ struct seq_entry {
 	UT_hash_handle hh;
 };
 
+/* A multi-page allocation (a guest folio): followed as one. */
+struct prov_range {
+	u64 pfn;
+	unsigned long npages;
+	struct kvm_page_provenance p;
+	unsigned long order;
+	struct prov_range *next;
+};
+
+/* Mapped children (4K units) of one S-EPT table: key = its first GFN and entry level. */
+struct child_count {
+	u64 key;
+	long n;
+	UT_hash_handle hh;
+};
+
 struct ledger_violation {
 	struct kvm *kvm;	/* NULL: a page's, shown for every VM */
 	struct kvm_check_violation v;
@@ -46,6 +68,8 @@ struct kvm_ledger {
 	pthread_mutex_t lock;
 	struct tdxsim *sim;
 	struct prov_page *pages;
+	struct prov_range *ranges;
+	struct child_count *children;
 	struct seq_entry *gfn_seq;
 	struct seq_entry *pfn_seq;
 	unsigned long moves;
@@ -64,6 +88,20 @@ static void ledger_release(void *data)
 	HASH_ITER(hh, l->pages, p, tp) {
 		HASH_DEL(l->pages, p);
 		free(p);
+	}
+	while (l->ranges) {
+		struct prov_range *r = l->ranges;
+
+		l->ranges = r->next;
+		free(r);
+	}
+	{
+		struct child_count *c, *tc;
+
+		HASH_ITER(hh, l->children, c, tc) {
+			HASH_DEL(l->children, c);
+			free(c);
+		}
 	}
 	HASH_ITER(hh, l->gfn_seq, e, te) {
 		HASH_DEL(l->gfn_seq, e);
@@ -140,15 +178,10 @@ const char *kvm_page_state_name(enum kvm_page_state state)
 	return (unsigned int)state <= KVM_PAGE_FREED ? names[state] : "?";
 }
 
-/* ---- the last SEAMCALL per GFN / PFN ---- */
-static u64 seq_key(u64 frame, int tdx_level)
+/* ---- the last SEAMCALL per 2MB range of GPAs / of physical memory ---- */
+static void seq_set(struct seq_entry **tab, u64 frame, u64 seq)
 {
-	return (frame << 2) | (u64)(tdx_level & 3);
-}
-
-static void seq_set(struct seq_entry **tab, u64 frame, int tdx_level, u64 seq)
-{
-	u64 key = seq_key(frame, tdx_level);
+	u64 key = frame >> 9;
 	struct seq_entry *e;
 
 	HASH_FIND(hh, *tab, &key, sizeof(key), e);
@@ -162,9 +195,9 @@ static void seq_set(struct seq_entry **tab, u64 frame, int tdx_level, u64 seq)
 	e->seq = seq;
 }
 
-static u64 seq_get(struct seq_entry **tab, u64 frame, int tdx_level)
+static u64 seq_get(struct seq_entry **tab, u64 frame)
 {
-	u64 key = seq_key(frame, tdx_level);
+	u64 key = frame >> 9;
 	struct seq_entry *e;
 
 	HASH_FIND(hh, *tab, &key, sizeof(key), e);
@@ -174,24 +207,6 @@ static u64 seq_get(struct seq_entry **tab, u64 frame, int tdx_level)
 static u64 max_u64(u64 a, u64 b)
 {
 	return a > b ? a : b;
-}
-
-/*
- * The last call on any frame of [frame, frame + 512^tdx_level): the entries
- * at 4K, 2M and 1G that cover it, and for a 2M range its 512 4K frames.
- */
-static u64 seq_lookup(struct seq_entry **tab, u64 frame, int tdx_level)
-{
-	u64 seq = 0, i;
-	int l;
-
-	for (l = 0; l <= 2; l++)
-		seq = max_u64(seq, seq_get(tab, frame & ~((1ULL << (9 * l)) - 1), l));
-	if (tdx_level == 1) {
-		for (i = 0; i < 512; i++)
-			seq = max_u64(seq, seq_get(tab, (frame & ~511ULL) + i, 0));
-	}
-	return seq;
 }
 
 void kvm_check_note_seamcall(u64 gpa, int tdx_level, u64 hpa, int hpa_tdx_level)
@@ -205,9 +220,9 @@ void kvm_check_note_seamcall(u64 gpa, int tdx_level, u64 hpa, int hpa_tdx_level)
 	seq = tdxsim_seq(sim);
 	pthread_mutex_lock(&l->lock);
 	if (gpa != ~0ULL)
-		seq_set(&l->gfn_seq, gpa >> PAGE_SHIFT, tdx_level, seq);
+		seq_set(&l->gfn_seq, gpa >> PAGE_SHIFT, seq);
 	if (hpa)
-		seq_set(&l->pfn_seq, hpa >> PAGE_SHIFT, hpa_tdx_level, seq);
+		seq_set(&l->pfn_seq, hpa >> PAGE_SHIFT, seq);
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -258,21 +273,22 @@ static u64 seq_from_ring(struct tdxsim *sim, gfn_t gfn, int level, u64 hpa)
 	return 0;
 }
 
-/* The seq a violation at (gfn, KVM level, hpa) names; 0 if no call touched them. */
+/*
+ * The seq a violation at (gfn, KVM level, hpa) names: the last call sim/tdx
+ * made on the GFN's or the page's 2MB range; 0 if none touched them.
+ */
 u64 kvm_check_seq_of(struct tdxsim *sim, gfn_t gfn, int level, u64 hpa);
 u64 kvm_check_seq_of(struct tdxsim *sim, gfn_t gfn, int level, u64 hpa)
 {
 	struct kvm_ledger *l = ledger_of(sim, false);
-	int tl = level > 1 ? (level > 2 ? 2 : 1) : 0;
 	u64 seq = 0;
 
 	if (l) {
 		pthread_mutex_lock(&l->lock);
 		if (gfn != ~0ULL)
-			seq = seq_lookup(&l->gfn_seq, gfn, tl);
+			seq = seq_get(&l->gfn_seq, gfn);
 		if (hpa)
-			seq = max_u64(seq, seq_lookup(&l->pfn_seq, hpa >> PAGE_SHIFT,
-						      level ? tl : 0));
+			seq = max_u64(seq, seq_get(&l->pfn_seq, hpa >> PAGE_SHIFT));
 		pthread_mutex_unlock(&l->lock);
 	}
 	if (!seq && sim)
@@ -400,24 +416,27 @@ static struct prov_page *page_find(struct kvm_ledger *l, u64 pfn)
 	return p;
 }
 
-static struct prov_page *page_get(struct kvm_ledger *l, u64 pfn, enum kvm_page_pool pool,
-				  const char *fn)
+static struct prov_range *range_find(struct kvm_ledger *l, u64 pfn)
 {
-	struct prov_page *p = page_find(l, pfn);
+	struct prov_range *r;
 
-	if (p)
-		return p;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
-	p->pfn = pfn;
-	p->p.hpa = pfn << PAGE_SHIFT;
-	p->p.pool = pool;
-	p->p.state = KVM_PAGE_LIVE;
-	p->p.allocator = fn;
-	p->p.gfn = ~0ULL;
-	HASH_ADD(hh, l->pages, pfn, sizeof(p->pfn), p);
-	return p;
+	for (r = l->ranges; r; r = r->next)
+		if (pfn >= r->pfn && pfn < r->pfn + r->npages)
+			return r;
+	return NULL;
+}
+
+static void prov_init(struct kvm_page_provenance *p, u64 pfn, enum kvm_page_pool pool,
+		      const char *fn, u64 seq)
+{
+	memset(p, 0, sizeof(*p));
+	p->hpa = pfn << PAGE_SHIFT;
+	p->pool = pool;
+	p->state = KVM_PAGE_LIVE;
+	p->allocator = fn;
+	p->last = fn;
+	p->alloc_seq = seq;
+	p->gfn = ~0ULL;
 }
 
 /* Is the page (or its 2MB pair role) the module's right now? */
@@ -450,6 +469,69 @@ static bool freer_fits(const char *fn, enum kvm_page_pool pool)
 	return true;
 }
 
+/* A free of @pp (one page at @hpa, or a range's first): the I4 checks, then the record. */
+static void prov_free(struct kvm_ledger *l, struct kvm_page_provenance *pp, u64 hpa,
+		      unsigned long npages, const char *fn, u64 seq)
+{
+	const char *owner = NULL;
+	unsigned long i;
+
+	for (i = 0; i < npages && !owner; i++)
+		owner = module_owns(l->sim, hpa + (i << PAGE_SHIFT));
+	if (pp->state == KVM_PAGE_FREED)
+		ledger_record(l, NULL, KVM_INV_DOUBLE_FREE, pp->gfn, pp->level, hpa, seq,
+			      "page from the %s freed twice: by %s (seq %llu), then by %s",
+			      pool_names[pp->pool], pp->freer, (unsigned long long)pp->free_seq, fn);
+	else if (owner)
+		ledger_record(l, NULL, KVM_INV_FREED_OWNED, pp->gfn, pp->level, hpa, seq,
+			      "page from the %s freed by %s while it is %s",
+			      pool_names[pp->pool], fn, owner);
+	else if (!freer_fits(fn, pp->pool))
+		ledger_record(l, NULL, KVM_INV_WRONG_POOL, pp->gfn, pp->level, hpa, seq,
+			      "page from the %s (by %s) was freed by %s",
+			      pool_names[pp->pool], pp->allocator, fn);
+	pp->state = KVM_PAGE_FREED;
+	pp->freer = fn;
+	pp->free_seq = seq;
+}
+
+/* A guest memory allocation (@npages > 1): one range entry. */
+static void range_event(struct kvm_ledger *l, enum kvm_prov_event ev, u64 pfn,
+			unsigned long npages, enum kvm_page_pool pool, const char *fn, u64 seq)
+{
+	struct prov_range *r = range_find(l, pfn), **pp;
+
+	if (ev == KVM_PROV_ALLOC) {
+		/* Memory the allocator reuses: the old record goes. */
+		for (pp = &l->ranges; *pp;) {
+			struct prov_range *o = *pp;
+
+			if (o->pfn < pfn + npages && pfn < o->pfn + o->npages) {
+				*pp = o->next;
+				free(o);
+			} else {
+				pp = &o->next;
+			}
+		}
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return;
+		r->pfn = pfn;
+		r->npages = npages;
+		prov_init(&r->p, pfn, pool, fn, seq);
+		r->next = l->ranges;
+		l->ranges = r;
+	} else if (!r) {
+		return;
+	} else if (ev == KVM_PROV_FREE) {
+		prov_free(l, &r->p, pfn << PAGE_SHIFT, npages, fn, seq);
+	} else if (ev == KVM_PROV_LEAK) {
+		r->p.state = KVM_PAGE_LEAKED;
+	}
+	r->p.last = fn;
+	r->order = ++l->moves;
+}
+
 static void page_event(struct kvm_ledger *l, enum kvm_prov_event ev, u64 pfn,
 		       enum kvm_page_pool pool, gfn_t gfn, int level, const char *fn, u64 seq)
 {
@@ -464,19 +546,21 @@ static void page_event(struct kvm_ledger *l, enum kvm_prov_event ev, u64 pfn,
 				      "page from the %s (by %s) allocated again by %s while %s",
 				      pool_names[p->p.pool], p->p.allocator, fn,
 				      kvm_page_state_name(p->p.state));
-		if (p) {
-			HASH_DEL(l->pages, p);
-			free(p);
+		if (!p) {
+			p = calloc(1, sizeof(*p));
+			if (!p)
+				return;
+			p->pfn = pfn;
+			HASH_ADD(hh, l->pages, pfn, sizeof(p->pfn), p);
 		}
-		p = page_get(l, pfn, pool, fn);
-		if (p)
-			p->p.alloc_seq = seq;
-		goto moved;
+		prov_init(&p->p, pfn, pool, fn, seq);
+		p->order = ++l->moves;
+		return;
 	}
 	/*
-	 * A page the model did not allocate (a folio, a TD control page, a
-	 * page the model freed that someone else allocated again): followed
-	 * from now on, not balanced.
+	 * A page the model did not allocate, or freed and someone else
+	 * allocated again: a 4K page of a guest folio, a TD control page, a
+	 * test's own.  Followed only through its folio's range, if any.
 	 */
 	if (p && p->p.state == KVM_PAGE_FREED &&
 	    (ev == KVM_PROV_TO_MODULE || ev == KVM_PROV_FROM_MODULE || ev == KVM_PROV_CACHE_TAKE)) {
@@ -484,10 +568,18 @@ static void page_event(struct kvm_ledger *l, enum kvm_prov_event ev, u64 pfn,
 		free(p);
 		p = NULL;
 	}
-	if (!p)
-		p = page_get(l, pfn, pool, "?");
-	if (!p)
+	if (!p) {
+		struct prov_range *r = range_find(l, pfn);
+
+		if (r && ev == KVM_PROV_FREE)
+			prov_free(l, &r->p, hpa, 1, fn, seq);
+		if (r && (ev == KVM_PROV_TO_MODULE || ev == KVM_PROV_FROM_MODULE)) {
+			r->p.state = ev == KVM_PROV_TO_MODULE ? KVM_PAGE_MODULE : KVM_PAGE_LIVE;
+			r->p.last = fn;
+			r->order = ++l->moves;
+		}
 		return;
+	}
 	pp = &p->p;
 
 	switch (ev) {
@@ -514,6 +606,9 @@ static void page_event(struct kvm_ledger *l, enum kvm_prov_event ev, u64 pfn,
 		break;
 	case KVM_PROV_TO_MODULE:
 		pp->state = KVM_PAGE_MODULE;
+		/* it serves @gfn now */
+		fallthrough;
+	case KVM_PROV_ASSOC:
 		if (level) {
 			pp->gfn = gfn;
 			pp->level = level;
@@ -523,31 +618,13 @@ static void page_event(struct kvm_ledger *l, enum kvm_prov_event ev, u64 pfn,
 		pp->state = KVM_PAGE_LEAKED;
 		break;
 	case KVM_PROV_FREE:
-		if (pp->state == KVM_PAGE_FREED)
-			ledger_record(l, NULL, KVM_INV_DOUBLE_FREE, pp->gfn, pp->level, hpa, seq,
-				      "page from the %s freed twice: by %s (seq %llu), then by %s",
-				      pool_names[pp->pool], pp->freer,
-				      (unsigned long long)pp->free_seq, fn);
-		else if ((owner = module_owns(l->sim, hpa)))
-			ledger_record(l, NULL, KVM_INV_FREED_OWNED, pp->gfn, pp->level, hpa, seq,
-				      "page from the %s freed by %s while it is %s",
-				      pool_names[pp->pool], fn, owner);
-		else if (!freer_fits(fn, pp->pool))
-			ledger_record(l, NULL, KVM_INV_WRONG_POOL, pp->gfn, pp->level, hpa, seq,
-				      "page from the %s (by %s) was freed by %s",
-				      pool_names[pp->pool], pp->allocator, fn);
-		pp->state = KVM_PAGE_FREED;
-		pp->freer = fn;
-		pp->free_seq = seq;
+		prov_free(l, pp, hpa, 1, fn, seq);
 		break;
 	default:
 		break;
 	}
-moved:
-	if (p) {
-		p->p.last = fn;
-		p->order = ++l->moves;
-	}
+	pp->last = fn;
+	p->order = ++l->moves;
 }
 
 void kvm_prov_note(enum kvm_prov_event ev, u64 hpa, unsigned long npages,
@@ -562,8 +639,12 @@ void kvm_prov_note(enum kvm_prov_event ev, u64 hpa, unsigned long npages,
 		return;
 	seq = tdxsim_seq(sim);
 	pthread_mutex_lock(&l->lock);
-	for (i = 0; i < npages; i++)
-		page_event(l, ev, (hpa >> PAGE_SHIFT) + i, pool, gfn, level, fn, seq);
+	if (npages > 1 && (ev == KVM_PROV_ALLOC || range_find(l, hpa >> PAGE_SHIFT))) {
+		range_event(l, ev, hpa >> PAGE_SHIFT, npages, pool, fn, seq);
+	} else {
+		for (i = 0; i < npages; i++)
+			page_event(l, ev, (hpa >> PAGE_SHIFT) + i, pool, gfn, level, fn, seq);
+	}
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -575,32 +656,89 @@ void kvm_prov_note_virt(enum kvm_prov_event ev, const void *addr, enum kvm_page_
 	kvm_prov_note(ev, __pa(addr), 1, pool, ~0ULL, 0, fn);
 }
 
-static void prov_fill(struct kvm_ledger *l, struct prov_page *p, struct kvm_page_provenance *out)
+/* ---- I8: the mapped children of each S-EPT table ---- */
+static u64 child_key(gfn_t gfn, int level)
 {
-	*out = p->p;
-	out->last_seq = seq_lookup(&l->pfn_seq, p->pfn, 0);
+	/* The table holding entries of @level: it covers KVM_PAGES_PER_HPAGE(level + 1). */
+	return ((gfn & ~(KVM_PAGES_PER_HPAGE(level + 1) - 1)) << 3) | (u64)level;
+}
+
+void kvm_check_note_mapped(gfn_t gfn, int level, long delta)
+{
+	struct kvm_ledger *l = ledger_of(tdxsim_kernel_current(), true);
+	struct child_count *c;
+	u64 key = child_key(gfn, level);
+
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->lock);
+	HASH_FIND(hh, l->children, &key, sizeof(key), c);
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (c) {
+			c->key = key;
+			HASH_ADD(hh, l->children, key, sizeof(c->key), c);
+		}
+	}
+	if (c) {
+		c->n += delta;
+		if (!c->n) {
+			HASH_DEL(l->children, c);
+			free(c);
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+}
+
+long kvm_check_mapped_children(gfn_t gfn, int level)
+{
+	struct kvm_ledger *l = ledger_of(tdxsim_kernel_current(), false);
+	struct child_count *c;
+	u64 key = child_key(gfn, level);
+	long n = 0;
+
+	if (!l)
+		return 0;
+	pthread_mutex_lock(&l->lock);
+	HASH_FIND(hh, l->children, &key, sizeof(key), c);
+	if (c)
+		n = c->n;
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}
+
+/* ---- queries ---- */
+static void prov_fill(struct kvm_ledger *l, const struct kvm_page_provenance *p,
+		      struct kvm_page_provenance *out, u64 hpa)
+{
+	*out = *p;
+	out->hpa = hpa;
+	out->last_seq = seq_get(&l->pfn_seq, hpa >> PAGE_SHIFT);
 }
 
 int kvm_page_provenance(struct tdxsim *sim, u64 hpa, struct kvm_page_provenance *out)
 {
 	struct kvm_ledger *l = ledger_of(sim, false);
+	struct prov_range *r;
 	struct prov_page *p;
 	int ret = -ENOENT;
 
 	if (!l)
 		return -ENOENT;
+	hpa &= PAGE_MASK;
 	pthread_mutex_lock(&l->lock);
 	p = page_find(l, hpa >> PAGE_SHIFT);
-	if (p) {
+	r = p ? NULL : range_find(l, hpa >> PAGE_SHIFT);
+	if (p || r) {
 		if (out)
-			prov_fill(l, p, out);
+			prov_fill(l, p ? &p->p : &r->p, out, hpa);
 		ret = 0;
 	}
 	pthread_mutex_unlock(&l->lock);
 	return ret;
 }
 
-int kvm_gpa_provenance(struct tdxsim *sim, u64 gpa, enum kvm_page_pool pool,
+int kvm_gpa_provenance(struct tdxsim *sim, struct kvm *kvm, u64 gpa, enum kvm_page_pool pool,
 		       struct kvm_page_provenance *out)
 {
 	struct kvm_ledger *l = ledger_of(sim, false);
@@ -610,32 +748,69 @@ int kvm_gpa_provenance(struct tdxsim *sim, u64 gpa, enum kvm_page_pool pool,
 
 	if (!l)
 		return -ENOENT;
+	/* The guest page: guest_memfd says which, the ledger where it came from. */
+	if (kvm && (pool == KVM_POOL_GUEST_FOLIO || pool == KVM_POOL_NR)) {
+		struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+		kvm_pfn_t pfn;
+		int order;
+
+		if (slot && !kvm_gmem_get_pfn(kvm, slot, gfn, &pfn, &order) &&
+		    !kvm_page_provenance(sim, PFN_PHYS(pfn), out) &&
+		    (pool == KVM_POOL_NR || out->pool == pool))
+			return 0;
+	}
 	pthread_mutex_lock(&l->lock);
 	HASH_ITER(hh, l->pages, p, tmp) {
-		/* A table at level L serves 512 entries of level L - 1. */
-		u64 span;
-
 		if (!p->p.level || p->p.gfn == ~0ULL || (pool != KVM_POOL_NR && p->p.pool != pool))
 			continue;
-		span = KVM_PAGES_PER_HPAGE(p->p.level);
-		if (gfn < p->p.gfn || gfn >= p->p.gfn + span)
+		/* An entry of level L covers KVM_PAGES_PER_HPAGE(L) GFNs. */
+		if (gfn < p->p.gfn || gfn >= p->p.gfn + KVM_PAGES_PER_HPAGE(p->p.level))
 			continue;
 		if (!best || p->order > best->order)
 			best = p;
 	}
 	if (best) {
 		if (out)
-			prov_fill(l, best, out);
+			prov_fill(l, &best->p, out, best->p.hpa);
 		ret = 0;
 	}
 	pthread_mutex_unlock(&l->lock);
 	return ret;
 }
 
+static void balance_one(struct kvm_ledger *l, const struct kvm_page_provenance *p,
+			unsigned long npages, struct kvm_prov_balance *b, long *held, u64 seq)
+{
+	enum kvm_page_pool pool = p->pool;
+
+	if (b)
+		b->allocated[pool] += npages;
+	switch (p->state) {
+	case KVM_PAGE_FREED:
+		if (b)
+			b->freed[pool] += npages;
+		break;
+	case KVM_PAGE_LEAKED:
+		if (b)
+			b->leaked[pool] += npages;
+		break;
+	default:
+		if (b)
+			b->held[pool] += npages;
+		*held += npages;
+		ledger_record(l, NULL, KVM_INV_BALANCE, p->gfn, p->level, p->hpa, seq,
+			      "%lu page(s) from the %s (by %s) still %s at teardown (last: %s)",
+			      npages, pool_names[pool], p->allocator, kvm_page_state_name(p->state),
+			      p->last);
+		break;
+	}
+}
+
 long kvm_prov_balance(struct tdxsim *sim, struct kvm_prov_balance *b)
 {
 	struct kvm_ledger *l = ledger_of(sim, false);
 	struct prov_page *p, *tmp;
+	struct prov_range *r;
 	u64 seq = sim ? tdxsim_seq(sim) : 0;
 	long held = 0;
 
@@ -644,34 +819,10 @@ long kvm_prov_balance(struct tdxsim *sim, struct kvm_prov_balance *b)
 	if (!l)
 		return 0;
 	pthread_mutex_lock(&l->lock);
-	HASH_ITER(hh, l->pages, p, tmp) {
-		enum kvm_page_pool pool = p->p.pool;
-
-		/* Pages the model did not allocate are only followed, not balanced. */
-		if (!strcmp(p->p.allocator, "?"))
-			continue;
-		if (b)
-			b->allocated[pool]++;
-		switch (p->p.state) {
-		case KVM_PAGE_FREED:
-			if (b)
-				b->freed[pool]++;
-			break;
-		case KVM_PAGE_LEAKED:
-			if (b)
-				b->leaked[pool]++;
-			break;
-		default:
-			if (b)
-				b->held[pool]++;
-			held++;
-			ledger_record(l, NULL, KVM_INV_BALANCE, p->p.gfn, p->p.level, p->p.hpa, seq,
-				      "page from the %s (by %s) still %s at teardown (last: %s)",
-				      pool_names[pool], p->p.allocator,
-				      kvm_page_state_name(p->p.state), p->p.last);
-			break;
-		}
-	}
+	HASH_ITER(hh, l->pages, p, tmp)
+		balance_one(l, &p->p, 1, b, &held, seq);
+	for (r = l->ranges; r; r = r->next)
+		balance_one(l, &r->p, r->npages, b, &held, seq);
 	pthread_mutex_unlock(&l->lock);
 	return held;
 }

@@ -69,6 +69,13 @@ bool kvm_mmu_lock_held(struct kvm *kvm, bool shared)
 	return mmu_lock_owner == kvm && mmu_lock_owner_shared == shared;
 }
 
+struct kvm *kvm_mmu_lock_owner(bool *shared)
+{
+	if (shared)
+		*shared = mmu_lock_owner_shared;
+	return mmu_lock_owner;
+}
+
 void kvm_lockdep_assert_mmu_lock_held(struct kvm *kvm, bool shared)
 {
 	if (shared)

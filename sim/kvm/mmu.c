@@ -6,6 +6,8 @@
  * caches, and KVM_SET_MEMORY_ATTRIBUTES' pre/post handlers.
  * Spec kvm-model.md §1.4, §1.5, §2.1, §2.2, §2.7.
  */
+#include <tdxsim-kvm/check.h>
+
 #include "mmu_internal.h"
 
 /* ---- lpage_info ---- */
@@ -188,7 +190,22 @@ static bool slot_range(struct kvm_memory_slot *slot, gfn_t start, gfn_t end,
 	return true;
 }
 
+static int __kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes);
+
+/* The checker's I7b and I19 around the kernel's body (not the kernel's). */
 int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes)
+{
+	struct kvm_zap_check *zc = NULL;
+	int r;
+
+	if (start < end && !(attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE))
+		zc = kvm_check_zap_begin(kvm, start, end);
+	r = __kvm_vm_set_mem_attributes(kvm, start, end, attributes);
+	kvm_check_zap_end(zc, r);
+	return kvm_check_return(kvm, __func__, r);
+}
+
+static int __kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes)
 {
 	struct kvm_gfn_range range;
 	int i, r;

@@ -213,6 +213,8 @@ static void handle_changed_mirror_spte(struct kvm *kvm, int as_id, gfn_t gfn, u6
 	bool table_removed = is_shadow_present_pte(old_spte) &&
 			     !is_last_spte(old_spte, level) && !is_shadow_present_pte(new_spte);
 
+	if (mirror)
+		kvm_check_spte_change(kvm, gfn, level, old_spte, new_spte, shared);
 	__handle_changed_spte(kvm, as_id, gfn, old_spte, new_spte, level, shared);
 	if (!mirror || propagated || !is_upstream(kvm) || table_removed || old_spte == new_spte)
 		return;
@@ -530,6 +532,7 @@ static int tdp_mmu_split_huge_page(struct kvm *kvm, struct tdp_iter *iter,
 	if (ret)
 		return ret;
 	kvm_update_page_stats(kvm, level - 1, SPTE_ENT_PER_PAGE);
+	kvm_check_split_done(kvm, iter->gfn, level, huge_spte, sp);	/* I12 */
 	return 0;
 }
 
@@ -692,8 +695,8 @@ int kvm_split_cross_boundary_leafs(struct kvm *kvm, struct kvm_gfn_range *range,
 	ret = kvm_tdp_mmu_gfn_range_split_cross_boundary_leafs(kvm, range, shared);
 	/* v3 as posted: `bool ret = 0; ... ret = <int>; return ret;` */
 	if (kvm->defects & TDXSIM_KVM_DEFECT_CROSS_BOUNDARY_BOOL)
-		return ret != 0;
-	return ret;
+		ret = ret != 0;
+	return kvm_check_return(kvm, __func__, ret);	/* I19 */
 }
 
 static void __tdp_mmu_zap_root(struct kvm *kvm, struct kvm_mmu_page *root, bool shared,

@@ -15,6 +15,18 @@
 
 #include "tdx_internal.h"
 
+/*
+ * I15 (spec kvm-model.md §5): the hooks that change the S-EPT's shape run
+ * with mmu_lock held for write.  lockdep_assert_held_write() records a
+ * kernel event; this tells the checker, with the GFN.  Not the kernel's.
+ */
+static void tdx_check_write_locked(struct kvm *kvm, gfn_t gfn, int level, const char *fn)
+{
+	if (!kvm_mmu_lock_held(kvm, false))
+		kvm_check_record(kvm, KVM_INV_LOCK, gfn, level, 0, 0,
+				 "%s without mmu_lock held for write", fn);
+}
+
 /* The checker's provenance ledger (<tdxsim-kvm/check.h>); not the kernel's. */
 #define prov(ev, page, pool)							\
 	kvm_prov_note((ev), page_to_phys(page), 1, (pool), ~0ULL, 0, __func__)
@@ -272,6 +284,7 @@ int tdx_sept_link_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 		ret = -EIO;
 		goto err_put;
 	}
+	kvm_check_note_mapped(gfn, level, 1);	/* I8: the table is mapped under its parent */
 	return 0;
 
 err_put:
@@ -306,6 +319,7 @@ static int tdx_mem_page_aug(struct kvm *kvm, gfn_t gfn, enum pg_level level, kvm
 		ret = -EIO;
 		goto err_put;
 	}
+	kvm_check_note_mapped(gfn, level, KVM_PAGES_PER_HPAGE(level));	/* I8 */
 	return 0;
 
 err_put:
@@ -362,11 +376,15 @@ void tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level leve
 	u64 err, entry, level_state;
 
 	lockdep_assert_held_write(&kvm->mmu_lock);
+	tdx_check_write_locked(kvm, gfn, level, __func__);
 	if (KVM_BUG_ON(level > PG_LEVEL_2M, kvm))
 		return;
 
 	if (!is_hkid_assigned(kvm_tdx)) {
-		if (!tdx_reclaim_page(kvm, pfn_to_page(pfn), npages) && level == PG_LEVEL_4K)
+		if (tdx_reclaim_page(kvm, pfn_to_page(pfn), npages))
+			return;
+		kvm_check_note_mapped(gfn, level, -(long)npages);	/* I8 */
+		if (level == PG_LEVEL_4K)
 			tdx_pamt_put(pfn_to_page(pfn));
 		return;
 	}
@@ -380,6 +398,7 @@ void tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level leve
 			      &level_state);
 	if (TDX_BUG_ON_2_VM(err, TDH_MEM_PAGE_REMOVE, entry, level_state, kvm))
 		return;
+	kvm_check_note_mapped(gfn, level, -(long)npages);	/* I8 */
 
 	for (i = 0; i < npages; i++) {
 		err = tdh_phymem_page_wbinvd_hkid(kvm_tdx->hkid, pfn + i);
@@ -401,12 +420,29 @@ int tdx_sept_free_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 {
 	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
 	struct page *page;
+	long left;
 
+	tdx_check_write_locked(kvm, gfn, level, __func__);
+	/*
+	 * I8: a table goes only after the HKID (the module removes no table of
+	 * a live TD) and only once nothing is mapped under it.
+	 */
+	if (is_hkid_assigned(kvm_tdx))
+		kvm_check_record(kvm, KVM_INV_LEAVES_FIRST, gfn, level + 1,
+				 private_spt ? page_to_phys(virt_to_page(private_spt)) : 0, 0,
+				 "free_external_spt of a level %d table with the HKID assigned",
+				 level);
+	else if ((left = kvm_check_mapped_children(gfn, level)) > 0)
+		kvm_check_record(kvm, KVM_INV_LEAVES_FIRST, gfn, level + 1,
+				 private_spt ? page_to_phys(virt_to_page(private_spt)) : 0, 0,
+				 "free_external_spt of a level %d table with %ld 4K page(s) still "
+				 "mapped under it", level, left);
 	if (KVM_BUG_ON(is_hkid_assigned(kvm_tdx), kvm) || KVM_BUG_ON(!private_spt, kvm))
 		return -EINVAL;
 	page = virt_to_page(private_spt);
 	if (tdx_reclaim_page(kvm, page, 1))
 		return -EIO;
+	kvm_check_note_mapped(gfn, level + 1, -1);	/* I8: gone from its parent */
 	tdx_pamt_put(page);
 	return 0;
 }
@@ -585,6 +621,7 @@ int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 	if (mmu_lock_shared)
 		return -EOPNOTSUPP;
 	lockdep_assert_held_write(&kvm->mmu_lock);
+	tdx_check_write_locked(kvm, gfn, level, __func__);
 	if (KVM_BUG_ON(level != PG_LEVEL_2M || !new_private_spt, kvm))
 		return -EIO;
 	if (KVM_BUG_ON(!is_hkid_assigned(kvm_tdx), kvm))
@@ -605,6 +642,15 @@ int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 
 	ret = tdx_split_2m(kvm_tdx, gfn_to_gpa(gfn), spte_to_pfn(old_mirror_spte),
 			   virt_to_page(new_private_spt), &local);
+	if (!ret) {
+		/* I8: the 2M leaf's pages now hang under the new table, which takes its slot. */
+		kvm_check_note_mapped(gfn, PG_LEVEL_2M, 1 - KVM_PAGES_PER_HPAGE(PG_LEVEL_2M));
+		kvm_check_note_mapped(gfn, PG_LEVEL_4K, KVM_PAGES_PER_HPAGE(PG_LEVEL_2M));
+	}
+	/* I3: a split uses at most a pair for the S-EPT page and one for the range. */
+	if (TDX_MIN_SPLIT_CACHE_SZ - local.cnt > 2 * TDX_DPAMT_ENTRY_PAGES)
+		kvm_check_record(kvm, KVM_INV_SPLIT_DEQUEUE, gfn, level, 0, old_mirror_spte,
+				 "the split used %d cache pages", TDX_MIN_SPLIT_CACHE_SZ - local.cnt);
 
 	/* What the split did not use (the S-EPT page's range had its pair). */
 	split_cache_lock(kvm_tdx);
@@ -731,3 +777,10 @@ const struct kvm_x86_ops tdx_x86_ops_upstream_aux = {
 	.free_external_fault_cache = tdx_free_external_fault_cache,
 	.gmem_max_mapping_level = tdx_gmem_max_mapping_level,
 };
+
+bool tdx_is_td_vm(struct kvm *kvm)
+{
+	return kvm && kvm->priv && kvm->x86_ops &&
+	       kvm->x86_ops->alloc_external_fault_cache == tdx_alloc_external_fault_cache &&
+	       to_kvm_tdx(kvm)->kvm == kvm;
+}

@@ -78,11 +78,29 @@ static u64 pamt_2mb_arg(struct page *page)
  * The S-EPT leaves share one register layout (spec §0.2): RCX = GPA | level,
  * RDX = TD, and on a walk/state error RCX/RDX describe the entry found.
  */
+/*
+ * I9 (spec kvm-model.md §5): BLOCK, DEMOTE and REMOVE change a mirrored
+ * S-EPT entry the way only a write-locked path may: never from a thread
+ * holding mmu_lock for read.  Not the kernel's; the checker's.
+ */
+static void tdx_check_not_shared(u64 leaf, u64 gpa, int level)
+{
+	bool shared;
+	struct kvm *kvm = kvm_mmu_lock_owner(&shared);
+
+	if (kvm && shared)
+		kvm_check_record(kvm, KVM_INV_SHARED_SPLIT, gpa >> PAGE_SHIFT, kvm_level(level), 0,
+				 0, "%s under the shared mmu_lock", tdxsim_leaf_name(leaf));
+}
+
 static u64 tdh_mem_gpa_call(u64 leaf, struct tdx_td *td, u64 gpa, int level, u64 r8,
 			    u64 *ext_entry, u64 *ext_level_state)
 {
 	struct tdx_module_args regs = { .r8 = r8 };
 	u64 status;
+
+	if (leaf == TDH_MEM_RANGE_BLOCK || leaf == TDH_MEM_PAGE_REMOVE)
+		tdx_check_not_shared(leaf, gpa, level);
 
 	regs.rcx = gpa | level;
 	regs.rdx = tdx_tdr_pa(td);
@@ -499,14 +517,21 @@ u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
 	u64 status;
 	int i;
 
+	tdx_check_not_shared(TDH_MEM_PAGE_DEMOTE, gpa, level);
 	if (!runs_to_end)
 		return TDX_SW_ERROR;
 
 	if (with_pair) {
 		if (!IS_ALIGNED(pfn, PTRS_PER_PMD))
 			return TDX_OPERAND_INVALID;	/* §7.2: not a 2MB guest range */
-		if (!pamt_cache || pamt_cache->cnt < TDX_DPAMT_ENTRY_PAGES)
+		if (!pamt_cache || pamt_cache->cnt < TDX_DPAMT_ENTRY_PAGES) {
+			/* I3: the split path's prealloc never comes up short. */
+			kvm_check_record(NULL, KVM_INV_SPLIT_DEQUEUE, gpa >> PAGE_SHIFT,
+					 kvm_level(level), PFN_PHYS(pfn), 0,
+					 "DEMOTE without the guest range's pair: the split's cache "
+					 "holds %d page(s)", pamt_cache ? pamt_cache->cnt : 0);
 			return TDX_SW_ERROR;		/* §7.2: no pair, no SEAMCALL */
+		}
 		for (i = 0; i < TDX_DPAMT_ENTRY_PAGES; i++)
 			pair[i] = pamt_cache_pop(pamt_cache);
 		regs.r12 = page_to_phys(pair[0]);
@@ -526,9 +551,11 @@ u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
 		/* The new table covers the 2M range: KVM level 2M. */
 		prov(KVM_PROV_TO_MODULE, new_sept_page, 1, KVM_POOL_OTHER, gpa >> PAGE_SHIFT,
 		     kvm_level(level));
-		for (i = 0; i < TDX_DPAMT_ENTRY_PAGES && with_pair; i++)
-			prov(KVM_PROV_TO_MODULE, pair[i], 1, KVM_POOL_PAMT_PAIR, gpa >> PAGE_SHIFT,
+		for (i = 0; i < TDX_DPAMT_ENTRY_PAGES && with_pair; i++) {
+			prov(KVM_PROV_TO_MODULE, pair[i], 1, KVM_POOL_PAMT_PAIR, ~0ULL, 0);
+			prov(KVM_PROV_ASSOC, pair[i], 1, KVM_POOL_PAMT_PAIR, gpa >> PAGE_SHIFT,
 			     kvm_level(level));
+		}
 	}
 
 	if (!with_pair)

@@ -43,8 +43,14 @@ int tdx_fixture_setup(void **state)
 #ifdef TEST_DESIGN_UPSTREAM
 	vcfg.upstream = true;
 #endif
-	if (opts)
+	if (opts) {
 		vcfg.defects = opts->defects;
+#ifdef TEST_DESIGN_UPSTREAM
+		vcfg.upstream_ops = opts->upstream_ops;
+#else
+		vcfg.ops = opts->ops;
+#endif
+	}
 	fx->cfg = vcfg.module;
 	fx->vm = tdxsim_vm_create(&vcfg, &err);
 	if (!fx->vm)
@@ -90,7 +96,7 @@ static bool events_as_expected(struct tdx_fixture *fx)
 		{ TDXSIM_KEV_KVM_BUG, fx->expect.kvm_bug },
 		{ TDXSIM_KEV_PR_ERR, 0 },
 		{ TDXSIM_KEV_SLEEP_IN_ATOMIC, 0 },
-		{ TDXSIM_KEV_LOCKDEP, 0 },
+		{ TDXSIM_KEV_LOCKDEP, fx->expect.lockdep },
 	};
 	bool ok = true;
 

@@ -45,14 +45,14 @@ struct tdx_fixture {
 	 * WARN fails as much as an unexpected one), every other bad event 0.
 	 */
 	struct {
-		unsigned int warn, tdx_bug, kvm_bug;
+		unsigned int warn, tdx_bug, kvm_bug, lockdep;
 		bool vm_bugged;
 		/* Pages KVM had to leak (a failed RECLAIM), over the baseline. */
 		u64 pages_leaked;
 		/*
 		 * Violations the checker's ledger recorded (provenance, inline
-		 * checks; kvm_check_ledger_violations()), and pages its balance
-		 * finds still held at the end.
+		 * checks; kvm_check_ledger_violations()) up to the end of the
+		 * teardown, and pages its balance finds still held then.
 		 */
 		int ledger;
 		long held;
@@ -62,6 +62,12 @@ struct tdx_fixture {
 /* Passed as CMocka's initial state (cmocka_unit_test_prestate_setup_teardown). */
 struct tdx_fixture_opts {
 	unsigned int defects;	/* enum tdxsim_kvm_defect bits for the VM */
+	/*
+	 * A user's hook table instead of the design's (NULL: the design's):
+	 * @ops for a v3 build, @upstream_ops for an upstream one.
+	 */
+	const struct kvm_x86_ops *ops;
+	const struct kvm_x86_ops_upstream *upstream_ops;
 };
 
 /*

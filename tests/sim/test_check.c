@@ -510,9 +510,19 @@ static void test_flow_cross_boundary_bool_defect(void **state)
 	convert_with_enomem(fx);
 	assert_int_equal(fx->conv_ret, 0);
 	assert_false(kvm_mem_is_private(fx->kvm, FX_GFN_2M));
-	assert_only(fx, KVM_INV_MIXED);
+	/*
+	 * The scan: the 2M leaf over a shared GFN (I7a, twice: the GFN and
+	 * MIXED).  Inline: the positive return (I19) and the GFN the
+	 * conversion left mapped (I7b).  Nothing else.
+	 */
+	assert_int_equal(kvm_tdx_check(fx->kvm, &rep), 4);
+	assert_int_equal(rep.count[KVM_INV_MIXED], 2);
+	assert_int_equal(rep.count[KVM_INV_RETURN], 1);
+	assert_int_equal(rep.count[KVM_INV_PRECISE_ZAP], 1);
+	assert_int_equal(rep.v[0].what, KVM_INV_MIXED);
 	assert_int_equal(rep.v[0].gfn, FX_BASE_GFN);
 	assert_int_equal(rep.v[0].level, PG_LEVEL_2M);
+	fx->expect.ledger = 2;	/* I19, I7b */
 }
 
 
@@ -614,7 +624,7 @@ static void test_provenance_split(void **state)
 	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
 	assert_int_equal(kvm_vm_set_mem_attributes(fx->kvm, FX_GFN_2M, FX_GFN_2M + 1, 0), 0);
 
-	assert_int_equal(kvm_gpa_provenance(fx->sim, gpa, KVM_POOL_SPLIT_CACHE, &p), 0);
+	assert_int_equal(kvm_gpa_provenance(fx->sim, fx->kvm, gpa, KVM_POOL_SPLIT_CACHE, &p), 0);
 	assert_int_equal(p.state, KVM_PAGE_MODULE);
 	assert_string_equal(p.allocator, "tdx_topup_external_per_vm_split_cache");
 	assert_int_equal(p.gfn, FX_BASE_GFN);
@@ -622,16 +632,16 @@ static void test_provenance_split(void **state)
 	assert_null(p.freer);
 	assert_true(p.last_seq > 0);
 
-	assert_int_equal(kvm_gpa_provenance(fx->sim, gpa, kvm_page_pool_lookup("sept-page"), &q),
+	assert_int_equal(kvm_gpa_provenance(fx->sim, fx->kvm, gpa, kvm_page_pool_lookup("sept-page"), &q),
 			 0);
 	assert_int_equal(q.pool, KVM_POOL_SPLIT_SP);
 	assert_int_equal(q.state, KVM_PAGE_MODULE);
 	assert_string_equal(q.allocator, "tdp_mmu_alloc_sp_for_split");
 	/* The guest page: the folio the fixture populated. */
-	assert_int_equal(kvm_gpa_provenance(fx->sim, FX_GFN_2M << PAGE_SHIFT, KVM_POOL_GUEST_FOLIO,
+	assert_int_equal(kvm_gpa_provenance(fx->sim, fx->kvm, FX_GFN_2M << PAGE_SHIFT, KVM_POOL_GUEST_FOLIO,
 					    &p), 0);
 	assert_string_equal(p.allocator, "kvm_gmem_populate");
-	assert_int_equal(kvm_gpa_provenance(fx->sim, 1ULL << 41, KVM_POOL_NR, &p), -ENOENT);
+	assert_int_equal(kvm_gpa_provenance(fx->sim, fx->kvm, 1ULL << 41, KVM_POOL_NR, &p), -ENOENT);
 	assert_clean(fx);
 
 	tdx_fixture_zap_slot(fx);
@@ -641,7 +651,7 @@ static void test_provenance_split(void **state)
 	KVM_MMU_UNLOCK(fx->kvm);
 	assert_clean(fx);
 
-	assert_int_equal(kvm_gpa_provenance(fx->sim, gpa, KVM_POOL_SPLIT_CACHE, &p), 0);
+	assert_int_equal(kvm_gpa_provenance(fx->sim, fx->kvm, gpa, KVM_POOL_SPLIT_CACHE, &p), 0);
 	assert_int_equal(p.state, KVM_PAGE_FREED);
 	assert_string_equal(p.freer, "tdx_pamt_put");
 	assert_int_equal(kvm_page_provenance(fx->sim, q.hpa, &q), 0);
@@ -721,10 +731,18 @@ static void test_provenance_freed_owned(void **state)
 		/* upstream's free_external_spt leaks it itself: no such free. */
 		assert_int_equal(rep.count[KVM_INV_FREED_OWNED], 0);
 	} else {
+		unsigned int i;
+		bool found = false;
+
 		assert_true(rep.count[KVM_INV_FREED_OWNED] >= 1);
-		assert_non_null(strstr(rep.v[0].msg, "freed by tdp_mmu_free_sp while it is an "
-						     "S-EPT page"));
+		for (i = 0; i < rep.nr && i < KVM_CHECK_REPORT_MAX; i++)
+			found |= rep.v[i].what == KVM_INV_FREED_OWNED &&
+				 strstr(rep.v[i].msg, "freed by tdp_mmu_free_sp while it is an "
+						      "S-EPT page") != NULL;
+		assert_true(found);
 	}
+	/* I8 too: free_external_spt with the HKID assigned, once per table. */
+	assert_int_equal(rep.count[KVM_INV_LEAVES_FIRST], 3);
 	kvm_check_ledger_reset(fx->sim);
 	fx->module_dirty = true;
 	fx->kvm->vm_bugged = false;
@@ -751,10 +769,381 @@ static void test_provenance_balance(void **state)
 	fx->expect.pages_leaked = TDX_MIN_SPLIT_CACHE_SZ;
 }
 
+
+/* ---- inline invariants: each broken by a flow, reported as exactly itself ---- */
+
+/* Exactly @inv @n times, recorded inline (the ledger), nothing from the scan. */
+static void assert_inline_only(struct tdx_fixture *fx, enum kvm_check_inv inv, unsigned int n)
+{
+	int got = kvm_tdx_check(fx->kvm, &rep);
+
+	if (got != (int)n || rep.count[inv] != n)
+		kvm_check_report_print(&rep, stderr);
+	assert_int_equal(got, n);
+	assert_int_equal(rep.count[inv], n);
+	assert_int_equal(rep.v[0].what, inv);
+	assert_true(rep.v[0].seq > 0);
+	assert_true(rep.v[0].msg[0] != '\0');
+}
+
+/*
+ * I7b: a punch hole that forgot kvm_split_cross_boundary_leafs: the zap of
+ * one 4K GFN takes the whole 2M leaf, its 511 neighbours with it.
+ */
+static void test_break_precise_zap(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct kvm_gfn_range range = {
+		.slot = slot0(fx), .start = FX_GFN_2M, .end = FX_GFN_2M + 1,
+		.attr_filter = KVM_FILTER_PRIVATE, .may_block = true,
+	};
+	struct kvm_zap_check *zc;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	zc = kvm_check_zap_begin(fx->kvm, range.start, range.end);
+	assert_non_null(zc);
+	KVM_MMU_LOCK(fx->kvm);
+	kvm_unmap_gfn_range(fx->kvm, &range);
+	KVM_MMU_UNLOCK(fx->kvm);
+	kvm_check_zap_end(zc, 0);
+	assert_inline_only(fx, KVM_INV_PRECISE_ZAP, 1);
+	assert_int_equal(rep.v[0].gfn, FX_BASE_GFN);	/* the first neighbour lost */
+	assert_non_null(strstr(rep.v[0].msg, "outside the converted range"));
+	kvm_check_ledger_reset(fx->sim);
+	assert_clean(fx);
+}
+
+/* The same with the split first (the kernel's conversion): precise. */
+static void test_clean_precise_zap(void **state)
+{
+	struct tdx_fixture *fx = *state;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	assert_int_equal(kvm_vm_set_mem_attributes(fx->kvm, FX_GFN_2M, FX_GFN_2M + 1, 0), 0);
+	assert_int_equal(kvm_vm_set_mem_attributes(fx->kvm, FX_GFN_2M + 7, FX_GFN_2M + 9, 0), 0);
+	assert_clean(fx);
+}
+
+/* I19 alone: spec §6.1's `bool ret` turns the split's -ENOMEM into 1. */
+static void test_break_return(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct kvm_gfn_range range = {
+		.slot = slot0(fx), .start = FX_GFN_2M, .end = FX_GFN_2M + 1,
+		.attr_filter = KVM_FILTER_PRIVATE, .may_block = true,
+	};
+	struct tdxsim_fault_rule r;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	tdxsim_fault_rule_init(&r, TDXSIM_FAULT_PAGE_ALLOC, TDXSIM_FAULT_ENOMEM, 0);
+	r.nth = 1;
+	assert_true(tdxsim_fault_add(fx->sim, &r) >= 0);
+	KVM_MMU_LOCK(fx->kvm);
+	assert_int_equal(kvm_split_cross_boundary_leafs(fx->kvm, &range, false), 1);
+	KVM_MMU_UNLOCK(fx->kvm);
+	tdxsim_fault_clear(fx->sim);
+	assert_inline_only(fx, KVM_INV_RETURN, 1);
+	assert_non_null(strstr(rep.v[0].msg, "kvm_split_cross_boundary_leafs returned 1"));
+	kvm_check_ledger_reset(fx->sim);
+	assert_clean(fx);
+}
+
+/* I15: a caller that forgot mmu_lock takes a page out of the TD (the hook runs anyway). */
+static void test_break_lock(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	gfn_t gfn = FX_GFN_4K + 1;
+	struct page *page = alloc_page(GFP_KERNEL);
+	u64 e1, e2;
+
+	assert_non_null(page);
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	assert_int_equal(tdx_pamt_get(page, NULL), 0);
+	assert_int_equal(tdh_mem_page_aug(&fx->kvm_tdx->td, gfn << PAGE_SHIFT, TDX_PS_4K,
+					  page_to_pfn(page), &e1, &e2), TDX_SUCCESS);
+	tdx_sept_remove_private_spte(fx->kvm, gfn, PG_LEVEL_4K,
+				     make_spte(page_to_pfn(page), PG_LEVEL_4K));
+	__free_page(page);
+	assert_inline_only(fx, KVM_INV_LOCK, 1);
+	assert_int_equal(rep.v[0].gfn, gfn);
+	kvm_check_ledger_reset(fx->sim);
+	assert_clean(fx);
+	/* lockdep: the hook's, and BLOCK, TRACK and REMOVE's tdh_do_no_vcpus. */
+	fx->expect.lockdep = tdxsim_kernel_events(fx->sim, TDXSIM_KEV_LOCKDEP);
+	assert_int_equal(fx->expect.lockdep, 4);
+}
+
+/* The mirror table of range 1 (4K leaf zapped: linked, empty) and its 2M entry. */
+static u64 *empty_table_entry(struct tdx_fixture *fx, u64 *old)
+{
+	int level;
+	u64 *sptep;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	tdx_fixture_zap_slot(fx);
+	sptep = tdx_fixture_mirror_sptep(fx->kvm, FX_GFN_4K, &level);
+	assert_int_equal(level, PG_LEVEL_4K);
+	sptep = sptep_to_sp(sptep)->ptep;	/* the 2M entry pointing at it */
+	*old = *sptep;
+	assert_true(is_shadow_present_pte(*old) && !is_last_spte(*old, PG_LEVEL_2M));
+	return sptep;
+}
+
+/*
+ * I10: a mirror table replaced by a 2M leaf (after the HKID release, so
+ * that the table's removal itself is legal).  The backend refuses the
+ * leaf (the VM is bugged); the mirror is put back by hand.
+ */
+static void test_break_merge(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	gfn_t gfn2m = FX_GFN_4K & ~511ULL;
+	u64 old, *sptep = empty_table_entry(fx, &old);
+
+	tdx_fixture_release_hkid(fx);
+	KVM_MMU_LOCK(fx->kvm);
+	tdp_mmu_set_spte(fx->kvm, 0, sptep, old, make_spte(folio_pfn(fx->folio_2m), PG_LEVEL_2M),
+			 gfn2m, PG_LEVEL_2M);
+	*sptep = SHADOW_NONPRESENT_VALUE;	/* undo the leaf the backend refused */
+	fx->kvm->stat.pages[PG_LEVEL_2M - 1]--;
+	KVM_MMU_UNLOCK(fx->kvm);
+	assert_true(fx->kvm->vm_bugged);
+	assert_inline_only(fx, KVM_INV_MERGE, 1);
+	assert_int_equal(rep.v[0].gfn, gfn2m);
+	assert_int_equal(rep.v[0].level, PG_LEVEL_2M);
+	kvm_check_ledger_reset(fx->sim);
+	fx->expect.vm_bugged = true;
+	/* v3: tdp_mmu_set_spte's KVM_BUG_ON; upstream: TDX's and the funnel caller's. */
+	fx->expect.kvm_bug = tdxsim_kernel_events(fx->sim, TDXSIM_KEV_KVM_BUG);
+	assert_int_equal(fx->expect.kvm_bug, fx->kvm->mmu_design == KVM_MMU_DESIGN_V3 ? 1 : 2);
+}
+
+/*
+ * I11: the non-atomic path maps a leaf.  v3's tdp_mmu_set_spte bugs the VM
+ * (mirror undone by hand); upstream's funnel AUGs it (then removed again,
+ * legally).
+ */
+static void test_break_transition(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	gfn_t gfn = FX_GFN_4K;
+	u64 old, *sptep;
+	int level;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	tdx_fixture_zap_slot(fx);
+	sptep = tdx_fixture_mirror_sptep(fx->kvm, gfn, &level);
+	old = *sptep;
+	KVM_MMU_LOCK(fx->kvm);
+	tdp_mmu_set_spte(fx->kvm, 0, sptep, old, make_spte(page_to_pfn(fx->page_4k), PG_LEVEL_4K),
+			 gfn, PG_LEVEL_4K);
+	if (fx->kvm->vm_bugged) {
+		*sptep = old;
+		fx->kvm->stat.pages[PG_LEVEL_4K - 1]--;
+	} else {
+		tdp_mmu_set_spte(fx->kvm, 0, sptep, *sptep, SHADOW_NONPRESENT_VALUE, gfn,
+				 PG_LEVEL_4K);
+	}
+	KVM_MMU_UNLOCK(fx->kvm);
+	assert_int_equal(fx->kvm->vm_bugged, fx->kvm->mmu_design == KVM_MMU_DESIGN_V3);
+	assert_inline_only(fx, KVM_INV_TRANSITION, 1);
+	assert_int_equal(rep.v[0].gfn, gfn);
+	assert_non_null(strstr(rep.v[0].msg, "non-atomic path maps a leaf"));
+	kvm_check_ledger_reset(fx->sim);
+	if (fx->kvm->vm_bugged) {
+		fx->expect.vm_bugged = true;
+		fx->expect.kvm_bug = 1;
+	}
+}
+
+
+/* ---- a user's faulty hooks, caught (the "replace one hook" case) ---- */
+
+/* v3: a split hook that reports success and does nothing. */
+static int split_does_nothing(struct kvm *kvm, gfn_t gfn, enum pg_level level, u64 huge_spte,
+			      void *child_table, bool shared)
+{
+	return 0;
+}
+
+/* v3: a split hook that splits under the shared mmu_lock as if it held it for write (S10). */
+static int split_ignores_shared(struct kvm *kvm, gfn_t gfn, enum pg_level level, u64 huge_spte,
+				void *child_table, bool shared)
+{
+	return tdx_sept_split_private_spte(kvm, gfn, level, huge_spte, child_table, false);
+}
+
+/* v3: a remove hook that forgets the module. */
+static void remove_does_nothing(struct kvm *kvm, gfn_t gfn, enum pg_level level, u64 spte)
+{
+}
+
+/* The same three faults behind upstream's funnel. */
+static int funnel_split_does_nothing(struct kvm *kvm, gfn_t gfn, u64 old_spte, u64 new_spte,
+				     enum pg_level level)
+{
+	if (is_shadow_present_pte(old_spte) && is_shadow_present_pte(new_spte))
+		return 0;
+	return tdx_sept_set_private_spte_upstream(kvm, gfn, old_spte, new_spte, level);
+}
+
+static int funnel_split_ignores_shared(struct kvm *kvm, gfn_t gfn, u64 old_spte, u64 new_spte,
+				       enum pg_level level)
+{
+	if (is_shadow_present_pte(old_spte) && is_shadow_present_pte(new_spte))
+		return tdx_sept_split_private_spte(kvm, gfn, level, old_spte,
+						   spte_to_child_sp(new_spte)->external_spt, false);
+	return tdx_sept_set_private_spte_upstream(kvm, gfn, old_spte, new_spte, level);
+}
+
+static int funnel_remove_does_nothing(struct kvm *kvm, gfn_t gfn, u64 old_spte, u64 new_spte,
+				      enum pg_level level)
+{
+	if (is_shadow_present_pte(old_spte) && !is_shadow_present_pte(new_spte))
+		return 0;
+	return tdx_sept_set_private_spte_upstream(kvm, gfn, old_spte, new_spte, level);
+}
+
+static struct kvm_x86_ops ops_split_nothing, ops_split_shared, ops_remove_nothing;
+static struct kvm_x86_ops_upstream up_split_nothing, up_split_shared, up_remove_nothing;
+
+static void user_ops_init(void)
+{
+	ops_split_nothing = tdx_x86_ops;
+	ops_split_nothing.split_external_spte = split_does_nothing;
+	ops_split_shared = tdx_x86_ops;
+	ops_split_shared.split_external_spte = split_ignores_shared;
+	ops_remove_nothing = tdx_x86_ops;
+	ops_remove_nothing.remove_external_spte = remove_does_nothing;
+	up_split_nothing = tdx_x86_ops_upstream;
+	up_split_nothing.set_external_spte = funnel_split_does_nothing;
+	up_split_shared = tdx_x86_ops_upstream;
+	up_split_shared.set_external_spte = funnel_split_ignores_shared;
+	up_remove_nothing = tdx_x86_ops_upstream;
+	up_remove_nothing.set_external_spte = funnel_remove_does_nothing;
+}
+
+/*
+ * I12: the faulty split leaves the module's 2M leaf under 512 mirror 4K
+ * leaves.  The split itself is caught inline, once; the scan then sees
+ * every 4K leaf disagree (I2).  The mirror is put back by hand.
+ */
+static void test_break_split_shape(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct kvm_mmu_page *sp;
+	u64 huge, *sptep;
+	int level;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	sptep = tdx_fixture_mirror_sptep(fx->kvm, FX_BASE_GFN, &level);
+	huge = *sptep;
+	KVM_MMU_LOCK(fx->kvm);
+	assert_int_equal(tdp_mmu_split_huge_pages_root(fx->kvm, fx->kvm->mirror_root, FX_BASE_GFN,
+						       FX_BASE_GFN + 512, PG_LEVEL_4K, false,
+						       false), 0);
+	KVM_MMU_UNLOCK(fx->kvm);
+	assert_false(fx->kvm->vm_bugged);
+	assert_true(kvm_tdx_check(fx->kvm, &rep) > 0);
+	assert_int_equal(rep.count[KVM_INV_SPLIT_SHAPE], 1);
+	assert_int_equal(rep.count[KVM_INV_SEPT], 512);
+
+	/* Undo: the 2M leaf back, the unused table freed. */
+	KVM_MMU_LOCK(fx->kvm);
+	sp = spte_to_child_sp(*sptep);
+	*sptep = huge;
+	fx->kvm->stat.pages[PG_LEVEL_4K - 1] -= 512;
+	fx->kvm->stat.pages[PG_LEVEL_2M - 1]++;
+	tdp_mmu_free_sp(fx->kvm, sp);
+	KVM_MMU_UNLOCK(fx->kvm);
+	kvm_check_ledger_reset(fx->sim);
+	assert_clean(fx);
+}
+
+/*
+ * I9: a split under the shared mmu_lock reaches BLOCK and DEMOTE (a 4K
+ * fault under a 2M leaf the guest inhibited).  The hook also breaks I15
+ * (it runs without the write lock).
+ */
+static void test_break_shared_split(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct kvm_check_violation *v;
+	unsigned int i, n9 = 0;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	assert_int_equal(fx->kvm->x86_ops->topup_external_per_vm_split_cache(fx->kvm,
+									     PG_LEVEL_2M), 0);
+	KVM_MMU_LOCK(fx->kvm);
+	hugepage_set_guest_inhibit(slot0(fx), FX_GFN_2M, PG_LEVEL_2M);
+	KVM_MMU_UNLOCK(fx->kvm);
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_4K);
+	assert_int_equal(kvm_tdx_check(fx->kvm, &rep), 3);
+	assert_int_equal(rep.count[KVM_INV_SHARED_SPLIT], 2);
+	assert_int_equal(rep.count[KVM_INV_LOCK], 1);
+	for (i = 0; i < rep.nr; i++) {
+		v = &rep.v[i];
+		if (v->what != KVM_INV_SHARED_SPLIT)
+			continue;
+		assert_int_equal(v->gfn, FX_BASE_GFN);
+		assert_non_null(strstr(v->msg, n9++ ? "DEMOTE" : "BLOCK"));
+	}
+	kvm_check_ledger_reset(fx->sim);
+	assert_clean(fx);
+	/* lockdep: the hook's assertion and tdh_do_no_vcpus' for BLOCK, TRACK, DEMOTE. */
+	fx->expect.lockdep = tdxsim_kernel_events(fx->sim, TDXSIM_KEV_LOCKDEP);
+	assert_int_equal(fx->expect.lockdep, 4);
+}
+
+/*
+ * I8: a remove hook that forgets the module: at teardown the 4K table is
+ * freed with its guest page still mapped under it.  Then the page is taken
+ * back the right way, so that everything else comes back.
+ */
+static void test_break_leaves_first(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	u64 spte;
+
+	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	spte = kvm_tdp_mmu_read_mirror(fx->kvm, FX_GFN_4K, NULL);
+	tdx_fixture_release_hkid(fx);
+	KVM_MMU_LOCK(fx->kvm);
+	tdp_mmu_zap_root(fx->kvm, fx->kvm->mirror_root, false);
+	KVM_MMU_UNLOCK(fx->kvm);
+	assert_true(kvm_tdx_check(fx->kvm, &rep) > 0);
+	assert_int_equal(rep.count[KVM_INV_LEAVES_FIRST], 1);
+	{
+		unsigned int i;
+		bool found = false;
+
+		for (i = 0; i < rep.nr && i < KVM_CHECK_REPORT_MAX; i++)
+			found |= rep.v[i].what == KVM_INV_LEAVES_FIRST &&
+				 rep.v[i].level == PG_LEVEL_2M &&
+				 strstr(rep.v[i].msg, "1 4K page(s) still mapped") != NULL;
+		assert_true(found);
+	}
+	/* The page the hook forgot: RECLAIMed and its pair use dropped. */
+	KVM_MMU_LOCK(fx->kvm);
+	tdx_sept_remove_private_spte(fx->kvm, FX_GFN_4K, PG_LEVEL_4K, spte);
+	KVM_MMU_UNLOCK(fx->kvm);
+	kvm_check_ledger_reset(fx->sim);
+	assert_clean(fx);
+}
+
 int main(void)
 {
 	static struct tdx_fixture_opts bool_defect = {
 		.defects = TDXSIM_KVM_DEFECT_CROSS_BOUNDARY_BOOL,
+	};
+	static struct tdx_fixture_opts split_nothing = {
+		.ops = &ops_split_nothing, .upstream_ops = &up_split_nothing,
+	};
+	static struct tdx_fixture_opts split_shared = {
+		.ops = &ops_split_shared, .upstream_ops = &up_split_shared,
+	};
+	static struct tdx_fixture_opts remove_nothing = {
+		.ops = &ops_remove_nothing, .upstream_ops = &up_remove_nothing,
 	};
 	static struct tdx_fixture_opts free_owned_defect = {
 		.defects = TDXSIM_KVM_DEFECT_FREE_OWNED_EXT_SPT,
@@ -791,6 +1180,19 @@ int main(void)
 		T(test_provenance_wrong_freer),
 		T(test_provenance_double_free),
 		T(test_provenance_balance),
+		T(test_break_precise_zap),
+		T(test_clean_precise_zap),
+		T(test_break_lock),
+		T(test_break_merge),
+		T(test_break_transition),
+		cmocka_unit_test_prestate_setup_teardown(test_break_return, tdx_fixture_setup,
+							 tdx_fixture_teardown, &bool_defect),
+		cmocka_unit_test_prestate_setup_teardown(test_break_split_shape, tdx_fixture_setup,
+							 tdx_fixture_teardown, &split_nothing),
+		cmocka_unit_test_prestate_setup_teardown(test_break_shared_split, tdx_fixture_setup,
+							 tdx_fixture_teardown, &split_shared),
+		cmocka_unit_test_prestate_setup_teardown(test_break_leaves_first, tdx_fixture_setup,
+							 tdx_fixture_teardown, &remove_nothing),
 		cmocka_unit_test_prestate_setup_teardown(test_provenance_freed_owned,
 							 tdx_fixture_setup, tdx_fixture_teardown,
 							 &free_owned_defect),
@@ -800,6 +1202,7 @@ int main(void)
 	};
 #undef T
 
+	user_ops_init();
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

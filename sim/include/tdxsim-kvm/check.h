@@ -149,13 +149,14 @@ const char *kvm_page_state_name(enum kvm_page_state state);
 /* The page at @hpa (any address in it) on @sim: 0, or -ENOENT (never recorded). */
 int kvm_page_provenance(struct tdxsim *sim, u64 hpa, struct kvm_page_provenance *p);
 /*
- * The page that last served @gpa in @pool (KVM_POOL_NR: any pool): a
- * guest page mapping it, an S-EPT page of a table covering it, a PAMT
- * pair DEMOTE installed for its 2M range.  With several, the one moved
- * last.  For the scenario language's `expect provenance GPA pool=...
+ * The page that served @gpa in @pool (KVM_POOL_NR: any pool): the guest
+ * page guest_memfd has for it (@kvm non-NULL; a VMM reported the folio
+ * with kvm_prov_note), else of the model's own pages the one moved last
+ * that served it: an S-EPT page of a table covering it, a PAMT pair
+ * DEMOTE installed for its 2M range.  For the scenario language's `expect provenance GPA pool=...
  * freed-by=...`.  0, or -ENOENT.
  */
-int kvm_gpa_provenance(struct tdxsim *sim, u64 gpa, enum kvm_page_pool pool,
+int kvm_gpa_provenance(struct tdxsim *sim, struct kvm *kvm, u64 gpa, enum kvm_page_pool pool,
 		       struct kvm_page_provenance *p);
 
 /* Per pool: pages allocated, freed, still held (live, cached, module), leaked. */
@@ -186,7 +187,9 @@ void kvm_check_ledger_reset(struct tdxsim *sim);
 /*
  * What the model reports to the ledger (sim/kvm, sim/tdx, and a VMM for
  * its guest memory).  @hpa: first byte, @npages 4K pages; @fn: the
- * caller (__func__).  No-ops without a current simulator.
+ * caller (__func__).  An allocation of more than one page (a guest folio)
+ * is followed as one range; a 4K page the model did not allocate is not
+ * followed at all.  No-ops without a current simulator.
  */
 enum kvm_prov_event {
 	KVM_PROV_ALLOC,		/* allocated for @pool */
@@ -196,6 +199,7 @@ enum kvm_prov_event {
 	KVM_PROV_FROM_MODULE,	/* a SEAMCALL gave it back */
 	KVM_PROV_LEAK,		/* KVM gave it up on purpose */
 	KVM_PROV_FREE,
+	KVM_PROV_ASSOC,		/* it serves @gfn/@level (a pair DEMOTE installed) */
 };
 void kvm_prov_note(enum kvm_prov_event ev, u64 hpa, unsigned long npages,
 		   enum kvm_page_pool pool, gfn_t gfn, int level, const char *fn);
@@ -204,6 +208,39 @@ void kvm_prov_note_virt(enum kvm_prov_event ev, const void *addr, enum kvm_page_
 			const char *fn);
 /* tdxsim_kvm_destroy(): @kvm's inline violations are dropped (its pages' stay). */
 void kvm_check_vm_gone(struct kvm *kvm);
+/*
+ * I8: sim/tdx counts the mapped entries (4K units) under each S-EPT table:
+ * +n when SEPT.ADD/AUG/DEMOTE map at (@gfn, @level), -n when REMOVE or
+ * RECLAIM take them back; kvm_check_mapped_children() is the count of
+ * the table holding entries of @level around @gfn.
+ */
+void kvm_check_note_mapped(gfn_t gfn, int level, long delta);
+long kvm_check_mapped_children(gfn_t gfn, int level);
+/*
+ * ---- inline checks (sim/check/inline.c), called by sim/kvm ----
+ * Each records what it finds (kvm_check_record); none changes anything.
+ * A VMM's own paths may call them too (a punch hole: kvm_check_zap_begin
+ * before its split and zap, kvm_check_zap_end after).
+ */
+/* I9, I10, I11, I15 for a mirror SPTE change; from handle_changed_spte. */
+void kvm_check_spte_change(struct kvm *kvm, gfn_t gfn, int level, u64 old_spte, u64 new_spte,
+			   bool shared);
+/* I12 after a mirror split of @huge_spte at @level into @sp succeeded. */
+void kvm_check_split_done(struct kvm *kvm, gfn_t gfn, int level, u64 huge_spte,
+			  struct kvm_mmu_page *sp);
+/*
+ * I7b around a private->shared conversion or a punch hole of [start, end):
+ * begin snapshots the S-EPT leaves of the 2M blocks around the range (NULL:
+ * nothing to check: no simulator, HKID gone, VM bugged, or no memory);
+ * end compares, given the operation's return value (inside the range only
+ * checked on success), and frees the snapshot.  Callers hold no mmu_lock.
+ */
+struct kvm_zap_check;
+struct kvm_zap_check *kvm_check_zap_begin(struct kvm *kvm, gfn_t start, gfn_t end);
+void kvm_check_zap_end(struct kvm_zap_check *zc, int ret);
+/* I19: records a positive @ret of @fn; returns @ret. */
+int kvm_check_return(struct kvm *kvm, const char *fn, int ret);
+
 /* A SEAMCALL sim/tdx just made, for the seq of violations: its GPA (or ~0) and page (or 0). */
 void kvm_check_note_seamcall(u64 gpa, int tdx_level, u64 hpa, int hpa_tdx_level);
 /*

@@ -359,6 +359,8 @@ void kvm_mmu_read_lock(struct kvm *kvm);
 void kvm_mmu_read_unlock(struct kvm *kvm);
 /* Does the calling thread hold @kvm's mmu_lock, shared or exclusive as said? */
 bool kvm_mmu_lock_held(struct kvm *kvm, bool shared);
+/* The VM whose mmu_lock the calling thread holds (*@shared: how), or NULL. */
+struct kvm *kvm_mmu_lock_owner(bool *shared);
 /* tdp_mmu.c: lockdep_assert_held_read() when @shared, _write() otherwise. */
 void kvm_lockdep_assert_mmu_lock_held(struct kvm *kvm, bool shared);
 /* call_rcu(tdp_mmu_free_sp_rcu_callback) and the grace period that frees it. */

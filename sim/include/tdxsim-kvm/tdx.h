@@ -185,6 +185,14 @@ static inline struct kvm_tdx *to_kvm_tdx(struct kvm *kvm)
 	return kvm->priv;
 }
 
+/*
+ * Is @kvm a VM of this backend (its ops are tdx_x86_ops, a copy with some
+ * hooks replaced, or the upstream auxiliary table, and kvm->priv is a
+ * struct kvm_tdx pointing back at it)?  The checker asks before reading
+ * kvm->priv as a kvm_tdx.
+ */
+bool tdx_is_td_vm(struct kvm *kvm);
+
 /* vcpu->priv = a new vcpu_tdx.  0 or -ENOMEM. */
 int tdx_vcpu_create(struct kvm_vcpu *vcpu);
 /* Frees the prealloc and the vcpu_tdx; before tdxsim_kvm_vcpu_destroy(). */
