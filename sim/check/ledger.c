@@ -513,6 +513,15 @@ static void range_event(struct kvm_ledger *l, enum kvm_prov_event ev, u64 pfn,
 				pp = &o->next;
 			}
 		}
+		/* And pages once carved out of an older range. */
+		for (unsigned long i = 0; i < npages; i++) {
+			struct prov_page *p = page_find(l, pfn + i);
+
+			if (p) {
+				HASH_DEL(l->pages, p);
+				free(p);
+			}
+		}
 		r = calloc(1, sizeof(*r));
 		if (!r)
 			return;
@@ -530,6 +539,46 @@ static void range_event(struct kvm_ledger *l, enum kvm_prov_event ev, u64 pfn,
 	}
 	r->p.last = fn;
 	r->order = ++l->moves;
+}
+
+/*
+ * Take the page @pfn out of the range @r (which has more than one) as an
+ * entry of its own with the range's provenance; the rest of @r stays one
+ * range, or two.  NULL without memory (the page stays in the range).
+ */
+static struct prov_page *range_carve(struct kvm_ledger *l, struct prov_range *r, u64 pfn)
+{
+	struct prov_page *p = calloc(1, sizeof(*p));
+	struct prov_range *tail = NULL;
+
+	if (!p)
+		return NULL;
+	if (pfn != r->pfn && pfn != r->pfn + r->npages - 1) {
+		tail = calloc(1, sizeof(*tail));
+		if (!tail) {
+			free(p);
+			return NULL;
+		}
+		*tail = *r;
+		tail->pfn = pfn + 1;
+		tail->npages = r->pfn + r->npages - tail->pfn;
+		tail->p.hpa = tail->pfn << PAGE_SHIFT;
+		tail->next = r->next;
+		r->next = tail;
+		r->npages = pfn - r->pfn;
+	} else if (pfn == r->pfn) {
+		r->pfn++;
+		r->p.hpa += PAGE_SIZE;
+		r->npages--;
+	} else {
+		r->npages--;
+	}
+	p->pfn = pfn;
+	p->p = r->p;
+	p->p.hpa = pfn << PAGE_SHIFT;
+	p->order = r->order;
+	HASH_ADD(hh, l->pages, pfn, sizeof(p->pfn), p);
+	return p;
 }
 
 static void page_event(struct kvm_ledger *l, enum kvm_prov_event ev, u64 pfn,
@@ -571,14 +620,20 @@ static void page_event(struct kvm_ledger *l, enum kvm_prov_event ev, u64 pfn,
 	if (!p) {
 		struct prov_range *r = range_find(l, pfn);
 
-		if (r && ev == KVM_PROV_FREE)
+		/* One page of a folio freed or leaked alone: from now on it is its own. */
+		if (r && (ev == KVM_PROV_FREE || ev == KVM_PROV_LEAK) && r->npages > 1)
+			p = range_carve(l, r, pfn);
+		else if (r && ev == KVM_PROV_FREE)
 			prov_free(l, &r->p, hpa, 1, fn, seq);
+		else if (r && ev == KVM_PROV_LEAK)
+			r->p.state = KVM_PAGE_LEAKED;
 		if (r && (ev == KVM_PROV_TO_MODULE || ev == KVM_PROV_FROM_MODULE)) {
 			r->p.state = ev == KVM_PROV_TO_MODULE ? KVM_PAGE_MODULE : KVM_PAGE_LIVE;
 			r->p.last = fn;
 			r->order = ++l->moves;
 		}
-		return;
+		if (!p)
+			return;
 	}
 	pp = &p->p;
 

@@ -51,10 +51,11 @@ struct tdx_fixture {
 		u64 pages_leaked;
 		/*
 		 * Violations the checker's ledger recorded (provenance, inline
-		 * checks; kvm_check_ledger_violations()) up to the end of the
-		 * teardown, and pages its balance finds still held then.
+		 * checks; kvm_check_ledger_violations()) by the start of the
+		 * teardown, those recorded during it, and pages its balance
+		 * finds still held at the end.
 		 */
-		int ledger;
+		int ledger, ledger_teardown;
 		long held;
 	} expect;
 };
