@@ -103,8 +103,14 @@ static inline bool IS_ERR_OR_NULL(const void *ptr)
 #define barrier()		__asm__ __volatile__("" ::: "memory")
 
 /* One access, not torn, not merged, not re-read: a volatile access, as the kernel's. */
-#define READ_ONCE(x)		(*(const volatile __typeof__(x) *)&(x))
-#define WRITE_ONCE(x, val)	do { *(volatile __typeof__(x) *)&(x) = (val); } while (0)
+/*
+ * Relaxed atomics rather than the kernel's volatile casts: same code on x86,
+ * and ThreadSanitizer sees them as atomic, so a flag one thread writes and
+ * another polls (wait_for_sept_zap) is not reported as a data race.
+ * Scalars and pointers only, as the kernel's own uses are.
+ */
+#define READ_ONCE(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define WRITE_ONCE(x, val)	__atomic_store_n(&(x), (val), __ATOMIC_RELAXED)
 
 #define smp_mb()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define smp_rmb()		__atomic_thread_fence(__ATOMIC_ACQUIRE)
