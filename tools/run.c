@@ -103,7 +103,7 @@ static int collect(const char *path, struct flist *l)
 {
 	struct stat st;
 	struct dirent *de;
-	size_t first = l->n;
+	size_t first = l->n, len;
 	DIR *d;
 
 	if (stat(path, &st)) {
@@ -112,6 +112,9 @@ static int collect(const char *path, struct flist *l)
 	}
 	if (!S_ISDIR(st.st_mode))
 		return flist_add(l, path) ? EXIT_BADINPUT : 0;
+	len = strlen(path);
+	while (len > 1 && path[len - 1] == '/')
+		len--;
 	d = opendir(path);
 	if (!d) {
 		fprintf(stderr, "tdxsim run: %s: %s\n", path, strerror(errno));
@@ -122,7 +125,7 @@ static int collect(const char *path, struct flist *l)
 
 		if (de->d_name[0] == '.' || !has_suffix(de->d_name, ".tdx"))
 			continue;
-		if (asprintf(&full, "%s/%s", path, de->d_name) < 0)
+		if (asprintf(&full, "%.*s/%s", (int)len, path, de->d_name) < 0)
 			break;
 		flist_add(l, full);
 		free(full);
@@ -276,7 +279,8 @@ void tdxsim_run_print_doc(FILE *f)
 			if (ci->returns)
 				fprintf(f, "| `=>` | %s | %s | the expected result; `any` accepts every "
 					"result |\n",
-					ci->group == TDXSIM_GRP_GUEST ? "TDX status" : "errno",
+					ci->group == TDXSIM_GRP_GUEST && ci->id != TDXSIM_CMD_G_CONVERT ?
+					"TDX status" : "errno",
 					ci->group == TDXSIM_GRP_GUEST ? "any" : "0");
 			if (ci->nr_args || ci->returns)
 				fprintf(f, "\n");
@@ -409,12 +413,10 @@ int tdxsim_cmd_run(int argc, char **argv)
 		tot.faults += res.faults_fired;
 		tot.wall += res.wall_s;
 		if (!quiet || res.outcome != TDXSIM_SCN_PASS)
-			printf("%-32s %-5s %8llu SEAMCALLs %4llu faults %8.3f s%s%s\n", name,
+			printf("%-32s %-5s %8llu SEAMCALLs %4llu faults %8.3f s\n", name,
 			       tdxsim_scn_outcome_name(res.outcome),
 			       (unsigned long long)res.seamcalls,
-			       (unsigned long long)res.faults_fired, res.wall_s,
-			       res.outcome == TDXSIM_SCN_SKIP ? "  " : "",
-			       res.outcome == TDXSIM_SCN_SKIP ? res.msg : "");
+			       (unsigned long long)res.faults_fired, res.wall_s);
 		if (res.outcome == TDXSIM_SCN_FAIL && rc != EXIT_BADINPUT)
 			rc = EXIT_FAILED;
 		if (res.outcome == TDXSIM_SCN_ERROR)

@@ -360,6 +360,7 @@ static void main_usage(FILE *f)
 		"                crashes, hangs, leaked pages (tdxsim failnth --help)\n"
 		"  run FILE|DIR...\n"
 		"                run scenario files (doc/scenario.md; tdxsim run --help)\n"
+		"  shell         the scenario language, typed in (help inside)\n"
 		"\n"
 		"The library reads TDXSIM_FAULTS, TDXSIM_SEED, TDXSIM_TRACE and TDXSIM_REPORT from the\n"
 		"environment of any program linked with it.\n");
@@ -381,6 +382,8 @@ int main(int argc, char **argv)
 		return cmd_leaves(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run"))
 		return tdxsim_cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "shell"))
+		return tdxsim_cmd_shell(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "failnth"))
 		return cmd_failnth(argc - 1, argv + 1);
 	fprintf(stderr, "tdxsim: unknown command '%s'\n", argv[1]);

@@ -181,7 +181,10 @@ static const struct tdxsim_scn_arg_info x_status_args[] = {
 };
 
 static const struct tdxsim_scn_arg_info x_exits_args[] = {
-	POSC("KIND", "all|ept|accept|entries|steps", NULL, "which counter of the guest programs"),
+	POSC("KIND", "all|ept|accept|entries|steps|ves|entry-retries", NULL,
+	     "which counter of the guest programs: TD exits of any kind, EPT-violation exits, "
+	     "ACCEPT-type EPT-violation exits, TD entries, steps, #VEs taken, entries refused "
+	     "(wait_for_sept_zap)"),
 	POS("OP", OP, NULL, "= != < <= > >="),
 	POS("N", NUM, NULL, "the count"),
 	KEY("vcpu", NUM, NULL, "one vCPU's programs (default: all vCPUs)"),
@@ -226,8 +229,10 @@ static const struct tdxsim_scn_arg_info x_none_args[] = {
 
 static const struct tdxsim_scn_arg_info x_prov_args[] = {
 	POS("GPA", GPA, NULL, "the GPA whose S-EPT page is asked about"),
-	KEY("pool", WORD, NULL, "the pool it came from: split-cache, vcpu-cache, ..."),
-	KEY("freed-by", WORD, NULL, "the function that freed it"),
+	KEY("pool", WORD, NULL, "the pool it came from: split-sp, mmu-cache, vcpu-prealloc, "
+	    "split-cache, pamt-pair, guest-folio, sept-page (default: any)"),
+	KEY("freed-by", WORD, NULL, "the function that freed it (tdp_mmu_free_sp, ...)"),
+	KEYC("state", "live|cached|module|leaked|freed", NULL, "where the page is now"),
 };
 
 static const struct tdxsim_scn_arg_info x_invs_args[] = {
@@ -316,8 +321,9 @@ const struct tdxsim_scn_cmd_info tdxsim_scn_commands[TDXSIM_CMD_NR] = {
 	    "memory-failure 0x40005000"),
 	CMD(TEARDOWN, "teardown", HOST, TOP, true, true, NOARGS,
 	    "release the HKID (VP.FLUSH, VPFLUSHDONE, ..), zap everything, RECLAIM all pages",
-	    "Expectations after it see the torn-down VM; `expect invariants hold` then also "
-	    "checks that every page came back.",
+	    "Only expectations may follow it.  `expect invariants hold` then checks the "
+	    "teardown's ledger: it succeeded, every page came back (or the VM was bugged and "
+	    "KVM leaked on purpose), and the module's checker is clean.",
 	    "teardown"),
 	CMD(MARK, "mark", HOST, HOST, true, false, ARGS(mark_args),
 	    "name this point of the trace, for `expect order` and `expect none`",
@@ -341,7 +347,9 @@ const struct tdxsim_scn_cmd_info tdxsim_scn_commands[TDXSIM_CMD_NR] = {
 	    "close a guest or thread block", "", "end"),
 	CMD(RUN, "run", BLOCK, TOP, true, true, ARGS(run_args),
 	    "run the pending guest programs and threads to completion, within the step budget",
-	    "A program that exhausts its budget stops; `run` then returns -EDEADLK.",
+	    "A program that exhausts its budget stops; `run` then returns -EINTR.  Otherwise "
+	    "`run` returns the first program's error (0 when all ran through).  Guest or thread "
+	    "blocks left without a `run` at the end of the file are an error.",
 	    "run budget=10000"),
 	CMD(G_ACCESS, "access", GUEST, GST, false, true, ARGS(access_args),
 	    "the guest reads or writes a GPA (EPT violations go to KVM)",
@@ -354,72 +362,75 @@ const struct tdxsim_scn_cmd_info tdxsim_scn_commands[TDXSIM_CMD_NR] = {
 	    "accept 0x40000000 2m fallback"),
 	CMD(G_CONVERT, "convert", GUEST, GST, false, true, ARGS(gconvert_args),
 	    "the guest asks to convert a range (MapGPA exit; the VMM converts)",
-	    "", "convert 0x40005000 shared size=4K"),
+	    "=> gives the expected result of the VMM's conversion as an errno (0, -ENOMEM ...).",
+	    "convert 0x40005000 shared size=4K"),
 	CMD(G_SPIN, "spin", GUEST, GST, false, false, ARGS(spin_args),
 	    "the guest runs N steps without touching memory", "", "spin 100"),
-	CMD(X_LEVEL, "expect level", EXPECT, HOST, true, false, ARGS(x_level_args),
+	CMD(X_LEVEL, "expect level", EXPECT, TOP, true, false, ARGS(x_level_args),
 	    "KVM's mirror and the module's S-EPT both map the GPA with a leaf of this level",
 	    "none: neither maps it.",
 	    "expect level 0x40000000 2m"),
-	CMD(X_KVM, "expect kvm", EXPECT, HOST, true, false, ARGS(x_kvm_args),
+	CMD(X_KVM, "expect kvm", EXPECT, TOP, true, false, ARGS(x_kvm_args),
 	    "KVM's mirror SPTE for the GPA",
 	    "", "expect kvm 0x40000000 level=4k"),
-	CMD(X_SEPT, "expect sept", EXPECT, HOST, true, false, ARGS(x_sept_args),
+	CMD(X_SEPT, "expect sept", EXPECT, TOP, true, false, ARGS(x_sept_args),
 	    "the module's S-EPT entry for the GPA (tdxsim_sept_lookup)",
 	    "", "expect sept 0x40005000 level=4k state=pending"),
-	CMD(X_ATTR, "expect attr", EXPECT, HOST, true, false, ARGS(x_attr_args),
+	CMD(X_ATTR, "expect attr", EXPECT, TOP, true, false, ARGS(x_attr_args),
 	    "KVM's memory attribute of the GPA", "", "expect attr 0x40005000 shared"),
-	CMD(X_INHIBIT, "expect inhibit", EXPECT, HOST, true, false, ARGS(x_inhibit_args),
+	CMD(X_INHIBIT, "expect inhibit", EXPECT, TOP, true, false, ARGS(x_inhibit_args),
 	    "GUEST_INHIBIT in lpage_info at a level (one way: never cleared)",
 	    "", "expect inhibit 0x40000000 2m"),
-	CMD(X_CALLS, "expect calls", EXPECT, HOST, true, false, ARGS(x_calls_args),
-	    "how many calls of a leaf the trace holds (the TD build's included)",
-	    "", "expect calls demote = 1"),
-	CMD(X_STATUS, "expect status", EXPECT, HOST, true, false, ARGS(x_status_args),
+	CMD(X_CALLS, "expect calls", EXPECT, TOP, true, false, ARGS(x_calls_args),
+	    "how many calls of a leaf the trace holds",
+	    "The trace starts once the VM exists: the calls that create the TD and its vCPUs are "
+	    "not in it; PAGE.ADD of `build-add` and everything later are.",
+	    "expect calls demote = 1"),
+	CMD(X_STATUS, "expect status", EXPECT, TOP, true, false, ARGS(x_status_args),
 	    "the status the Nth call of a leaf returned",
 	    "A status without operand matches any operand.",
 	    "expect status demote#1 = TDX_OPERAND_BUSY|SEPT"),
-	CMD(X_EXITS, "expect exits", EXPECT, HOST, true, false, ARGS(x_exits_args),
-	    "counters of the guest programs run so far: TD exits, EPT-violation exits, "
-	    "ACCEPT-type exits, TD entries, steps",
+	CMD(X_EXITS, "expect exits", EXPECT, TOP, true, false, ARGS(x_exits_args),
+	    "counters of the guest programs run so far (all `run`s added up)",
 	    "", "expect exits accept = 1 vcpu=0"),
-	CMD(X_FAULTS, "expect faults-fired", EXPECT, HOST, true, false, ARGS(x_count_args),
+	CMD(X_FAULTS, "expect faults-fired", EXPECT, TOP, true, false, ARGS(x_count_args),
 	    "how many times fault rules fired", "", "expect faults-fired = 2"),
-	CMD(X_REFCOUNT, "expect refcount", EXPECT, HOST, true, false, ARGS(x_refcount_args),
+	CMD(X_REFCOUNT, "expect refcount", EXPECT, TOP, true, false, ARGS(x_refcount_args),
 	    "the kernel's Dynamic-PAMT refcount of the 2M physical range of the GPA's page",
 	    "The page is the guest_memfd folio's page for the GPA.",
 	    "expect refcount 0x40000000 = 512"),
-	CMD(X_SPLIT_CACHE, "expect split-cache", EXPECT, HOST, true, false, ARGS(x_count_args),
+	CMD(X_SPLIT_CACHE, "expect split-cache", EXPECT, TOP, true, false, ARGS(x_count_args),
 	    "pages in KVM's per-VM split cache (prealloc_split_cache)",
 	    "", "expect split-cache = 4"),
-	CMD(X_PAGES, "expect pages", EXPECT, HOST, true, false, ARGS(x_pages_args),
+	CMD(X_PAGES, "expect pages", EXPECT, TOP, true, false, ARGS(x_pages_args),
 	    "present mirror leaves of a level (pages_4k, pages_2m, pages_1g)",
 	    "", "expect pages 2m = 1"),
-	CMD(X_EVENTS, "expect events", EXPECT, HOST, true, false, ARGS(x_events_args),
+	CMD(X_EVENTS, "expect events", EXPECT, TOP, true, false, ARGS(x_events_args),
 	    "kernel shim events recorded so far (WARN, KVM_BUG_ON, TDX_BUG_ON, lockdep ...)",
 	    "", "expect events warn = 0"),
-	CMD(X_ORDER, "expect order", EXPECT, HOST, true, false, ARGS(x_order_args),
+	CMD(X_ORDER, "expect order", EXPECT, TOP, true, false, ARGS(x_order_args),
 	    "one call (or mark) came before (after) another in the trace",
 	    "", "expect order block before demote"),
-	CMD(X_NONE, "expect none", EXPECT, HOST, true, false, ARGS(x_none_args),
+	CMD(X_NONE, "expect none", EXPECT, TOP, true, false, ARGS(x_none_args),
 	    "no call of a leaf between two marks",
 	    "", "expect none aug between before-split after-split"),
-	CMD(X_PROVENANCE, "expect provenance", EXPECT, HOST, true, false, ARGS(x_prov_args),
+	CMD(X_PROVENANCE, "expect provenance", EXPECT, TOP, true, false, ARGS(x_prov_args),
 	    "where the S-EPT page behind a GPA came from and who freed it",
-	    "Needs the provenance ledger of sim/check; until the runtime offers the query the "
-	    "expectation fails saying so (never a silent pass).",
+	    "The provenance ledger of sim/check (kvm_gpa_provenance): the page of that pool that "
+	    "last served the GPA (a guest page, an S-EPT page of a table covering it, a PAMT "
+	    "pair of its 2M range).",
 	    "expect provenance 0x40005000 pool=split-cache"),
-	CMD(X_INVARIANTS, "expect invariants", EXPECT, HOST, true, false, ARGS(x_invs_args),
+	CMD(X_INVARIANTS, "expect invariants", EXPECT, TOP, true, false, ARGS(x_invs_args),
 	    "the host checker (kvm_tdx_check) and the module's (tdxsim_check) find nothing",
 	    "", "expect invariants hold"),
-	CMD(X_INVARIANT, "expect invariant", EXPECT, HOST, true, false, ARGS(x_inv_args),
+	CMD(X_INVARIANT, "expect invariant", EXPECT, TOP, true, false, ARGS(x_inv_args),
 	    "one invariant is (or is not) violated now",
 	    "", "expect invariant I5 breaks"),
-	CMD(X_BUGGED, "expect bugged", EXPECT, HOST, true, false, ARGS(x_bugged_args),
+	CMD(X_BUGGED, "expect bugged", EXPECT, TOP, true, false, ARGS(x_bugged_args),
 	    "the VM is bugged (kvm->vm_bugged), optionally by a given BUG_ON",
 	    "TDX_BUG_ON(LEAF) looks for a TDX_BUG_ON of that SEAMCALL among the kernel events.",
 	    "expect bugged TDX_BUG_ON(DEMOTE)"),
-	CMD(X_NOT_BUGGED, "expect not-bugged", EXPECT, HOST, true, false, NOARGS,
+	CMD(X_NOT_BUGGED, "expect not-bugged", EXPECT, TOP, true, false, NOARGS,
 	    "the VM is not bugged", "", "expect not-bugged"),
 };
 
@@ -490,7 +501,8 @@ char *tdxsim_scn_synopsis(const struct tdxsim_scn_cmd_info *ci, char *buf, size_
 		}
 	}
 	if (ci->returns)
-		PUT(" [=> %s]", ci->group == TDXSIM_GRP_GUEST ? "STATUS" : "ERRNO");
+		PUT(" [=> %s]", ci->group == TDXSIM_GRP_GUEST && ci->id != TDXSIM_CMD_G_CONVERT ?
+		    "STATUS" : "ERRNO");
 #undef PUT
 	if (n >= len)
 		buf[len - 1] = '\0';

@@ -629,7 +629,8 @@ static int bind_args(struct parser *p, struct tdxsim_scn_cmd *cmd, const struct 
 		if (tk->kind == TOK_ARROW) {
 			const struct tdxsim_scn_arg_info ra = {
 				"=>", TDXSIM_SCN_POS,
-				ci->group == TDXSIM_GRP_GUEST ? TDXSIM_SCN_STATUS : TDXSIM_SCN_ERRNO,
+				ci->group == TDXSIM_GRP_GUEST && ci->id != TDXSIM_CMD_G_CONVERT ?
+				TDXSIM_SCN_STATUS : TDXSIM_SCN_ERRNO,
 				NULL, NULL, NULL
 			};
 
@@ -865,6 +866,12 @@ static int check_cmd(struct parser *p, struct tdxsim_scn_cmd *c)
 		return bad_token(p, a[0].loc.col, w, strlen(w),
 				 "any, KVM_BUG_ON or TDX_BUG_ON(LEAF)");
 	}
+	case TDXSIM_CMD_X_PROVENANCE:
+		if (a[1].given && kvm_page_pool_lookup(a[1].text) < 0)
+			return bad_token(p, a[1].loc.col, a[1].text, strlen(a[1].text),
+					 "a pool: split-sp mmu-cache vcpu-prealloc split-cache "
+					 "pamt-pair guest-folio sept-page other");
+		return 0;
 	case TDXSIM_CMD_X_INVARIANT: {
 		const char *w = a[0].text;
 		u64 k;

@@ -144,7 +144,7 @@ static void test_blocks(void **state)
 		"end\n"
 		"thread t1\n"
 		"  convert 0x40000000 private\n"
-		"  expect not-bugged\n"
+		"  mark t1-done\n"
 		"end\n"
 		"run\n");
 	const struct tdxsim_scn_cmd *g = &scn->top.cmds[0], *t = &scn->top.cmds[1];
