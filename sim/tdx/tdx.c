@@ -53,17 +53,26 @@ static void tdx_kick_vcpus(struct kvm_tdx *kvm_tdx)
  * (spec kvm-model.md §2.6, seamcall.md §7.3).  KVM's callers hold mmu_lock
  * for write; a kvm_tdx without a VM (tests/kernel drives the wrappers
  * directly) has no mmu_lock to hold.
+ * TDXSIM_KVM_DEFECT_NO_KICK_BEFORE_RETRY retries straight away (S09).
  */
+static bool tdx_defect(struct kvm_tdx *kvm_tdx, unsigned int defect)
+{
+	return kvm_tdx->kvm && (kvm_tdx->kvm->defects & defect);
+}
+
 #define tdh_do_no_vcpus(tdh_func, kvm_tdx, ...) ({				\
 	struct kvm_tdx *__kt = (kvm_tdx);					\
+	bool __kick = !tdx_defect(__kt, TDXSIM_KVM_DEFECT_NO_KICK_BEFORE_RETRY); \
 	u64 __err;								\
 										\
 	if (__kt->kvm)								\
 		lockdep_assert_held_write(&__kt->kvm->mmu_lock);		\
 	__err = tdh_func(&__kt->td, ##__VA_ARGS__);				\
 	if (IS_TDX_OPERAND_BUSY(__err)) {					\
-		WRITE_ONCE(__kt->wait_for_sept_zap, true);			\
-		tdx_kick_vcpus(__kt);						\
+		if (__kick) {							\
+			WRITE_ONCE(__kt->wait_for_sept_zap, true);		\
+			tdx_kick_vcpus(__kt);					\
+		}								\
 		__err = tdh_func(&__kt->td, ##__VA_ARGS__);			\
 		WRITE_ONCE(__kt->wait_for_sept_zap, false);			\
 	}									\
@@ -117,7 +126,10 @@ err_put:
 	return ret;
 }
 
-/* BLOCK + TRACK + kick, then DEMOTE: no UNBLOCK afterwards (§2.8). */
+/*
+ * BLOCK + TRACK + kick, then DEMOTE: no UNBLOCK afterwards (§2.8).
+ * TDXSIM_KVM_DEFECT_SKIP_TRACK leaves the TRACK out (S12 b).
+ */
 int tdx_split_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
 		 struct tdx_pamt_cache *cache)
 {
@@ -126,7 +138,7 @@ int tdx_split_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page 
 	ret = tdx_block_range(kvm_tdx, gpa, TDX_PS_2M);
 	if (ret)
 		return ret;
-	ret = tdx_track(kvm_tdx);
+	ret = tdx_defect(kvm_tdx, TDXSIM_KVM_DEFECT_SKIP_TRACK) ? 0 : tdx_track(kvm_tdx);
 	if (ret)
 		return ret;
 	return tdx_demote_2m(kvm_tdx, gpa, pfn, new_sp, cache);
@@ -247,7 +259,21 @@ static int tdx_gmem_max_mapping_level(struct kvm *kvm, kvm_pfn_t pfn, bool is_pr
 {
 	if (!is_private)
 		return 0;
-	return to_kvm_tdx(kvm)->state == TD_STATE_RUNNABLE ? PG_LEVEL_2M : PG_LEVEL_4K;
+	if (to_kvm_tdx(kvm)->state != TD_STATE_RUNNABLE)
+		return PG_LEVEL_4K;
+	/*
+	 * A 2M mapping uses the range's static 2M PAMT entry, which the module
+	 * cannot assign while a Dynamic-PAMT pair sits there.  A 2MB guest
+	 * folio has pair users only once split, and then the mirror has a table
+	 * there; otherwise the pair is one a failed PAMT.REMOVE left installed
+	 * (tdx_pamt_put keeps the count at 1 for it): map at 4K, as the pair's
+	 * users.  TDXSIM_KVM_DEFECT_AUG_2M_OVER_PAIR forgets it.
+	 */
+	if (tdx_supports_dynamic_pamt(&tdx_sysinfo) &&
+	    !(kvm->defects & TDXSIM_KVM_DEFECT_AUG_2M_OVER_PAIR) &&
+	    atomic_read(tdx_find_pamt_refcount(ALIGN_DOWN(pfn, PTRS_PER_PMD))))
+		return PG_LEVEL_4K;
+	return PG_LEVEL_2M;
 }
 
 /*
@@ -616,7 +642,7 @@ int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
 	struct tdx_pamt_cache *vm_cache = &kvm_tdx->prealloc_split_cache;
 	struct tdx_pamt_cache local = { .cnt = 0, .pool = KVM_POOL_SPLIT_CACHE };
-	int ret = 0;
+	int ret = 0, taken = 0;
 
 	if (mmu_lock_shared)
 		return -EOPNOTSUPP;
@@ -628,10 +654,19 @@ int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 		return -EIO;
 
 	if (tdx_supports_dynamic_pamt(&tdx_sysinfo)) {
+		bool recheck = !(kvm->defects & TDXSIM_KVM_DEFECT_CONSUME_WITHOUT_RECHECK);
+
 		split_cache_lock(kvm_tdx);
-		if (vm_cache->cnt >= TDX_MIN_SPLIT_CACHE_SZ) {
-			while (local.cnt < TDX_MIN_SPLIT_CACHE_SZ)
+		if (vm_cache->cnt >= TDX_MIN_SPLIT_CACHE_SZ || !recheck) {
+			/* I3: never from a short cache (the defect's case). */
+			if (vm_cache->cnt < TDX_MIN_SPLIT_CACHE_SZ)
+				kvm_check_record(kvm, KVM_INV_SPLIT_DEQUEUE, gfn, level, 0,
+						 old_mirror_spte, "split dequeued from a short "
+						 "cache: %d page(s), %d needed", vm_cache->cnt,
+						 TDX_MIN_SPLIT_CACHE_SZ);
+			while (local.cnt < TDX_MIN_SPLIT_CACHE_SZ && vm_cache->cnt)
 				local.pages[local.cnt++] = vm_cache->pages[--vm_cache->cnt];
+			taken = local.cnt;
 		} else {
 			ret = -ENOMEM;
 		}
@@ -648,9 +683,9 @@ int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 		kvm_check_note_mapped(gfn, PG_LEVEL_4K, KVM_PAGES_PER_HPAGE(PG_LEVEL_2M));
 	}
 	/* I3: a split uses at most a pair for the S-EPT page and one for the range. */
-	if (TDX_MIN_SPLIT_CACHE_SZ - local.cnt > 2 * TDX_DPAMT_ENTRY_PAGES)
+	if (taken - local.cnt > 2 * TDX_DPAMT_ENTRY_PAGES)
 		kvm_check_record(kvm, KVM_INV_SPLIT_DEQUEUE, gfn, level, 0, old_mirror_spte,
-				 "the split used %d cache pages", TDX_MIN_SPLIT_CACHE_SZ - local.cnt);
+				 "the split used %d cache pages", taken - local.cnt);
 
 	/* What the split did not use (the S-EPT page's range had its pair). */
 	split_cache_lock(kvm_tdx);

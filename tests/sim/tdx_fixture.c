@@ -45,10 +45,9 @@ int tdx_fixture_setup(void **state)
 #endif
 	if (opts) {
 		vcfg.defects = opts->defects;
+		vcfg.ops = opts->ops;	/* upstream: its auxiliary table */
 #ifdef TEST_DESIGN_UPSTREAM
 		vcfg.upstream_ops = opts->upstream_ops;
-#else
-		vcfg.ops = opts->ops;
 #endif
 	}
 	fx->cfg = vcfg.module;

@@ -65,7 +65,8 @@ struct tdx_fixture_opts {
 	unsigned int defects;	/* enum tdxsim_kvm_defect bits for the VM */
 	/*
 	 * A user's hook table instead of the design's (NULL: the design's):
-	 * @ops for a v3 build, @upstream_ops for an upstream one.
+	 * @ops (for upstream, its auxiliary table), @upstream_ops (its funnel;
+	 * used by an upstream build only).
 	 */
 	const struct kvm_x86_ops *ops;
 	const struct kvm_x86_ops_upstream *upstream_ops;

@@ -14,9 +14,13 @@
 
 #include <cmocka.h>
 
+#include <tdxsim/fault.h>
+#include <tdxsim-kvm/check.h>
 #include <tdxsim-kvm/tdp_mmu.h>
+#include <tdxsim-kvm/vm.h>
 
 #include "recording_ops.h"
+#include "tdx_fixture.h"
 
 #define BASE_GFN	0x100000ULL
 #define NPAGES		1024UL
@@ -177,18 +181,280 @@ static void test_defect_free_owned_external_spt(void **state)
 		assert_true(owned_page_never_freed(TDXSIM_KVM_DEFECT_FREE_OWNED_EXT_SPT));
 }
 
+
+/* ---- the backend's switches (sim/tdx), on a TDX VM against the module ---- */
+
+static struct tdxsim_sept_info sept_at(struct tdx_fixture *fx, gfn_t gfn, int tdx_level)
+{
+	struct tdxsim_sept_info si = { 0 };
+
+	assert_int_equal(tdxsim_sept_lookup_level(fx->sim, fx->std, gfn << PAGE_SHIFT, tdx_level,
+						  &si), 0);
+	return si;
+}
+
+/* Split the 2M leaf of range 0 to 4K under the write lock, as the accept path does. */
+static int split_range0(struct tdx_fixture *fx)
+{
+	int r;
+
+	KVM_MMU_LOCK(fx->kvm);
+	r = tdp_mmu_split_huge_pages_root(fx->kvm, fx->kvm->mirror_root, FX_BASE_GFN,
+					  FX_BASE_GFN + 512, PG_LEVEL_4K, false, false);
+	KVM_MMU_UNLOCK(fx->kvm);
+	return r;
+}
+
+/*
+ * The events the test provoked, and for a VM bugged with the mirror split
+ * over the module's 2M leaf, what its teardown adds: the 512 4K RECLAIMs
+ * of a 2M page fail (TDX_BUG_ON each), the 4K table's free WARNs (v3) and
+ * its S-EPT page is leaked (tests/sim/test_tdx.c's busy-twice case).
+ */
+static void declare_events(struct tdx_fixture *fx, bool split_over_2m)
+{
+	fx->expect.vm_bugged = fx->kvm->vm_bugged;
+	fx->expect.warn = tdxsim_kernel_events(fx->sim, TDXSIM_KEV_WARN);
+	fx->expect.tdx_bug = tdxsim_kernel_events(fx->sim, TDXSIM_KEV_TDX_BUG);
+	fx->expect.kvm_bug = tdxsim_kernel_events(fx->sim, TDXSIM_KEV_KVM_BUG);
+	if (!split_over_2m)
+		return;
+	fx->expect.tdx_bug += 513;
+	fx->expect.pages_leaked = 1;
+#ifndef TEST_DESIGN_UPSTREAM
+	fx->expect.warn++;
+#endif
+}
+
+static unsigned int check_count(struct tdx_fixture *fx, enum kvm_check_inv inv)
+{
+	static struct kvm_check_report rep;
+
+	kvm_tdx_check(fx->kvm, &rep);
+	return rep.count[inv];
+}
+
+/*
+ * consume-without-recheck (004, S25): the consumer's re-check under the
+ * cache lock is the backstop when the cache comes up short at a split.
+ * In v3's protocol the MMU re-checks need_topup under the write lock it
+ * splits under, so two splitters cannot interleave there (S25's "answered"
+ * part); the read-lock variant that needs the backstop is refused by TDX.
+ * The test reaches the consumer with an empty cache the one way the model
+ * has: a user's backend table without need_topup (an absent optional op
+ * means "no top-up needed").  Off: -ENOMEM, the VM bugged by KVM_BUG_ON
+ * before any SEAMCALL, the S-EPT untouched, I3 holds.  On: it dequeues
+ * from the empty cache, BLOCKs the 2M leaf, and DEMOTE finds no pair:
+ * TDX_SW_ERROR, the leaf left BLOCKED, I3 broken.
+ */
+static struct kvm_x86_ops ops_no_need_topup;
+
+static void test_backend_consume_without_recheck(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	bool on = fx->kvm->defects & TDXSIM_KVM_DEFECT_CONSUME_WITHOUT_RECHECK;
+	struct tdxsim_sept_info si;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	split_range0(fx);
+	assert_true(fx->kvm->vm_bugged);
+	si = sept_at(fx, FX_BASE_GFN, TDX_PS_2M);
+	assert_true(si.leaf);
+	if (on) {
+		assert_int_equal(si.state, SEPT_PUBLIC_PENDING_BLOCKED);
+		assert_int_equal(check_count(fx, KVM_INV_SPLIT_DEQUEUE), 2);
+		assert_int_equal(tdxsim_stats_count(fx->sim, TDH_MEM_RANGE_BLOCK, TDX_SUCCESS), 1);
+	} else {
+		assert_int_equal(si.state, SEPT_PUBLIC_PENDING);
+		assert_int_equal(check_count(fx, KVM_INV_SPLIT_DEQUEUE), 0);
+		assert_int_equal(tdxsim_stats_count(fx->sim, TDH_MEM_RANGE_BLOCK, TDX_SUCCESS), 0);
+	}
+	kvm_check_ledger_reset(fx->sim);
+	fx->module_dirty = true;	/* a BLOCKED leaf of a bugged VM */
+	declare_events(fx, true);
+}
+
+/*
+ * aug-2m-over-pair: a failed PAMT.REMOVE leaves a 2MB range's pair
+ * installed (tdx_pamt_put keeps its count at 1).  A 2M folio there, mapped
+ * later: off, the backend maps it at 4K (the static 2M PAMT entry is the
+ * pair's); on, it AUGs at 2M and the module refuses: TDX_BUG, VM bugged.
+ */
+static void test_backend_aug_2m_over_pair(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	bool on = fx->kvm->defects & TDXSIM_KVM_DEFECT_AUG_2M_OVER_PAIR;
+	u64 gpa = (FX_BASE_GFN << PAGE_SHIFT) + (64ULL << 20);
+	struct folio *folio = folio_alloc(GFP_KERNEL, PMD_SHIFT - PAGE_SHIFT);
+	struct tdxsim_fault_rule r;
+	struct tdxsim_pamt_info pi;
+	int level = 0, ret;
+
+	assert_non_null(folio);
+	assert_int_equal(tdx_pamt_get(&folio->page, NULL), 0);
+	tdxsim_fault_rule_init(&r, TDH_PHYMEM_PAMT_REMOVE, TDXSIM_FAULT_STATUS, TDX_OPERAND_BUSY);
+	r.nth = 1;
+	assert_true(tdxsim_fault_add(fx->sim, &r) >= 0);
+	tdx_pamt_put(&folio->page);
+	tdxsim_fault_clear(fx->sim);
+	assert_int_equal(tdxsim_pamt_lookup(fx->sim, folio_pfn(folio) << PAGE_SHIFT, &pi), 0);
+	assert_true(pi.dpamt_pair);
+	assert_int_equal(atomic_read(tdx_find_pamt_refcount(folio_pfn(folio))), 1);
+
+	assert_int_equal(tdxsim_vm_add_memslot(fx->vm, 1, gpa, PMD_SIZE, TDXSIM_SLOT_PRIVATE), 0);
+	assert_int_equal(tdxsim_kvm_gmem_set_folio(fx->kvm, gpa >> PAGE_SHIFT, folio_pfn(folio), 9),
+			 0);
+	ret = kvm_tdp_map_page(fx->vcpu, gpa, PFERR_PRIVATE_ACCESS | PFERR_WRITE_MASK, &level);
+	if (on) {
+		assert_int_not_equal(ret, 0);
+		assert_true(fx->kvm->vm_bugged);
+		assert_int_equal(tdxsim_kernel_events(fx->sim, TDXSIM_KEV_TDX_BUG), 1);
+	} else {
+		struct kvm_gfn_range range = {
+			.slot = gfn_to_memslot(fx->kvm, gpa >> PAGE_SHIFT),
+			.start = gpa >> PAGE_SHIFT, .end = (gpa + PMD_SIZE) >> PAGE_SHIFT,
+			.attr_filter = KVM_FILTER_PRIVATE, .may_block = true,
+		};
+
+		assert_int_equal(ret, 0);
+		assert_int_equal(level, PG_LEVEL_4K);
+		assert_false(fx->kvm->vm_bugged);
+		assert_int_equal(atomic_read(tdx_find_pamt_refcount(folio_pfn(folio))), 2);
+		KVM_MMU_LOCK(fx->kvm);
+		kvm_unmap_gfn_range(fx->kvm, &range);
+		KVM_MMU_UNLOCK(fx->kvm);
+	}
+	/* The count the failed REMOVE kept: dropped, the pair goes. */
+	tdx_pamt_put(&folio->page);
+	assert_int_equal(tdxsim_pamt_lookup(fx->sim, folio_pfn(folio) << PAGE_SHIFT, &pi), 0);
+	assert_false(pi.dpamt_pair);
+	/* Nothing maps it now (unmapped, or never AUG'ed). */
+	folio_put(folio);
+	kvm_check_ledger_reset(fx->sim);
+	declare_events(fx, false);
+}
+
+/*
+ * no-kick-before-retry (S09 ii): a vCPU that re-enters between TRACK's kick
+ * and DEMOTE makes DEMOTE BUSY (a BUSY|SEPT rule stands for it); it stays
+ * out only when kicked while entry is blocked (wait_for_sept_zap).  Off:
+ * the retry succeeds.  On: the retry is BUSY again: TDX_BUG_ON, VM bugged.
+ */
+static void (*orig_kick)(struct kvm_tdx *kvm_tdx);
+static struct tdxsim *kick_sim;
+
+static void kick_clears_contention(struct kvm_tdx *kvm_tdx)
+{
+	if (READ_ONCE(kvm_tdx->wait_for_sept_zap))
+		tdxsim_fault_clear(kick_sim);
+	if (orig_kick)
+		orig_kick(kvm_tdx);
+}
+
+static void test_backend_no_kick_before_retry(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	bool on = fx->kvm->defects & TDXSIM_KVM_DEFECT_NO_KICK_BEFORE_RETRY;
+	struct tdxsim_fault_rule r;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	tdxsim_fault_rule_init(&r, TDH_MEM_PAGE_DEMOTE, TDXSIM_FAULT_STATUS,
+			       TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT);
+	assert_true(tdxsim_fault_add(fx->sim, &r) >= 0);
+	orig_kick = fx->kvm_tdx->kick_vcpus;
+	kick_sim = fx->sim;
+	fx->kvm_tdx->kick_vcpus = kick_clears_contention;
+	split_range0(fx);
+	fx->kvm_tdx->kick_vcpus = orig_kick;
+	tdxsim_fault_clear(fx->sim);
+	assert_int_equal(tdxsim_stats_count(fx->sim, TDH_MEM_PAGE_DEMOTE,
+					    TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT), on ? 2 : 1);
+	assert_int_equal(fx->kvm->vm_bugged, on);
+	if (!on) {
+		assert_int_equal(sept_at(fx, FX_BASE_GFN, TDX_PS_4K).state, SEPT_PUBLIC_PENDING);
+		assert_int_equal(check_count(fx, KVM_INV_SPLIT_SHAPE), 0);
+	}
+	kvm_check_ledger_reset(fx->sim);
+	fx->module_dirty = on;	/* the 2M leaf BLOCKED under a 4K mirror table */
+	declare_events(fx, on);
+}
+
+/*
+ * skip-track (S12 b): DEMOTE right after BLOCK, no TRACK: the module
+ * refuses with TDX_TLB_TRACKING_NOT_DONE, TDX_BUG_ON, VM bugged.  Off: the
+ * split succeeds.
+ */
+static void test_backend_skip_track(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	bool on = fx->kvm->defects & TDXSIM_KVM_DEFECT_SKIP_TRACK;
+	struct tdxsim_leaf_stats st;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	split_range0(fx);
+	assert_int_equal(fx->kvm->vm_bugged, on);
+	assert_int_equal(tdxsim_stats_leaf(fx->sim, TDH_MEM_TRACK, &st), 0);
+	assert_int_equal(st.calls, on ? 0 : 1);
+	assert_int_equal(tdxsim_stats_leaf(fx->sim, TDH_MEM_PAGE_DEMOTE, &st), 0);
+	assert_int_equal(st.calls, 1);
+	assert_int_equal(st.statuses[0].status & ~0xffffffffULL,
+			 on ? TDX_TLB_TRACKING_NOT_DONE : TDX_SUCCESS);
+	kvm_check_ledger_reset(fx->sim);
+	fx->module_dirty = on;
+	declare_events(fx, on);
+}
+
+/* The names the scenario language uses. */
+static void test_defect_names(void **state)
+{
+	unsigned int b;
+
+	assert_string_equal(tdxsim_kvm_defect_name(0), "split-spt-zero");
+	assert_int_equal(tdxsim_kvm_defect_lookup("consume-without-recheck"),
+			 TDXSIM_KVM_DEFECT_CONSUME_WITHOUT_RECHECK);
+	assert_int_equal(tdxsim_kvm_defect_lookup("skip-track"), TDXSIM_KVM_DEFECT_SKIP_TRACK);
+	assert_int_equal(tdxsim_kvm_defect_lookup("no-such-defect"), -EINVAL);
+	assert_null(tdxsim_kvm_defect_name(TDXSIM_KVM_DEFECT_NR_BITS));
+	for (b = 0; b < TDXSIM_KVM_DEFECT_NR_BITS; b++) {
+		assert_non_null(tdxsim_kvm_defect_desc(b));
+		assert_int_equal(tdxsim_kvm_defect_lookup(tdxsim_kvm_defect_name(b)), 1 << b);
+	}
+}
+
 int main(void)
 {
+	static struct tdx_fixture_opts off = { 0 }, recheck_off = { .ops = &ops_no_need_topup },
+		recheck_on = { .ops = &ops_no_need_topup,
+			       .defects = TDXSIM_KVM_DEFECT_CONSUME_WITHOUT_RECHECK },
+		pair_on = { .defects = TDXSIM_KVM_DEFECT_AUG_2M_OVER_PAIR },
+		kick_on = { .defects = TDXSIM_KVM_DEFECT_NO_KICK_BEFORE_RETRY },
+		track_on = { .defects = TDXSIM_KVM_DEFECT_SKIP_TRACK };
+#define FX(fn, opts) cmocka_unit_test_prestate_setup_teardown(fn, tdx_fixture_setup,	\
+							      tdx_fixture_teardown, &(opts))
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defect_names),
+		FX(test_backend_consume_without_recheck, recheck_off),
+		FX(test_backend_consume_without_recheck, recheck_on),
+		FX(test_backend_aug_2m_over_pair, off),
+		FX(test_backend_aug_2m_over_pair, pair_on),
+		FX(test_backend_no_kick_before_retry, off),
+		FX(test_backend_no_kick_before_retry, kick_on),
+		FX(test_backend_skip_track, off),
+		FX(test_backend_skip_track, track_on),
 		cmocka_unit_test(test_defect_split_spt_zero),
 		cmocka_unit_test(test_defect_cross_boundary_bool),
 		cmocka_unit_test(test_defect_cross_boundary_bool_return),
 		cmocka_unit_test(test_defect_free_owned_external_spt),
 	};
 
+#undef FX
 #ifdef TEST_DESIGN_UPSTREAM
 	rec_design = KVM_MMU_DESIGN_UPSTREAM;
+	ops_no_need_topup = tdx_x86_ops_upstream_aux;
+#else
+	ops_no_need_topup = tdx_x86_ops;
 #endif
+	ops_no_need_topup.need_topup_external_per_vm_split_cache = NULL;
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

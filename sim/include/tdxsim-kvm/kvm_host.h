@@ -274,7 +274,30 @@ enum tdxsim_kvm_defect {
 	TDXSIM_KVM_DEFECT_CROSS_BOUNDARY_BOOL	= 1U << 1,
 	/* 000/001: v3 KVM frees an external_spt whose free_external_spt failed */
 	TDXSIM_KVM_DEFECT_FREE_OWNED_EXT_SPT	= 1U << 2,
+	/* The backend's (sim/tdx): */
+	/* 004/S25: the split-cache consumer dequeues without re-checking the count */
+	TDXSIM_KVM_DEFECT_CONSUME_WITHOUT_RECHECK = 1U << 3,
+	/* 2M AUG of a range whose Dynamic-PAMT pair a failed PAMT.REMOVE left installed */
+	TDXSIM_KVM_DEFECT_AUG_2M_OVER_PAIR	= 1U << 4,
+	/* S09: tdh_do_no_vcpus retries a BUSY without kicking the vCPUs out first */
+	TDXSIM_KVM_DEFECT_NO_KICK_BEFORE_RETRY	= 1U << 5,
+	/* S12(b): a split DEMOTEs without the TRACK after its BLOCK */
+	TDXSIM_KVM_DEFECT_SKIP_TRACK		= 1U << 6,
+	TDXSIM_KVM_DEFECT_NR_BITS		= 7,
 };
+
+/*
+ * The switches by name, for the scenario language (`defect NAME`):
+ * "split-spt-zero", "cross-boundary-bool", "free-owned-ext-spt",
+ * "consume-without-recheck", "aug-2m-over-pair", "no-kick-before-retry",
+ * "skip-track".  tdxsim_kvm_defect_name(): the name of bit @bit (0 for
+ * TDXSIM_KVM_DEFECT_SPLIT_SPT_ZERO), NULL past the last;
+ * tdxsim_kvm_defect_desc(): a one-line description, NULL likewise;
+ * tdxsim_kvm_defect_lookup(): the switch's mask (1U << bit), or -EINVAL.
+ */
+const char *tdxsim_kvm_defect_name(unsigned int bit);
+const char *tdxsim_kvm_defect_desc(unsigned int bit);
+int tdxsim_kvm_defect_lookup(const char *name);
 
 struct tdxsim_kvm_config {
 	const struct kvm_x86_ops *ops;		/* required */
