@@ -88,6 +88,17 @@ static int append(struct session *s, const char *line)
 	return 0;
 }
 
+/*
+ * A line that is not the language's (help, state, a dropped bad line) stays
+ * in the session as a blank line: messages then name the line as typed.
+ */
+static void keep_numbering(struct session *s, size_t *committed, unsigned int lines)
+{
+	while (lines--)
+		append(s, "\n");
+	*committed = s->len;
+}
+
 int tdxsim_cmd_shell(int argc, char **argv)
 {
 	struct tdxsim_scn_opts so = { .log = stdout, .keep_going = true, .last_events = 6 };
@@ -131,6 +142,7 @@ int tdxsim_cmd_shell(int argc, char **argv)
 				break;
 			if (!strcmp(l, "help") || !strncmp(l, "help ", 5)) {
 				help(l + 4);
+				keep_numbering(&s, &committed, 1);
 				continue;
 			}
 			if (!strcmp(l, "state") || !strncmp(l, "state ", 6)) {
@@ -141,6 +153,7 @@ int tdxsim_cmd_shell(int argc, char **argv)
 					tdxsim_scn_run_state(run, gpa, stdout);
 				else
 					printf("  no VM yet\n");
+				keep_numbering(&s, &committed, 1);
 				continue;
 			}
 		}
@@ -150,9 +163,14 @@ int tdxsim_cmd_shell(int argc, char **argv)
 		if (r == -EAGAIN)
 			continue;		/* a block is open: read on */
 		if (r) {
+			unsigned int dropped = 0;
+
 			printf("%s\n", err);
+			for (size_t i = committed; i < s.len; i++)
+				dropped += s.text[i] == '\n';
 			s.len = committed;	/* drop the bad line (or block) */
 			s.text[s.len] = '\0';
+			keep_numbering(&s, &committed, dropped);
 			continue;
 		}
 		committed = s.len;

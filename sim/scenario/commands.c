@@ -353,16 +353,21 @@ const struct tdxsim_scn_cmd_info tdxsim_scn_commands[TDXSIM_CMD_NR] = {
 	    "run budget=10000"),
 	CMD(G_ACCESS, "access", GUEST, GST, false, true, ARGS(access_args),
 	    "the guest reads or writes a GPA (EPT violations go to KVM)",
-	    "=> gives the expected status: TDX_SUCCESS, or the #VE of a PENDING page.",
+	    "A #VE on a PENDING page is taken as a Linux guest with lazy acceptance does: it "
+	    "accepts the page at 4K and repeats the access (so a later `accept` of that page "
+	    "returns TDX_PAGE_ALREADY_ACCEPTED).  => gives the expected status of the access.",
 	    "access 0x40000000 write"),
 	CMD(G_ACCEPT, "accept", GUEST, GST, false, true, ARGS(accept_args),
 	    "TDG.MEM.PAGE.ACCEPT of a GPA at a level",
-	    "Accept-type EPT violations carry the level to KVM (CL §5).  => gives the "
-	    "expected status of the last ACCEPT.",
+	    "Accept-type EPT violations carry the level to KVM (CL §5); the guest repeats the "
+	    "ACCEPT after each exit until it completes.  => gives the expected status of the last "
+	    "ACCEPT.",
 	    "accept 0x40000000 2m fallback"),
 	CMD(G_CONVERT, "convert", GUEST, GST, false, true, ARGS(gconvert_args),
 	    "the guest asks to convert a range (MapGPA exit; the VMM converts)",
-	    "=> gives the expected result of the VMM's conversion as an errno (0, -ENOMEM ...).",
+	    "The guest accepts nothing by itself after a conversion to private: write `accept` "
+	    "operations.  => gives the expected result of the VMM's conversion as an errno (0, "
+	    "-ENOMEM ...).",
 	    "convert 0x40005000 shared size=4K"),
 	CMD(G_SPIN, "spin", GUEST, GST, false, false, ARGS(spin_args),
 	    "the guest runs N steps without touching memory", "", "spin 100"),
