@@ -193,6 +193,7 @@ struct kvm *tdxsim_kvm_create(const struct tdxsim_kvm_config *cfg)
 		return NULL;
 	rwlock_init(&kvm->mmu_lock);
 	pthread_mutex_init(&kvm->rcu_lock, NULL);
+	pthread_rwlock_init(&kvm->gmem_lock, NULL);
 	kvm->mmu_design = cfg->upstream_ops ? KVM_MMU_DESIGN_UPSTREAM : KVM_MMU_DESIGN_V3;
 	kvm->x86_ops = cfg->ops;
 	kvm->x86_ops_upstream = cfg->upstream_ops;
@@ -208,6 +209,7 @@ struct kvm *tdxsim_kvm_create(const struct tdxsim_kvm_config *cfg)
 	kvm->root_level = cfg->root_level ? cfg->root_level : PT64_ROOT_4LEVEL;
 	kvm->mirror_root = kvm_tdp_mmu_alloc_mirror_root(kvm);
 	if (!kvm->mirror_root) {
+		pthread_rwlock_destroy(&kvm->gmem_lock);
 		pthread_mutex_destroy(&kvm->rcu_lock);
 		pthread_rwlock_destroy(&kvm->mmu_lock.l);
 		free(kvm);
@@ -251,6 +253,7 @@ void tdxsim_kvm_destroy(struct kvm *kvm)
 		kvm->x86_ops->free_external_per_vm_split_cache(kvm);
 	for (i = 0; i < KVM_MEM_SLOTS_NUM; i++)
 		kvm_free_memslot(kvm->memslots[i]);
+	pthread_rwlock_destroy(&kvm->gmem_lock);
 	pthread_mutex_destroy(&kvm->rcu_lock);
 	pthread_rwlock_destroy(&kvm->mmu_lock.l);
 	free(kvm);
@@ -395,7 +398,71 @@ static struct kvm_gmem_chunk *gmem_chunk(struct kvm_memory_slot *slot, gfn_t gfn
 	return &slot->gmem[index / SPTE_ENT_PER_PAGE];
 }
 
+static int __tdxsim_kvm_gmem_set_folio(struct kvm *kvm, gfn_t gfn, kvm_pfn_t pfn, int order);
+
 int tdxsim_kvm_gmem_set_folio(struct kvm *kvm, gfn_t gfn, kvm_pfn_t pfn, int order)
+{
+	int r;
+
+	pthread_rwlock_wrlock(&kvm->gmem_lock);
+	r = __tdxsim_kvm_gmem_set_folio(kvm, gfn, pfn, order);
+	pthread_rwlock_unlock(&kvm->gmem_lock);
+	return r;
+}
+
+int tdxsim_kvm_gmem_split_folio(struct kvm *kvm, gfn_t gfn)
+{
+	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+	struct kvm_gmem_chunk *chunk;
+	kvm_pfn_t *pfns;
+	unsigned long idx, i;
+	int r = -EINVAL;
+
+	if (!slot)
+		return -EINVAL;
+	pfns = calloc(SPTE_ENT_PER_PAGE, sizeof(*pfns));
+	if (!pfns)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&kvm->gmem_lock);
+	chunk = gmem_chunk(slot, gfn, &idx);
+	if (chunk->huge) {
+		for (i = 0; i < SPTE_ENT_PER_PAGE; i++)
+			pfns[i] = chunk->pfn + i;
+		chunk->pfns = pfns;
+		chunk->pfn = 0;
+		chunk->huge = false;
+		pfns = NULL;
+		r = 0;
+	}
+	pthread_rwlock_unlock(&kvm->gmem_lock);
+	free(pfns);
+	return r;
+}
+
+int tdxsim_kvm_gmem_remove_folio(struct kvm *kvm, gfn_t gfn)
+{
+	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+	struct kvm_gmem_chunk *chunk;
+	unsigned long idx;
+	int r = -ENOENT;
+
+	if (!slot)
+		return -ENOENT;
+	pthread_rwlock_wrlock(&kvm->gmem_lock);
+	chunk = gmem_chunk(slot, gfn, &idx);
+	if (chunk->huge) {
+		chunk->huge = false;
+		chunk->pfn = 0;
+		r = 9;
+	} else if (chunk->pfns && chunk->pfns[idx]) {
+		chunk->pfns[idx] = 0;
+		r = 0;
+	}
+	pthread_rwlock_unlock(&kvm->gmem_lock);
+	return r;
+}
+
+static int __tdxsim_kvm_gmem_set_folio(struct kvm *kvm, gfn_t gfn, kvm_pfn_t pfn, int order)
 {
 	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
 	struct kvm_gmem_chunk *chunk;
@@ -429,19 +496,24 @@ int kvm_gmem_get_pfn(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn,
 	struct kvm_gmem_chunk *chunk;
 	unsigned long idx;
 
+	int r = 0;
+
 	if (!slot || gfn < slot->base_gfn || gfn >= slot->base_gfn + slot->npages)
 		return -EFAULT;
+	/* filemap_invalidate_lock_shared(): no folio changes under the lookup. */
+	pthread_rwlock_rdlock(&kvm->gmem_lock);
 	chunk = gmem_chunk(slot, gfn, &idx);
 	if (chunk->huge) {
 		*pfn = chunk->pfn + idx;
 		*max_order = 9;
-		return 0;
+	} else if (chunk->pfns && chunk->pfns[idx]) {
+		*pfn = chunk->pfns[idx];
+		*max_order = 0;
+	} else {
+		r = -EFAULT;
 	}
-	if (!chunk->pfns || !chunk->pfns[idx])
-		return -EFAULT;
-	*pfn = chunk->pfns[idx];
-	*max_order = 0;
-	return 0;
+	pthread_rwlock_unlock(&kvm->gmem_lock);
+	return r;
 }
 
 /* ---- memory attributes ---- */
@@ -451,10 +523,49 @@ u64 kvm_get_memory_attributes(struct kvm *kvm, gfn_t gfn)
 
 	if (!slot)
 		return 0;
-	return bit_test(slot->attr_private, gfn - slot->base_gfn) ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+	/* A fault reads without mmu_lock (the kernel: the xarray under RCU). */
+	return kvm_attr_test(slot, gfn) ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
 }
 
 bool kvm_mem_is_private(struct kvm *kvm, gfn_t gfn)
 {
 	return kvm_get_memory_attributes(kvm, gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE;
+}
+
+/* ---- the invalidation protocol (virt/kvm/kvm_main.c) ---- */
+void kvm_mmu_invalidate_begin(struct kvm *kvm)
+{
+	lockdep_assert_held_write(&kvm->mmu_lock);
+	/* The first of nested invalidations starts an empty range. */
+	if (++kvm->mmu_invalidate_in_progress == 1) {
+		kvm->mmu_invalidate_range_start = ~0ULL;
+		kvm->mmu_invalidate_range_end = 0;
+	}
+}
+
+void kvm_mmu_invalidate_range_add(struct kvm *kvm, gfn_t start, gfn_t end)
+{
+	lockdep_assert_held_write(&kvm->mmu_lock);
+	WARN_ON_ONCE(!kvm->mmu_invalidate_in_progress);
+	if (start < kvm->mmu_invalidate_range_start)
+		kvm->mmu_invalidate_range_start = start;
+	if (end > kvm->mmu_invalidate_range_end)
+		kvm->mmu_invalidate_range_end = end;
+}
+
+void kvm_mmu_invalidate_end(struct kvm *kvm)
+{
+	lockdep_assert_held_write(&kvm->mmu_lock);
+	/* The seq first: a fault that saw the old one retries once in_progress drops. */
+	__atomic_store_n(&kvm->mmu_invalidate_seq, kvm->mmu_invalidate_seq + 1, __ATOMIC_RELEASE);
+	WARN_ON_ONCE(kvm->mmu_invalidate_in_progress <= 0);
+	kvm->mmu_invalidate_in_progress--;
+}
+
+bool mmu_invalidate_retry_gfn(struct kvm *kvm, unsigned long mmu_seq, gfn_t gfn)
+{
+	if (kvm->mmu_invalidate_in_progress && gfn >= kvm->mmu_invalidate_range_start &&
+	    gfn < kvm->mmu_invalidate_range_end)
+		return true;
+	return __atomic_load_n(&kvm->mmu_invalidate_seq, __ATOMIC_ACQUIRE) != mmu_seq;
 }

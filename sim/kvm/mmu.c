@@ -108,7 +108,7 @@ static void hugepage_clear_mixed(struct kvm_memory_slot *slot, gfn_t gfn, int le
 
 static u64 slot_attrs(const struct kvm_memory_slot *slot, gfn_t gfn)
 {
-	return bit_test(slot->attr_private, gfn - slot->base_gfn) ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+	return kvm_attr_test(slot, gfn) ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
 }
 
 /* Upper levels consume the lower levels' MIXED results (spec §1.5). */
@@ -208,10 +208,18 @@ int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attri
 static int __kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes)
 {
 	struct kvm_gfn_range range;
-	int i, r;
+	int i, r = 0;
 
 	if (start >= end || (attributes & ~KVM_MEMORY_ATTRIBUTE_PRIVATE))
 		return -EINVAL;
+	/*
+	 * One invalidation spans the pre-set, the store and the post-set: a
+	 * fault that looked the attributes up meanwhile retries.
+	 */
+	KVM_MMU_LOCK(kvm);
+	kvm_mmu_invalidate_begin(kvm);
+	kvm_mmu_invalidate_range_add(kvm, start, end);
+	KVM_MMU_UNLOCK(kvm);
 	/* Pre-set, slot by slot; a failure leaves earlier slots split and zapped. */
 	for (i = 0; i < KVM_MEM_SLOTS_NUM; i++) {
 		struct kvm_memory_slot *slot = kvm->memslots[i];
@@ -222,8 +230,9 @@ static int __kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, 
 		r = kvm_arch_pre_set_memory_attributes(kvm, &range);
 		KVM_MMU_UNLOCK(kvm);
 		if (r < 0)
-			return r;
+			goto out;
 	}
+	r = 0;
 	/* The attribute store, then post-set (MIXED) under the write lock. */
 	for (i = 0; i < KVM_MEM_SLOTS_NUM; i++) {
 		struct kvm_memory_slot *slot = kvm->memslots[i];
@@ -231,16 +240,16 @@ static int __kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, 
 		if (!slot || !slot_range(slot, start, end, &range, attributes))
 			continue;
 		KVM_MMU_LOCK(kvm);
-		if (attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE)
-			bit_nset(slot->attr_private, range.start - slot->base_gfn,
-				 range.end - 1 - slot->base_gfn);
-		else
-			bit_nclear(slot->attr_private, range.start - slot->base_gfn,
-				   range.end - 1 - slot->base_gfn);
+		kvm_attr_set_range(slot, range.start, range.end,
+				   attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
 		kvm_arch_post_set_memory_attributes(kvm, &range);
 		KVM_MMU_UNLOCK(kvm);
 	}
-	return 0;
+out:
+	KVM_MMU_LOCK(kvm);
+	kvm_mmu_invalidate_end(kvm);
+	KVM_MMU_UNLOCK(kvm);
+	return r;
 }
 
 /* ---- maximum mapping level (spec §2.2) ---- */
@@ -305,6 +314,8 @@ static int kvm_mmu_faultin_pfn(struct kvm_vcpu *vcpu, struct kvm_page_fault *fau
 	struct kvm *kvm = vcpu->kvm;
 	int max_order, r;
 
+	/* Sampled before the lookups; the map re-checks it under mmu_lock. */
+	fault->mmu_seq = __atomic_load_n(&kvm->mmu_invalidate_seq, __ATOMIC_ACQUIRE);
 	fault->slot = gfn_to_memslot(kvm, fault->gfn);
 	if (!fault->slot)
 		return -EFAULT;
@@ -358,7 +369,11 @@ int kvm_tdp_page_fault(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault)
 	if (r != RET_PF_CONTINUE)
 		return r;
 	kvm_mmu_read_lock(kvm);
-	r = kvm_tdp_mmu_map(vcpu, fault);
+	/* is_page_fault_stale(): the PFN or the attributes changed under the lookup. */
+	if (mmu_invalidate_retry_gfn(kvm, fault->mmu_seq, fault->gfn))
+		r = RET_PF_RETRY;
+	else
+		r = kvm_tdp_mmu_map(vcpu, fault);
 	kvm_mmu_read_unlock(kvm);
 	return r;
 }

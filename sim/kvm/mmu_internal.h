@@ -17,6 +17,40 @@
 #undef KVM_BUG_ON
 #define KVM_BUG_ON(cond, kvm)	__kvm_bug_on((kvm), !!(cond), __FILE__, __LINE__, #cond)
 
+/*
+ * The PRIVATE attribute bit of @gfn in its slot.  Set and cleared under the
+ * write mmu_lock but read by faults without it (the kernel's attributes
+ * xarray is read under RCU), so every access to the bytes is atomic.
+ */
+static inline bool kvm_attr_test(const struct kvm_memory_slot *slot, gfn_t gfn)
+{
+	unsigned long i = gfn - slot->base_gfn;
+
+	return __atomic_load_n(&slot->attr_private[i >> 3], __ATOMIC_RELAXED) & (1U << (i & 7));
+}
+
+/* Set (or clear) the PRIVATE bit of [start, end) of @slot. */
+static inline void kvm_attr_set_range(struct kvm_memory_slot *slot, gfn_t start, gfn_t end,
+				      bool private)
+{
+	unsigned long i;
+
+	for (i = start - slot->base_gfn; i < end - slot->base_gfn; i++) {
+		bitstr_t *byte = &slot->attr_private[i >> 3];
+
+		/* A whole byte at once where the range covers it. */
+		if (!(i & 7) && i + 8 <= end - slot->base_gfn) {
+			__atomic_store_n(byte, private ? 0xff : 0, __ATOMIC_RELAXED);
+			i += 7;
+			continue;
+		}
+		if (private)
+			__atomic_fetch_or(byte, (bitstr_t)(1U << (i & 7)), __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_and(byte, (bitstr_t)~(1U << (i & 7)), __ATOMIC_RELAXED);
+	}
+}
+
 static inline bool kvm_has_mirrored_tdp(const struct kvm *kvm)
 {
 	return kvm->has_mirrored_tdp;

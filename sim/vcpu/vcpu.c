@@ -274,6 +274,8 @@ int tdxsim_vcpu_run_prog(struct tdxsim_vm *vm, int vcpu, struct tdxsim_guest_op 
 	if (tdxsim_vp_in_guest(g.sim, g.tdvpr)) {
 		tdxsim_vp_exit(g.sim, g.tdvpr);
 		res->exits++;
+	} else {
+		guest_note_kick(&g);
 	}
 	vcpu_put(g.vcpu);
 	res->ret = r;

@@ -369,9 +369,20 @@ int tdxsim_vm_slot_flags(struct tdxsim_vm *vm, u64 gpa)
 }
 
 /* ---- guest_memfd ---- */
-static struct kvm_gmem_chunk *vm_chunk(struct kvm_memory_slot *slot, gfn_t gfn)
+/* kvm_gmem_invalidate_begin()/_end() over [start, end): faults there retry meanwhile. */
+static void vm_invalidate_begin(struct tdxsim_vm *vm, gfn_t start, gfn_t end)
 {
-	return &slot->gmem[(gfn - slot->base_gfn + slot->gmem_pgoff) / GFNS_PER_2M];
+	KVM_MMU_LOCK(vm->kvm);
+	kvm_mmu_invalidate_begin(vm->kvm);
+	kvm_mmu_invalidate_range_add(vm->kvm, start, end);
+	KVM_MMU_UNLOCK(vm->kvm);
+}
+
+static void vm_invalidate_end(struct tdxsim_vm *vm)
+{
+	KVM_MMU_LOCK(vm->kvm);
+	kvm_mmu_invalidate_end(vm->kvm);
+	KVM_MMU_UNLOCK(vm->kvm);
 }
 
 static struct vm_folio *vm_folio_find(struct tdxsim_vm *vm, u64 idx)
@@ -509,18 +520,15 @@ int tdxsim_vm_gmem_populate(struct tdxsim_vm *vm, u64 gpa, u64 size, int order)
 		for (off = 0; off < done; off += step) {
 			gfn_t gfn = (gpa + off) >> PAGE_SHIFT;
 			struct vm_folio *f = vm_folio_find(vm, gfn / GFNS_PER_2M);
-			struct kvm_gmem_chunk *chunk = vm_chunk(slot, gfn);
 
+			tdxsim_kvm_gmem_remove_folio(vm->kvm, gfn);
 			if (order == 9) {
 				if (!f->fake)
 					gmem_free(vm, f->hpa2m, TDX_PS_2M);
 				f->huge = false;
-				chunk->huge = false;
-				chunk->pfn = 0;
 			} else {
 				gmem_free(vm, f->small[gfn % GFNS_PER_2M], TDX_PS_4K);
 				f->small[gfn % GFNS_PER_2M] = 0;
-				chunk->pfns[gfn % GFNS_PER_2M] = 0;
 			}
 			vm_folio_drop_if_empty(vm, f);
 		}
@@ -534,16 +542,17 @@ out:
  * Split an order-9 folio into 512 order-0 folios (guest_memfd's
  * conversion path).  HugeTLB must first give the folio back the vmemmap
  * pages its optimisation freed; that allocation is what can fail (S01:
- * Ackerley, P00 4651-4794).  KVM's chunk then lists the same PFNs one by
- * one.  Called with slots_lock; the chunk changes under the write mmu_lock
- * so no fault reads it half-changed.
+ * Ackerley, P00 4651-4794).  KVM's guest_memfd then lists the same PFNs
+ * one by one; the change runs inside an invalidation of the 2M range, so
+ * a fault that looked the order-9 folio up retries.  Called with
+ * slots_lock.
  */
-static int vm_folio_split(struct tdxsim_vm *vm, struct kvm_memory_slot *slot, struct vm_folio *f)
+static int vm_folio_split(struct tdxsim_vm *vm, struct vm_folio *f)
 {
-	struct kvm_gmem_chunk *chunk = vm_chunk(slot, f->idx * GFNS_PER_2M);
-	kvm_pfn_t *pfns;
-	u64 *small;
+	gfn_t base = f->idx * GFNS_PER_2M;
 	unsigned long i;
+	u64 *small;
+	int ret;
 
 	while (f->nr_vmemmap < TDXSIM_VM_FOLIO_SPLIT_PAGES) {
 		u64 hpa = tdxsim_page_alloc(vm->sim, TDX_PS_4K);
@@ -553,21 +562,19 @@ static int vm_folio_split(struct tdxsim_vm *vm, struct kvm_memory_slot *slot, st
 		f->vmemmap[f->nr_vmemmap++] = hpa;
 	}
 	small = calloc(GFNS_PER_2M, sizeof(*small));
-	pfns = calloc(GFNS_PER_2M, sizeof(*pfns));
-	if (!small || !pfns) {
-		free(small);
-		free(pfns);
+	if (!small)
 		goto enomem;
-	}
-	for (i = 0; i < GFNS_PER_2M; i++) {
+	for (i = 0; i < GFNS_PER_2M; i++)
 		small[i] = f->hpa2m + (i << PAGE_SHIFT);
-		pfns[i] = PHYS_PFN(small[i]);
+	vm_invalidate_begin(vm, base, base + GFNS_PER_2M);
+	ret = tdxsim_kvm_gmem_split_folio(vm->kvm, base);
+	vm_invalidate_end(vm);
+	if (ret) {
+		free(small);
+		if (ret == -ENOMEM)
+			goto enomem;
+		return ret;
 	}
-	KVM_MMU_LOCK(vm->kvm);
-	chunk->pfns = pfns;
-	chunk->pfn = 0;
-	chunk->huge = false;
-	KVM_MMU_UNLOCK(vm->kvm);
 	f->small = small;
 	f->huge = false;
 	vm->sum.folio_splits++;
@@ -588,16 +595,12 @@ static int vm_split_folios(struct tdxsim_vm *vm, gfn_t start, gfn_t end)
 
 	for (idx = start / GFNS_PER_2M; idx <= (end - 1) / GFNS_PER_2M; idx++) {
 		struct vm_folio *f = vm_folio_find(vm, idx);
-		struct kvm_memory_slot *slot;
 
 		if (!f || !f->huge || f->fake)
 			continue;
 		if (start <= idx * GFNS_PER_2M && end >= (idx + 1) * GFNS_PER_2M)
 			continue;
-		slot = gfn_to_memslot(vm->kvm, idx * GFNS_PER_2M);
-		if (!slot)
-			continue;
-		ret = vm_folio_split(vm, slot, f);
+		ret = vm_folio_split(vm, f);
 		if (ret)
 			return ret;
 	}
@@ -774,18 +777,16 @@ out:
 	return ret;
 }
 
-/* Free what guest_memfd holds at [gfn, gfn + n) of folio @f (order-0 pieces). */
-static void vm_free_small(struct tdxsim_vm *vm, struct kvm_memory_slot *slot, struct vm_folio *f,
-			  gfn_t gfn, unsigned long n, struct vm_deferred *to)
+/* Take [gfn, gfn + n) of folio @f (order-0 pieces) out of guest_memfd; memory to @to or back. */
+static void vm_free_small(struct tdxsim_vm *vm, struct vm_folio *f, gfn_t gfn, unsigned long n,
+			  struct vm_deferred *to)
 {
-	struct kvm_gmem_chunk *chunk = vm_chunk(slot, gfn);
 	unsigned long i, first = gfn % GFNS_PER_2M;
 
 	for (i = first; i < first + n; i++) {
 		if (!f->small || !f->small[i])
 			continue;
-		if (chunk->pfns)
-			chunk->pfns[i] = 0;
+		tdxsim_kvm_gmem_remove_folio(vm->kvm, f->idx * GFNS_PER_2M + i);
 		if (to)
 			deferred_add(to, f->small[i]);
 		else
@@ -799,14 +800,11 @@ static void vm_free_small(struct tdxsim_vm *vm, struct kvm_memory_slot *slot, st
 }
 
 /* The whole order-9 folio @f leaves the file; its memory goes to @to or back. */
-static void vm_free_huge(struct tdxsim_vm *vm, struct kvm_memory_slot *slot, struct vm_folio *f,
-			 struct vm_deferred *to)
+static void vm_free_huge(struct tdxsim_vm *vm, struct vm_folio *f, struct vm_deferred *to)
 {
-	struct kvm_gmem_chunk *chunk = vm_chunk(slot, f->idx * GFNS_PER_2M);
 	unsigned long i;
 
-	chunk->huge = false;
-	chunk->pfn = 0;
+	tdxsim_kvm_gmem_remove_folio(vm->kvm, f->idx * GFNS_PER_2M);
 	f->huge = false;
 	if (f->fake)
 		return;
@@ -841,26 +839,24 @@ int tdxsim_vm_punch_hole(struct tdxsim_vm *vm, u64 gpa, u64 size)
 		}
 	}
 	/* kvm_gmem_invalidate_begin(): the private mappings go first. */
+	vm_invalidate_begin(vm, start, end);
 	vm_for_each_slot_range(vm, start, end, vm_zap_range);
-
-	KVM_MMU_LOCK(vm->kvm);
 	for (gfn = start; gfn < end; ) {
-		struct kvm_memory_slot *slot = gfn_to_memslot(vm->kvm, gfn);
 		struct vm_folio *f = vm_folio_find(vm, gfn / GFNS_PER_2M);
 		gfn_t next = (gfn / GFNS_PER_2M + 1) * GFNS_PER_2M;
 
 		if (next > end)
 			next = end;
-		if (slot && f) {
+		if (f) {
 			if (f->huge)
-				vm_free_huge(vm, slot, f, NULL);
+				vm_free_huge(vm, f, NULL);
 			else
-				vm_free_small(vm, slot, f, gfn, next - gfn, NULL);
+				vm_free_small(vm, f, gfn, next - gfn, NULL);
 			vm_folio_drop_if_empty(vm, f);
 		}
 		gfn = next;
 	}
-	KVM_MMU_UNLOCK(vm->kvm);
+	vm_invalidate_end(vm);
 out:
 	pthread_mutex_unlock(&vm->slots_lock);
 	return ret;
@@ -919,19 +915,18 @@ int tdxsim_vm_memory_failure(struct tdxsim_vm *vm, u64 gpa)
 	/* kvm_gmem_error_folio(): the whole folio's private mappings go. */
 	start = f->huge ? ALIGN_DOWN(gfn, GFNS_PER_2M) : gfn;
 	n = f->huge ? GFNS_PER_2M : 1;
+	vm_invalidate_begin(vm, start, start + n);
 	vm_for_each_slot_range(vm, start, start + n, vm_zap_range);
-
-	KVM_MMU_LOCK(vm->kvm);
 	if (f->huge) {
 		if (!f->fake)
 			vm->sum.pages_poisoned += GFNS_PER_2M;
-		vm_free_huge(vm, slot, f, &vm->poisoned);
+		vm_free_huge(vm, f, &vm->poisoned);
 	} else {
 		vm->sum.pages_poisoned++;
-		vm_free_small(vm, slot, f, gfn, 1, &vm->poisoned);
+		vm_free_small(vm, f, gfn, 1, &vm->poisoned);
 	}
 	vm_folio_drop_if_empty(vm, f);
-	KVM_MMU_UNLOCK(vm->kvm);
+	vm_invalidate_end(vm);
 out:
 	pthread_mutex_unlock(&vm->slots_lock);
 	return ret;

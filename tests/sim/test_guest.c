@@ -235,7 +235,7 @@ static void test_errors_and_budget(void **state)
 }
 
 /* ---- the stress run ---- */
-#define STRESS_ROUNDS	40
+#define STRESS_ROUNDS	64
 #define STRESS_VCPU_OPS	96
 
 struct converter {
@@ -245,8 +245,8 @@ struct converter {
 };
 
 /*
- * The VMM's converter: the upper half of each 2M range goes to shared and
- * back, page by page, while the vCPUs work in the lower halves of the same
+ * The VMM's converter: pages of the upper half of each of the four 2M
+ * ranges go to shared and back, one at a time, while the vCPUs work in the lower halves of the same
  * ranges (so the conversions split the huge mappings the vCPUs use).
  */
 static void *converter_fn(void *arg)
@@ -255,7 +255,7 @@ static void *converter_fn(void *arg)
 	int i;
 
 	for (i = 0; i < c->rounds; i++) {
-		u64 gpa = G + (i % 2) * S_2M + S_2M / 2 + (u64)(i % 16) * S_4K;
+		u64 gpa = G + (i % 4) * S_2M + S_2M / 2 + (u64)(i % 16) * S_4K;
 
 		if (tdxsim_vm_convert(c->vm, gpa, S_4K, false) ||
 		    tdxsim_vm_convert(c->vm, gpa, S_4K, true))
@@ -266,13 +266,13 @@ static void *converter_fn(void *arg)
 	return NULL;
 }
 
-/* vCPU @v: accesses and accepts in the lower half of 2M range @v. */
+/* vCPU @v: accesses and accepts in the lower halves of 2M ranges @v and @v + 2. */
 static void stress_prog(struct tdxsim_guest_op *ops, int v)
 {
 	int i;
 
 	for (i = 0; i < STRESS_VCPU_OPS; i++) {
-		u64 gpa = G + v * S_2M + (u64)((i * 7) % 256) * S_4K;
+		u64 gpa = G + (v + 2 * ((i / 3) % 2)) * S_2M + (u64)((i * 7) % 256) * S_4K;
 
 		if (i % 3 == 2)
 			ops[i] = (struct tdxsim_guest_op)SPIN(3);
@@ -285,7 +285,7 @@ static void stress_prog(struct tdxsim_guest_op *ops, int v)
 
 static void test_stress_two_vcpus_and_converter(void **state)
 {
-	struct tdxsim_vm *vm = vm_new(2, 2 * S_2M);
+	struct tdxsim_vm *vm = vm_new(2, 4 * S_2M);
 	static struct tdxsim_guest_op ops[2][STRESS_VCPU_OPS];
 	struct converter conv = { .vm = vm, .rounds = STRESS_ROUNDS };
 	struct tdxsim_vcpu_thread *thr[2];
@@ -300,10 +300,21 @@ static void test_stress_two_vcpus_and_converter(void **state)
 	assert_int_equal(pthread_create(&conv_thread, NULL, converter_fn, &conv), 0);
 	pthread_join(conv_thread, NULL);
 	for (v = 0; v < 2; v++)
-		assert_int_equal(tdxsim_vcpu_join(thr[v], &res[v]), 0);
+		tdxsim_vcpu_join(thr[v], &res[v]);
 
 	/* Back on this thread: quiescent now. */
 	tdxsim_kernel_set_current(tdxsim_vm_sim(vm));
+	for (v = 0; v < 2; v++) {
+		struct tdxsim_kernel_event ev;
+		unsigned int k;
+
+		if (!res[v].ret)
+			continue;
+		printf("# vCPU %d ended with %d after %zu ops\n", v, res[v].ret, res[v].ops_done);
+		for (k = 0; !tdxsim_kernel_event_at(tdxsim_vm_sim(vm), k, &ev); k++)
+			printf("# event %d %s:%d %s\n", ev.type, ev.file, ev.line, ev.msg);
+		fail();
+	}
 	assert_int_equal(conv.errors, 0);
 	for (v = 0; v < 2; v++) {
 		printf("# vCPU %d: %llu entries (%llu retried), %llu exits (%llu EPT, %llu ACCEPT),"

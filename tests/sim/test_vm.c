@@ -435,6 +435,43 @@ static void test_mmio_and_no_tdmr(void **state)
 	tdxsim_vm_destroy(vm);
 }
 
+/*
+ * The invalidation protocol: while an invalidation covers a GFN, its fault
+ * retries without mapping (the PFN or the attributes it looked up may be
+ * changing); outside the range it maps; a fault that sampled the seq
+ * before an invalidation ended is stale.
+ */
+static void test_fault_retries_under_invalidation(void **state)
+{
+	struct tdxsim_vm *vm = vm_mapped_2m(TDXSIM_CONV_SPLIT_THEN_ZAP);
+	struct kvm *kvm = tdxsim_vm_kvm(vm);
+	struct kvm_vcpu *vcpu = tdxsim_vm_vcpu(vm, 0);
+	gfn_t gfn = (G + S_2M) >> PAGE_SHIFT;
+	unsigned long seq;
+	int level;
+
+	KVM_MMU_LOCK(kvm);
+	kvm_mmu_invalidate_begin(kvm);
+	kvm_mmu_invalidate_range_add(kvm, gfn, gfn + 512);
+	KVM_MMU_UNLOCK(kvm);
+	assert_int_equal(kvm_mmu_do_page_fault(vcpu, G + S_2M, PFERR_PRIVATE_ACCESS |
+					       PFERR_WRITE_MASK, &level), RET_PF_RETRY);
+	assert_int_equal(mirror_level(vm, G + S_2M), PG_LEVEL_NONE);
+	assert_int_equal(kvm_mmu_do_page_fault(vcpu, G + 2 * S_2M, PFERR_PRIVATE_ACCESS |
+					       PFERR_WRITE_MASK, &level), RET_PF_FIXED);
+	seq = __atomic_load_n(&kvm->mmu_invalidate_seq, __ATOMIC_ACQUIRE);
+	KVM_MMU_LOCK(kvm);
+	kvm_mmu_invalidate_end(kvm);
+	assert_true(mmu_invalidate_retry_gfn(kvm, seq, gfn + 600));
+	assert_false(mmu_invalidate_retry_gfn(kvm, seq + 1, gfn + 600));
+	KVM_MMU_UNLOCK(kvm);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_AUG), 2);
+	assert_int_equal(tdxsim_vm_map(vm, 0, G + S_2M, &level), 0);
+	assert_int_equal(level, PG_LEVEL_2M);
+	assert_check_clean(vm);
+	teardown_clean(vm);
+}
+
 /* One VM per process; a second create says so, a bad config says so. */
 static void test_create_errors(void **state)
 {
@@ -502,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_punch_hole),
 		cmocka_unit_test(test_split_zap_memory_failure),
 		cmocka_unit_test(test_mmio_and_no_tdmr),
+		cmocka_unit_test(test_fault_retries_under_invalidation),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_no_huge_page),
 	};

@@ -253,6 +253,25 @@ struct kvm {
 	pthread_mutex_t rcu_lock;
 	struct kvm_mmu_rcu_head rcu;
 	struct kvm_yield_hook yield_hook;
+	/*
+	 * The invalidation protocol (virt/kvm/kvm_main.c): a change to what
+	 * backs a GFN (attributes, a guest_memfd folio) runs between
+	 * kvm_mmu_invalidate_begin() and _end() with the range added; a fault
+	 * samples mmu_invalidate_seq before it looks the GFN up and retries
+	 * when, under mmu_lock, an invalidation covers the GFN or has ended
+	 * since (mmu_invalidate_retry_gfn()).  Changed under the write
+	 * mmu_lock; the seq is read atomically outside it.
+	 */
+	unsigned long mmu_invalidate_seq;
+	long mmu_invalidate_in_progress;
+	gfn_t mmu_invalidate_range_start;
+	gfn_t mmu_invalidate_range_end;
+	/*
+	 * guest_memfd's filemap_invalidate_lock: kvm_gmem_get_pfn() reads the
+	 * folios shared, a change to them (set, split, remove) takes it
+	 * exclusive.
+	 */
+	pthread_rwlock_t gmem_lock;
 	/* kvm->vcpu_array: tdxsim_kvm_vcpu_create() adds, _destroy() removes. */
 	struct kvm_vcpu *vcpu_array[KVM_MAX_VCPUS];
 };
@@ -343,6 +362,19 @@ struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn);
  * @pfn must then be 2M-aligned) with a folio.  0, -EINVAL, -ENOMEM.
  */
 int tdxsim_kvm_gmem_set_folio(struct kvm *kvm, gfn_t gfn, kvm_pfn_t pfn, int order);
+/*
+ * guest_memfd's folio split: the order-9 folio of the 2M range holding
+ * @gfn becomes 512 order-0 folios with the same PFNs.  0, -EINVAL (no
+ * order-9 folio there), -ENOMEM.  The caller runs it inside an
+ * invalidation of that range.
+ */
+int tdxsim_kvm_gmem_split_folio(struct kvm *kvm, gfn_t gfn);
+/*
+ * Take the folio at @gfn out of guest_memfd (truncate, memory failure): the
+ * whole order-9 folio of its 2M range, or the order-0 folio at @gfn.
+ * Returns the order removed, or -ENOENT.  Inside an invalidation.
+ */
+int tdxsim_kvm_gmem_remove_folio(struct kvm *kvm, gfn_t gfn);
 /* The folio behind @gfn: its PFN for @gfn and the folio's order.  0 or -EFAULT. */
 int kvm_gmem_get_pfn(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn,
 		     kvm_pfn_t *pfn, int *max_order);
@@ -367,6 +399,16 @@ bool kvm_mem_is_private(struct kvm *kvm, gfn_t gfn);
  * as in the kernel, 003:P15).  Takes mmu_lock itself.
  */
 int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes);
+
+/*
+ * The invalidation protocol (see struct kvm): begin/range_add/end with the
+ * write mmu_lock held; mmu_invalidate_retry_gfn() with mmu_lock held either
+ * way: true when a fault that sampled @mmu_seq must retry for @gfn.
+ */
+void kvm_mmu_invalidate_begin(struct kvm *kvm);
+void kvm_mmu_invalidate_range_add(struct kvm *kvm, gfn_t start, gfn_t end);
+void kvm_mmu_invalidate_end(struct kvm *kvm);
+bool mmu_invalidate_retry_gfn(struct kvm *kvm, unsigned long mmu_seq, gfn_t gfn);
 
 /*
  * mmu_lock is the kernel shim's rwlock_t: read_lock()/write_lock() record

@@ -152,6 +152,7 @@ struct kvm_page_fault {
 	int goal_level;
 	bool huge_page_disallowed;
 	bool nx_huge_page_workaround_enabled;
+	unsigned long mmu_seq;	/* kvm->mmu_invalidate_seq before the lookup */
 };
 
 /*

@@ -165,8 +165,8 @@ int tdxsim_vm_convert(struct tdxsim_vm *vm, u64 gpa, u64 size, bool to_private);
 /*
  * fallocate(PUNCH_HOLE) on guest_memfd: refused with -EINVAL unless every
  * folio in the range lies wholly inside it (S22: HugeTLB punches whole
- * folios, so no split); else the private mappings are zapped and the folios
- * freed (a page the module still owns is kept, and counted in the summary's
+ * folios, so no split); else, inside an invalidation of the range (faults
+ * there retry), the private mappings are zapped and the folios freed (a page the module still owns is kept, and counted in the summary's
  * pages_kept).  0 also when nothing was backed.
  */
 int tdxsim_vm_punch_hole(struct tdxsim_vm *vm, u64 gpa, u64 size);
@@ -186,7 +186,7 @@ int tdxsim_vm_zap(struct tdxsim_vm *vm, u64 gpa, u64 size);
  * memory_failure() on the PFN backing @gpa: guest_memfd's error handler
  * zaps the private mappings of the whole folio and takes the folio out of
  * the file (later faults there fail with -EFAULT; the kernel says
- * -EHWPOISON).  The poisoned memory is returned at teardown (the kernel never
+ * -EHWPOISON), inside an invalidation of the folio's range.  The poisoned memory is returned at teardown (the kernel never
  * reuses it; the summary counts it in pages_poisoned).  -ENOENT when no
  * folio backs @gpa.
  */
