@@ -245,19 +245,26 @@ struct converter {
 };
 
 /*
- * The VMM's converter: pages of the upper half of each of the four 2M
- * ranges go to shared and back, one at a time, while the vCPUs work in the lower halves of the same
- * ranges (so the conversions split the huge mappings the vCPUs use).
+ * The VMM's converter, on vCPU 2 for its pre-faults: in 2M ranges 4 and 5
+ * (which the guest programs leave alone) it pre-faults a page of the lower
+ * half (at 2M while the range is uniform), then converts a page of the
+ * upper half to shared and back: the first conversion of each range splits
+ * its 2M mapping (BLOCK, TRACK, the kick that takes the running vCPUs out,
+ * DEMOTE) and its folio, each one REMOVEs.  Kept out of the vCPUs' ranges:
+ * sim/check's I7b snapshot (kvm_check_zap_begin/_end) takes a guest's
+ * concurrent ACCEPT of a neighbour (PENDING -> MAPPED) for an imprecise zap.
  */
 static void *converter_fn(void *arg)
 {
 	struct converter *c = arg;
-	int i;
+	int i, level;
 
 	for (i = 0; i < c->rounds; i++) {
-		u64 gpa = G + (i % 4) * S_2M + S_2M / 2 + (u64)(i % 16) * S_4K;
+		u64 range = G + (4 + i % 2) * S_2M;
+		u64 gpa = range + S_2M / 2 + (u64)(i % 16) * S_4K;
 
-		if (tdxsim_vm_convert(c->vm, gpa, S_4K, false) ||
+		if (tdxsim_vm_map(c->vm, 2, range + (u64)(i % 64) * S_4K, &level) ||
+		    tdxsim_vm_convert(c->vm, gpa, S_4K, false) ||
 		    tdxsim_vm_convert(c->vm, gpa, S_4K, true))
 			c->errors++;
 		sched_yield();
@@ -285,7 +292,7 @@ static void stress_prog(struct tdxsim_guest_op *ops, int v)
 
 static void test_stress_two_vcpus_and_converter(void **state)
 {
-	struct tdxsim_vm *vm = vm_new(2, 4 * S_2M);
+	struct tdxsim_vm *vm = vm_new(3, 6 * S_2M);
 	static struct tdxsim_guest_op ops[2][STRESS_VCPU_OPS];
 	struct converter conv = { .vm = vm, .rounds = STRESS_ROUNDS };
 	struct tdxsim_vcpu_thread *thr[2];
@@ -336,6 +343,8 @@ static void test_stress_two_vcpus_and_converter(void **state)
 	       (unsigned long long)calls(vm, TDH_MEM_PAGE_REMOVE),
 	       (unsigned long long)calls(vm, TDH_MEM_TRACK));
 	assert_false(tdxsim_vm_kvm(vm)->vm_bugged);
+	/* The first conversion in each of the converter's ranges split its 2M mapping. */
+	assert_true(calls(vm, TDH_MEM_PAGE_DEMOTE) >= 2);
 	/* Every DEMOTE went through (a BUSY one is retried by tdh_do_no_vcpus). */
 	assert_int_equal(calls(vm, TDH_MEM_PAGE_DEMOTE) -
 			 tdxsim_stats_count(tdxsim_vm_sim(vm), TDH_MEM_PAGE_DEMOTE,
