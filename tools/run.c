@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <tdxsim-kvm/kvm_host.h>
 #include <tdxsim-kvm/scenario.h>
 
 #include "run.h"
@@ -287,13 +288,20 @@ void tdxsim_run_print_doc(FILE *f)
 			fprintf(f, "Example:\n\n    %s\n\n", ci->example);
 		}
 	}
+	fprintf(f, "### Defect switches (`defect NAME`)\n\n| NAME | what it re-creates |\n|---|---|\n");
+	for (unsigned int bit = 0; tdxsim_kvm_defect_name(bit); bit++) {
+		fprintf(f, "| `%s` | ", tdxsim_kvm_defect_name(bit));
+		md_cell(f, tdxsim_kvm_defect_desc(bit) ? tdxsim_kvm_defect_desc(bit) : "");
+		fprintf(f, " |\n");
+	}
+	fprintf(f, "\n");
 }
 
 static void print_defects(FILE *f)
 {
-	for (const struct tdxsim_scn_defect *d = tdxsim_scn_defect_next(NULL); d;
-	     d = tdxsim_scn_defect_next(d))
-		fprintf(f, "%-24s %s\n", d->name, d->help);
+	for (unsigned int bit = 0; tdxsim_kvm_defect_name(bit); bit++)
+		fprintf(f, "%-24s %s\n", tdxsim_kvm_defect_name(bit),
+			tdxsim_kvm_defect_desc(bit) ? tdxsim_kvm_defect_desc(bit) : "");
 }
 
 /* ---- run ---- */

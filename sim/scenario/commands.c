@@ -513,29 +513,3 @@ char *tdxsim_scn_synopsis(const struct tdxsim_scn_cmd_info *ci, char *buf, size_
 		buf[len - 1] = '\0';
 	return buf;
 }
-
-/*
- * Defect switches the runtime has (enum tdxsim_kvm_defect, kvm_host.h).
- * A switch added there is added here with the name DESIGN.md or the catalog
- * gives it.
- */
-static const struct tdxsim_scn_defect defects[] = {
-	{ "split-spt-zero", TDXSIM_KVM_DEFECT_SPLIT_SPT_ZERO,
-	  "tdp_mmu_alloc_sp_for_split leaves the new table zero, not SHADOW_NONPRESENT_VALUE "
-	  "(001; the catalog's split-sp-uninitialised)" },
-	{ "cross-boundary-bool", TDXSIM_KVM_DEFECT_CROSS_BOUNDARY_BOOL,
-	  "kvm_split_cross_boundary_leafs' `bool ret` turns -ENOMEM into 1 (spec §6.1)" },
-	{ "free-owned-ext-spt", TDXSIM_KVM_DEFECT_FREE_OWNED_EXT_SPT,
-	  "v3 KVM frees an external_spt whose free_external_spt failed (000/001)" },
-};
-
-const struct tdxsim_scn_defect *tdxsim_scn_defect_next(const struct tdxsim_scn_defect *prev)
-{
-	size_t n = sizeof(defects) / sizeof(defects[0]);
-
-	if (!prev)
-		return &defects[0];
-	if (prev < defects || prev + 1 >= defects + n)
-		return NULL;
-	return prev + 1;
-}

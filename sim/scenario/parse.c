@@ -520,15 +520,21 @@ static int parse_value(struct parser *p, const struct tdxsim_scn_arg_info *a, co
 			return bad_token(p, col + (unsigned int)n, "", 0, "a feature after ','");
 		return 0;
 	}
-	case TDXSIM_SCN_DEFECT:
-		for (const struct tdxsim_scn_defect *d = tdxsim_scn_defect_next(NULL); d;
-		     d = tdxsim_scn_defect_next(d)) {
-			if (tok_is(s, n, d->name)) {
-				v->u = d->bit;
-				return 0;
-			}
+	case TDXSIM_SCN_DEFECT: {
+		/* the runtime names its switches (tdxsim_kvm_defect_lookup) */
+		char name[64];
+		int mask = -EINVAL;
+
+		if (n < sizeof(name)) {
+			memcpy(name, s, n);
+			name[n] = '\0';
+			mask = tdxsim_kvm_defect_lookup(name);
 		}
-		return bad_token(p, col, s, n, "a defect switch (`tdxsim run --defects`)");
+		if (mask <= 0)
+			return bad_token(p, col, s, n, "a defect switch (`tdxsim run --defects`)");
+		v->u = (u64)mask;
+		return 0;
+	}
 	case TDXSIM_SCN_FLAG:
 		v->u = 1;
 		return 0;

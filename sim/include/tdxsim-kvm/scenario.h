@@ -122,16 +122,7 @@ const struct tdxsim_scn_cmd_info *tdxsim_scn_command_find(const char *name);
 /* "map GPA [vcpu=N] [=> ERRNO]" into @buf; returns @buf. */
 char *tdxsim_scn_synopsis(const struct tdxsim_scn_cmd_info *ci, char *buf, size_t len);
 
-/*
- * Defect switches by name ("split-spt-zero"): their bits in
- * tdxsim_vm_config.defects and one line of what each re-creates.
- */
-struct tdxsim_scn_defect {
-	const char *name;
-	unsigned int bit;
-	const char *help;
-};
-const struct tdxsim_scn_defect *tdxsim_scn_defect_next(const struct tdxsim_scn_defect *prev);
+/* Defect switches are named by the runtime: tdxsim_kvm_defect_lookup() (kvm_host.h). */
 
 /* ---- a parsed scenario ---- */
 
