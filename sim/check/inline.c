@@ -96,7 +96,7 @@ void kvm_check_split_done(struct kvm *kvm, gfn_t gfn, int level, u64 huge_spte,
 			  struct kvm_mmu_page *sp)
 {
 	kvm_pfn_t pfn = spte_to_pfn(huge_spte);
-	struct tdxsim_sept_info first, last, table;
+	struct tdxsim_sept_info first = { 0 }, last = { 0 }, table = { 0 };
 	struct tdxsim_td td;
 	int i;
 

@@ -270,9 +270,12 @@ static int tdx_gmem_max_mapping_level(struct kvm *kvm, kvm_pfn_t pfn, bool is_pr
 	 * users.  TDXSIM_KVM_DEFECT_AUG_2M_OVER_PAIR forgets it.
 	 */
 	if (tdx_supports_dynamic_pamt(&tdx_sysinfo) &&
-	    !(kvm->defects & TDXSIM_KVM_DEFECT_AUG_2M_OVER_PAIR) &&
-	    atomic_read(tdx_find_pamt_refcount(ALIGN_DOWN(pfn, PTRS_PER_PMD))))
-		return PG_LEVEL_4K;
+	    !(kvm->defects & TDXSIM_KVM_DEFECT_AUG_2M_OVER_PAIR)) {
+		atomic_t *ref = tdx_find_pamt_refcount(ALIGN_DOWN(pfn, PTRS_PER_PMD));
+
+		if (ref && atomic_read(ref))
+			return PG_LEVEL_4K;
+	}
 	return PG_LEVEL_2M;
 }
 

@@ -65,7 +65,10 @@ void tdx_pamt_refcounts_free(void)
 
 atomic_t *tdx_find_pamt_refcount(u64 pfn)
 {
-	return &pamt_refcounts[pfn >> (PMD_SHIFT - PAGE_SHIFT)];
+	u64 idx = pfn >> (PMD_SHIFT - PAGE_SHIFT);
+
+	/* Memory beyond the TDMRs has no PAMT, so no count (a VMM's no-TDMR slot). */
+	return idx < nr_pamt_refcounts ? &pamt_refcounts[idx] : NULL;
 }
 
 /* PAMT.ADD/REMOVE take the 2MB range of the page, at level 2M (§2.14). */
@@ -517,6 +520,9 @@ u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
 	u64 status;
 	int i;
 
+	/* The early returns below make no SEAMCALL: nothing to describe. */
+	*ext_entry = 0;
+	*ext_level_state = 0;
 	tdx_check_not_shared(TDH_MEM_PAGE_DEMOTE, gpa, level);
 	if (!runs_to_end)
 		return TDX_SW_ERROR;

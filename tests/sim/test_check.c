@@ -1131,6 +1131,68 @@ static void test_break_leaves_first(void **state)
 	assert_clean(fx);
 }
 
+
+/*
+ * Split-cache top-up ENOMEM through a fault rule on host page allocations
+ * (TDXSIM_FAULT_PAGE_ALLOC): a private->shared conversion of one 4K page
+ * inside the 2M leaf allocates the split's S-EPT page, then tops up the
+ * per-VM cache page by page.  The Nth allocation failing makes the
+ * conversion return -ENOMEM cleanly: attributes unchanged, the 2M leaf and
+ * the module untouched, the pages already topped up kept in the cache (no
+ * leak: the fixture's teardown counts every page and the ledger balance),
+ * kvm_tdx_check clean.  Then the same conversion succeeds.
+ */
+static int convert_failing_alloc(struct tdx_fixture *fx, unsigned int nth)
+{
+	struct tdxsim_fault_rule r;
+	int ret;
+
+	tdxsim_fault_rule_init(&r, TDXSIM_FAULT_PAGE_ALLOC, TDXSIM_FAULT_ENOMEM, 0);
+	r.nth = nth;
+	assert_true(tdxsim_fault_add(fx->sim, &r) >= 0);
+	ret = kvm_vm_set_mem_attributes(fx->kvm, FX_GFN_2M, FX_GFN_2M + 1, 0);
+	assert_int_equal(tdxsim_fault_fired_total(fx->sim), 1);
+	tdxsim_fault_clear(fx->sim);
+	return ret;
+}
+
+static void test_split_cache_enomem(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct tdx_pamt_cache *cache = &fx->kvm_tdx->prealloc_split_cache;
+	struct kvm_prov_balance b;
+	int level;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	assert_int_equal(cache->cnt, 0);
+
+	/* 1: the split's S-EPT page, 2-5: the cache.  The 4th: two pages in. */
+	assert_int_equal(convert_failing_alloc(fx, 4), -ENOMEM);
+	assert_int_equal(cache->cnt, 2);
+	assert_true(kvm_mem_is_private(fx->kvm, FX_GFN_2M));
+	kvm_tdp_mmu_read_mirror(fx->kvm, FX_GFN_2M, &level);
+	assert_int_equal(level, PG_LEVEL_2M);
+	assert_clean(fx);
+
+	/* The first top-up page of the next attempt: nothing added. */
+	assert_int_equal(convert_failing_alloc(fx, 2), -ENOMEM);
+	assert_int_equal(cache->cnt, 2);
+	assert_true(kvm_mem_is_private(fx->kvm, FX_GFN_2M));
+	assert_clean(fx);
+	kvm_prov_balance(fx->sim, &b);
+	kvm_check_ledger_reset(fx->sim);	/* the balance recorded what is held */
+	assert_int_equal(b.held[KVM_POOL_SPLIT_CACHE], 2);
+	/* Each attempt's S-EPT page freed (the second reused the first's page). */
+	assert_int_equal(b.held[KVM_POOL_SPLIT_SP], 0);
+	assert_true(b.freed[KVM_POOL_SPLIT_SP] >= 1);
+
+	/* No fault: the split and the precise zap. */
+	assert_int_equal(kvm_vm_set_mem_attributes(fx->kvm, FX_GFN_2M, FX_GFN_2M + 1, 0), 0);
+	assert_false(kvm_mem_is_private(fx->kvm, FX_GFN_2M));
+	assert_int_equal(fx->kvm->stat.pages[PG_LEVEL_4K - 1], 511);
+	assert_clean(fx);
+}
+
 int main(void)
 {
 	static struct tdx_fixture_opts bool_defect = {
@@ -1185,6 +1247,7 @@ int main(void)
 		T(test_break_lock),
 		T(test_break_merge),
 		T(test_break_transition),
+		T(test_split_cache_enomem),
 		cmocka_unit_test_prestate_setup_teardown(test_break_return, tdx_fixture_setup,
 							 tdx_fixture_teardown, &bool_defect),
 		cmocka_unit_test_prestate_setup_teardown(test_break_split_shape, tdx_fixture_setup,

@@ -108,7 +108,7 @@ static inline bool is_hkid_assigned(const struct kvm_tdx *kvm_tdx)
 int tdx_pamt_refcounts_init(void);
 void tdx_pamt_refcounts_free(void);
 
-/* The kernel's per-2MB count of 4K users of a DPAMT pair (§4.4). */
+/* The kernel's per-2MB count of 4K users of a DPAMT pair (§4.4); NULL beyond the TDMRs. */
 atomic_t *tdx_find_pamt_refcount(u64 pfn);
 
 u64 tdh_mem_sept_add(struct tdx_td *td, u64 gpa, int level, struct page *page,
