@@ -228,8 +228,12 @@ struct kvm_zap_check *kvm_check_zap_begin(struct kvm *kvm, gfn_t start, gfn_t en
 /*
  * @ret: the operation's result.  Outside [start, end) every page mapped
  * before is mapped still, the same page in the same accept state (a huge
- * leaf crossing an edge may now be 4K leaves); after a success nothing
- * inside is mapped.  One violation per S-EPT leaf of the snapshot.
+ * leaf crossing an edge may now be 4K leaves; PENDING may have become
+ * MAPPED by a concurrent guest ACCEPT); after a success nothing inside is
+ * mapped.  One violation per S-EPT leaf of the snapshot.  Other host
+ * threads changing the same 2M blocks meanwhile (another conversion, a
+ * zap) are not told apart from the operation: keep concurrent host
+ * operations to blocks of their own.
  */
 void kvm_check_zap_end(struct kvm_zap_check *zc, int ret)
 {
@@ -262,7 +266,13 @@ void kvm_check_zap_end(struct kvm_zap_check *zc, int ret)
 				gfn += skip;	/* past this leaf or hole */
 				continue;
 			}
-			if (!mapped || got != want || now.state != e->state) {
+			/*
+			 * PENDING -> MAPPED is a guest's ACCEPT on another vCPU
+			 * meanwhile (one way, the guest's own): not the zap's doing.
+			 */
+			if (!mapped || got != want ||
+			    (now.state != e->state && !(e->state == SEPT_PUBLIC_PENDING &&
+							now.state == SEPT_PUBLIC_MAPPED))) {
 				kvm_check_record(zc->kvm, KVM_INV_PRECISE_ZAP, gfn, 0, want, 0,
 						 "GFN %#llx outside the converted range [%#llx, "
 						 "%#llx) was mapped (hpa %#llx state %#x), now %s "

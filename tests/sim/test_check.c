@@ -23,6 +23,7 @@
 #include <tdxsim/trace.h>
 #include <tdxsim/wrappers.h>
 #include <tdxsim-kvm/check.h>
+#include <tdxsim-kvm/vcpu.h>
 
 #include "tdx_fixture.h"
 
@@ -1193,6 +1194,45 @@ static void test_split_cache_enomem(void **state)
 	assert_clean(fx);
 }
 
+
+/*
+ * I7b is not broken by the guest: a neighbour ACCEPTed (PENDING -> MAPPED)
+ * between the snapshot and the end of a precise zap is the guest's doing
+ * (test_guest.c's stress run hit it with a vCPU accepting meanwhile).
+ */
+static void test_precise_zap_guest_accepts_meanwhile(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct kvm_gfn_range range = {
+		.slot = slot0(fx), .start = FX_GFN_2M, .end = FX_GFN_2M + 1,
+		.attr_filter = KVM_FILTER_PRIVATE, .may_block = true,
+	};
+	struct tdxsim_guest_op op = {
+		.kind = TDXSIM_GUEST_ACCEPT, .gpa = (FX_BASE_GFN + 100) << PAGE_SHIFT,
+		.level = PG_LEVEL_4K,
+	};
+	struct tdxsim_guest_result res;
+	struct tdxsim_sept_info si;
+	struct kvm_zap_check *zc;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	zc = kvm_check_zap_begin(fx->kvm, range.start, range.end);
+	assert_non_null(zc);
+	KVM_MMU_LOCK(fx->kvm);
+	assert_int_equal(tdp_mmu_split_huge_pages_root(fx->kvm, fx->kvm->mirror_root,
+						       FX_BASE_GFN, FX_BASE_GFN + 512, PG_LEVEL_4K,
+						       false, true), 0);
+	KVM_MMU_UNLOCK(fx->kvm);
+	assert_int_equal(tdxsim_vcpu_run_prog(fx->vm, 0, &op, 1, 0, &res), 0);
+	assert_int_equal(tdxsim_sept_lookup(fx->sim, fx->std, op.gpa, &si), 0);
+	assert_int_equal(si.state, SEPT_PUBLIC_MAPPED);
+	KVM_MMU_LOCK(fx->kvm);
+	kvm_unmap_gfn_range(fx->kvm, &range);
+	KVM_MMU_UNLOCK(fx->kvm);
+	kvm_check_zap_end(zc, 0);
+	assert_clean(fx);
+}
+
 int main(void)
 {
 	static struct tdx_fixture_opts bool_defect = {
@@ -1248,6 +1288,7 @@ int main(void)
 		T(test_break_merge),
 		T(test_break_transition),
 		T(test_split_cache_enomem),
+		T(test_precise_zap_guest_accepts_meanwhile),
 		cmocka_unit_test_prestate_setup_teardown(test_break_return, tdx_fixture_setup,
 							 tdx_fixture_teardown, &bool_defect),
 		cmocka_unit_test_prestate_setup_teardown(test_break_split_shape, tdx_fixture_setup,
