@@ -53,8 +53,10 @@ struct tdxsim_vm {
 	struct tdxsim *sim;
 	struct tdxsim_td *td;
 	struct kvm *kvm;
-	struct kvm_x86_ops ops;			/* the design's table, gmem_max_mapping_level wrapped */
+	struct kvm_x86_ops ops;			/* the design's table, two hooks wrapped */
 	const struct kvm_x86_ops *base_ops;
+	struct kvm_x86_ops_upstream ops_upstream;	/* upstream: the funnel, wrapped */
+	const struct kvm_x86_ops_upstream *base_upstream;
 	int nr_vcpus;
 	struct tdxsim_vcpu *svcpu[TDXSIM_VM_MAX_VCPUS];
 	struct kvm_vcpu *vcpu[TDXSIM_VM_MAX_VCPUS];
@@ -160,6 +162,52 @@ static int vm_gmem_max_mapping_level(struct kvm *kvm, kvm_pfn_t pfn, bool is_pri
 	return level;
 }
 
+/* A frame of the simulated memory (the kernel shim has a struct page for it). */
+static bool vm_pfn_simulated(struct tdxsim_vm *vm, kvm_pfn_t pfn)
+{
+	u64 hpa = PFN_PHYS(pfn);
+
+	return hpa >= vm->cfg.module.mem_base &&
+	       hpa < vm->cfg.module.mem_base + vm->cfg.module.mem_size;
+}
+
+/*
+ * A 4K leaf of a NO_TDMR folio: the backend would take its PAMT pair by
+ * struct page, which the model has only for simulated memory.  The module
+ * refuses such a page anyway (PAMT.ADD and AUG want TDMR memory), so the
+ * VMM's wrapper stands in for that refusal: the VM is bugged, as KVM's
+ * TDX_BUG_ON would bug it, before any call.  2M leaves reach the module.
+ */
+static bool vm_refuse_4k_outside(struct kvm *kvm, gfn_t gfn, int level, u64 spte)
+{
+	struct tdxsim_vm *vm = tdxsim_vm_of(kvm);
+
+	if (level != PG_LEVEL_4K || !is_shadow_present_pte(spte) || !is_last_spte(spte, level) ||
+	    vm_pfn_simulated(vm, spte_to_pfn(spte)))
+		return false;
+	return __kvm_bug_on(kvm, true, __FILE__, __LINE__,
+			    "4K private page outside the TDMR (NO_TDMR slot)");
+}
+
+static int vm_set_external_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level, u64 mirror_spte)
+{
+	struct tdxsim_vm *vm = tdxsim_vm_of(kvm);
+
+	if (vm_refuse_4k_outside(kvm, gfn, level, mirror_spte))
+		return -EIO;
+	return vm->base_ops->set_external_spte(kvm, gfn, level, mirror_spte);
+}
+
+static int vm_set_external_spte_upstream(struct kvm *kvm, gfn_t gfn, u64 old_spte, u64 new_spte,
+					 enum pg_level level)
+{
+	struct tdxsim_vm *vm = tdxsim_vm_of(kvm);
+
+	if (!is_shadow_present_pte(old_spte) && vm_refuse_4k_outside(kvm, gfn, level, new_spte))
+		return -EIO;
+	return vm->base_upstream->set_external_spte(kvm, gfn, old_spte, new_spte, level);
+}
+
 /*
  * KVM allocates every TD control page with tdx_alloc_page(), which takes a
  * use of the page's 2MB pair; the host layer built these itself, so count
@@ -234,7 +282,7 @@ struct tdxsim_vm *tdxsim_vm_create(const struct tdxsim_vm_config *cfg, int *err)
 		goto fail_vm;
 	}
 	vm_enter(vm);
-	vm->next_fake_hpa = cfg->module.mem_base + cfg->module.mem_size;
+	vm->next_fake_hpa = cfg->module.mem_base;
 	ret = tdx_pamt_refcounts_init();
 	if (ret)
 		goto fail_vm;
@@ -254,12 +302,18 @@ struct tdxsim_vm *tdxsim_vm_create(const struct tdxsim_vm_config *cfg, int *err)
 
 	if (cfg->upstream) {
 		vm->base_ops = cfg->ops ? cfg->ops : &tdx_x86_ops_upstream_aux;
-		kcfg.upstream_ops = cfg->upstream_ops ? cfg->upstream_ops : &tdx_x86_ops_upstream;
+		vm->base_upstream = cfg->upstream_ops ? cfg->upstream_ops : &tdx_x86_ops_upstream;
+		vm->ops_upstream = *vm->base_upstream;
+		if (vm->ops_upstream.set_external_spte)
+			vm->ops_upstream.set_external_spte = vm_set_external_spte_upstream;
+		kcfg.upstream_ops = &vm->ops_upstream;
 	} else {
 		vm->base_ops = cfg->ops ? cfg->ops : &tdx_x86_ops;
 	}
 	vm->ops = *vm->base_ops;
 	vm->ops.gmem_max_mapping_level = vm_gmem_max_mapping_level;
+	if (vm->ops.set_external_spte)
+		vm->ops.set_external_spte = vm_set_external_spte;
 	kcfg.ops = &vm->ops;
 	kcfg.priv = &vm->kvm_tdx;
 	kcfg.defects = cfg->defects;
@@ -458,8 +512,16 @@ static int vm_populate_one(struct tdxsim_vm *vm, struct kvm_memory_slot *slot, u
 		return -EEXIST;
 	}
 	if (order == 9 && no_tdmr) {
+		/*
+		 * Below the TDMR, where the kernel's PAMT refcounts still reach
+		 * (they cover every frame from 0); none at 0.
+		 */
+		if (vm->next_fake_hpa <= PMD_SIZE) {
+			vm_folio_drop_if_empty(vm, f);
+			return -ENOSPC;
+		}
+		vm->next_fake_hpa -= PMD_SIZE;
 		hpa = vm->next_fake_hpa;
-		vm->next_fake_hpa += PMD_SIZE;
 	} else {
 		hpa = gmem_alloc(vm, order == 9 ? TDX_PS_2M : TDX_PS_4K, gfn);
 		if (!hpa) {
@@ -648,7 +710,6 @@ int tdxsim_vm_finalize(struct tdxsim_vm *vm)
 int tdxsim_vm_map(struct tdxsim_vm *vm, int vcpu, u64 gpa, int *level)
 {
 	gfn_t gfn = gpa >> PAGE_SHIFT;
-	struct kvm_memory_slot *slot;
 
 	if (vcpu < 0 || vcpu >= vm->nr_vcpus)
 		return -EINVAL;
@@ -660,11 +721,6 @@ int tdxsim_vm_map(struct tdxsim_vm *vm, int vcpu, u64 gpa, int *level)
 		return -EOPNOTSUPP;
 	if (!kvm_mem_is_private(vm->kvm, gfn))
 		return -EOPNOTSUPP;
-	slot = gfn_to_memslot(vm->kvm, gfn);
-	if (slot && (vm->slot_flags[slot->id] & TDXSIM_SLOT_NO_TDMR) &&
-	    (!vm->tdx_huge_page ||
-	     kvm_mmu_max_mapping_level(vm->kvm, slot, gfn, PG_LEVEL_2M) < PG_LEVEL_2M))
-		return -EINVAL;
 	return kvm_tdp_map_page(vm->vcpu[vcpu], gpa, PFERR_PRIVATE_ACCESS | PFERR_WRITE_MASK,
 				level);
 }

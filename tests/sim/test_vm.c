@@ -472,6 +472,39 @@ static void test_fault_retries_under_invalidation(void **state)
 	teardown_clean(vm);
 }
 
+/*
+ * A 4K private page outside the TDMR (tdx_huge_page off): the VMM's hook
+ * wrapper bugs the VM before any SEAMCALL; pre-fault then fails with -EIO.
+ */
+static void test_no_tdmr_4k(void **state)
+{
+	struct tdxsim_vm_config cfg;
+	struct tdxsim_vm_summary sum;
+	struct tdxsim_vm *vm;
+	int level, err;
+
+	tdxsim_vm_config_init(&cfg);
+	cfg.module.mem_size = 64ULL << 20;
+#ifdef TEST_DESIGN_UPSTREAM
+	cfg.upstream = true;
+#endif
+	cfg.tdx_huge_page = false;
+	vm = tdxsim_vm_create(&cfg, &err);
+	assert_non_null(vm);
+	assert_int_equal(tdxsim_vm_add_memslot(vm, 0, 3 * G, S_2M, TDXSIM_SLOT_NO_TDMR), 0);
+	assert_int_equal(tdxsim_vm_gmem_populate(vm, 3 * G, S_2M, 9), 0);
+	assert_int_equal(tdxsim_vm_finalize(vm), 0);
+	assert_int_equal(tdxsim_vm_map(vm, 0, 3 * G + S_4K, &level), -EIO);
+	assert_true(tdxsim_vm_kvm(vm)->vm_bugged);
+	assert_int_equal(tdxsim_kernel_events(tdxsim_vm_sim(vm), TDXSIM_KEV_KVM_BUG), 1);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_AUG), 0);
+	assert_int_equal(mirror_level(vm, 3 * G + S_4K), PG_LEVEL_NONE);
+	assert_int_equal(tdxsim_vm_teardown(vm), 0);
+	tdxsim_vm_summary(vm, &sum);
+	assert_int_equal(sum.pages_leaked, 0);
+	tdxsim_vm_destroy(vm);
+}
+
 /* One VM per process; a second create says so, a bad config says so. */
 static void test_create_errors(void **state)
 {
@@ -540,6 +573,7 @@ int main(void)
 		cmocka_unit_test(test_split_zap_memory_failure),
 		cmocka_unit_test(test_mmio_and_no_tdmr),
 		cmocka_unit_test(test_fault_retries_under_invalidation),
+		cmocka_unit_test(test_no_tdmr_4k),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_no_huge_page),
 	};

@@ -12,6 +12,8 @@
  *  - enum tdxsim_conv_order has a third order, TDXSIM_CONV_FOLIO_FIRST;
  *    the two others are defined below (the plan named them only).
  *  - struct tdxsim_vm_config has one more field, upstream_ops.
+ *  - the VM's tables are copies of the design's with gmem_max_mapping_level
+ *    (tdx_huge_page) and set_external_spte (NO_TDMR, see below) wrapped.
  *  - added: tdxsim_vm_td(), tdxsim_vm_kvm_tdx(), tdxsim_vm_nr_vcpus(),
  *    tdxsim_vm_vcpu_tdvpr(), tdxsim_vm_of(), tdxsim_vm_summary(),
  *    tdxsim_vm_slot_flags().
@@ -113,10 +115,11 @@ struct tdxsim_vm *tdxsim_vm_create(const struct tdxsim_vm_config *cfg, int *err)
  * VMM's KVM_SET_MEMORY_ATTRIBUTES).  MMIO: no guest_memfd, attributes
  * shared: a private access there is KVM's memory-fault exit (-EFAULT).
  * NO_TDMR: guest_memfd whose folios lie outside the module's TDMR (order 9
- * only, above the simulated memory; nothing is allocated): the module
- * refuses to map them (TDX_BUG_ON, the VM is bugged), and a map of it at
- * 4K is refused with -EINVAL before KVM (the model has no struct page
- * for such a frame).
+ * only, below the simulated memory; nothing is allocated): the module
+ * refuses a 2M AUG there (TDX_BUG_ON, the VM is bugged); a 4K leaf there
+ * is refused by the VMM's wrapper of the set_external_spte hook with a
+ * KVM_BUG_ON before any call (the model has no struct page for the frame
+ * the backend would take a PAMT pair for), so the VM is bugged either way.
  */
 #define TDXSIM_SLOT_PRIVATE	(1U << 0)
 #define TDXSIM_SLOT_MMIO	(1U << 1)
