@@ -280,9 +280,9 @@ void tdxsim_run_print_doc(FILE *f)
 			if (ci->returns)
 				fprintf(f, "| `=>` | %s | %s | the expected result; `any` accepts every "
 					"result |\n",
-					ci->group == TDXSIM_GRP_GUEST && ci->id != TDXSIM_CMD_G_CONVERT ?
-					"TDX status" : "errno",
-					ci->group == TDXSIM_GRP_GUEST ? "any" : "0");
+					tdxsim_scn_returns_status(ci) ? "TDX status" : "errno",
+					ci->group == TDXSIM_GRP_GUEST ? "any" :
+					ci->id == TDXSIM_CMD_SEAMCALL ? "TDX_SUCCESS" : "0");
 			if (ci->nr_args || ci->returns)
 				fprintf(f, "\n");
 			fprintf(f, "Example:\n\n    %s\n\n", ci->example);

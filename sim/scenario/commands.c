@@ -103,6 +103,14 @@ static const struct tdxsim_scn_arg_info mark_args[] = {
 	POS("NAME", WORD, NULL, "a name for this point of the trace"),
 };
 
+static const struct tdxsim_scn_arg_info seamcall_args[] = {
+	POSC("LEAF", "block|unblock|track|remove|promote|aug", NULL,
+	     "the SEAMCALL (TDH.MEM.RANGE.BLOCK, .UNBLOCK, TDH.MEM.TRACK, TDH.MEM.PAGE.REMOVE, "
+	     ".PROMOTE, .AUG)"),
+	POS("GPA", GPA, "0", "the GPA (not for track)"),
+	KEY("level", LEVEL, "4k", "the level of the entry"),
+};
+
 static const struct tdxsim_scn_arg_info guest_args[] = {
 	POS("VCPU", NUM, NULL, "the vCPU that runs the program"),
 };
@@ -149,7 +157,9 @@ static const struct tdxsim_scn_arg_info x_kvm_args[] = {
 
 static const struct tdxsim_scn_arg_info x_sept_args[] = {
 	POS("GPA", GPA, NULL, "the GPA"),
-	KEYC("level", "4k|2m|1g", NULL, "level of the S-EPT entry that maps (or stops at) the GPA"),
+	KEYC("level", "4k|2m|1g", NULL,
+	     "look at the entry of this level (a table entry too); without it, at the entry "
+	     "where the walk for the GPA stops (a leaf, or a non-present or blocked entry)"),
 	KEYC("state", "free|pending|mapped|blocked|pending-blocked|nl-mapped|nl-blocked|removed",
 	     NULL, "its state (SEPT_PUBLIC_*)"),
 };
@@ -333,6 +343,13 @@ const struct tdxsim_scn_cmd_info tdxsim_scn_commands[TDXSIM_CMD_NR] = {
 	    "remove every fault rule (and their counters)",
 	    "",
 	    "clear-faults"),
+	CMD(SEAMCALL, "seamcall", HOST, TOP, true, true, ARGS(seamcall_args),
+	    "one SEAMCALL straight to the module, behind KVM's back (module sub-tests)",
+	    "KVM's mirror is not told: afterwards the two views may differ, which `expect "
+	    "invariants` reports.  aug maps the guest_memfd folio's page for the GPA (the folio's "
+	    "first page at 2m).  Without => the call must return TDX_SUCCESS; => STATUS names "
+	    "the status expected (without operand: any operand).",
+	    "seamcall promote 0x40000000 level=2m => TDX_EPT_INVALID_PROMOTE_CONDITIONS"),
 	CMD(GUEST, "guest", BLOCK, TOP, true, false, ARGS(guest_args),
 	    "start a guest program for a vCPU; the lines up to `end` are its operations",
 	    "The program runs at the next `run`.  Several `guest` blocks for one vCPU run "
@@ -448,6 +465,12 @@ static const char *const group_names[TDXSIM_GRP_NR] = {
 	[TDXSIM_GRP_EXPECT] = "Expectations",
 };
 
+bool tdxsim_scn_returns_status(const struct tdxsim_scn_cmd_info *ci)
+{
+	return ci->id == TDXSIM_CMD_SEAMCALL ||
+	       (ci->group == TDXSIM_GRP_GUEST && ci->id != TDXSIM_CMD_G_CONVERT);
+}
+
 const char *tdxsim_scn_group_name(enum tdxsim_scn_group group)
 {
 	return group < TDXSIM_GRP_NR ? group_names[group] : "?";
@@ -506,8 +529,7 @@ char *tdxsim_scn_synopsis(const struct tdxsim_scn_cmd_info *ci, char *buf, size_
 		}
 	}
 	if (ci->returns)
-		PUT(" [=> %s]", ci->group == TDXSIM_GRP_GUEST && ci->id != TDXSIM_CMD_G_CONVERT ?
-		    "STATUS" : "ERRNO");
+		PUT(" [=> %s]", tdxsim_scn_returns_status(ci) ? "STATUS" : "ERRNO");
 #undef PUT
 	if (n >= len)
 		buf[len - 1] = '\0';

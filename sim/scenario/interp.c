@@ -26,6 +26,7 @@
 #include <tdxsim/fault.h>
 #include <tdxsim/trace.h>
 #include <tdxsim/kernel.h>
+#include <tdxsim/wrappers.h>
 #include <tdxsim-kvm/kvm_host.h>
 #include <tdxsim-kvm/tdp_mmu.h>
 #include <tdxsim-kvm/tdx.h>
@@ -509,6 +510,57 @@ static int host_action(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *
 	return check_ret(run, c, r);
 }
 
+/* One SEAMCALL behind KVM's back (module sub-tests, S17's PROMOTE and AUG). */
+static int do_seamcall(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
+{
+	const struct tdxsim_scn_val *a = c->args;
+	struct tdxsim_td *td = tdxsim_vm_td(run->vm);
+	int tdx_level = (int)a[2].u - 1;
+	u64 st, e1 = 0, e2 = 0, want = c->has_ret ? c->ret.u : TDX_SUCCESS;
+	char sb[64], t[256];
+
+	switch (a[0].u) {
+	case 0:
+		st = tdxsim_tdh_mem_range_block(td, a[1].u, tdx_level, &e1, &e2);
+		break;
+	case 1:
+		st = tdxsim_tdh_mem_range_unblock(td, a[1].u, tdx_level, &e1, &e2);
+		break;
+	case 2:
+		st = tdxsim_tdh_mem_track(td);
+		break;
+	case 3:
+		st = tdxsim_tdh_mem_page_remove(td, a[1].u, tdx_level, &e1, &e2);
+		break;
+	case 4: {
+		u64 sept_pa = 0, pair[2] = { 0 };
+
+		/* a freed S-EPT page (and pair) comes back to the host: KVM still points at it */
+		st = tdxsim_tdh_mem_page_promote(td, a[1].u, tdx_level, &sept_pa, pair, &e1, &e2);
+		break;
+	}
+	default: {
+		struct kvm *kvm = tdxsim_vm_kvm(run->vm);
+		gfn_t gfn = a[1].u >> PAGE_SHIFT;
+		struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+		kvm_pfn_t pfn;
+		int order;
+
+		if (!slot || kvm_gmem_get_pfn(kvm, slot, gfn, &pfn, &order))
+			return report(run, c, TDXSIM_SCN_ERROR,
+				      "expected a guest_memfd folio for seamcall aug at %#llx, got none",
+				      (unsigned long long)a[1].u);
+		st = tdxsim_tdh_mem_page_aug(td, a[1].u, tdx_level, (u64)pfn, &e1, &e2);
+		break;
+	}
+	}
+	if (c->ret_any || status_match(st, want, c->has_ret ? c->ret.text : "TDX_SUCCESS"))
+		return 0;
+	return report(run, c, TDXSIM_SCN_FAIL, "expected %s => %s, observed %s",
+		      cmd_text(c, false, t, sizeof(t)), c->has_ret ? c->ret.text : "TDX_SUCCESS",
+		      tdxsim_status_name(st, sb, sizeof(sb)));
+}
+
 static int do_mark(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 {
 	int r = 0;
@@ -647,6 +699,20 @@ static int refcount_of(struct tdxsim_scn_run *run, u64 gpa, u64 *out, char *why,
 	return 0;
 }
 
+/* The first violations of @rep, one line each (kvm_check_report_print() prints all 64). */
+static void print_report(struct tdxsim_scn_run *run, const struct kvm_check_report *rep)
+{
+	unsigned int shown = rep->nr < 8 ? rep->nr : 8;
+
+	if (!run->opts.log)
+		return;
+	for (unsigned int i = 0; i < shown && i < KVM_CHECK_REPORT_MAX; i++)
+		fprintf(run->opts.log, "  %s %s: %s\n", kvm_check_inv_id(rep->v[i].what),
+			kvm_check_inv_name(rep->v[i].what), rep->v[i].msg);
+	if (rep->nr > shown)
+		fprintf(run->opts.log, "  ... %u more\n", rep->nr - shown);
+}
+
 static struct kvm_check_report *run_check(struct tdxsim_scn_run *run, int *nr)
 {
 	struct kvm_check_report *rep = calloc(1, sizeof(*rep));
@@ -718,6 +784,13 @@ static int expect(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 		if (needs_kvm(run, c))
 			return 1;
 		view_gpa(run, a[0].u, &v);
+		if (a[1].given && tdxsim_vm_td(run->vm)) {
+			/* level= names the entry at that level, a table too */
+			v.sept_rc = tdxsim_sept_lookup_level(run->sim, tdxsim_vm_td(run->vm), a[0].u,
+							     (int)a[1].u, &v.sept);
+			if (v.sept_rc == -ENOENT)
+				return fail_obs(run, c, "the walk stops above that level");
+		}
 		if (v.sept_rc) {
 			snprintf(obs, sizeof(obs), "no S-EPT walk (%d)", v.sept_rc);
 			return fail_obs(run, c, obs);
@@ -954,8 +1027,7 @@ static int expect(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 			if (nr) {
 				snprintf(obs, sizeof(obs), "%d violation(s)", nr);
 				r = fail_obs(run, c, obs);
-				if (run->opts.log)
-					kvm_check_report_print(rep, run->opts.log);
+				print_report(run, rep);
 			}
 			free(rep);
 			return r;
@@ -970,8 +1042,7 @@ static int expect(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 			snprintf(obs, sizeof(obs), "%u violation(s) of it, %d in all%s", n, nr,
 				 rep->skipped_agreement ? " (mirror/S-EPT agreement skipped: bugged)" : "");
 			r = fail_obs(run, c, obs);
-			if (nr && run->opts.log)
-				kvm_check_report_print(rep, run->opts.log);
+			print_report(run, rep);
 		}
 		free(rep);
 		return r;
@@ -1239,6 +1310,10 @@ static int exec_cmd(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 	switch (ci->id) {
 	case TDXSIM_CMD_MARK:
 		return do_mark(run, c);
+	case TDXSIM_CMD_SEAMCALL:
+		if (!tdxsim_vm_td(run->vm))
+			return report(run, c, TDXSIM_SCN_ERROR, "expected a TD, got none");
+		return do_seamcall(run, c);
 	case TDXSIM_CMD_CLEAR_FAULTS:
 		run->faults_cleared += tdxsim_fault_fired_total(run->sim);
 		tdxsim_fault_clear(run->sim);

@@ -635,8 +635,7 @@ static int bind_args(struct parser *p, struct tdxsim_scn_cmd *cmd, const struct 
 		if (tk->kind == TOK_ARROW) {
 			const struct tdxsim_scn_arg_info ra = {
 				"=>", TDXSIM_SCN_POS,
-				ci->group == TDXSIM_GRP_GUEST && ci->id != TDXSIM_CMD_G_CONVERT ?
-				TDXSIM_SCN_STATUS : TDXSIM_SCN_ERRNO,
+				tdxsim_scn_returns_status(ci) ? TDXSIM_SCN_STATUS : TDXSIM_SCN_ERRNO,
 				NULL, NULL, NULL
 			};
 

@@ -82,6 +82,7 @@ enum tdxsim_scn_cmd_id {
 	/* host actions */
 	TDXSIM_CMD_MAP, TDXSIM_CMD_CONVERT, TDXSIM_CMD_PUNCH, TDXSIM_CMD_SPLIT, TDXSIM_CMD_ZAP,
 	TDXSIM_CMD_MEMORY_FAILURE, TDXSIM_CMD_TEARDOWN, TDXSIM_CMD_MARK, TDXSIM_CMD_CLEAR_FAULTS,
+	TDXSIM_CMD_SEAMCALL,
 	/* blocks */
 	TDXSIM_CMD_GUEST, TDXSIM_CMD_THREAD, TDXSIM_CMD_END, TDXSIM_CMD_RUN,
 	/* guest program operations */
@@ -119,6 +120,8 @@ extern const struct tdxsim_scn_cmd_info tdxsim_scn_commands[TDXSIM_CMD_NR];
 const char *tdxsim_scn_group_name(enum tdxsim_scn_group group);
 /* The command called @name ("map", "expect calls"), or NULL. */
 const struct tdxsim_scn_cmd_info *tdxsim_scn_command_find(const char *name);
+/* Does @ci's "=> RESULT" name a TDX status (guest ops, seamcall) rather than an errno? */
+bool tdxsim_scn_returns_status(const struct tdxsim_scn_cmd_info *ci);
 /* "map GPA [vcpu=N] [=> ERRNO]" into @buf; returns @buf. */
 char *tdxsim_scn_synopsis(const struct tdxsim_scn_cmd_info *ci, char *buf, size_t len);
 
