@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <uthash.h>
+#include <utlist.h>
 
 #include <tdxsim/trace.h>
 #include <tdxsim-kvm/check.h>
@@ -47,7 +48,15 @@ struct prov_range {
 	unsigned long npages;
 	struct kvm_page_provenance p;
 	unsigned long order;
-	struct prov_range *next;
+	struct prov_range *prev, *next;	/* utlist DL */
+};
+
+/* The ranges that touch one 2MB block of physical memory (most: one folio). */
+struct range_bucket {
+	u64 key;		/* pfn >> 9 */
+	unsigned int n, cap;
+	struct prov_range **r;
+	UT_hash_handle hh;
 };
 
 /* Mapped children (4K units) of one S-EPT table: key = its first GFN and entry level. */
@@ -69,6 +78,7 @@ struct kvm_ledger {
 	struct tdxsim *sim;
 	struct prov_page *pages;
 	struct prov_range *ranges;
+	struct range_bucket *buckets;
 	struct child_count *children;
 	struct seq_entry *gfn_seq;
 	struct seq_entry *pfn_seq;
@@ -89,11 +99,19 @@ static void ledger_release(void *data)
 		HASH_DEL(l->pages, p);
 		free(p);
 	}
-	while (l->ranges) {
-		struct prov_range *r = l->ranges;
+	{
+		struct prov_range *r, *tr;
+		struct range_bucket *k, *tk;
 
-		l->ranges = r->next;
-		free(r);
+		DL_FOREACH_SAFE(l->ranges, r, tr) {
+			DL_DELETE(l->ranges, r);
+			free(r);
+		}
+		HASH_ITER(hh, l->buckets, k, tk) {
+			HASH_DEL(l->buckets, k);
+			free(k->r);
+			free(k);
+		}
 	}
 	{
 		struct child_count *c, *tc;
@@ -416,13 +434,79 @@ static struct prov_page *page_find(struct kvm_ledger *l, u64 pfn)
 	return p;
 }
 
+/*
+ * Enter @r into (or take it out of) the index of every 2MB block it
+ * touches.  Without memory a block just does not find it (no check then).
+ */
+static void range_index(struct kvm_ledger *l, struct prov_range *r, bool add)
+{
+	u64 b, last = (r->pfn + r->npages - 1) >> 9;
+	unsigned int i;
+
+	for (b = r->pfn >> 9; b <= last; b++) {
+		struct range_bucket *k;
+
+		HASH_FIND(hh, l->buckets, &b, sizeof(b), k);
+		if (!add) {
+			for (i = 0; k && i < k->n; i++) {
+				if (k->r[i] == r) {
+					k->r[i] = k->r[--k->n];
+					break;
+				}
+			}
+			if (k && !k->n) {
+				HASH_DEL(l->buckets, k);
+				free(k->r);
+				free(k);
+			}
+			continue;
+		}
+		if (!k) {
+			k = calloc(1, sizeof(*k));
+			if (!k)
+				continue;
+			k->key = b;
+			HASH_ADD(hh, l->buckets, key, sizeof(k->key), k);
+		}
+		if (k->n == k->cap) {
+			unsigned int cap = k->cap ? 2 * k->cap : 2;
+			struct prov_range **n = realloc(k->r, cap * sizeof(*n));
+
+			if (!n)
+				continue;
+			k->r = n;
+			k->cap = cap;
+		}
+		k->r[k->n++] = r;
+	}
+}
+
 static struct prov_range *range_find(struct kvm_ledger *l, u64 pfn)
 {
-	struct prov_range *r;
+	u64 b = pfn >> 9;
+	struct range_bucket *k;
+	unsigned int i;
 
-	for (r = l->ranges; r; r = r->next)
-		if (pfn >= r->pfn && pfn < r->pfn + r->npages)
-			return r;
+	HASH_FIND(hh, l->buckets, &b, sizeof(b), k);
+	for (i = 0; k && i < k->n; i++)
+		if (pfn >= k->r[i]->pfn && pfn < k->r[i]->pfn + k->r[i]->npages)
+			return k->r[i];
+	return NULL;
+}
+
+/* The first range overlapping [pfn, pfn + npages), or NULL. */
+static struct prov_range *range_overlap(struct kvm_ledger *l, u64 pfn, unsigned long npages)
+{
+	u64 b, last = (pfn + npages - 1) >> 9;
+	struct range_bucket *k;
+	unsigned int i;
+
+	for (b = pfn >> 9; b <= last; b++) {
+		HASH_FIND(hh, l->buckets, &b, sizeof(b), k);
+		for (i = 0; k && i < k->n; i++)
+			if (k->r[i]->pfn < pfn + npages && pfn < k->r[i]->pfn + k->r[i]->npages)
+				return k->r[i];
+	}
 	return NULL;
 }
 
@@ -499,19 +583,14 @@ static void prov_free(struct kvm_ledger *l, struct kvm_page_provenance *pp, u64 
 static void range_event(struct kvm_ledger *l, enum kvm_prov_event ev, u64 pfn,
 			unsigned long npages, enum kvm_page_pool pool, const char *fn, u64 seq)
 {
-	struct prov_range *r = range_find(l, pfn), **pp;
+	struct prov_range *r = range_find(l, pfn), *o;
 
 	if (ev == KVM_PROV_ALLOC) {
 		/* Memory the allocator reuses: the old record goes. */
-		for (pp = &l->ranges; *pp;) {
-			struct prov_range *o = *pp;
-
-			if (o->pfn < pfn + npages && pfn < o->pfn + o->npages) {
-				*pp = o->next;
-				free(o);
-			} else {
-				pp = &o->next;
-			}
+		while ((o = range_overlap(l, pfn, npages))) {
+			range_index(l, o, false);
+			DL_DELETE(l->ranges, o);
+			free(o);
 		}
 		/* And pages once carved out of an older range. */
 		for (unsigned long i = 0; i < npages; i++) {
@@ -528,8 +607,8 @@ static void range_event(struct kvm_ledger *l, enum kvm_prov_event ev, u64 pfn,
 		r->pfn = pfn;
 		r->npages = npages;
 		prov_init(&r->p, pfn, pool, fn, seq);
-		r->next = l->ranges;
-		l->ranges = r;
+		DL_APPEND(l->ranges, r);
+		range_index(l, r, true);
 	} else if (!r) {
 		return;
 	} else if (ev == KVM_PROV_FREE) {
@@ -559,12 +638,22 @@ static struct prov_page *range_carve(struct kvm_ledger *l, struct prov_range *r,
 			free(p);
 			return NULL;
 		}
+	}
+	p->pfn = pfn;
+	p->p = r->p;
+	p->p.hpa = pfn << PAGE_SHIFT;
+	p->order = r->order;
+	HASH_ADD(hh, l->pages, pfn, sizeof(p->pfn), p);
+
+	range_index(l, r, false);
+	if (tail) {
 		*tail = *r;
+		tail->prev = tail->next = NULL;
 		tail->pfn = pfn + 1;
 		tail->npages = r->pfn + r->npages - tail->pfn;
 		tail->p.hpa = tail->pfn << PAGE_SHIFT;
-		tail->next = r->next;
-		r->next = tail;
+		DL_APPEND(l->ranges, tail);
+		range_index(l, tail, true);
 		r->npages = pfn - r->pfn;
 	} else if (pfn == r->pfn) {
 		r->pfn++;
@@ -573,11 +662,7 @@ static struct prov_page *range_carve(struct kvm_ledger *l, struct prov_range *r,
 	} else {
 		r->npages--;
 	}
-	p->pfn = pfn;
-	p->p = r->p;
-	p->p.hpa = pfn << PAGE_SHIFT;
-	p->order = r->order;
-	HASH_ADD(hh, l->pages, pfn, sizeof(p->pfn), p);
+	range_index(l, r, true);
 	return p;
 }
 
@@ -876,7 +961,7 @@ long kvm_prov_balance(struct tdxsim *sim, struct kvm_prov_balance *b)
 	pthread_mutex_lock(&l->lock);
 	HASH_ITER(hh, l->pages, p, tmp)
 		balance_one(l, &p->p, 1, b, &held, seq);
-	for (r = l->ranges; r; r = r->next)
+	DL_FOREACH(l->ranges, r)
 		balance_one(l, &r->p, r->npages, b, &held, seq);
 	pthread_mutex_unlock(&l->lock);
 	return held;
