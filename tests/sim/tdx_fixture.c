@@ -94,7 +94,7 @@ static bool events_as_expected(struct tdx_fixture *fx)
 		{ TDXSIM_KEV_TDX_BUG, fx->expect.tdx_bug },
 		{ TDXSIM_KEV_KVM_BUG, fx->expect.kvm_bug },
 		{ TDXSIM_KEV_PR_ERR, 0 },
-		{ TDXSIM_KEV_SLEEP_IN_ATOMIC, 0 },
+		{ TDXSIM_KEV_SLEEP_IN_ATOMIC, fx->expect.sleep_in_atomic },
 		{ TDXSIM_KEV_LOCKDEP, fx->expect.lockdep },
 	};
 	bool ok = true;

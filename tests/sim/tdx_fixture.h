@@ -45,7 +45,7 @@ struct tdx_fixture {
 	 * WARN fails as much as an unexpected one), every other bad event 0.
 	 */
 	struct {
-		unsigned int warn, tdx_bug, kvm_bug, lockdep;
+		unsigned int warn, tdx_bug, kvm_bug, lockdep, sleep_in_atomic;
 		bool vm_bugged;
 		/* Pages KVM had to leak (a failed RECLAIM), over the baseline. */
 		u64 pages_leaked;

@@ -1006,10 +1006,18 @@ static int funnel_remove_does_nothing(struct kvm *kvm, gfn_t gfn, u64 old_spte, 
 }
 
 static struct kvm_x86_ops ops_split_nothing, ops_split_shared, ops_remove_nothing;
+static struct kvm_x86_ops ops_topup_spt_only;
+static int topup_spt_only(struct kvm_vcpu *vcpu);
 static struct kvm_x86_ops_upstream up_split_nothing, up_split_shared, up_remove_nothing;
 
 static void user_ops_init(void)
 {
+#ifdef TEST_DESIGN_UPSTREAM
+	ops_topup_spt_only = tdx_x86_ops_upstream_aux;
+#else
+	ops_topup_spt_only = tdx_x86_ops;
+#endif
+	ops_topup_spt_only.topup_external_fault_cache = topup_spt_only;
 	ops_split_nothing = tdx_x86_ops;
 	ops_split_nothing.split_external_spte = split_does_nothing;
 	ops_split_shared = tdx_x86_ops;
@@ -1233,11 +1241,60 @@ static void test_precise_zap_guest_accepts_meanwhile(void **state)
 	assert_clean(fx);
 }
 
+
+/*
+ * I3's fault half: a user's top-up that fills the vCPU's S-EPT pages but
+ * not its PAMT pages.  The fault's tdx_pamt_get() then finds the vCPU's
+ * prealloc empty and falls back to the allocator (the kernel could not,
+ * under mmu_lock: the shim records a sleep in atomic context): recorded,
+ * once per pair page it had to allocate.
+ */
+static int topup_spt_only(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_tdx *tdx = vcpu->priv;
+	int ret = tdx_x86_ops.topup_external_fault_cache(vcpu);
+
+	/* What the real top-up put in the PAMT prealloc goes back. */
+	tdx_pamt_cache_free(&tdx->pamt_cache);
+	return ret;
+}
+
+static void test_break_vcpu_prealloc(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	/* A fresh 2MB range, no pair installed yet: its first page as a 4K folio. */
+	struct folio *folio = folio_alloc(GFP_KERNEL, PMD_SHIFT - PAGE_SHIFT);
+	gfn_t gfn = FX_GFN_4K + 1;
+	unsigned int i;
+
+	assert_non_null(folio);
+	assert_int_equal(atomic_read(tdx_find_pamt_refcount(folio_pfn(folio))), 0);
+	assert_int_equal(tdxsim_kvm_gmem_set_folio(fx->kvm, gfn, folio_pfn(folio), 0), 0);
+	tdx_fixture_map(fx, gfn, PG_LEVEL_4K);
+	/* Its pair: two pages the prealloc should have held. */
+	assert_int_equal(kvm_tdx_check(fx->kvm, &rep), 2);
+	for (i = 0; i < rep.nr; i++) {
+		assert_int_equal(rep.v[i].what, KVM_INV_SPLIT_DEQUEUE);
+		assert_non_null(strstr(rep.v[i].msg, "vCPU's PAMT prealloc ran empty"));
+	}
+	kvm_check_ledger_reset(fx->sim);
+	assert_clean(fx);
+
+	/* The page REMOVEd (its pair goes with the last use), then freed. */
+	tdx_fixture_zap_slot(fx);
+	folio_put(folio);
+	assert_clean(fx);
+	/* The kernel shim saw the two allocations under mmu_lock too. */
+	fx->expect.sleep_in_atomic = tdxsim_kernel_events(fx->sim, TDXSIM_KEV_SLEEP_IN_ATOMIC);
+	assert_int_equal(fx->expect.sleep_in_atomic, 2);
+}
+
 int main(void)
 {
 	static struct tdx_fixture_opts bool_defect = {
 		.defects = TDXSIM_KVM_DEFECT_CROSS_BOUNDARY_BOOL,
 	};
+	static struct tdx_fixture_opts topup_spt_only_opts = { .ops = &ops_topup_spt_only };
 	static struct tdx_fixture_opts split_nothing = {
 		.ops = &ops_split_nothing, .upstream_ops = &up_split_nothing,
 	};
@@ -1289,6 +1346,9 @@ int main(void)
 		T(test_break_transition),
 		T(test_split_cache_enomem),
 		T(test_precise_zap_guest_accepts_meanwhile),
+		cmocka_unit_test_prestate_setup_teardown(test_break_vcpu_prealloc,
+							 tdx_fixture_setup, tdx_fixture_teardown,
+							 &topup_spt_only_opts),
 		cmocka_unit_test_prestate_setup_teardown(test_break_return, tdx_fixture_setup,
 							 tdx_fixture_teardown, &bool_defect),
 		cmocka_unit_test_prestate_setup_teardown(test_break_split_shape, tdx_fixture_setup,

@@ -10,6 +10,21 @@
  * Thread safety: the VM must be quiescent: no fault, zap, split or SEAMCALL
  * in flight on it or on its simulator, and mmu_lock not held by anyone
  * (the checker reads without taking locks, as a debugger would).
+ *
+ * Invariants about a transition rather than a state (I3 per split, I7b,
+ * I8-I12, I15, I19) and the provenance ledger's (I4) are recorded inline,
+ * when they break, and reported by the next kvm_tdx_check().  What is not
+ * checked, and why: I18 is the checker's own rule (agreement is not
+ * compared once the VM is bugged; skipped_agreement says so); I8's
+ * "remove_external_spte only while the HKID is assigned" does not hold in
+ * this model by design (after the release the leaves come back by RECLAIM
+ * through the remove hook, as the kernel's tdx_sept_remove_private_spte
+ * does); I12's "after BLOCK and TRACK in the current epoch" is the
+ * module's own check (DEMOTE refuses otherwise: TDX_TLB_TRACKING_NOT_DONE,
+ * and the VM is bugged); I15's split-cache lock and disallow_lpage writes
+ * are held by construction and asserted by lockdep, not recorded; I19's
+ * "a failed split leaves the failing memslot's attributes unchanged" holds
+ * by construction (the store follows every pre-set).
  */
 #ifndef TDXSIM_KVM_CHECK_H
 #define TDXSIM_KVM_CHECK_H
