@@ -119,6 +119,11 @@ static const struct tdxsim_scn_arg_info thread_args[] = {
 	POS("NAME", WORD, NULL, "a name for the thread (messages)"),
 };
 
+static const struct tdxsim_scn_arg_info repeat_args[] = {
+	POS("N", NUM, NULL, "how many times, 1 to 16M"),
+	KEY("step", SIZE, "2M", "added to every GPA of the body at each pass"),
+};
+
 static const struct tdxsim_scn_arg_info run_args[] = {
 	KEY("budget", NUM, NULL, "step budget per guest program (default: config budget)"),
 };
@@ -259,7 +264,10 @@ static const struct tdxsim_scn_arg_info x_bugged_args[] = {
 };
 
 #define CMD(i, n, g, w, v, r, a, s, h, e) \
-	[TDXSIM_CMD_##i] = { TDXSIM_CMD_##i, n, TDXSIM_GRP_##g, w, v, r, a, s, h, e }
+	[TDXSIM_CMD_##i] = { TDXSIM_CMD_##i, n, TDXSIM_GRP_##g, w, v, r,			\
+			     TDXSIM_CMD_##i == TDXSIM_CMD_GUEST ||				\
+			     TDXSIM_CMD_##i == TDXSIM_CMD_THREAD ||				\
+			     TDXSIM_CMD_##i == TDXSIM_CMD_REPEAT, a, s, h, e }
 #define TOP	TDXSIM_SCN_TOP
 #define HOST	(TDXSIM_SCN_TOP | TDXSIM_SCN_THREAD)
 #define GST	TDXSIM_SCN_GUEST
@@ -360,8 +368,15 @@ const struct tdxsim_scn_cmd_info tdxsim_scn_commands[TDXSIM_CMD_NR] = {
 	    "It runs at the next `run`, concurrently with the guest programs (free-running "
 	    "threads: the interleaving is not controlled).",
 	    "thread converter"),
-	CMD(END, "end", BLOCK, GST | TDXSIM_SCN_THREAD, false, false, NOARGS,
-	    "close a guest or thread block", "", "end"),
+	CMD(REPEAT, "repeat", BLOCK, TOP, true, false, ARGS(repeat_args),
+	    "run the lines up to `end` N times, every GPA in them moved by step at each pass",
+	    "Pass i (from 0) adds i * step to each GPA argument of the body, the guest "
+	    "operations and thread actions of blocks inside it included (sizes and levels stay).  "
+	    "Blocks nest up to 4 deep; a `mark` inside `repeat` is refused (it names one point).  "
+	    "Messages of a failure inside name the pass.",
+	    "repeat 512 step=2M"),
+	CMD(END, "end", BLOCK, GST | TDXSIM_SCN_THREAD | TOP, false, false, NOARGS,
+	    "close a guest, thread or repeat block", "", "end"),
 	CMD(RUN, "run", BLOCK, TOP, true, true, ARGS(run_args),
 	    "run the pending guest programs and threads to completion, within the step budget",
 	    "A program that exhausts its budget stops; `run` then returns -EINTR.  Otherwise "

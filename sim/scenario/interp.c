@@ -57,8 +57,11 @@ struct scn_mark {
 struct scn_thread {
 	struct tdxsim_scn_run *run;
 	const struct tdxsim_scn_cmd *cmd;	/* the `thread` block */
+	u64 off;				/* GPA offset of the repeat pass that added it */
 	pthread_t tid;
 };
+
+
 
 struct scn_guest {
 	struct tdxsim_scn_run *run;
@@ -258,6 +261,7 @@ report(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, enum tdxsim_s
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
+
 	pthread_mutex_lock(&run->lock);
 	if (what == TDXSIM_SCN_FAIL)
 		run->failed++;
@@ -1104,7 +1108,7 @@ static int expect(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 
 /* ---- guest programs and threads ---- */
 
-static int guest_add(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
+static int guest_add(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, u64 off)
 {
 	struct scn_guest *g;
 
@@ -1153,6 +1157,8 @@ static int guest_add(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 			op.n = (unsigned long)a[0].u;
 			break;
 		}
+		if (op.kind != TDXSIM_GUEST_SPIN)
+			op.gpa += off;
 		g->ops[g->n] = op;
 		g->src[g->n++] = o;
 	}
@@ -1168,7 +1174,7 @@ static void *guest_thread(void *arg)
 	return NULL;
 }
 
-static int exec_cmd(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c);
+static int exec_cmd(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, u64 off);
 
 static void *host_thread(void *arg)
 {
@@ -1176,7 +1182,7 @@ static void *host_thread(void *arg)
 
 	tdxsim_kernel_set_current(t->run->sim);
 	for (size_t i = 0; i < t->cmd->body->nr && !t->run->stopped; i++)
-		exec_cmd(t->run, &t->cmd->body->cmds[i]);
+		exec_cmd(t->run, &t->cmd->body->cmds[i], t->off);
 	return NULL;
 }
 
@@ -1264,12 +1270,45 @@ static int do_run(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 	return check_ret(run, c, ret);
 }
 
-static int exec_cmd(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
+static int do_repeat(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, u64 off)
+{
+	int r = 0;
+
+	for (u64 pass = 0; pass < c->args[0].u && !run->stopped; pass++) {
+		for (size_t i = 0; i < c->body->nr && !run->stopped; i++) {
+			int e = exec_cmd(run, &c->body->cmds[i], off + pass * c->args[1].u);
+
+			if (e && !r)
+				r = e;
+		}
+	}
+	return r;
+}
+
+static int exec_cmd(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, u64 off)
 {
 	const struct tdxsim_scn_cmd_info *ci = c->info;
+	struct tdxsim_scn_val shifted[16];
+	char texts[16][24];
+	struct tdxsim_scn_cmd copy;
 
 	if (run->stopped)
 		return -ECANCELED;
+	/* inside `repeat`: the same command with its GPAs moved */
+	if (off && ci->nr_args && ci->nr_args <= 16) {
+		copy = *c;
+		memcpy(shifted, c->args, ci->nr_args * sizeof(*shifted));
+		for (unsigned int i = 0; i < ci->nr_args; i++) {
+			if (ci->args[i].type != TDXSIM_SCN_GPA || !shifted[i].text)
+				continue;
+			/* messages show the GPA this pass used */
+			shifted[i].u += off;
+			snprintf(texts[i], sizeof(texts[i]), "%#llx", (unsigned long long)shifted[i].u);
+			shifted[i].text = texts[i];
+		}
+		copy.args = shifted;
+		c = &copy;
+	}
 	switch (ci->id) {
 	case TDXSIM_CMD_CONFIG:
 		apply_config(run, c);
@@ -1319,13 +1358,16 @@ static int exec_cmd(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 		tdxsim_fault_clear(run->sim);
 		return 0;
 	case TDXSIM_CMD_GUEST:
-		return guest_add(run, c);
+		return guest_add(run, c, off);
 	case TDXSIM_CMD_THREAD:
 		if (run->nr_threads == MAX_PENDING)
 			return report(run, c, TDXSIM_SCN_ERROR,
 				      "expected at most %d threads per `run`, got more", MAX_PENDING);
-		run->threads[run->nr_threads++] = (struct scn_thread){ .run = run, .cmd = c };
+		run->threads[run->nr_threads++] = (struct scn_thread){ .run = run, .cmd = c,
+								      .off = off };
 		return 0;
+	case TDXSIM_CMD_REPEAT:
+		return do_repeat(run, c, off);
 	case TDXSIM_CMD_RUN:
 		return do_run(run, c);
 	default:
@@ -1358,7 +1400,7 @@ struct tdxsim_scn_run *tdxsim_scn_run_create(const struct tdxsim_scenario *scn,
 
 int tdxsim_scn_run_exec(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *cmd)
 {
-	return exec_cmd(run, cmd);
+	return exec_cmd(run, cmd, 0);
 }
 
 void tdxsim_scn_run_state(struct tdxsim_scn_run *run, u64 gpa, FILE *f)
@@ -1443,7 +1485,7 @@ void tdxsim_scenario_run(const struct tdxsim_scenario *scn, const struct tdxsim_
 		return;
 	}
 	for (size_t i = 0; i < scn->top.nr && !run->stopped; i++)
-		exec_cmd(run, &scn->top.cmds[i]);
+		exec_cmd(run, &scn->top.cmds[i], 0);
 	/* guest blocks and threads left without a `run` would be silently dropped */
 	if (!run->stopped) {
 		for (size_t i = 0; i < TDXSIM_VM_MAX_VCPUS; i++) {

@@ -25,6 +25,7 @@
 #define MAX_TOKENS	64	/* tokens a line may have */
 #define MAX_MARKS	256	/* distinct mark names */
 #define SHOW		40	/* characters of a bad token shown in a message */
+#define MAX_DEPTH	4	/* blocks open at once */
 
 enum tok_kind { TOK_WORD, TOK_STRING, TOK_KV, TOK_ARROW };
 
@@ -49,7 +50,30 @@ struct parser {
 	char *marks[MAX_MARKS];
 	unsigned int nr_marks;
 	struct tdxsim *fault_sim;	/* to validate fault rules, created on first use */
+	/* open blocks, innermost last: guest/thread inside repeat, repeat inside repeat */
+	struct {
+		struct tdxsim_scn_cmd *cmd;
+		struct tdxsim_scn_block *outer;	/* where commands go after its `end` */
+	} open[MAX_DEPTH];
+	unsigned int depth;
+	unsigned int repeats;		/* open repeat blocks */
+	struct tdxsim_scn_block *cur;	/* where the next command goes */
 };
+
+/* The context of the next command: the innermost open guest/thread, else the top level. */
+static unsigned int cur_where(const struct parser *p)
+{
+	if (!p->depth)
+		return TDXSIM_SCN_TOP;
+	switch (p->open[p->depth - 1].cmd->info->id) {
+	case TDXSIM_CMD_GUEST:
+		return TDXSIM_SCN_GUEST;
+	case TDXSIM_CMD_THREAD:
+		return TDXSIM_SCN_THREAD;
+	default:
+		return TDXSIM_SCN_TOP;	/* repeat: its body is top-level commands */
+	}
+}
 
 /* "got" text of a token: printable, cut to SHOW characters. */
 static void show(char *buf, size_t len, const char *s, size_t n)
@@ -835,6 +859,11 @@ static int check_cmd(struct parser *p, struct tdxsim_scn_cmd *c)
 			return bad_token(p, a[0].loc.col, a[0].text, strlen(a[0].text),
 					 "a 2M-aligned GPA for a 2m ACCEPT");
 		return 0;
+	case TDXSIM_CMD_REPEAT:
+		if (!a[0].u || a[0].u > (1U << 24))
+			return bad_token(p, a[0].loc.col, a[0].text, strlen(a[0].text),
+					 "a count from 1 to 16M");
+		return 0;
 	case TDXSIM_CMD_GUEST:
 		if (a[0].u >= 8)
 			return bad_token(p, a[0].loc.col, a[0].text, strlen(a[0].text),
@@ -962,8 +991,7 @@ static void header_line(struct parser *p, const char *line, size_t len)
 	}
 }
 
-static int parse_line(struct parser *p, const char *line, size_t len,
-		      struct tdxsim_scn_block **cur, struct tdxsim_scn_cmd **open, unsigned int *open_line)
+static int parse_line(struct parser *p, const char *line, size_t len)
 {
 	struct token t[MAX_TOKENS];
 	const struct tdxsim_scn_cmd_info *ci = NULL;
@@ -1002,8 +1030,7 @@ static int parse_line(struct parser *p, const char *line, size_t len,
 					 "provenance invariants invariant bugged not-bugged)");
 		used = 2;
 	} else {
-		where = *open ? ((*open)->info->id == TDXSIM_CMD_GUEST ? TDXSIM_SCN_GUEST :
-				 TDXSIM_SCN_THREAD) : TDXSIM_SCN_TOP;
+		where = cur_where(p);
 		for (int i = 0; i < TDXSIM_CMD_NR && t[0].n < 40; i++) {
 			if (tok_is(t[0].s, t[0].n, tdxsim_scn_commands[i].name) &&
 			    (tdxsim_scn_commands[i].where & where)) {
@@ -1031,8 +1058,7 @@ static int parse_line(struct parser *p, const char *line, size_t len,
 					 "a command (`help` in `tdxsim shell` lists them)");
 		}
 	}
-	where = *open ? ((*open)->info->id == TDXSIM_CMD_GUEST ? TDXSIM_SCN_GUEST :
-			 TDXSIM_SCN_THREAD) : TDXSIM_SCN_TOP;
+	where = cur_where(p);
 	if (!(ci->where & where))
 		return error_at(p, t[0].col, -EINVAL, "expected %s, got `%s`",
 				where == TDXSIM_SCN_GUEST ?
@@ -1052,11 +1078,22 @@ static int parse_line(struct parser *p, const char *line, size_t len,
 	if (ci->id == TDXSIM_CMD_END) {
 		if (nt > 1)
 			return bad_token(p, t[1].col, t[1].s, t[1].n, "the end of the line after `end`");
-		*cur = &p->scn->top;
-		*open = NULL;
+		if (!p->depth)
+			return error_at(p, t[0].col, -EINVAL,
+					"expected a top-level command (`end` closes nothing here), got `end`");
+		p->depth--;
+		if (p->open[p->depth].cmd->info->id == TDXSIM_CMD_REPEAT)
+			p->repeats--;
+		p->cur = p->open[p->depth].outer;
 		return 0;
 	}
-	cmd = block_add(*cur);
+	if (ci->id == TDXSIM_CMD_MARK && p->repeats)
+		return error_at(p, t[0].col, -EINVAL,
+				"expected no `mark` inside `repeat` (a mark names one point), got `mark`");
+	if (ci->body_block && p->depth == MAX_DEPTH)
+		return error_at(p, t[0].col, -EINVAL, "expected at most %d nested blocks, got more",
+				MAX_DEPTH);
+	cmd = block_add(p->cur);
 	if (!cmd)
 		return error_at(p, t[0].col, -ENOMEM, "expected memory, got none");
 	cmd->info = ci;
@@ -1071,13 +1108,15 @@ static int parse_line(struct parser *p, const char *line, size_t len,
 	if (ci->id == TDXSIM_CMD_MARK &&
 	    add_mark(p, cmd->args[0].text, strlen(cmd->args[0].text), cmd->args[0].loc.col))
 		return p->ret;
-	if (ci->id == TDXSIM_CMD_GUEST || ci->id == TDXSIM_CMD_THREAD) {
+	if (ci->body_block) {
 		cmd->body = calloc(1, sizeof(*cmd->body));
 		if (!cmd->body)
 			return error_at(p, t[0].col, -ENOMEM, "expected memory, got none");
-		*open = cmd;
-		*open_line = p->line;
-		*cur = cmd->body;
+		p->open[p->depth].cmd = cmd;
+		p->open[p->depth].outer = p->cur;
+		p->depth++;
+		p->repeats += ci->id == TDXSIM_CMD_REPEAT;
+		p->cur = cmd->body;
 	}
 	return 0;
 }
@@ -1098,9 +1137,6 @@ int tdxsim_scenario_parse(const char *file, const char *text, size_t len,
 			  struct tdxsim_scenario **out, char *err, size_t errlen)
 {
 	struct parser p = { .file = file ? file : "<input>", .err = err, .errlen = errlen };
-	struct tdxsim_scn_block *cur;
-	struct tdxsim_scn_cmd *open = NULL;
-	unsigned int open_line = 0;
 	bool in_header = true;
 	size_t i = 0;
 
@@ -1115,7 +1151,7 @@ int tdxsim_scenario_parse(const char *file, const char *text, size_t len,
 		free(p.scn);
 		return -ENOMEM;
 	}
-	cur = &p.scn->top;
+	p.cur = &p.scn->top;
 	while (i < len && !p.ret) {
 		const char *nl = memchr(text + i, '\n', len - i);
 		size_t n = nl ? (size_t)(nl - (text + i)) : len - i;
@@ -1129,14 +1165,16 @@ int tdxsim_scenario_parse(const char *file, const char *text, size_t len,
 			header_line(&p, line, n);
 		else if (k < n && line[k] != '\r')
 			in_header = false;
-		parse_line(&p, line, n, &cur, &open, &open_line);
+		parse_line(&p, line, n);
 		i += n + (nl ? 1 : 0);
 	}
-	if (!p.ret && open) {
+	if (!p.ret && p.depth) {
+		const struct tdxsim_scn_cmd *open = p.open[p.depth - 1].cmd;
+
 		p.line = p.line ? p.line : 1;
 		error_at(&p, 1, -EAGAIN,
 			 "expected `end` closing `%s` of line %u, got the end of the file",
-			 open->info->name, open_line);
+			 open->info->name, open->loc.line);
 	}
 	p.scn->nr_lines = p.line;
 	for (unsigned int m = 0; m < p.nr_marks; m++)

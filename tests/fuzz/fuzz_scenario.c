@@ -67,11 +67,12 @@ static void check_block(const struct tdxsim_scn_block *b, unsigned int where, un
 		}
 		if (c->has_ret && !c->info->returns)
 			fail("`%s` has a result but takes none", c->info->name);
-		if (!!c->body != (c->info->id == TDXSIM_CMD_GUEST || c->info->id == TDXSIM_CMD_THREAD))
+		if (!!c->body != c->info->body_block)
 			fail("`%s` body mismatch", c->info->name);
 		if (c->body)
 			check_block(c->body, c->info->id == TDXSIM_CMD_GUEST ? TDXSIM_SCN_GUEST :
-				    TDXSIM_SCN_THREAD, lines);
+				    c->info->id == TDXSIM_CMD_THREAD ? TDXSIM_SCN_THREAD :
+				    TDXSIM_SCN_TOP, lines);
 	}
 }
 

@@ -55,7 +55,7 @@ static void test_examples_parse(void **state)
 			snprintf(text, sizeof(text), "guest 0\n%s\nend\n", ci->example);
 		else if (ci->group == TDXSIM_GRP_CONFIG)
 			snprintf(text, sizeof(text), "%s\n", ci->example);
-		else if (ci->id == TDXSIM_CMD_GUEST || ci->id == TDXSIM_CMD_THREAD)
+		else if (ci->body_block)
 			snprintf(text, sizeof(text), "%s\nend\n", ci->example);
 		else if (ci->id == TDXSIM_CMD_MARK)
 			snprintf(text, sizeof(text), "%s\n", ci->example);

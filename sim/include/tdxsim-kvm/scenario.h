@@ -84,7 +84,7 @@ enum tdxsim_scn_cmd_id {
 	TDXSIM_CMD_MEMORY_FAILURE, TDXSIM_CMD_TEARDOWN, TDXSIM_CMD_MARK, TDXSIM_CMD_CLEAR_FAULTS,
 	TDXSIM_CMD_SEAMCALL,
 	/* blocks */
-	TDXSIM_CMD_GUEST, TDXSIM_CMD_THREAD, TDXSIM_CMD_END, TDXSIM_CMD_RUN,
+	TDXSIM_CMD_GUEST, TDXSIM_CMD_THREAD, TDXSIM_CMD_REPEAT, TDXSIM_CMD_END, TDXSIM_CMD_RUN,
 	/* guest program operations */
 	TDXSIM_CMD_G_ACCESS, TDXSIM_CMD_G_ACCEPT, TDXSIM_CMD_G_CONVERT, TDXSIM_CMD_G_SPIN,
 	/* expectations */
@@ -108,6 +108,7 @@ struct tdxsim_scn_cmd_info {
 	unsigned int where;	/* TDXSIM_SCN_TOP | _GUEST | _THREAD */
 	bool needs_vm;		/* creates the VM first if no `vm` came before */
 	bool returns;		/* takes "=> ERRNO" (host actions) or "=> STATUS" (guest ops) */
+	bool body_block;	/* guest, thread, repeat: the lines up to `end` are its body */
 	const struct tdxsim_scn_arg_info *args;
 	unsigned int nr_args;
 	const char *summary;	/* one line */
@@ -153,7 +154,7 @@ struct tdxsim_scn_cmd {
 	bool has_ret;			/* "=> VALUE" written */
 	struct tdxsim_scn_val ret;	/* ERRNO (host action), STATUS (guest op), or "any" */
 	bool ret_any;
-	struct tdxsim_scn_block *body;	/* guest / thread: the commands up to `end` */
+	struct tdxsim_scn_block *body;	/* guest / thread / repeat: the commands up to `end` */
 };
 
 struct tdxsim_scn_block {
