@@ -313,7 +313,6 @@ int tdx_sept_link_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 		ret = -EIO;
 		goto err_put;
 	}
-	kvm_check_note_mapped(gfn, level, 1);	/* I8: the table is mapped under its parent */
 	return 0;
 
 err_put:
@@ -348,7 +347,6 @@ static int tdx_mem_page_aug(struct kvm *kvm, gfn_t gfn, enum pg_level level, kvm
 		ret = -EIO;
 		goto err_put;
 	}
-	kvm_check_note_mapped(gfn, level, KVM_PAGES_PER_HPAGE(level));	/* I8 */
 	return 0;
 
 err_put:
@@ -427,7 +425,6 @@ void tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level leve
 			      &level_state);
 	if (TDX_BUG_ON_2_VM(err, TDH_MEM_PAGE_REMOVE, entry, level_state, kvm))
 		return;
-	kvm_check_note_mapped(gfn, level, -(long)npages);	/* I8 */
 
 	for (i = 0; i < npages; i++) {
 		err = tdh_phymem_page_wbinvd_hkid(kvm_tdx->hkid, pfn + i);
@@ -680,11 +677,6 @@ int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 
 	ret = tdx_split_2m(kvm_tdx, gfn_to_gpa(gfn), spte_to_pfn(old_mirror_spte),
 			   virt_to_page(new_private_spt), &local);
-	if (!ret) {
-		/* I8: the 2M leaf's pages now hang under the new table, which takes its slot. */
-		kvm_check_note_mapped(gfn, PG_LEVEL_2M, 1 - KVM_PAGES_PER_HPAGE(PG_LEVEL_2M));
-		kvm_check_note_mapped(gfn, PG_LEVEL_4K, KVM_PAGES_PER_HPAGE(PG_LEVEL_2M));
-	}
 	/* I3: a split uses at most a pair for the S-EPT page and one for the range. */
 	if (taken - local.cnt > 2 * TDX_DPAMT_ENTRY_PAGES)
 		kvm_check_record(kvm, KVM_INV_SPLIT_DEQUEUE, gfn, level, 0, old_mirror_spte,
