@@ -39,6 +39,8 @@ static bool td_of(struct kvm *kvm, struct tdxsim_td *td)
 	return true;
 }
 
+static bool leaf_state(u8 state);
+
 /* FROZEN_SPTE is a placeholder for "changing": as non-present here. */
 static bool present(u64 spte)
 {
@@ -89,8 +91,10 @@ void kvm_check_spte_change(struct kvm *kvm, gfn_t gfn, int level, u64 old_spte, 
  * I12 after a mirror split that succeeded (tdp_mmu_split_huge_page): only
  * 2M -> 4K, only for a RUNNABLE TD; the 512 mirror children are present 4K
  * leaves with contiguous PFNs from the huge one; the S-EPT has the new
- * table as the 2M entry and 4K leaves of the same pages in one accept
- * state (sampled: its first and last entries; the full scan compares all).
+ * table as the 2M entry and 4K leaves of the same pages, PENDING or MAPPED
+ * (sampled: its first and last entries; the full scan compares all).  The
+ * two need not agree: a guest on another vCPU may ACCEPT one of them
+ * right after the DEMOTE, mmu_lock or not.
  */
 void kvm_check_split_done(struct kvm *kvm, gfn_t gfn, int level, u64 huge_spte,
 			  struct kvm_mmu_page *sp)
@@ -129,8 +133,8 @@ void kvm_check_split_done(struct kvm *kvm, gfn_t gfn, int level, u64 huge_spte,
 	    tdxsim_sept_lookup_level(td.sim, &td, gfn << PAGE_SHIFT, TDX_PS_4K, &first) ||
 	    tdxsim_sept_lookup_level(td.sim, &td, (gfn + 511) << PAGE_SHIFT, TDX_PS_4K, &last) ||
 	    !first.leaf || !last.leaf || first.hpa != PFN_PHYS(pfn) ||
-	    last.hpa != PFN_PHYS(pfn + 511) || first.state != last.state ||
-	    (first.state != SEPT_PUBLIC_PENDING && first.state != SEPT_PUBLIC_MAPPED))
+	    last.hpa != PFN_PHYS(pfn + 511) ||
+	    !leaf_state(first.state) || !leaf_state(last.state))
 		kvm_check_record(kvm, KVM_INV_SPLIT_SHAPE, gfn, level, PFN_PHYS(pfn), huge_spte,
 				 "after the split the S-EPT shows: 2M entry %s hpa %#llx state %#x; "
 				 "4K entries 0 and 511: %s/%s state %#x/%#x",
