@@ -205,6 +205,13 @@ int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attri
 	return kvm_check_return(kvm, __func__, r);
 }
 
+int kvm_arch_gmem_convert(struct kvm *kvm, gfn_t start, gfn_t end, bool to_private)
+{
+	if (!kvm->x86_ops->gmem_convert)
+		return 0;
+	return kvm->x86_ops->gmem_convert(kvm, start, end, to_private);
+}
+
 static int __kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes)
 {
 	struct kvm_gfn_range range;
@@ -212,6 +219,10 @@ static int __kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, 
 
 	if (start >= end || (attributes & ~KVM_MEMORY_ATTRIBUTE_PRIVATE))
 		return -EINVAL;
+	/* v5: the backend's conversion entry, before mmu_lock (kvm-upstream.md §5). */
+	r = kvm_arch_gmem_convert(kvm, start, end, attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+	if (r)
+		return r;
 	/*
 	 * One invalidation spans the pre-set, the store and the post-set: a
 	 * fault that looked the attributes up meanwhile retries.

@@ -626,6 +626,22 @@ out:
 	return ret;
 }
 
+/*
+ * Sean's kvm_tdp_mmu_mirrors_split_huge_pages() (2026-01-29, kvm-upstream.md
+ * §5): split the huge leaves of the mirror root in [start, end) down to
+ * @target_level under the write mmu_lock, for a backend that picks the
+ * range itself (TDX: the head and tail of a conversion).  It drops
+ * mmu_lock only to allocate the sp; the backend's split pages must be
+ * there already.
+ */
+int kvm_tdp_mmu_mirrors_split_huge_pages(struct kvm *kvm, gfn_t start, gfn_t end,
+					 int target_level)
+{
+	lockdep_assert_held_write(&kvm->mmu_lock);
+	return tdp_mmu_split_huge_pages_root(kvm, kvm->mirror_root, start, end, target_level,
+					     false, false);
+}
+
 /* ---- zap ---- */
 static bool tdp_mmu_zap_leafs(struct kvm *kvm, struct kvm_mmu_page *root, gfn_t start,
 			      gfn_t end, bool can_yield, bool flush)

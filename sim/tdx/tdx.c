@@ -32,52 +32,7 @@ static void tdx_check_write_locked(struct kvm *kvm, gfn_t gfn, int level, const 
 	kvm_prov_note((ev), page_to_phys(page), 1, (pool), ~0ULL, 0, __func__)
 
 
-/*
- * kvm_make_all_cpus_request(kvm, KVM_REQ_OUTSIDE_GUEST_MODE).  A VM whose
- * kvm_tdx has no kick_vcpus has no vCPU that can be in guest mode (this
- * slice of the backend runs no vCPUs): nothing to kick, the TRACK alone
- * starts the new epoch.
- */
-static void tdx_kick_vcpus(struct kvm_tdx *kvm_tdx)
-{
-	if (kvm_tdx->kick_vcpus)
-		kvm_tdx->kick_vcpus(kvm_tdx);
-}
-
-/*
- * Only vCPUs in the guest can make BLOCK, TRACK, DEMOTE or REMOVE lose a
- * lock to the module (the TD epoch, the S-EPT entry).  On BUSY, keep every
- * vCPU from entering again (wait_for_sept_zap), force the ones in the guest
- * out, and issue the same call once more: nothing is left to contend, so a
- * second BUSY is a KVM or module bug that the caller's TDX_BUG_ON reports
- * (spec kvm-model.md §2.6, seamcall.md §7.3).  KVM's callers hold mmu_lock
- * for write; a kvm_tdx without a VM (tests/kernel drives the wrappers
- * directly) has no mmu_lock to hold.
- * TDXSIM_KVM_DEFECT_NO_KICK_BEFORE_RETRY retries straight away (S09).
- */
-static bool tdx_defect(struct kvm_tdx *kvm_tdx, unsigned int defect)
-{
-	return kvm_tdx->kvm && (kvm_tdx->kvm->defects & defect);
-}
-
-#define tdh_do_no_vcpus(tdh_func, kvm_tdx, ...) ({				\
-	struct kvm_tdx *__kt = (kvm_tdx);					\
-	bool __kick = !tdx_defect(__kt, TDXSIM_KVM_DEFECT_NO_KICK_BEFORE_RETRY); \
-	u64 __err;								\
-										\
-	if (__kt->kvm)								\
-		lockdep_assert_held_write(&__kt->kvm->mmu_lock);		\
-	__err = tdh_func(&__kt->td, ##__VA_ARGS__);				\
-	if (IS_TDX_OPERAND_BUSY(__err)) {					\
-		if (__kick) {							\
-			WRITE_ONCE(__kt->wait_for_sept_zap, true);		\
-			tdx_kick_vcpus(__kt);					\
-		}								\
-		__err = tdh_func(&__kt->td, ##__VA_ARGS__);			\
-		WRITE_ONCE(__kt->wait_for_sept_zap, false);			\
-	}									\
-	__err;									\
-})
+/* tdx_defect(), tdx_kick_vcpus() and tdh_do_no_vcpus() are in tdx_internal.h (tdx_upstream.c uses them). */
 
 int tdx_track(struct kvm_tdx *kvm_tdx)
 {
@@ -299,7 +254,7 @@ int tdx_sept_link_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 		return -EIO;
 	page = virt_to_page(private_spt);
 
-	ret = tdx_pamt_get(page, tdx_fault_pamt_cache(kvm));
+	ret = tdx_pamt_get_for(kvm, page, tdx_fault_pamt_cache(kvm));
 	if (ret)
 		return ret;
 
@@ -316,7 +271,7 @@ int tdx_sept_link_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 	return 0;
 
 err_put:
-	tdx_pamt_put(page);
+	tdx_pamt_put_for(kvm, page);
 	return ret;
 }
 
@@ -332,7 +287,7 @@ static int tdx_mem_page_aug(struct kvm *kvm, gfn_t gfn, enum pg_level level, kvm
 	int ret;
 
 	if (level == PG_LEVEL_4K) {
-		ret = tdx_pamt_get(page, tdx_fault_pamt_cache(kvm));
+		ret = tdx_pamt_get_for(kvm, page, tdx_fault_pamt_cache(kvm));
 		if (ret)
 			return ret;
 	}
@@ -351,7 +306,7 @@ static int tdx_mem_page_aug(struct kvm *kvm, gfn_t gfn, enum pg_level level, kvm
 
 err_put:
 	if (level == PG_LEVEL_4K)
-		tdx_pamt_put(page);
+		tdx_pamt_put_for(kvm, page);
 	return ret;
 }
 
@@ -412,7 +367,7 @@ void tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level leve
 			return;
 		kvm_check_note_mapped(gfn, level, -(long)npages);	/* I8 */
 		if (level == PG_LEVEL_4K)
-			tdx_pamt_put(pfn_to_page(pfn));
+			tdx_pamt_put_for(kvm, pfn_to_page(pfn));
 		return;
 	}
 
@@ -433,7 +388,7 @@ void tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level leve
 	}
 	tdx_quirk_reset_paddr(PFN_PHYS(pfn), npages << PAGE_SHIFT);
 	if (level == PG_LEVEL_4K)
-		tdx_pamt_put(pfn_to_page(pfn));
+		tdx_pamt_put_for(kvm, pfn_to_page(pfn));
 }
 
 /*
@@ -469,7 +424,7 @@ int tdx_sept_free_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 	if (tdx_reclaim_page(kvm, page, 1))
 		return -EIO;
 	kvm_check_note_mapped(gfn, level + 1, -1);	/* I8: gone from its parent */
-	tdx_pamt_put(page);
+	tdx_pamt_put_for(kvm, page);
 	return 0;
 }
 
@@ -552,6 +507,10 @@ void tdx_vm_init(struct kvm_tdx *t)
 	spin_lock_init(&t->prealloc_split_cache_lock);
 	t->prealloc_split_cache.cnt = 0;
 	t->prealloc_split_cache.pool = KVM_POOL_SPLIT_CACHE;
+	/* upstream (tdx_upstream.c): v5's per-VM PAMT cache and its mutex. */
+	mutex_init(&t->pamt_cache_lock);
+	t->pamt_cache.cnt = 0;
+	t->pamt_cache.pool = KVM_POOL_SPLIT_CACHE;
 	if (!t->kick_vcpus)
 		t->kick_vcpus = tdx_kick_all_vcpus;
 }
@@ -739,9 +698,8 @@ int tdx_sept_set_private_spte_upstream(struct kvm *kvm, gfn_t gfn, u64 old_spte,
 		/* Only leaf -> table is a split; a PFN or level change in place is a bug. */
 		if (KVM_BUG_ON(!old_is_leaf || new_is_leaf, kvm))
 			return -EIO;
-		return tdx_sept_split_private_spte(kvm, gfn, level, old_spte,
-						   spte_to_child_sp(new_spte)->external_spt,
-						   !kvm_mmu_lock_held(kvm, false));
+		return tdx_sept_split_private_spte_upstream(kvm, gfn, level, old_spte,
+							    spte_to_child_sp(new_spte)->external_spt);
 	}
 	if (was_present) {
 		if (KVM_BUG_ON(!old_is_leaf, kvm))
@@ -788,20 +746,21 @@ const struct kvm_x86_ops_upstream tdx_x86_ops_upstream = {
  * either way, and tdx_sept_link_private_spt() does the tdx_pamt_get() from
  * the vCPU's cache, so the v3 ops serve both.
  *
- * Split cache: v5 guards kvm_tdx->pamt_cache with a mutex taken in
- * tdx_gmem_convert() before the write mmu_lock, so its top-up needs no lock
- * drop (kvm-upstream.md §5).  The model's conversion path
- * (kvm_vm_set_mem_attributes) has no such TDX entry point before it takes
- * mmu_lock, and kvm-upstream.md does not say how a split outside a
- * conversion gets its pages: the v3 protocol is kept (per-VM cache, topped
- * up with mmu_lock dropped, consumed under its spinlock with the count
- * re-checked), the same ops as tdx_x86_ops.
+ * Split cache: v5's protocol, not v3's (tdx_upstream.c, kvm-upstream.md
+ * §5): tdx_gmem_convert() takes kvm_tdx->pamt_cache_lock (a mutex) before
+ * the write mmu_lock and tops kvm_tdx->pamt_cache up there; a split takes
+ * its pages from tdx_get_pamt_cache() (the running vCPU's cache, else the
+ * per-VM one with the mutex asserted).  The MMU's need_topup/topup ops
+ * serve the vCPU's cache (and a caller without the mutex, which the assert
+ * reports); under the mutex they find the cache full and never drop
+ * mmu_lock for it.
  */
 const struct kvm_x86_ops tdx_x86_ops_upstream_aux = {
 	.name = "tdx (upstream auxiliary ops)",
-	.topup_external_per_vm_split_cache = tdx_topup_external_per_vm_split_cache,
-	.need_topup_external_per_vm_split_cache = tdx_need_topup_external_per_vm_split_cache,
-	.free_external_per_vm_split_cache = tdx_free_external_per_vm_split_cache,
+	.topup_external_per_vm_split_cache = tdx_topup_external_pamt_cache,
+	.need_topup_external_per_vm_split_cache = tdx_need_topup_external_pamt_cache,
+	.free_external_per_vm_split_cache = tdx_free_external_pamt_cache,
+	.gmem_convert = tdx_gmem_convert,
 	.alloc_external_fault_cache = tdx_alloc_external_fault_cache,
 	.topup_external_fault_cache = tdx_topup_external_fault_cache,
 	.free_external_fault_cache = tdx_free_external_fault_cache,

@@ -49,7 +49,7 @@ int tdx_mem_page_add(struct kvm *kvm, gfn_t gfn, enum pg_level level, kvm_pfn_t 
 		return -EIO;
 
 	/* Dynamic PAMT: the module wants the page's pair before it takes it. */
-	ret = tdx_pamt_get(page, build_pamt_cache(kvm));
+	ret = tdx_pamt_get_for(kvm, page, build_pamt_cache(kvm));
 	if (ret)
 		return ret;
 
@@ -66,7 +66,7 @@ int tdx_mem_page_add(struct kvm *kvm, gfn_t gfn, enum pg_level level, kvm_pfn_t 
 	return 0;
 
 err_put:
-	tdx_pamt_put(page);
+	tdx_pamt_put_for(kvm, page);
 	return ret;
 }
 

@@ -13,6 +13,8 @@
 #include <tdxsim-kvm/check.h>
 #include <tdxsim-kvm/tdx.h>
 
+#include "tdx_internal.h"
+
 /*
  * The checker's ledger (<tdxsim-kvm/check.h>) learns each SEAMCALL's GPA and
  * page (for the seq a violation names) and each page's moves (provenance).
@@ -37,7 +39,7 @@ static atomic_t *pamt_refcounts;
 static unsigned long nr_pamt_refcounts;
 
 /* Serialises PAMT.ADD/PAMT.REMOVE against the refcount reaching or leaving 0. */
-static DEFINE_SPINLOCK(pamt_lock);
+DEFINE_SPINLOCK(pamt_lock);
 
 int tdx_pamt_refcounts_init(void)
 {
@@ -290,7 +292,7 @@ u64 tdh_phymem_page_reclaim(struct page *page, unsigned long npages, u64 *tdx_pt
 	return status;
 }
 
-static u64 tdh_phymem_pamt_add(struct page *page, struct page **pamt_pages)
+u64 tdh_phymem_pamt_add(struct page *page, struct page **pamt_pages)
 {
 	struct tdx_module_args regs = { .rcx = pamt_2mb_arg(page) };
 
@@ -309,7 +311,7 @@ static u64 tdh_phymem_pamt_add(struct page *page, struct page **pamt_pages)
 }
 
 /* §2.15: the module hands the pair back in RDX and R8. */
-static u64 tdh_phymem_pamt_remove(struct page *page, struct page **pamt_pages)
+u64 tdh_phymem_pamt_remove(struct page *page, struct page **pamt_pages)
 {
 	struct tdx_module_args regs = { .rcx = pamt_2mb_arg(page) };
 	u64 status;
@@ -366,7 +368,7 @@ static struct page *pamt_cache_pop(struct tdx_pamt_cache *cache)
 }
 
 /* Pages go back where they can be used again: the cache if it has room. */
-static void pamt_pages_release(struct page **pages, int nr, struct tdx_pamt_cache *cache)
+void pamt_pages_release(struct page **pages, int nr, struct tdx_pamt_cache *cache)
 {
 	int i;
 
@@ -382,7 +384,7 @@ static void pamt_pages_release(struct page **pages, int nr, struct tdx_pamt_cach
 }
 
 /* A pair for PAMT.ADD: from @cache first, then the page allocator. */
-static int pamt_pages_alloc(struct page **pages, struct tdx_pamt_cache *cache)
+int pamt_pages_alloc(struct page **pages, struct tdx_pamt_cache *cache)
 {
 	int nr_cache = 0, i;
 

@@ -181,6 +181,7 @@ static int tdx_honor_guest_accept_level(struct kvm_vcpu *vcpu, gfn_t gfn,
 int tdx_handle_ept_violation(struct kvm_vcpu *vcpu, const struct tdxsim_td_exit *exit)
 {
 	struct kvm *kvm = vcpu->kvm;
+	struct kvm_vcpu *prev;
 	gpa_t gpa = exit->gpa;
 	int ret, retries = 0;
 
@@ -197,7 +198,17 @@ int tdx_handle_ept_violation(struct kvm_vcpu *vcpu, const struct tdxsim_td_exit 
 		return -EIO;
 	}
 
+	/*
+	 * KVM_RUN holds the vCPU loaded (vcpu_load()): the split finds its
+	 * PAMT pages through kvm_get_running_vcpu() (upstream's
+	 * tdx_get_pamt_cache(), kvm-upstream.md §5).
+	 */
+	prev = kvm_get_running_vcpu();
+	vcpu_load(vcpu);
 	ret = tdx_honor_guest_accept_level(vcpu, gpa_to_gfn(gpa), exit);
+	vcpu_put(vcpu);
+	if (prev)
+		vcpu_load(prev);
 	if (ret)
 		return ret;
 

@@ -205,7 +205,10 @@ static int guest_convert_op(struct guest_ctx *g, struct tdxsim_guest_op *op)
 	tdxsim_vp_exit(g->sim, g->tdvpr);
 	g->in_guest = false;
 	g->res->exits++;
+	/* The VMM's conversion is a VM ioctl, outside KVM_RUN: no running vCPU. */
+	vcpu_put(g->vcpu);
 	r = tdxsim_vm_convert(g->vm, op->gpa, op->size, op->to_private);
+	vcpu_load(g->vcpu);
 	op->status = (u64)(s64)r;
 	return 0;
 }

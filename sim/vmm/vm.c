@@ -805,6 +805,17 @@ int tdxsim_vm_convert(struct tdxsim_vm *vm, u64 gpa, u64 size, bool to_private)
 	if (to_private)
 		goto set;
 
+	/*
+	 * guest_memfd's conversion calls kvm_arch_gmem_convert() before it
+	 * takes mmu_lock (v5; upstream: TDX splits head and tail there under
+	 * its pamt_cache_lock, kvm-upstream.md §5; v3: no op).  The orders
+	 * that split or zap before kvm_vm_set_mem_attributes() call it first.
+	 */
+	if (vm->cfg.conv_order != TDXSIM_CONV_FOLIO_FIRST) {
+		ret = kvm_arch_gmem_convert(vm->kvm, start, end, false);
+		if (ret < 0)
+			goto out;
+	}
 	switch (vm->cfg.conv_order) {
 	case TDXSIM_CONV_SPLIT_THEN_ZAP:
 		ret = vm_for_each_slot_range(vm, start, end, vm_split_cross_boundary);

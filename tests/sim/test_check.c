@@ -163,6 +163,34 @@ static void test_break_sept_unmirrored(void **state)
 	assert_clean(fx);
 }
 
+/*
+ * The design's per-VM split cache and its top-up from this (non-vCPU)
+ * thread: v3's prealloc_split_cache; upstream's kvm_tdx->pamt_cache, whose
+ * mutex a caller outside a vCPU must hold (v5, kvm-upstream.md §5).
+ */
+static struct tdx_pamt_cache *vm_split_cache(struct tdx_fixture *fx)
+{
+#ifdef TEST_DESIGN_UPSTREAM
+	return &fx->kvm_tdx->pamt_cache;
+#else
+	return &fx->kvm_tdx->prealloc_split_cache;
+#endif
+}
+
+static int topup_vm_split_cache(struct tdx_fixture *fx)
+{
+	int r;
+
+#ifdef TEST_DESIGN_UPSTREAM
+	mutex_lock(&fx->kvm_tdx->pamt_cache_lock);
+#endif
+	r = fx->kvm->x86_ops->topup_external_per_vm_split_cache(fx->kvm, PG_LEVEL_2M);
+#ifdef TEST_DESIGN_UPSTREAM
+	mutex_unlock(&fx->kvm_tdx->pamt_cache_lock);
+#endif
+	return r;
+}
+
 /* I3: a page the module maps put into the per-VM split cache. */
 static void test_break_split_cache(void **state)
 {
@@ -509,6 +537,17 @@ static void test_flow_cross_boundary_bool_defect(void **state)
 	struct tdx_fixture *fx = *state;
 
 	convert_with_enomem(fx);
+#ifdef TEST_DESIGN_UPSTREAM
+	/*
+	 * upstream splits the head and tail in tdx_gmem_convert(), not in
+	 * kvm_split_cross_boundary_leafs(): its ENOMEM (the PAMT cache
+	 * top-up, before mmu_lock) never meets v3's `bool ret`.
+	 */
+	assert_int_equal(fx->conv_ret, -ENOMEM);
+	assert_true(kvm_mem_is_private(fx->kvm, FX_GFN_2M));
+	assert_clean(fx);
+	return;
+#endif
 	assert_int_equal(fx->conv_ret, 0);
 	assert_false(kvm_mem_is_private(fx->kvm, FX_GFN_2M));
 	/*
@@ -627,7 +666,12 @@ static void test_provenance_split(void **state)
 
 	assert_int_equal(kvm_gpa_provenance(fx->sim, fx->kvm, gpa, KVM_POOL_SPLIT_CACHE, &p), 0);
 	assert_int_equal(p.state, KVM_PAGE_MODULE);
+#ifdef TEST_DESIGN_UPSTREAM
+	/* tdx_gmem_convert() filled kvm_tdx->pamt_cache before mmu_lock (v5). */
+	assert_string_equal(p.allocator, "tdx_pamt_cache_topup");
+#else
 	assert_string_equal(p.allocator, "tdx_topup_external_per_vm_split_cache");
+#endif
 	assert_int_equal(p.gfn, FX_BASE_GFN);
 	assert_int_equal(p.level, PG_LEVEL_2M);
 	assert_null(p.freer);
@@ -670,13 +714,12 @@ static void test_provenance_split(void **state)
 static void test_provenance_wrong_freer(void **state)
 {
 	struct tdx_fixture *fx = *state;
-	struct tdx_pamt_cache *cache = &fx->kvm_tdx->prealloc_split_cache;
+	struct tdx_pamt_cache *cache = vm_split_cache(fx);
 	struct kvm_mmu_page *sp;
 	struct page *page;
 	void *own;
 
-	assert_int_equal(fx->kvm->x86_ops->topup_external_per_vm_split_cache(fx->kvm,
-									     PG_LEVEL_2M), 0);
+	assert_int_equal(topup_vm_split_cache(fx), 0);
 	assert_int_equal(cache->cnt, TDX_MIN_SPLIT_CACHE_SZ);
 	sp = tdp_mmu_alloc_sp_for_split(fx->kvm, true);
 	assert_non_null(sp);
@@ -754,11 +797,10 @@ static void test_provenance_freed_owned(void **state)
 static void test_provenance_balance(void **state)
 {
 	struct tdx_fixture *fx = *state;
-	struct tdx_pamt_cache *cache = &fx->kvm_tdx->prealloc_split_cache;
+	struct tdx_pamt_cache *cache = vm_split_cache(fx);
 	struct kvm_prov_balance b;
 
-	assert_int_equal(fx->kvm->x86_ops->topup_external_per_vm_split_cache(fx->kvm,
-									     PG_LEVEL_2M), 0);
+	assert_int_equal(topup_vm_split_cache(fx), 0);
 	assert_true(kvm_prov_balance(fx->sim, &b) >= TDX_MIN_SPLIT_CACHE_SZ);
 	assert_int_equal(b.allocated[KVM_POOL_SPLIT_CACHE], TDX_MIN_SPLIT_CACHE_SZ);
 	assert_int_equal(b.held[KVM_POOL_SPLIT_CACHE], TDX_MIN_SPLIT_CACHE_SZ);
@@ -1047,11 +1089,18 @@ static void test_break_split_shape(void **state)
 	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
 	sptep = tdx_fixture_mirror_sptep(fx->kvm, FX_BASE_GFN, &level);
 	huge = *sptep;
+#ifdef TEST_DESIGN_UPSTREAM
+	/* A split outside a vCPU holds the per-VM PAMT cache's mutex (v5). */
+	mutex_lock(&fx->kvm_tdx->pamt_cache_lock);
+#endif
 	KVM_MMU_LOCK(fx->kvm);
 	assert_int_equal(tdp_mmu_split_huge_pages_root(fx->kvm, fx->kvm->mirror_root, FX_BASE_GFN,
 						       FX_BASE_GFN + 512, PG_LEVEL_4K, false,
 						       false), 0);
 	KVM_MMU_UNLOCK(fx->kvm);
+#ifdef TEST_DESIGN_UPSTREAM
+	mutex_unlock(&fx->kvm_tdx->pamt_cache_lock);
+#endif
 	assert_false(fx->kvm->vm_bugged);
 	assert_true(kvm_tdx_check(fx->kvm, &rep) > 0);
 	assert_int_equal(rep.count[KVM_INV_SPLIT_SHAPE], 1);
@@ -1081,8 +1130,14 @@ static void test_break_shared_split(void **state)
 	unsigned int i, n9 = 0;
 
 	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+#ifdef TEST_DESIGN_UPSTREAM
+	/* The faulty hook runs v3's split body, which takes v3's per-VM cache. */
+	assert_int_equal(tdx_pamt_cache_topup(&fx->kvm_tdx->prealloc_split_cache,
+					      TDX_MIN_SPLIT_CACHE_SZ), 0);
+#else
 	assert_int_equal(fx->kvm->x86_ops->topup_external_per_vm_split_cache(fx->kvm,
 									     PG_LEVEL_2M), 0);
+#endif
 	KVM_MMU_LOCK(fx->kvm);
 	hugepage_set_guest_inhibit(slot0(fx), FX_GFN_2M, PG_LEVEL_2M);
 	KVM_MMU_UNLOCK(fx->kvm);
@@ -1098,6 +1153,10 @@ static void test_break_shared_split(void **state)
 		assert_non_null(strstr(v->msg, n9++ ? "DEMOTE" : "BLOCK"));
 	}
 	kvm_check_ledger_reset(fx->sim);
+#ifdef TEST_DESIGN_UPSTREAM
+	/* What v3's body left in v3's cache, which an upstream VM never frees. */
+	tdx_pamt_cache_free(&fx->kvm_tdx->prealloc_split_cache);
+#endif
 	assert_clean(fx);
 	/* lockdep: the hook's assertion and tdh_do_no_vcpus' for BLOCK, TRACK, DEMOTE. */
 	fx->expect.lockdep = tdxsim_kernel_events(fx->sim, TDXSIM_KEV_LOCKDEP);
@@ -1168,32 +1227,42 @@ static int convert_failing_alloc(struct tdx_fixture *fx, unsigned int nth)
 static void test_split_cache_enomem(void **state)
 {
 	struct tdx_fixture *fx = *state;
-	struct tdx_pamt_cache *cache = &fx->kvm_tdx->prealloc_split_cache;
+	struct tdx_pamt_cache *cache = vm_split_cache(fx);
 	struct kvm_prov_balance b;
 	int level;
+#ifdef TEST_DESIGN_UPSTREAM
+	/* v5: tdx_gmem_convert() tops up (1-4) before the split's sp exists. */
+	const int in_cache = 3, first_topup = 1;
+#else
+	const int in_cache = 2, first_topup = 2;
+#endif
 
 	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
 	assert_int_equal(cache->cnt, 0);
 
-	/* 1: the split's S-EPT page, 2-5: the cache.  The 4th: two pages in. */
+	/* v3: 1: the split's S-EPT page, 2-5: the cache.  The 4th: two pages in. */
 	assert_int_equal(convert_failing_alloc(fx, 4), -ENOMEM);
-	assert_int_equal(cache->cnt, 2);
+	assert_int_equal(cache->cnt, in_cache);
 	assert_true(kvm_mem_is_private(fx->kvm, FX_GFN_2M));
 	kvm_tdp_mmu_read_mirror(fx->kvm, FX_GFN_2M, &level);
 	assert_int_equal(level, PG_LEVEL_2M);
 	assert_clean(fx);
 
 	/* The first top-up page of the next attempt: nothing added. */
-	assert_int_equal(convert_failing_alloc(fx, 2), -ENOMEM);
-	assert_int_equal(cache->cnt, 2);
+	assert_int_equal(convert_failing_alloc(fx, first_topup), -ENOMEM);
+	assert_int_equal(cache->cnt, in_cache);
 	assert_true(kvm_mem_is_private(fx->kvm, FX_GFN_2M));
 	assert_clean(fx);
 	kvm_prov_balance(fx->sim, &b);
 	kvm_check_ledger_reset(fx->sim);	/* the balance recorded what is held */
-	assert_int_equal(b.held[KVM_POOL_SPLIT_CACHE], 2);
+	assert_int_equal(b.held[KVM_POOL_SPLIT_CACHE], in_cache);
 	/* Each attempt's S-EPT page freed (the second reused the first's page). */
 	assert_int_equal(b.held[KVM_POOL_SPLIT_SP], 0);
+#ifdef TEST_DESIGN_UPSTREAM
+	assert_int_equal(b.freed[KVM_POOL_SPLIT_SP], 0);	/* no sp before the top-up */
+#else
 	assert_true(b.freed[KVM_POOL_SPLIT_SP] >= 1);
+#endif
 
 	/* No fault: the split and the precise zap. */
 	assert_int_equal(kvm_vm_set_mem_attributes(fx->kvm, FX_GFN_2M, FX_GFN_2M + 1, 0), 0);

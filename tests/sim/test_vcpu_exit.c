@@ -286,7 +286,8 @@ static void test_accept_2m(void **state)
 }
 
 /*
- * The split's per-VM cache top-up fails (the 2nd host page allocation of
+ * The split's PAMT cache top-up fails (v3: the per-VM cache; upstream: the
+ * running vCPU's; the 2nd host page allocation of
  * the exit: the 1st is the split sp's S-EPT page): -ENOMEM comes back from
  * the handler as v3 returns it to userspace, nothing split, nothing
  * inhibited, nothing leaked.  The guest's ACCEPT exits again and succeeds
@@ -308,6 +309,14 @@ static void test_accept_split_enomem(void **state)
 	assert_int_equal(tdxsim_vp_last_exit(fx->sim, tdvpr_of(fx), &ex), 0);
 
 	sps = fx->kvm->stat.sp_allocated;
+#ifdef TEST_DESIGN_UPSTREAM
+	/*
+	 * upstream takes the split's pages from the running vCPU's PAMT cache
+	 * (tdx_get_pamt_cache()), which the fault's top-up left full: empty it,
+	 * so the split's top-up of it is the allocation that fails.
+	 */
+	tdx_pamt_cache_free(&((struct vcpu_tdx *)fx->vcpu->priv)->pamt_cache);
+#endif
 	tdxsim_fault_rule_init(&r, TDXSIM_FAULT_PAGE_ALLOC, TDXSIM_FAULT_ENOMEM, 0);
 	r.nth = 2;
 	assert_true(tdxsim_fault_add(fx->sim, &r) >= 0);

@@ -145,6 +145,13 @@ struct kvm_x86_ops {
 	bool (*need_topup_external_per_vm_split_cache)(struct kvm *vm, enum pg_level lvl);
 	void (*free_external_per_vm_split_cache)(struct kvm *vm);
 	int (*gmem_max_mapping_level)(struct kvm *kvm, kvm_pfn_t pfn, bool is_private);
+	/*
+	 * kvm_arch_gmem_convert() (v5, KVM_X86_OP_OPTIONAL_RET0; kvm-upstream.md
+	 * §5): called by a conversion of [start, end) before it takes mmu_lock,
+	 * so the backend can take its own sleeping locks first.  0 or a
+	 * negative errno, which fails the conversion before anything changed.
+	 */
+	int (*gmem_convert)(struct kvm *kvm, gfn_t start, gfn_t end, bool to_private);
 };
 
 /*
@@ -399,6 +406,12 @@ bool kvm_mem_is_private(struct kvm *kvm, gfn_t gfn);
  * as in the kernel, 003:P15).  Takes mmu_lock itself.
  */
 int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes);
+/*
+ * x86.c kvm_arch_gmem_convert(): the backend's gmem_convert op (0 when
+ * absent).  kvm_vm_set_mem_attributes() calls it first; a VMM that splits
+ * or zaps before that calls it itself, without mmu_lock held.
+ */
+int kvm_arch_gmem_convert(struct kvm *kvm, gfn_t start, gfn_t end, bool to_private);
 
 /*
  * The invalidation protocol (see struct kvm): begin/range_add/end with the

@@ -190,6 +190,14 @@ int tdp_mmu_split_huge_pages_root(struct kvm *kvm, struct kvm_mmu_page *root, gf
 				  gfn_t end, int target_level, bool shared,
 				  bool only_cross_boundary);
 /*
+ * The mirror root's huge leaves in [start, end) split to @target_level
+ * (v5's kvm_tdp_mmu_mirrors_split_huge_pages(), for TDX's conversion
+ * entry).  Write mmu_lock held; drops it to allocate the sp.  0, -ENOMEM,
+ * or the split's error (the VM is then bugged).
+ */
+int kvm_tdp_mmu_mirrors_split_huge_pages(struct kvm *kvm, gfn_t start, gfn_t end,
+					 int target_level);
+/*
  * Split huge leaves that straddle @range's start or end, in the roots
  * @range->attr_filter selects.  0 or a negative errno (-EOPNOTSUPP when
  * !may_block), never positive unless TDXSIM_KVM_DEFECT_CROSS_BOUNDARY_BOOL

@@ -85,6 +85,15 @@ struct kvm_tdx {
 	 */
 	spinlock_t prealloc_split_cache_lock;
 	struct tdx_pamt_cache prealloc_split_cache;
+	/*
+	 * The upstream design (v5, kvm-upstream.md §5; tdx_upstream.c): the
+	 * per-VM PAMT cache for splits outside a vCPU, guarded by a mutex
+	 * that tdx_gmem_convert() takes before the write mmu_lock, so the
+	 * cache is topped up (may sleep) and consumed under one lock hold.
+	 * v3 VMs leave both unused.
+	 */
+	struct mutex pamt_cache_lock;
+	struct tdx_pamt_cache pamt_cache;
 };
 
 /* The parts of struct kvm_tdx the caller does not fill in; no failure. */
@@ -140,6 +149,46 @@ void tdx_pamt_put(struct page *page);
 int tdx_pamt_cache_topup(struct tdx_pamt_cache *cache, int min);
 void tdx_pamt_cache_free(struct tdx_pamt_cache *cache);
 
+/*
+ * ---- the upstream design's TDX core API (tdx_upstream.c; kvm-upstream.md §4-§5) ----
+ *
+ * Dynamic PAMT v6 names its calls tdx_pamt_get(pfn, cache) and
+ * tdx_pamt_put(pfn), and the v5/v6 DEMOTE wrapper takes a KVM level
+ * (enum pg_level).  v3's page-based tdx_pamt_get(page, cache) and its
+ * TDX-level tdh_mem_page_demote() above keep those names for the v3
+ * design, and C has no overloading: the v6 shapes carry a _v6 suffix.
+ * Both count on the same per-2MB refcounts and the same global lock.
+ */
+
+/*
+ * One more user of the DPAMT pair of @pfn's 2MB range: the pair comes from
+ * @cache (NULL: the page allocator) when the range has none.  The v6
+ * protocol: lockless atomic_inc_not_zero(); else under the global lock,
+ * re-check, PAMT.ADD, count 1; a failing PAMT.ADD WARNs and gives -EIO.
+ * 0, -ENOMEM (no pages), -EIO.  No DPAMT: 0.  Thread-safe.
+ */
+int tdx_pamt_get_v6(kvm_pfn_t pfn, struct tdx_pamt_cache *cache);
+/*
+ * One user less: the last one (atomic_dec_and_lock(), so a count of 0 is
+ * seen only under the lock) removes the pair with PAMT.REMOVE and frees
+ * its pages; a failing PAMT.REMOVE WARNs, sets the count back to 1 and
+ * keeps the pages.  Thread-safe.
+ */
+void tdx_pamt_put_v6(kvm_pfn_t pfn);
+
+/*
+ * TDH.MEM.PAGE.DEMOTE, v5/v6 shape: @level is the KVM level of the leaf
+ * (PG_LEVEL_2M), @pfn its first page, @new_sp the new S-EPT page.
+ * TDX_SW_ERROR without issuing the SEAMCALL when the module lacks
+ * ENHANCED_DEMOTE_INTERRUPTIBILITY (KVM could not restart an interrupted
+ * DEMOTE) or, with Dynamic PAMT, when @pamt_cache holds no pair for
+ * R12/R13; on success the range's refcount goes 0 -> 512 (a WARN if it
+ * was not 0).  Pages of a failed call go back to @pamt_cache.
+ */
+u64 tdh_mem_page_demote_v6(struct tdx_td *td, u64 gpa, enum pg_level level, u64 pfn,
+			   struct page *new_sp, struct tdx_pamt_cache *pamt_cache,
+			   u64 *ext_err1, u64 *ext_err2);
+
 /* KVM-side callers: 0 or -EIO (the VM is then bugged, see the recorded events). */
 int tdx_track(struct kvm_tdx *kvm_tdx);
 int tdx_block_range(struct kvm_tdx *kvm_tdx, gpa_t gpa, int level);
@@ -164,12 +213,24 @@ extern const struct kvm_x86_ops tdx_x86_ops;
 
 /*
  * The same backend under the upstream design (kvm-upstream.md §3): the
- * funnel and free_external_spt over the same tdx_sept_* bodies, with
- * tdx_x86_ops_upstream_aux (fault prealloc, per-VM split cache,
- * gmem_max_mapping_level, none of the v3 hooks) as tdxsim_kvm_config.ops.
+ * funnel and free_external_spt over the same tdx_sept_* bodies (the split
+ * is v5's, tdx_upstream.c), with tdx_x86_ops_upstream_aux (fault prealloc,
+ * v5's PAMT-cache ops, gmem_convert, gmem_max_mapping_level, none of the
+ * v3 hooks) as tdxsim_kvm_config.ops.
  */
 extern const struct kvm_x86_ops_upstream tdx_x86_ops_upstream;
 extern const struct kvm_x86_ops tdx_x86_ops_upstream_aux;
+
+/*
+ * tdx_get_pamt_cache() (v5, kvm-upstream.md §5): the PAMT cache a split
+ * under mmu_lock takes its pages from.  @vcpu (the running vCPU, from
+ * kvm_get_running_vcpu()) non-NULL: its own cache.  NULL: the per-VM
+ * kvm_tdx->pamt_cache, whose mutex the caller must hold
+ * (lockdep_assert_held(): a TDXSIM_KEV_LOCKDEP event when it does not; the
+ * cache is returned anyway, as the kernel's assert only warns).  NULL (and
+ * the VM bugged) for a vCPU of another VM.
+ */
+struct tdx_pamt_cache *tdx_get_pamt_cache(struct kvm *kvm, struct kvm_vcpu *vcpu);
 
 /* The per-vCPU prealloc (tdx_prealloc): S-EPT pages for faults and pairs for them. */
 struct vcpu_tdx {
