@@ -63,16 +63,43 @@ struct tdxsim_vm {
 	unsigned int slot_flags[KVM_MEM_SLOTS_NUM];
 	pthread_mutex_t slots_lock;
 	struct vm_folio *folios;		/* uthash by idx */
-	u64 next_fake_hpa;
 	struct vm_deferred kept;		/* freed again at teardown */
 	struct vm_deferred poisoned;
-	bool refcounts_ready;
+	struct vm_family *family;
+	u64 *counted;			/* control pages vm_count_control_pages() counted */
+	int nr_counted;
 	int teardown_ret;
 	struct tdxsim_vm_summary sum;
 };
 
-/* One VM at a time: tdx_pamt_refcounts_init()'s array is global. */
-static bool vm_exists;
+/*
+ * The VMs of one simulator: the first VM's create makes the simulator and
+ * the kernel's PAMT refcounts (one array per process: one family at a
+ * time), siblings share them, the last destroy frees them.
+ */
+struct vm_family {
+	struct tdxsim *sim;
+	int users;
+	bool refcounts_ready;
+	u64 next_fake_hpa;		/* NO_TDMR folios, from the TDMR's base down */
+};
+
+static struct vm_family *vm_family_current;
+
+/* The last VM of the family takes the simulator and the refcounts with it. */
+static void vm_family_put(struct vm_family *family)
+{
+	if (--family->users > 0)
+		return;
+	tdxsim_kernel_set_current(family->sim);
+	if (family->refcounts_ready)
+		tdx_pamt_refcounts_free();
+	tdxsim_kernel_set_current(NULL);
+	tdxsim_destroy(family->sim);
+	if (vm_family_current == family)
+		vm_family_current = NULL;
+	free(family);
+}
 
 void tdxsim_vm_config_init(struct tdxsim_vm_config *cfg)
 {
@@ -220,12 +247,36 @@ static int vm_count_control_pages(struct tdxsim_vm *vm)
 	u64 cursor = 0;
 
 	while (!tdxsim_td_page_next(vm->sim, vm->td->tdr_pa, &cursor, &tp)) {
+		u64 *n;
+
 		if (tp.level != TDX_PS_4K || tp.pt == PT_REG || tp.pt == PT_EPT)
 			continue;
+		n = realloc(vm->counted, (vm->nr_counted + 1) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		vm->counted = n;
 		if (tdx_pamt_get(pfn_to_page(PHYS_PFN(tp.hpa)), NULL))
 			return -ENOMEM;
+		vm->counted[vm->nr_counted++] = tp.hpa;
 	}
 	return 0;
+}
+
+/*
+ * After the host layer reclaimed the TD (and PAMT.REMOVEd the pairs of the
+ * ranges it left empty), KVM's counts of its control pages go too, so a
+ * sibling VM's tdx_pamt_get() in such a range installs a pair again.
+ */
+static void vm_uncount_control_pages(struct tdxsim_vm *vm)
+{
+	while (vm->nr_counted) {
+		atomic_t *ref = tdx_find_pamt_refcount(PHYS_PFN(vm->counted[--vm->nr_counted]));
+
+		if (atomic_read(ref) > 0)
+			atomic_dec(ref);
+	}
+	free(vm->counted);
+	vm->counted = NULL;
 }
 
 static int vm_create_vcpus(struct tdxsim_vm *vm)
@@ -248,52 +299,24 @@ static int vm_create_vcpus(struct tdxsim_vm *vm)
 	return 0;
 }
 
-struct tdxsim_vm *tdxsim_vm_create(const struct tdxsim_vm_config *cfg, int *err)
+static bool vm_config_valid(const struct tdxsim_vm_config *cfg)
+{
+	return cfg && cfg->nr_vcpus >= 1 && cfg->nr_vcpus <= TDXSIM_VM_MAX_VCPUS &&
+	       cfg->conv_order <= TDXSIM_CONV_FOLIO_FIRST;
+}
+
+/* Everything after the simulator: the TD, KVM, the vCPUs. */
+static int vm_build(struct tdxsim_vm *vm, const struct tdxsim_vm_config *cfg)
 {
 	struct tdxsim_kvm_config kcfg = { 0 };
-	struct tdxsim_vm *vm = NULL;
-	int ret = -EINVAL;
+	int ret;
 	u64 st;
 
-	if (!cfg || cfg->nr_vcpus < 1 || cfg->nr_vcpus > TDXSIM_VM_MAX_VCPUS ||
-	    cfg->conv_order > TDXSIM_CONV_FOLIO_FIRST)
-		goto fail;
-	if (__atomic_exchange_n(&vm_exists, true, __ATOMIC_ACQ_REL)) {
-		ret = -EBUSY;
-		goto fail;
-	}
-	ret = -ENOMEM;
-	vm = calloc(1, sizeof(*vm));
-	if (!vm) {
-		__atomic_store_n(&vm_exists, false, __ATOMIC_RELEASE);
-		goto fail;
-	}
-	vm->magic = VM_MAGIC;
-	vm->cfg = *cfg;
-	vm->nr_vcpus = cfg->nr_vcpus;
-	pthread_mutex_init(&vm->slots_lock, NULL);
-	/* KVM clears enable_tdx_huge_page when DEMOTE could be interrupted forever. */
-	vm->tdx_huge_page = cfg->tdx_huge_page &&
-		(cfg->module.features0 & TDX_FEATURES0_ENHANCED_DEMOTE_INTERRUPTIBILITY);
-
-	vm->sim = tdxsim_create(&cfg->module);
-	if (!vm->sim) {
-		ret = errno == EINVAL ? -EINVAL : -ENOMEM;
-		goto fail_vm;
-	}
 	vm_enter(vm);
-	vm->next_fake_hpa = cfg->module.mem_base;
-	ret = tdx_pamt_refcounts_init();
-	if (ret)
-		goto fail_vm;
-	vm->refcounts_ready = true;
 	vm->sum.pages_baseline = tdxsim_pages_in_use(vm->sim);
-
 	vm->td = tdxsim_td_create(vm->sim, &st);
-	if (!vm->td) {
-		ret = st == TDX_SW_ERROR ? -ENOMEM : -EIO;
-		goto fail_vm;
-	}
+	if (!vm->td)
+		return st == TDX_SW_ERROR ? -ENOMEM : -EIO;
 
 	vm->kvm_tdx.td.tdr_page = pfn_to_page(PHYS_PFN(vm->td->tdr_pa));
 	vm->kvm_tdx.hkid = vm->td->hkid;
@@ -318,25 +341,109 @@ struct tdxsim_vm *tdxsim_vm_create(const struct tdxsim_vm_config *cfg, int *err)
 	kcfg.priv = &vm->kvm_tdx;
 	kcfg.defects = cfg->defects;
 	vm->kvm = tdxsim_kvm_create(&kcfg);
-	if (!vm->kvm) {
-		ret = -errno;
-		goto fail_vm;
-	}
+	if (!vm->kvm)
+		return -errno;
 	vm->kvm_tdx.kvm = vm->kvm;
 
 	ret = vm_create_vcpus(vm);
 	if (ret)
-		goto fail_vm;
-	if (vm_count_control_pages(vm)) {
-		ret = -ENOMEM;
-		goto fail_vm;
+		return ret;
+	return vm_count_control_pages(vm);
+}
+
+static struct tdxsim_vm *vm_alloc(const struct tdxsim_vm_config *cfg, struct vm_family *family)
+{
+	struct tdxsim_vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm)
+		return NULL;
+	vm->magic = VM_MAGIC;
+	vm->cfg = *cfg;
+	vm->cfg.module = *tdxsim_get_config(family->sim);
+	vm->nr_vcpus = cfg->nr_vcpus;
+	pthread_mutex_init(&vm->slots_lock, NULL);
+	/* KVM clears enable_tdx_huge_page when DEMOTE could be interrupted forever. */
+	vm->tdx_huge_page = cfg->tdx_huge_page &&
+		(vm->cfg.module.features0 & TDX_FEATURES0_ENHANCED_DEMOTE_INTERRUPTIBILITY);
+	vm->family = family;
+	vm->sim = family->sim;
+	family->users++;
+	return vm;
+}
+
+struct tdxsim_vm *tdxsim_vm_create(const struct tdxsim_vm_config *cfg, int *err)
+{
+	struct vm_family *family;
+	struct tdxsim_vm *vm = NULL;
+	int ret = -EINVAL;
+
+	if (!vm_config_valid(cfg))
+		goto fail;
+	ret = -EBUSY;
+	if (vm_family_current)
+		goto fail;
+	ret = -ENOMEM;
+	family = calloc(1, sizeof(*family));
+	if (!family)
+		goto fail;
+	family->sim = tdxsim_create(&cfg->module);
+	if (!family->sim) {
+		ret = errno == EINVAL ? -EINVAL : -ENOMEM;
+		free(family);
+		goto fail;
 	}
+	vm_family_current = family;
+	family->next_fake_hpa = cfg->module.mem_base;
+	tdxsim_kernel_set_current(family->sim);
+	ret = tdx_pamt_refcounts_init();
+	if (!ret)
+		family->refcounts_ready = true;
+	vm = vm_alloc(cfg, family);
+	if (!vm) {
+		ret = -ENOMEM;
+		family->users++;	/* dropped by the family's own put below */
+		goto fail_family;
+	}
+	if (ret)
+		goto fail_vm;
+	ret = vm_build(vm, cfg);
+	if (ret)
+		goto fail_vm;
 	if (err)
 		*err = 0;
 	return vm;
 
 fail_vm:
 	tdxsim_vm_destroy(vm);
+	goto fail;
+fail_family:
+	vm_family_put(family);
+fail:
+	if (err)
+		*err = ret;
+	return NULL;
+}
+
+struct tdxsim_vm *tdxsim_vm_create_sibling(struct tdxsim_vm *vm, const struct tdxsim_vm_config *cfg,
+					   int *err)
+{
+	struct tdxsim_vm *sib;
+	int ret = -EINVAL;
+
+	if (!vm || !vm->family || !vm_config_valid(cfg))
+		goto fail;
+	ret = -ENOMEM;
+	sib = vm_alloc(cfg, vm->family);
+	if (!sib)
+		goto fail;
+	ret = vm_build(sib, cfg);
+	if (ret) {
+		tdxsim_vm_destroy(sib);
+		goto fail;
+	}
+	if (err)
+		*err = 0;
+	return sib;
 fail:
 	if (err)
 		*err = ret;
@@ -413,6 +520,15 @@ int tdxsim_vm_add_memslot(struct tdxsim_vm *vm, int slot, u64 gpa, u64 size, uns
 	}
 	pthread_mutex_unlock(&vm->slots_lock);
 	return ret;
+}
+
+int tdxsim_vm_bind_gmem(struct tdxsim_vm *vm, int slot, u64 gpa, u64 size,
+			struct tdxsim_vm *gmem_vm)
+{
+	/* kvm_gmem_bind(): a guest_memfd made by another VM is refused. */
+	if (gmem_vm != vm)
+		return -EINVAL;
+	return tdxsim_vm_add_memslot(vm, slot, gpa, size, TDXSIM_SLOT_PRIVATE);
 }
 
 int tdxsim_vm_slot_flags(struct tdxsim_vm *vm, u64 gpa)
@@ -516,12 +632,12 @@ static int vm_populate_one(struct tdxsim_vm *vm, struct kvm_memory_slot *slot, u
 		 * Below the TDMR, where the kernel's PAMT refcounts still reach
 		 * (they cover every frame from 0); none at 0.
 		 */
-		if (vm->next_fake_hpa <= PMD_SIZE) {
+		if (vm->family->next_fake_hpa <= PMD_SIZE) {
 			vm_folio_drop_if_empty(vm, f);
 			return -ENOSPC;
 		}
-		vm->next_fake_hpa -= PMD_SIZE;
-		hpa = vm->next_fake_hpa;
+		vm->family->next_fake_hpa -= PMD_SIZE;
+		hpa = vm->family->next_fake_hpa;
 	} else {
 		hpa = gmem_alloc(vm, order == 9 ? TDX_PS_2M : TDX_PS_4K, gfn);
 		if (!hpa) {
@@ -1071,6 +1187,8 @@ int tdxsim_vm_teardown(struct tdxsim_vm *vm)
 		/* tdx_vm_free(): the TD's own pages and whatever KVM left the module. */
 		if (tdxsim_td_teardown(vm->td, TDXSIM_TEARDOWN_FREE_PAMT))
 			ret = -EIO;
+		else
+			vm_uncount_control_pages(vm);
 		vm->td = NULL;
 		memset(vm->svcpu, 0, sizeof(vm->svcpu));
 	}
@@ -1102,15 +1220,15 @@ void tdxsim_vm_summary(struct tdxsim_vm *vm, struct tdxsim_vm_summary *sum)
 
 void tdxsim_vm_destroy(struct tdxsim_vm *vm)
 {
+	struct vm_family *family;
+
 	if (!vm)
 		return;
+	family = vm->family;
 	tdxsim_vm_teardown(vm);
-	if (vm->refcounts_ready)
-		tdx_pamt_refcounts_free();
-	tdxsim_kernel_set_current(NULL);
-	tdxsim_destroy(vm->sim);
+	free(vm->counted);
 	pthread_mutex_destroy(&vm->slots_lock);
 	vm->magic = 0;
 	free(vm);
-	__atomic_store_n(&vm_exists, false, __ATOMIC_RELEASE);
+	vm_family_put(family);
 }

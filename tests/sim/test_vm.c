@@ -87,6 +87,18 @@ static void assert_check_clean(struct tdxsim_vm *vm)
 	}
 }
 
+/* Teardown of one VM: every page back, nothing bugged; the simulator stays. */
+static void teardown_clean_keep(struct tdxsim_vm *vm)
+{
+	struct tdxsim_vm_summary sum;
+
+	assert_int_equal(tdxsim_vm_teardown(vm), 0);
+	tdxsim_vm_summary(vm, &sum);
+	assert_false(sum.vm_bugged);
+	assert_int_equal(sum.module_violations, 0);
+	assert_int_equal(sum.pages_in_use, sum.pages_baseline);
+}
+
 /* Teardown: every page back (no leak, known or not), the module clean. */
 static void teardown_clean(struct tdxsim_vm *vm)
 {
@@ -505,6 +517,54 @@ static void test_no_tdmr_4k(void **state)
 	tdxsim_vm_destroy(vm);
 }
 
+/*
+ * Two TDs on one module: a sibling VM has its own HKID, KVM and guest_memfd;
+ * KVM refuses to bind the first VM's guest_memfd to it; both map at 2M and
+ * pass the checker; torn down in reverse order, each gives every page back.
+ */
+static void test_sibling_vms(void **state)
+{
+	struct tdxsim_vm *vm = vm_mapped_2m(TDXSIM_CONV_SPLIT_THEN_ZAP);
+	struct tdxsim_vm_config cfg;
+	struct tdxsim_vm *sib;
+	int level, err;
+
+	tdxsim_vm_config_init(&cfg);
+#ifdef TEST_DESIGN_UPSTREAM
+	cfg.upstream = true;
+#endif
+	sib = tdxsim_vm_create_sibling(vm, &cfg, &err);
+	assert_non_null(sib);
+	assert_ptr_equal(tdxsim_vm_sim(sib), tdxsim_vm_sim(vm));
+	assert_int_not_equal(tdxsim_vm_td(sib)->hkid, tdxsim_vm_td(vm)->hkid);
+	/* A process holds one simulator family at a time. */
+	assert_null(tdxsim_vm_create(&cfg, &err));
+	assert_int_equal(err, -EBUSY);
+
+	assert_int_equal(tdxsim_vm_bind_gmem(sib, 0, G, S_2M, vm), -EINVAL);
+	assert_int_equal(tdxsim_vm_slot_flags(sib, G), -ENOENT);
+	assert_int_equal(tdxsim_vm_bind_gmem(sib, 0, G, S_2M, sib), 0);
+	assert_int_equal(tdxsim_vm_gmem_populate(sib, G, S_2M, 9), 0);
+	assert_int_equal(tdxsim_vm_finalize(sib), 0);
+	assert_int_equal(tdxsim_vm_map(sib, 0, G, &level), 0);
+	assert_int_equal(level, PG_LEVEL_2M);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_AUG), 2);
+	/* Different pages behind the same GPA in the two TDs. */
+	assert_int_not_equal(sept_of(sib, G).hpa, sept_of(vm, G).hpa);
+	tdxsim_kernel_set_current(tdxsim_vm_sim(vm));
+	assert_check_clean(vm);
+	assert_check_clean(sib);
+
+	/* The sibling's split does not touch the first VM's 2M leaf. */
+	assert_int_equal(tdxsim_vm_convert(sib, G + S_4K, S_4K, false), 0);
+	assert_int_equal(mirror_level(vm, G), PG_LEVEL_2M);
+	assert_int_equal(sept_of(vm, G).level, TDX_PS_2M);
+	teardown_clean_keep(sib);
+	tdxsim_vm_destroy(sib);
+	assert_check_clean(vm);
+	teardown_clean(vm);
+}
+
 /* One VM per process; a second create says so, a bad config says so. */
 static void test_create_errors(void **state)
 {
@@ -574,6 +634,7 @@ int main(void)
 		cmocka_unit_test(test_mmio_and_no_tdmr),
 		cmocka_unit_test(test_fault_retries_under_invalidation),
 		cmocka_unit_test(test_no_tdmr_4k),
+		cmocka_unit_test(test_sibling_vms),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_no_huge_page),
 	};

@@ -14,7 +14,8 @@
  *  - struct tdxsim_vm_config has one more field, upstream_ops.
  *  - the VM's tables are copies of the design's with gmem_max_mapping_level
  *    (tdx_huge_page) and set_external_spte (NO_TDMR, see below) wrapped.
- *  - added: tdxsim_vm_td(), tdxsim_vm_kvm_tdx(), tdxsim_vm_nr_vcpus(),
+ *  - added: tdxsim_vm_create_sibling(), tdxsim_vm_bind_gmem(),
+ *    tdxsim_vm_td(), tdxsim_vm_kvm_tdx(), tdxsim_vm_nr_vcpus(),
  *    tdxsim_vm_vcpu_tdvpr(), tdxsim_vm_of(), tdxsim_vm_summary(),
  *    tdxsim_vm_slot_flags().
  *
@@ -29,8 +30,9 @@
  * destroy must not race with anything.  Every call makes the VM's simulator
  * the calling thread's current one (tdxsim_kernel_set_current()).
  *
- * One VM per process at a time: the kernel's PAMT refcount array
- * (tdx_pamt_refcounts_init()) is global.
+ * One simulator per process at a time: the kernel's PAMT refcount array
+ * (tdx_pamt_refcounts_init()) is global.  More VMs (more TDs) on the same
+ * simulator come from tdxsim_vm_create_sibling().
  */
 #ifndef TDXSIM_KVM_VM_H
 #define TDXSIM_KVM_VM_H
@@ -106,9 +108,23 @@ void tdxsim_vm_config_init(struct tdxsim_vm_config *cfg);
  * Simulator, TD (INITIALIZED: MNG.INIT done), struct kvm, struct kvm_tdx,
  * nr_vcpus vCPUs (module: VP.CREATE/ADDCX/INIT; KVM: kvm_vcpu + vcpu_tdx).
  * NULL with *@err set (if @err is not NULL): -EINVAL (bad config), -EBUSY
- * (another VM exists in this process), -ENOMEM, -EIO (a SEAMCALL failed).
+ * (a simulator of tdxsim_vm_create() exists in this process: use
+ * tdxsim_vm_create_sibling()), -ENOMEM, -EIO (a SEAMCALL failed).
  */
 struct tdxsim_vm *tdxsim_vm_create(const struct tdxsim_vm_config *cfg, int *err);
+
+/*
+ * Another VM on @vm's simulator: its own TD (and HKID), struct kvm,
+ * vCPUs and guest_memfd; @cfg's module config is ignored (the
+ * simulator's).  The simulator lives until the last VM of the family is
+ * destroyed.  Each VM's ledger (tdxsim_vm_summary()) compares the
+ * simulator's pages in use with the value when that VM was created, so
+ * it balances when the VMs are torn down in the reverse order of their
+ * creation.  NULL with *@err: -EINVAL, -ENOMEM, -EIO.  Not thread-safe
+ * against create/destroy of the family's VMs.
+ */
+struct tdxsim_vm *tdxsim_vm_create_sibling(struct tdxsim_vm *vm,
+					   const struct tdxsim_vm_config *cfg, int *err);
 
 /*
  * Memslot flags.  PRIVATE: backed by guest_memfd, attributes private (the
@@ -127,6 +143,15 @@ struct tdxsim_vm *tdxsim_vm_create(const struct tdxsim_vm_config *cfg, int *err)
 
 /* 0, -EINVAL (unaligned, flags), -EEXIST (slot or range in use), -ENOMEM. */
 int tdxsim_vm_add_memslot(struct tdxsim_vm *vm, int slot, u64 gpa, u64 size, unsigned int flags);
+/*
+ * KVM_SET_USER_MEMORY_REGION2 naming the guest_memfd that @gmem_vm created:
+ * kvm_gmem_bind() takes a guest_memfd only for the VM that created it, so
+ * for another VM it is -EINVAL and nothing changes (more than one VM bound
+ * to one guest_memfd is refused by KVM); for @vm itself it is
+ * tdxsim_vm_add_memslot(... TDXSIM_SLOT_PRIVATE).
+ */
+int tdxsim_vm_bind_gmem(struct tdxsim_vm *vm, int slot, u64 gpa, u64 size,
+			struct tdxsim_vm *gmem_vm);
 /* The flags of the memslot holding @gpa, or -ENOENT. */
 int tdxsim_vm_slot_flags(struct tdxsim_vm *vm, u64 gpa);
 
@@ -230,7 +255,10 @@ struct tdxsim_vm_summary {
 /* The ledger so far (after teardown: its result).  Not thread-safe against teardown. */
 void tdxsim_vm_summary(struct tdxsim_vm *vm, struct tdxsim_vm_summary *sum);
 
-/* Teardown if not done; frees everything, the simulator too.  NULL is a no-op. */
+/*
+ * Teardown if not done; frees the VM, and the simulator with the family's
+ * last VM.  NULL is a no-op.
+ */
 void tdxsim_vm_destroy(struct tdxsim_vm *vm);
 
 struct tdxsim *tdxsim_vm_sim(struct tdxsim_vm *vm);
