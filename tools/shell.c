@@ -101,7 +101,8 @@ static void keep_numbering(struct session *s, size_t *committed, unsigned int li
 
 int tdxsim_cmd_shell(int argc, char **argv)
 {
-	struct tdxsim_scn_opts so = { .log = stdout, .keep_going = true, .last_events = 6 };
+	struct tdxsim_scn_opts so = { .log = stdout, .keep_going = true, .last_events = 6,
+				      .full_trace = true };
 	struct session s = { 0 };
 	struct tdxsim_scn_run *run = NULL;
 	struct tdxsim_scn_result res;

@@ -51,7 +51,8 @@ struct scn_ev {
 
 struct scn_mark {
 	const char *name;	/* the command's text: lives as long as the scenario */
-	size_t pos;		/* events before it */
+	size_t pos;		/* calls before it */
+	u64 (*counts)[TDX_NR_LEAVES];	/* per-leaf counts then ([0] SEAMCALL, [1] TDCALL) */
 };
 
 struct scn_thread {
@@ -89,7 +90,15 @@ struct tdxsim_scn_run {
 	pthread_mutex_t lock;
 	struct scn_ev *evs;
 	size_t nev, cap;
-	bool evs_lost;		/* out of memory once: counts are no longer exact */
+	bool evs_lost;		/* out of memory once: the history is incomplete */
+	/*
+	 * The history (evs) is kept only when an expectation needs it (status,
+	 * order, none, calls status=); counts per leaf always: a long scenario
+	 * makes millions of calls.
+	 */
+	bool history;
+	size_t ncalls;		/* SEAMCALLs and TDCALLs seen */
+	u64 counts[2][TDX_NR_LEAVES];
 	struct tdxsim_trace_event last[LAST_EVENTS];
 	size_t nlast;		/* events ever seen (last[] is a ring) */
 	struct scn_mark marks[MAX_MARKS];
@@ -288,7 +297,12 @@ static void trace_cb(void *arg, const struct tdxsim_trace_event *ev)
 	/* calls are serialised by libtdxsim; the lock orders us with readers */
 	pthread_mutex_lock(&run->lock);
 	run->last[run->nlast++ % LAST_EVENTS] = *ev;
-	if ((ev->type == TDXSIM_EV_SEAMCALL || ev->type == TDXSIM_EV_TDCALL) && !run->evs_lost) {
+	if (ev->type != TDXSIM_EV_SEAMCALL && ev->type != TDXSIM_EV_TDCALL)
+		goto out;
+	run->ncalls++;
+	if (ev->leaf < TDX_NR_LEAVES)
+		run->counts[ev->type == TDXSIM_EV_TDCALL][ev->leaf]++;
+	if (run->history && !run->evs_lost) {
 		if (run->nev == run->cap) {
 			size_t cap = run->cap ? run->cap * 2 : 4096;
 			struct scn_ev *e = realloc(run->evs, cap * sizeof(*e));
@@ -573,7 +587,10 @@ static int do_mark(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 	if (run->nr_marks == MAX_MARKS || mark_find(run, c->args[0].text))
 		r = -EEXIST;
 	else
-		run->marks[run->nr_marks++] = (struct scn_mark){ c->args[0].text, run->nev };
+		run->marks[run->nr_marks++] = (struct scn_mark){ c->args[0].text, run->ncalls,
+								  malloc(sizeof(run->counts)) };
+	if (!r && run->marks[run->nr_marks - 1].counts)
+		memcpy(run->marks[run->nr_marks - 1].counts, run->counts, sizeof(run->counts));
 	pthread_mutex_unlock(&run->lock);
 	if (r)
 		return report(run, c, TDXSIM_SCN_ERROR, "expected a new mark, got '%s' again",
@@ -613,6 +630,17 @@ static int fail_obs(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, 
 
 	return report(run, c, TDXSIM_SCN_FAIL, "expected %s, observed %s",
 		      cmd_text(c, true, t, sizeof(t)), obs);
+}
+
+/* Expectations on single calls read the history: it must be whole. */
+static int need_history(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
+{
+	if (!run->history)
+		return report(run, c, TDXSIM_SCN_ERROR, "expected the trace history, but this run "
+			      "keeps none (tdxsim_scn_opts.full_trace)");
+	if (run->evs_lost)
+		return fail_obs(run, c, "an incomplete trace (out of memory while recording)");
+	return 0;
 }
 
 static bool kvm_alive(struct tdxsim_scn_run *run)
@@ -834,17 +862,29 @@ static int expect(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 		size_t from = 0;
 		u64 n = 0;
 
+		if (a[4].given && need_history(run, c))
+			return 1;
 		pthread_mutex_lock(&run->lock);
 		if (a[3].given) {
 			m = mark_find(run, a[3].text);
-			from = m ? m->pos : run->nev;
+			from = m ? m->pos : run->ncalls;
 		}
-		for (size_t i = from; i < run->nev; i++) {
+		if (!a[4].given) {
+			/* from the counters: no history needed */
+			if (a[0].leaf < TDX_NR_LEAVES)
+				n = run->counts[a[0].tdcall][a[0].leaf] -
+				    (m && m->counts ? m->counts[a[0].tdcall][a[0].leaf] : 0);
+			if (m && !m->counts)
+				n = ~0ULL;
+		}
+		for (size_t i = from; a[4].given && i < run->nev; i++) {
 			if (ev_is(&run->evs[i], &a[0]) &&
-			    (!a[4].given || status_match(run->evs[i].status, a[4].u, a[4].text)))
+			    status_match(run->evs[i].status, a[4].u, a[4].text))
 				n++;
 		}
 		pthread_mutex_unlock(&run->lock);
+		if (n == ~0ULL)
+			return report(run, c, TDXSIM_SCN_ERROR, "expected memory, observed none");
 		if (a[3].given && !m)
 			return fail_obs(run, c, "the mark not reached yet");
 		return expect_count(run, c, n, &a[1], &a[2]);
@@ -854,6 +894,8 @@ static int expect(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 		bool found = false;
 		u64 st = 0;
 
+		if (need_history(run, c))
+			return 1;
 		pthread_mutex_lock(&run->lock);
 		for (size_t i = 0; i < run->nev; i++) {
 			if (!ev_is(&run->evs[i], &a[0]))
@@ -935,6 +977,8 @@ static int expect(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 	case TDXSIM_CMD_X_ORDER: {
 		long pa, pb;
 
+		if (need_history(run, c))
+			return 1;
 		pthread_mutex_lock(&run->lock);
 		pa = event_pos(run, &a[0]);
 		pb = event_pos(run, &a[2]);
@@ -954,6 +998,8 @@ static int expect(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 		size_t end;
 		u64 n = 0, first_seq = 0;
 
+		if (need_history(run, c))
+			return 1;
 		pthread_mutex_lock(&run->lock);
 		from = mark_find(run, a[2].text);
 		if (strcmp(a[3].text, "now"))
@@ -1380,6 +1426,30 @@ static int exec_cmd(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, 
 
 /* ---- the public API ---- */
 
+/* Does any expectation of @b (blocks included) read single calls? */
+static bool needs_history(const struct tdxsim_scn_block *b)
+{
+	for (size_t i = 0; i < b->nr; i++) {
+		const struct tdxsim_scn_cmd *c = &b->cmds[i];
+
+		switch (c->info->id) {
+		case TDXSIM_CMD_X_STATUS:
+		case TDXSIM_CMD_X_ORDER:
+		case TDXSIM_CMD_X_NONE:
+			return true;
+		case TDXSIM_CMD_X_CALLS:
+			if (c->args[4].given)
+				return true;
+			break;
+		default:
+			break;
+		}
+		if (c->body && needs_history(c->body))
+			return true;
+	}
+	return false;
+}
+
 struct tdxsim_scn_run *tdxsim_scn_run_create(const struct tdxsim_scenario *scn,
 					     const struct tdxsim_scn_opts *opts)
 {
@@ -1390,6 +1460,7 @@ struct tdxsim_scn_run *tdxsim_scn_run_create(const struct tdxsim_scenario *scn,
 	run->scn = scn;
 	if (opts)
 		run->opts = *opts;
+	run->history = run->opts.full_trace || needs_history(&scn->top);
 	tdxsim_vm_config_init(&run->cfg);
 	run->budget = 1000000;
 	pthread_mutex_init(&run->lock, NULL);
@@ -1422,9 +1493,9 @@ void tdxsim_scn_run_state(struct tdxsim_scn_run *run, u64 gpa, FILE *f)
 			"private" : "shared");
 	}
 	pthread_mutex_lock(&run->lock);
-	for (size_t i = 0; i < run->nev; i++) {
-		seamcalls += run->evs[i].type == TDXSIM_EV_SEAMCALL;
-		tdcalls += run->evs[i].type == TDXSIM_EV_TDCALL;
+	for (int l = 0; l < TDX_NR_LEAVES; l++) {
+		seamcalls += run->counts[0][l];
+		tdcalls += run->counts[1][l];
 	}
 	pthread_mutex_unlock(&run->lock);
 	if (kvm_alive(run)) {
@@ -1447,9 +1518,9 @@ void tdxsim_scn_run_finish(struct tdxsim_scn_run *run, struct tdxsim_scn_result 
 	memset(res, 0, sizeof(*res));
 	if (run->vm) {
 		pthread_mutex_lock(&run->lock);
-		for (size_t i = 0; i < run->nev; i++) {
-			res->seamcalls += run->evs[i].type == TDXSIM_EV_SEAMCALL;
-			res->tdcalls += run->evs[i].type == TDXSIM_EV_TDCALL;
+		for (int l = 0; l < TDX_NR_LEAVES; l++) {
+			res->seamcalls += run->counts[0][l];
+			res->tdcalls += run->counts[1][l];
 		}
 		pthread_mutex_unlock(&run->lock);
 		res->faults_fired = run->faults_cleared + tdxsim_fault_fired_total(run->sim);
@@ -1469,6 +1540,8 @@ void tdxsim_scn_run_finish(struct tdxsim_scn_run *run, struct tdxsim_scn_result 
 	res->wall_s = now_s() - ((double)run->t0.tv_sec + (double)run->t0.tv_nsec / 1e9);
 	snprintf(res->msg, sizeof(res->msg), "%s", run->msg);
 	free(run->evs);
+	for (unsigned int i = 0; i < run->nr_marks; i++)
+		free(run->marks[i].counts);
 	pthread_mutex_destroy(&run->lock);
 	free(run);
 }

@@ -202,6 +202,12 @@ struct tdxsim_scn_opts {
 	const char *trace_path;	/* Perfetto JSON of the whole run (tdxsim_trace_open), or NULL */
 	unsigned int last_events;	/* trace events shown after a failure, default 0 = 12 */
 	bool keep_going;	/* report every unmet expectation, not just the first */
+	/*
+	 * Keep every call of the run (32 bytes each) even when no expectation
+	 * of the scenario given to run_create reads single calls (status,
+	 * order, none, calls status=): for a shell, whose commands come later.
+	 */
+	bool full_trace;
 };
 
 struct tdxsim_scn_result {
