@@ -63,7 +63,7 @@ void kvm_check_spte_change(struct kvm *kvm, gfn_t gfn, int level, u64 old_spte, 
 		return;
 	if (!shared && !kvm_mmu_lock_held(kvm, false))
 		kvm_check_record(kvm, KVM_INV_LOCK, gfn, level, 0, new_spte,
-				 "non-atomic mirror write %#llx -> %#llx without mmu_lock for write",
+				 "non-atomic mirror write %#llx -> %#llx without the write lock",
 				 (unsigned long long)old_spte, (unsigned long long)new_spte);
 	if (op && !ol && nl)
 		kvm_check_record(kvm, KVM_INV_MERGE, gfn, level, PFN_PHYS(spte_to_pfn(new_spte)),
@@ -136,7 +136,7 @@ void kvm_check_split_done(struct kvm *kvm, gfn_t gfn, int level, u64 huge_spte,
 	    last.hpa != PFN_PHYS(pfn + 511) ||
 	    !leaf_state(first.state) || !leaf_state(last.state))
 		kvm_check_record(kvm, KVM_INV_SPLIT_SHAPE, gfn, level, PFN_PHYS(pfn), huge_spte,
-				 "after the split the S-EPT shows: 2M entry %s hpa %#llx state %#x; "
+				 "after the split the S-EPT has: 2M entry %s hpa %#llx state %#x; "
 				 "4K entries 0 and 511: %s/%s state %#x/%#x",
 				 table.leaf ? "leaf" : "table", (unsigned long long)table.hpa,
 				 table.state, first.leaf ? "leaf" : "-", last.leaf ? "leaf" : "-",

@@ -565,7 +565,8 @@ static void prov_free(struct kvm_ledger *l, struct kvm_page_provenance *pp, u64 
 	if (pp->state == KVM_PAGE_FREED)
 		ledger_record(l, NULL, KVM_INV_DOUBLE_FREE, pp->gfn, pp->level, hpa, seq,
 			      "page from the %s freed twice: by %s (seq %llu), then by %s",
-			      pool_names[pp->pool], pp->freer, (unsigned long long)pp->free_seq, fn);
+			      pool_names[pp->pool], pp->freer, (unsigned long long)pp->free_seq,
+			      fn);
 	else if (owner)
 		ledger_record(l, NULL, KVM_INV_FREED_OWNED, pp->gfn, pp->level, hpa, seq,
 			      "page from the %s freed by %s while it is %s",
@@ -918,6 +919,17 @@ int kvm_gpa_provenance(struct tdxsim *sim, struct kvm *kvm, u64 gpa, enum kvm_pa
 	return ret;
 }
 
+/* Each held page is recorded once, however often the balance is asked for. */
+static bool balance_recorded(struct kvm_ledger *l, u64 hpa)
+{
+	unsigned int i, kept = l->nr < LEDGER_MAX_VIOLATIONS ? l->nr : LEDGER_MAX_VIOLATIONS;
+
+	for (i = 0; i < kept; i++)
+		if (l->v[i].v.what == KVM_INV_BALANCE && l->v[i].v.hpa == hpa)
+			return true;
+	return false;
+}
+
 static void balance_one(struct kvm_ledger *l, const struct kvm_page_provenance *p,
 			unsigned long npages, struct kvm_prov_balance *b, long *held, u64 seq)
 {
@@ -938,6 +950,8 @@ static void balance_one(struct kvm_ledger *l, const struct kvm_page_provenance *
 		if (b)
 			b->held[pool] += npages;
 		*held += npages;
+		if (balance_recorded(l, p->hpa))
+			break;
 		ledger_record(l, NULL, KVM_INV_BALANCE, p->gfn, p->level, p->hpa, seq,
 			      "%lu page(s) from the %s (by %s) still %s at teardown (last: %s)",
 			      npages, pool_names[pool], p->allocator, kvm_page_state_name(p->state),

@@ -60,13 +60,13 @@ enum kvm_check_inv {
 	KVM_INV_FREED_OWNED,	/* I4: freed (or cached) while the module owns it */
 	KVM_INV_BALANCE,	/* I4: at teardown, a page neither freed nor leaked on purpose */
 	/* Recorded inline, at the call that breaks them: */
-	KVM_INV_SPLIT_DEQUEUE,	/* I3: a split dequeued from a short cache, or used too many */
-	KVM_INV_PRECISE_ZAP,	/* I7b: a conversion/punch removed or changed a page outside it */
-	KVM_INV_LEAVES_FIRST,	/* I8: a table freed before its leaves / with the HKID assigned */
-	KVM_INV_SHARED_SPLIT,	/* I9: a mirror split/zap SEAMCALL under the shared mmu_lock */
+	KVM_INV_SPLIT_DEQUEUE,	/* I3: split from a short cache, or too many used */
+	KVM_INV_PRECISE_ZAP,	/* I7b: a page outside a conversion changed */
+	KVM_INV_LEAVES_FIRST,	/* I8: table freed before its leaves, or live */
+	KVM_INV_SHARED_SPLIT,	/* I9: split/zap under the shared mmu_lock */
 	KVM_INV_MERGE,		/* I10: a mirror table replaced by a leaf */
 	KVM_INV_TRANSITION,	/* I11: a mirror transition outside spec table 4.2 */
-	KVM_INV_SPLIT_SHAPE,	/* I12: after a split, mirror or S-EPT not 512 inherited 4K leaves */
+	KVM_INV_SPLIT_SHAPE,	/* I12: a split not into 512 inherited 4K leaves */
 	KVM_INV_LOCK,		/* I15: a hook or cache op without the lock it needs */
 	KVM_INV_RETURN,		/* I19: a split/convert path returned a positive value */
 	KVM_INV_MODULE,		/* the module's own checker (tdxsim_check) */
@@ -146,12 +146,12 @@ struct kvm_page_provenance {
 	u64 hpa;
 	enum kvm_page_pool pool;	/* where it came from */
 	enum kvm_page_state state;
-	const char *allocator;		/* function that allocated it ("?" if the model did not) */
+	const char *allocator;		/* function that allocated it */
 	const char *freer;		/* function that freed it, NULL while not freed */
 	const char *last;		/* function of its last move */
 	u64 alloc_seq, free_seq;	/* tdxsim_seq() then */
 	u64 last_seq;			/* the last SEAMCALL that named the page */
-	gfn_t gfn;			/* the GFN it served (table, leaf, pair's 2M range), or ~0 */
+	gfn_t gfn;			/* the GFN it served (table, leaf, pair), or ~0 */
 	int level;			/* PG_LEVEL_* of that use, 0 if none */
 };
 
@@ -184,7 +184,7 @@ struct kvm_prov_balance {
 /*
  * The balance of @sim's ledger.  At teardown (every VM destroyed, guest
  * memory freed) a page still held is a leak nobody chose: returns the
- * number of such pages, each also recorded as KVM_INV_BALANCE (see
+ * number of such pages, each also recorded once as KVM_INV_BALANCE (see
  * kvm_check_ledger_violations()).  @b may be NULL.
  */
 long kvm_prov_balance(struct tdxsim *sim, struct kvm_prov_balance *b);
@@ -218,7 +218,7 @@ enum kvm_prov_event {
 };
 void kvm_prov_note(enum kvm_prov_event ev, u64 hpa, unsigned long npages,
 		   enum kvm_page_pool pool, gfn_t gfn, int level, const char *fn);
-/* The same for a direct-map pointer (an external_spt); nothing for heap memory without a simulator. */
+/* The same for a direct-map pointer (an external_spt); a no-op without a simulator. */
 void kvm_prov_note_virt(enum kvm_prov_event ev, const void *addr, enum kvm_page_pool pool,
 			const char *fn);
 /* tdxsim_kvm_destroy(): @kvm's inline violations are dropped (its pages' stay). */
