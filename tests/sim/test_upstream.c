@@ -11,7 +11,8 @@
  *    and holds the mutex across the split's one drop (the sp allocation).
  *  - A split from a thread with no vCPU and without the mutex: upstream's
  *    tdx_get_pamt_cache() asserts the mutex (a lockdep event); v3 has no
- *    such rule.
+ *    such rule.  A vCPU's accept-level split: upstream takes the vCPU's
+ *    own cache (no top-up, no mutex); v3 tops up its per-VM cache.
  *  - DEMOTE without ENHANCED_DEMOTE_INTERRUPTIBILITY: TDX_SW_ERROR, no
  *    SEAMCALL.
  *  - review-scenarios.md S25, "can one split consume another's top-up?",
@@ -37,6 +38,7 @@
 #include <tdxsim-kvm/check.h>
 #include <tdxsim-kvm/tdp_mmu.h>
 #include <tdxsim-kvm/tdx.h>
+#include <tdxsim-kvm/vcpu.h>
 #include <tdxsim-kvm/vm.h>
 
 #define G		0x40000000ULL	/* the slot's first GPA */
@@ -304,6 +306,60 @@ static void test_split_without_mutex(void **state)
 	assert_int_equal(split_from_host(true, true), 0);
 }
 
+/* ---- 2b. a vCPU's split takes the vCPU's cache ---- */
+
+/*
+ * The guest accepts one 4K page of a 2M mapping: KVM splits on the vCPU's
+ * thread (tdx_handle_ept_violation, the vCPU loaded).  v3 tops its per-VM
+ * cache up for it (one top-up op call); upstream's tdx_get_pamt_cache()
+ * gives the running vCPU's cache, which the fault's top-up left full: no
+ * top-up, the per-VM cache untouched, no mutex needed, no assert.
+ */
+static void accept_split(bool upstream, struct thr *t, int *vm_cache_cnt)
+{
+	struct tdxsim_vm *vm = vm_new(upstream, true);
+	struct kvm_tdx *kvm_tdx = tdxsim_vm_kvm_tdx(vm);
+	struct tdxsim_guest_op op = {
+		.kind = TDXSIM_GUEST_ACCEPT, .gpa = G + 5 * S_4K, .level = PG_LEVEL_4K,
+	};
+	struct tdxsim_guest_result res;
+	struct kvm_page_provenance p;
+
+	map_2m(vm, G);
+	*t = (struct thr){ 0 };
+	me = t;
+	assert_int_equal(tdxsim_vcpu_run_prog(vm, 0, &op, 1, 100000, &res), 0);
+	me = NULL;
+	assert_int_equal(op.status, TDX_SUCCESS);
+	assert_int_equal(res.accept_exits, 1);
+	assert_int_equal(mirror_level(vm, G), PG_LEVEL_4K);
+	assert_int_equal(demotes(vm, TDX_SUCCESS), 1);
+	*vm_cache_cnt = upstream ? kvm_tdx->pamt_cache.cnt : kvm_tdx->prealloc_split_cache.cnt;
+	/* The pair DEMOTE installed for the 2M range: from which cache? */
+	assert_int_equal(kvm_gpa_provenance(tdxsim_vm_sim(vm), tdxsim_vm_kvm(vm), G,
+					    upstream ? KVM_POOL_VCPU_PREALLOC : KVM_POOL_SPLIT_CACHE,
+					    &p), 0);
+	assert_int_equal(p.state, KVM_PAGE_MODULE);
+	assert_int_equal(kvm_gpa_provenance(tdxsim_vm_sim(vm), tdxsim_vm_kvm(vm), G,
+					    upstream ? KVM_POOL_SPLIT_CACHE : KVM_POOL_VCPU_PREALLOC,
+					    &p), -ENOENT);
+	teardown_clean(vm, 0);
+}
+
+static void test_accept_split_vcpu_cache(void **state)
+{
+	struct thr v3, up;
+	int vm_cnt;
+
+	(void)state;
+	accept_split(false, &v3, &vm_cnt);
+	assert_int_equal(v3.topups, 1);
+
+	accept_split(true, &up, &vm_cnt);
+	assert_int_equal(up.topups, 0);
+	assert_int_equal(vm_cnt, 0);
+}
+
 /* ---- 3. DEMOTE without the feature ---- */
 
 /*
@@ -549,6 +605,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_convert_lock_drops, live_vm_destroy),
 		cmocka_unit_test_teardown(test_split_without_mutex, live_vm_destroy),
+		cmocka_unit_test_teardown(test_accept_split_vcpu_cache, live_vm_destroy),
 		cmocka_unit_test_teardown(test_demote_needs_feature, live_vm_destroy),
 		cmocka_unit_test_teardown(test_s25_v3, live_vm_destroy),
 		cmocka_unit_test_teardown(test_s25_upstream, live_vm_destroy),
