@@ -15,6 +15,8 @@
  *    own cache (no top-up, no mutex); v3 tops up its per-VM cache.
  *  - DEMOTE without ENHANCED_DEMOTE_INTERRUPTIBILITY: TDX_SW_ERROR, no
  *    SEAMCALL.
+ *  - Dynamic PAMT: a get racing the last put of a 2MB range, v3's API
+ *    against v6's (tdx_pamt_get_v6/put_v6).
  *  - review-scenarios.md S25, "can one split consume another's top-up?",
  *    with two converter threads and a forced schedule: in v3 the second
  *    converter takes the first's pages while it has mmu_lock dropped, and
@@ -419,6 +421,161 @@ static void test_demote_needs_feature(void **state)
 	teardown_clean(vm, 0);
 }
 
+/* ---- 3b. DPAMT: a get racing the last put of a 2MB range ---- */
+
+/*
+ * T1 drops the last use of a 2MB range's pair and is parked at its first
+ * lock (pamt_lock); T2 then takes a use of another page of the same range.
+ * v3's put took the count to 0 before the lock: T2 finds 0, issues
+ * PAMT.ADD, the module answers that the pair is still there
+ * (HPA_RANGE_NOT_FREE), and T2 revives the count.  v6's put
+ * (atomic_dec_and_lock) never shows 0 outside the lock: T2 takes the
+ * fast path, no PAMT.ADD at all.  Both end with one user and the pair.
+ */
+struct dpamt_race {
+	struct tdxsim *sim;
+	struct page *p1, *p2;
+	bool v6;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool t1_parked, t2_done, timed_out;
+	int t2_ret;
+};
+
+static __thread bool park_at_next_lock;
+
+static bool race_wait(struct dpamt_race *r, bool *flag)
+{
+	struct timespec ts;
+	int e = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += WAIT_SECONDS;
+	pthread_mutex_lock(&r->lock);
+	while (!*flag && e != ETIMEDOUT)
+		e = pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+	if (!*flag)
+		r->timed_out = true;
+	pthread_mutex_unlock(&r->lock);
+	return *flag;
+}
+
+static void race_set(struct dpamt_race *r, bool *flag)
+{
+	pthread_mutex_lock(&r->lock);
+	*flag = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void race_lock_hook(void *lock, void *arg)
+{
+	struct dpamt_race *r = arg;
+
+	(void)lock;
+	if (!park_at_next_lock)
+		return;
+	park_at_next_lock = false;
+	race_set(r, &r->t1_parked);
+	race_wait(r, &r->t2_done);
+}
+
+static void *race_t1(void *arg)
+{
+	struct dpamt_race *r = arg;
+
+	tdxsim_kernel_set_current(r->sim);
+	park_at_next_lock = true;
+	if (r->v6)
+		tdx_pamt_put_v6(page_to_pfn(r->p1));
+	else
+		tdx_pamt_put(r->p1);
+	/* A put that took no lock (not the last use): let T2 go anyway. */
+	if (park_at_next_lock) {
+		park_at_next_lock = false;
+		race_set(r, &r->t1_parked);
+	}
+	return NULL;
+}
+
+static void *race_t2(void *arg)
+{
+	struct dpamt_race *r = arg;
+
+	tdxsim_kernel_set_current(r->sim);
+	race_wait(r, &r->t1_parked);
+	r->t2_ret = r->v6 ? tdx_pamt_get_v6(page_to_pfn(r->p2), NULL) : tdx_pamt_get(r->p2, NULL);
+	race_set(r, &r->t2_done);
+	return NULL;
+}
+
+/* PAMT.ADD calls the race made (@v6: which API), the count left, the pair left. */
+static void dpamt_race(bool v6, u64 *adds, int *count, bool *pair)
+{
+	struct tdxsim_vm *vm = vm_new(v6, true);
+	struct tdxsim *sim = tdxsim_vm_sim(vm);
+	struct folio *folio = folio_alloc(GFP_KERNEL, PMD_SHIFT - PAGE_SHIFT);
+	struct dpamt_race r = { .sim = sim, .v6 = v6 };
+	struct tdxsim_leaf_stats st0, st1;
+	struct tdxsim_pamt_info pi;
+	pthread_t t1, t2;
+
+	assert_non_null(folio);
+	r.p1 = folio_page(folio, 0);
+	r.p2 = folio_page(folio, 7);
+	pthread_mutex_init(&r.lock, NULL);
+	pthread_cond_init(&r.cond, NULL);
+	assert_int_equal(v6 ? tdx_pamt_get_v6(page_to_pfn(r.p1), NULL) : tdx_pamt_get(r.p1, NULL), 0);
+	assert_int_equal(tdxsim_stats_leaf(sim, TDH_PHYMEM_PAMT_ADD, &st0), 0);
+
+	assert_int_equal(tdxsim_kernel_set_lock_hook(sim, race_lock_hook, &r), 0);
+	assert_int_equal(pthread_create(&t1, NULL, race_t1, &r), 0);
+	assert_int_equal(pthread_create(&t2, NULL, race_t2, &r), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	assert_int_equal(tdxsim_kernel_set_lock_hook(sim, NULL, NULL), 0);
+	tdxsim_kernel_set_current(sim);
+	assert_false(r.timed_out);
+	assert_int_equal(r.t2_ret, 0);
+
+	assert_int_equal(tdxsim_stats_leaf(sim, TDH_PHYMEM_PAMT_ADD, &st1), 0);
+	*adds = st1.calls - st0.calls;
+	*count = atomic_read(tdx_find_pamt_refcount(page_to_pfn(r.p1)));
+	assert_int_equal(tdxsim_pamt_lookup(sim, page_to_phys(r.p1), &pi), 0);
+	*pair = pi.dpamt_pair;
+
+	/* The last use goes: the pair comes back, the range is free. */
+	if (v6)
+		tdx_pamt_put_v6(page_to_pfn(r.p2));
+	else
+		tdx_pamt_put(r.p2);
+	assert_int_equal(atomic_read(tdx_find_pamt_refcount(page_to_pfn(r.p1))), 0);
+	assert_int_equal(tdxsim_pamt_lookup(sim, page_to_phys(r.p1), &pi), 0);
+	assert_false(pi.dpamt_pair);
+	folio_put(folio);
+	pthread_cond_destroy(&r.cond);
+	pthread_mutex_destroy(&r.lock);
+	teardown_clean(vm, 0);
+}
+
+static void test_dpamt_get_races_last_put(void **state)
+{
+	u64 adds;
+	int count;
+	bool pair;
+
+	(void)state;
+	dpamt_race(false, &adds, &count, &pair);
+	assert_int_equal(adds, 1);	/* refused: HPA_RANGE_NOT_FREE, then revived */
+	assert_int_equal(count, 1);
+	assert_true(pair);
+
+	dpamt_race(true, &adds, &count, &pair);
+	assert_int_equal(adds, 0);
+	assert_int_equal(count, 1);
+	assert_true(pair);
+}
+
 /* ---- 4. S25: can one split consume another split's top-up? ---- */
 
 struct s25 {
@@ -607,6 +764,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_split_without_mutex, live_vm_destroy),
 		cmocka_unit_test_teardown(test_accept_split_vcpu_cache, live_vm_destroy),
 		cmocka_unit_test_teardown(test_demote_needs_feature, live_vm_destroy),
+		cmocka_unit_test_teardown(test_dpamt_get_races_last_put, live_vm_destroy),
 		cmocka_unit_test_teardown(test_s25_v3, live_vm_destroy),
 		cmocka_unit_test_teardown(test_s25_upstream, live_vm_destroy),
 	};
