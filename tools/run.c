@@ -244,11 +244,20 @@ void tdxsim_run_print_doc(FILE *f)
 			for (unsigned int a = 0; a < ci->nr_args; a++) {
 				const struct tdxsim_scn_arg_info *ai = &ci->args[a];
 				static const char *const tn[] = {
-					"number", "GPA (4K-aligned)", "size (multiple of 4K)",
-					"level", "", "on/off", "word", "\"string\"", "leaf",
-					"LEAF or LEAF#N", "LEAF, LEAF#N or mark", "mark", "TDX status",
-					"comparison", "errno", "fault rule", "+name,-name", "defect",
-					"flag",
+					[TDXSIM_SCN_NUM] = "number",
+					[TDXSIM_SCN_GPA] = "GPA (4K-aligned)",
+					[TDXSIM_SCN_SIZE] = "size (multiple of 4K)",
+					[TDXSIM_SCN_LEVEL] = "level", [TDXSIM_SCN_CHOICE] = "",
+					[TDXSIM_SCN_ONOFF] = "on/off", [TDXSIM_SCN_WORD] = "word",
+					[TDXSIM_SCN_STRING] = "\"string\"", [TDXSIM_SCN_LEAF] = "leaf",
+					[TDXSIM_SCN_LEAF_NTH] = "LEAF or LEAF#N",
+					[TDXSIM_SCN_EVENT] = "LEAF, LEAF#N or mark",
+					[TDXSIM_SCN_MARK] = "mark", [TDXSIM_SCN_VMNAME] = "VM name",
+					[TDXSIM_SCN_STATUS] = "TDX status",
+					[TDXSIM_SCN_OP] = "comparison", [TDXSIM_SCN_ERRNO] = "errno",
+					[TDXSIM_SCN_FAULT] = "fault rule",
+					[TDXSIM_SCN_FEATURES] = "+name,-name",
+					[TDXSIM_SCN_DEFECT] = "defect", [TDXSIM_SCN_FLAG] = "flag",
 				};
 				char val[160];
 

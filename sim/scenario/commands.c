@@ -50,6 +50,14 @@ static const struct tdxsim_scn_arg_info skip_args[] = {
 	POS("WHY", STRING, NULL, "the reason, in double quotes"),
 };
 
+static const struct tdxsim_scn_arg_info vm_args[] = {
+	POS("NAME", WORD, "main", "a name for the VM; a second `vm` adds a sibling VM"),
+};
+
+static const struct tdxsim_scn_arg_info use_args[] = {
+	POS("NAME", VMNAME, NULL, "the VM the commands after it act on and look at"),
+};
+
 static const struct tdxsim_scn_arg_info memslot_args[] = {
 	POS("SLOT", NUM, NULL, "slot number, 0 to 31"),
 	KEY("gpa", GPA, NULL, "first GPA"),
@@ -58,6 +66,8 @@ static const struct tdxsim_scn_arg_info memslot_args[] = {
 	FLAG("no-tdmr", "guest_memfd whose folios lie outside the module's TDMR"),
 	KEYC("folios", "none|4k|2m", "none",
 	     "back the whole slot with guest_memfd folios of this size now (as `folio` does)"),
+	KEY("gmem", VMNAME, NULL, "bind the guest_memfd of that VM (KVM refuses another VM's: "
+	    "-EINVAL)"),
 };
 
 static const struct tdxsim_scn_arg_info folio_args[] = {
@@ -293,10 +303,14 @@ const struct tdxsim_scn_cmd_info tdxsim_scn_commands[TDXSIM_CMD_NR] = {
 	    "Commands before it run (a failed expectation still fails the scenario); a "
 	    "skipped scenario is never counted as passed.",
 	    "skip \"needs the deterministic scheduler\""),
-	CMD(VM, "vm", CONFIG, TOP, false, false, NOARGS,
+	CMD(VM, "vm", CONFIG, TOP, false, false, ARGS(vm_args),
 	    "create the simulator, the TD (INITIALIZED), KVM's VM and the vCPUs",
-	    "Optional: the first command that needs the VM creates it.",
-	    "vm"),
+	    "Optional: the first command that needs the VM creates it, named main.  A later "
+	    "`vm NAME` adds a sibling VM on the same simulated module (its own TD, HKID, KVM, "
+	    "vCPUs and guest_memfd; the configuration is the first VM's; at most 4) and makes "
+	    "it the current VM: commands act on the current VM (`use` switches).  Each VM's "
+	    "teardown ledger counts pages from its creation: tear siblings down first.",
+	    "vm second"),
 	CMD(MEMSLOT, "memslot", SETUP, TOP, true, true, ARGS(memslot_args),
 	    "add a memslot (guest_memfd-backed private memory unless a flag says otherwise)",
 	    "KVM_SET_USER_MEMORY_REGION2.  The flags model memory the module cannot use.",
@@ -351,6 +365,10 @@ const struct tdxsim_scn_cmd_info tdxsim_scn_commands[TDXSIM_CMD_NR] = {
 	    "remove every fault rule (and their counters)",
 	    "",
 	    "clear-faults"),
+	CMD(USE, "use", HOST, TOP, true, false, ARGS(use_args),
+	    "make another VM the current one (see `vm`)",
+	    "Host actions, guest programs and expectations after it act on that VM.",
+	    "use main"),
 	CMD(SEAMCALL, "seamcall", HOST, TOP, true, true, ARGS(seamcall_args),
 	    "one SEAMCALL straight to the module, behind KVM's back (module sub-tests)",
 	    "KVM's mirror is not told: afterwards the two views may differ, which `expect "
@@ -533,6 +551,7 @@ char *tdxsim_scn_synopsis(const struct tdxsim_scn_cmd_info *ci, char *buf, size_
 				[TDXSIM_SCN_SIZE] = "SIZE", [TDXSIM_SCN_LEVEL] = "LEVEL",
 				[TDXSIM_SCN_ONOFF] = "on|off", [TDXSIM_SCN_WORD] = "NAME",
 				[TDXSIM_SCN_MARK] = "MARK", [TDXSIM_SCN_STATUS] = "STATUS",
+				[TDXSIM_SCN_VMNAME] = "VM",
 				[TDXSIM_SCN_FEATURES] = "+F,-F",
 			};
 			const char *up = a->type < sizeof(ph) / sizeof(ph[0]) && ph[a->type] ?

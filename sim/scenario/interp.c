@@ -38,6 +38,8 @@
 #define LAST_EVENTS	64	/* full events kept for failure messages */
 #define MAX_PENDING	32	/* threads (and guest blocks per vCPU) per `run` */
 #define MAX_MARKS	256
+#define MAX_VMS		4	/* the first VM and its siblings (vm NAME) */
+#define NR_GUESTS	(MAX_VMS * TDXSIM_VM_MAX_VCPUS)	/* [vm * 8 + vcpu] */
 
 /* One call of the trace, compactly (the trace of a long scenario is big). */
 struct scn_ev {
@@ -66,6 +68,7 @@ struct scn_thread {
 
 struct scn_guest {
 	struct tdxsim_scn_run *run;
+	struct tdxsim_vm *vm;
 	int vcpu;
 	struct tdxsim_guest_op *ops;
 	const struct tdxsim_scn_cmd **src;	/* the command of each op (for => STATUS) */
@@ -80,10 +83,17 @@ struct tdxsim_scn_run {
 	struct tdxsim_scn_opts opts;
 	struct tdxsim_vm_config cfg;
 	unsigned long budget;
-	struct tdxsim_vm *vm;
+	struct tdxsim_vm *vm;	/* the current VM (vms[cur].vm) */
 	struct tdxsim *sim;
-	bool torn_down;
+	bool torn_down;		/* of the current VM */
 	int teardown_ret;
+	struct {
+		const char *name;
+		struct tdxsim_vm *vm;
+		bool torn_down;
+		int teardown_ret;
+	} vms[MAX_VMS];
+	unsigned int nr_vms, cur;
 	const struct tdxsim_scn_cmd *pending_rules[64];
 	unsigned int nr_pending_rules;
 	/* trace, appended by the callback under @lock */
@@ -105,10 +115,10 @@ struct tdxsim_scn_run {
 	unsigned int nr_marks;
 	u64 faults_cleared;	/* fired by rules since removed by clear-faults */
 	/* guest programs and threads waiting for `run`; results of those run */
-	struct scn_guest guests[TDXSIM_VM_MAX_VCPUS];
+	struct scn_guest guests[NR_GUESTS];
 	struct scn_thread threads[MAX_PENDING];
 	unsigned int nr_threads;
-	struct tdxsim_guest_result done[TDXSIM_VM_MAX_VCPUS];
+	struct tdxsim_guest_result done[NR_GUESTS];
 	/* outcome */
 	enum tdxsim_scn_outcome outcome;
 	bool stopped;		/* skip, error, or a failure without keep_going */
@@ -380,15 +390,51 @@ static int add_rule(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 		      c->args[0].text, r < 0 ? err : "no rule");
 }
 
+/* Make VM @i the current one (`use`, a new `vm`). */
+static void switch_vm(struct tdxsim_scn_run *run, unsigned int i)
+{
+	if (i >= MAX_VMS)
+		return;
+	if (run->nr_vms) {
+		run->vms[run->cur].torn_down = run->torn_down;
+		run->vms[run->cur].teardown_ret = run->teardown_ret;
+	}
+	run->cur = i;
+	run->vm = run->vms[i].vm;
+	run->torn_down = run->vms[i].torn_down;
+	run->teardown_ret = run->vms[i].teardown_ret;
+}
+
+static int find_vm(struct tdxsim_scn_run *run, const char *name)
+{
+	for (unsigned int i = 0; i < run->nr_vms; i++) {
+		if (!strcmp(run->vms[i].name, name))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* `vm NAME` (@c NULL: the implicit first VM, main). */
 static int make_vm(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 {
+	const char *name = c && c->info->id == TDXSIM_CMD_VM ? c->args[0].text : "main";
+	struct tdxsim_vm *vm;
 	char eb[32];
 	int err = 0;
 
-	run->vm = tdxsim_vm_create(&run->cfg, &err);
-	if (!run->vm)
+	if (run->nr_vms == MAX_VMS || find_vm(run, name) >= 0)
+		return report(run, c, TDXSIM_SCN_ERROR, "expected a new VM (at most %d), got '%s'",
+			      MAX_VMS, name);
+	vm = run->nr_vms ? tdxsim_vm_create_sibling(run->vms[0].vm, &run->cfg, &err) :
+			   tdxsim_vm_create(&run->cfg, &err);
+	if (!vm)
 		return report(run, c, TDXSIM_SCN_ERROR, "expected the VM to be created, observed %s",
 			      errno_str(err ? err : -ENOMEM, eb, sizeof(eb)));
+	run->vms[run->nr_vms].name = name;
+	run->vms[run->nr_vms].vm = vm;
+	switch_vm(run, run->nr_vms++);
+	if (run->nr_vms > 1)
+		return 0;	/* the simulator and its trace are the first VM's */
 	run->sim = tdxsim_vm_sim(run->vm);
 	tdxsim_kernel_set_current(run->sim);
 	tdxsim_trace_set_callback(run->sim, trace_cb, run);
@@ -405,9 +451,9 @@ static int make_vm(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 
 static int need_vm(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 {
-	if (run->vm)
+	if (run->nr_vms)
 		return 0;
-	return make_vm(run, c);
+	return make_vm(run, NULL);
 }
 
 /* ---- commands ---- */
@@ -476,6 +522,16 @@ static int host_action(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *
 		unsigned int flags = a[3].given ? TDXSIM_SLOT_MMIO :
 				     a[4].given ? TDXSIM_SLOT_NO_TDMR : TDXSIM_SLOT_PRIVATE;
 
+		if (a[6].given) {
+			int i = find_vm(run, a[6].text);
+
+			if (i < 0)
+				return report(run, c, TDXSIM_SCN_ERROR,
+					      "expected a VM created before, got '%s'", a[6].text);
+			r = tdxsim_vm_bind_gmem(run->vm, (int)a[0].u, a[1].u, a[2].u,
+						run->vms[i].vm);
+			break;
+		}
 		r = tdxsim_vm_add_memslot(run->vm, (int)a[0].u, a[1].u, a[2].u, flags);
 		if (!r && a[5].u)
 			r = tdxsim_vm_gmem_populate(run->vm, a[1].u, a[2].u, a[5].u == 2 ? 9 : 0);
@@ -921,7 +977,8 @@ static int expect(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 		u64 n = 0;
 
 		for (int i = 0; i < TDXSIM_VM_MAX_VCPUS; i++) {
-			const struct tdxsim_guest_result *g = &run->done[i];
+			const struct tdxsim_guest_result *g =
+				&run->done[run->cur * TDXSIM_VM_MAX_VCPUS + i];
 
 			if (a[3].given && (u64)i != a[3].u)
 				continue;
@@ -1160,7 +1217,8 @@ static int guest_add(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c,
 
 	if (vcpu_ok(run, c, c->args[0].u))
 		return -EINVAL;
-	g = &run->guests[c->args[0].u];
+	g = &run->guests[run->cur * TDXSIM_VM_MAX_VCPUS + c->args[0].u];
+	g->vm = run->vm;
 	for (size_t i = 0; i < c->body->nr; i++) {
 		const struct tdxsim_scn_cmd *o = &c->body->cmds[i];
 		const struct tdxsim_scn_val *a = o->args;
@@ -1216,7 +1274,7 @@ static void *guest_thread(void *arg)
 	struct scn_guest *g = arg;
 
 	tdxsim_kernel_set_current(g->run->sim);
-	g->res.ret = tdxsim_vcpu_run_prog(g->run->vm, g->vcpu, g->ops, g->n, g->budget, &g->res);
+	g->res.ret = tdxsim_vcpu_run_prog(g->vm, g->vcpu, g->ops, g->n, g->budget, &g->res);
 	return NULL;
 }
 
@@ -1235,16 +1293,16 @@ static void *host_thread(void *arg)
 static int do_run(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 {
 	unsigned long budget = c->args[0].given ? (unsigned long)c->args[0].u : run->budget;
-	bool started[TDXSIM_VM_MAX_VCPUS] = { 0 };
+	bool started[NR_GUESTS] = { 0 };
 	int ret = 0;
 
-	for (int i = 0; i < TDXSIM_VM_MAX_VCPUS; i++) {
+	for (int i = 0; i < NR_GUESTS; i++) {
 		struct scn_guest *g = &run->guests[i];
 
 		if (!g->n)
 			continue;
 		g->run = run;
-		g->vcpu = i;
+		g->vcpu = i % TDXSIM_VM_MAX_VCPUS;
 		g->budget = budget;
 		memset(&g->res, 0, sizeof(g->res));
 		if (pthread_create(&g->tid, NULL, guest_thread, g)) {
@@ -1262,7 +1320,7 @@ static int do_run(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 	for (unsigned int i = 0; i < run->nr_threads; i++)
 		pthread_join(run->threads[i].tid, NULL);
 	run->nr_threads = 0;
-	for (int i = 0; i < TDXSIM_VM_MAX_VCPUS; i++) {
+	for (int i = 0; i < NR_GUESTS; i++) {
 		struct scn_guest *g = &run->guests[i];
 		struct tdxsim_guest_result *d = &run->done[i];
 
@@ -1279,9 +1337,10 @@ static int do_run(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 		d->ves += g->res.ves;
 		d->entry_retries += g->res.entry_retries;
 		if (g->res.budget_hit)
-			logf_(run, "%s:%u: vCPU %d: the step budget (%lu) ran out after %zu of %zu "
-			      "operations\n", run->scn->file, c->loc.line, i, budget, g->res.ops_done,
-			      g->n);
+			logf_(run, "%s:%u: %s vCPU %d: the step budget (%lu) ran out after %zu of "
+			      "%zu operations\n", run->scn->file, c->loc.line,
+			      run->vms[i / TDXSIM_VM_MAX_VCPUS].name, g->vcpu, budget,
+			      g->res.ops_done, g->n);
 		if (g->res.ret && !ret) {
 			ret = g->res.ret;
 		}
@@ -1381,20 +1440,28 @@ static int exec_cmd(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, 
 		logf_(run, "%s:%u: skipped: %s\n", run->scn->file, c->loc.line, c->args[0].text);
 		return -ECANCELED;
 	case TDXSIM_CMD_VM:
-		if (run->vm)
-			return report(run, c, TDXSIM_SCN_ERROR, "expected one VM, got a second `vm`");
 		return make_vm(run, c);
 	default:
 		break;
 	}
 	if (ci->needs_vm && need_vm(run, c))
 		return -EINVAL;
-	if (run->torn_down && ci->group != TDXSIM_GRP_EXPECT && ci->id != TDXSIM_CMD_MARK)
+	if (run->torn_down && ci->group != TDXSIM_GRP_EXPECT && ci->id != TDXSIM_CMD_MARK &&
+	    ci->id != TDXSIM_CMD_USE)
 		return report(run, c, TDXSIM_SCN_ERROR,
 			      "expected only expectations after `teardown`, got `%s`", ci->name);
 	switch (ci->id) {
 	case TDXSIM_CMD_MARK:
 		return do_mark(run, c);
+	case TDXSIM_CMD_USE: {
+		int i = find_vm(run, c->args[0].text);
+
+		if (i < 0)
+			return report(run, c, TDXSIM_SCN_ERROR, "expected a VM created before, got '%s'",
+				      c->args[0].text);
+		switch_vm(run, (unsigned int)i);
+		return 0;
+	}
 	case TDXSIM_CMD_SEAMCALL:
 		if (!tdxsim_vm_td(run->vm))
 			return report(run, c, TDXSIM_SCN_ERROR, "expected a TD, got none");
@@ -1527,10 +1594,12 @@ void tdxsim_scn_run_finish(struct tdxsim_scn_run *run, struct tdxsim_scn_result 
 		if (run->opts.trace_path)
 			tdxsim_trace_close(run->sim);
 		tdxsim_trace_set_callback(run->sim, NULL, NULL);
-		tdxsim_vm_destroy(run->vm);
+		/* siblings first: the simulator is the first VM's */
+		for (unsigned int i = run->nr_vms; i-- > 0;)
+			tdxsim_vm_destroy(run->vms[i].vm);
 		tdxsim_kernel_set_current(NULL);
 	}
-	for (int i = 0; i < TDXSIM_VM_MAX_VCPUS; i++) {
+	for (int i = 0; i < NR_GUESTS; i++) {
 		free(run->guests[i].ops);
 		free(run->guests[i].src);
 	}
@@ -1561,7 +1630,7 @@ void tdxsim_scenario_run(const struct tdxsim_scenario *scn, const struct tdxsim_
 		exec_cmd(run, &scn->top.cmds[i], 0);
 	/* guest blocks and threads left without a `run` would be silently dropped */
 	if (!run->stopped) {
-		for (size_t i = 0; i < TDXSIM_VM_MAX_VCPUS; i++) {
+		for (size_t i = 0; i < NR_GUESTS; i++) {
 			if (run->guests[i].n || run->nr_threads) {
 				report(run, NULL, TDXSIM_SCN_ERROR,
 				       "expected `run` after the last guest or thread block, got the end "

@@ -26,6 +26,7 @@
 #define MAX_MARKS	256	/* distinct mark names */
 #define SHOW		40	/* characters of a bad token shown in a message */
 #define MAX_DEPTH	4	/* blocks open at once */
+#define MAX_VMS		4	/* VMs of one scenario (the first and its siblings) */
 
 enum tok_kind { TOK_WORD, TOK_STRING, TOK_KV, TOK_ARROW };
 
@@ -50,6 +51,8 @@ struct parser {
 	char *marks[MAX_MARKS];
 	unsigned int nr_marks;
 	struct tdxsim *fault_sim;	/* to validate fault rules, created on first use */
+	char *vms[MAX_VMS];		/* names of the VMs created so far */
+	unsigned int nr_vms;
 	/* open blocks, innermost last: guest/thread inside repeat, repeat inside repeat */
 	struct {
 		struct tdxsim_scn_cmd *cmd;
@@ -472,6 +475,12 @@ static int parse_value(struct parser *p, const struct tdxsim_scn_arg_info *a, co
 			return 0;
 		}
 		return bad_token(p, col, s, n, "a leaf, LEAF#N, or the name of an earlier mark");
+	case TDXSIM_SCN_VMNAME:
+		for (unsigned int i = 0; i < p->nr_vms; i++) {
+			if (tok_is(s, n, p->vms[i]))
+				return 0;
+		}
+		return bad_token(p, col, s, n, "the name of a VM created before (vm NAME)");
 	case TDXSIM_SCN_MARK:
 		if (mark_known(p, s, n) || (a->def && tok_is(s, n, a->def)))
 			return 0;
@@ -776,8 +785,9 @@ static int bind_args(struct parser *p, struct tdxsim_scn_cmd *cmd, const struct 
 						"expected %s (%s) after `%s`, got the end of the line",
 						a->type == TDXSIM_SCN_CHOICE ? a->choices : a->name,
 						a->help, ci->name);
-			if (a->kind == TDXSIM_SCN_KEY &&
-			    (ci->id == TDXSIM_CMD_MEMSLOT))
+			/* memslot's gpa= and size= are required keys */
+			if (a->kind == TDXSIM_SCN_KEY && ci->id == TDXSIM_CMD_MEMSLOT &&
+			    (!strcmp(a->name, "gpa") || !strcmp(a->name, "size")))
 				return error_at(p, endcol + 1, -EINVAL,
 						"expected %s= (%s) in `%s`, got the end of the line",
 						a->name, a->help, ci->name);
@@ -829,6 +839,10 @@ static int check_cmd(struct parser *p, struct tdxsim_scn_cmd *c)
 		if (a[3].given && a[4].given)
 			return error_at(p, a[4].loc.col, -EINVAL,
 					"expected one of mmio and no-tdmr, got both");
+		if (a[6].given && (a[3].given || a[4].given || a[5].u))
+			return error_at(p, a[6].loc.col, -EINVAL,
+					"expected gmem= alone (the slot is that guest_memfd's), got it "
+					"with mmio, no-tdmr or folios=");
 		if (a[3].given && a[5].u)
 			return error_at(p, a[5].loc.col, -EINVAL,
 					"expected no folios= on an mmio slot (it has no guest_memfd), got folios=%s",
@@ -940,6 +954,28 @@ static int add_mark(struct parser *p, const char *s, size_t n, unsigned int col)
 	if (!p->marks[p->nr_marks])
 		return error_at(p, col, -ENOMEM, "expected memory, got none");
 	p->nr_marks++;
+	return 0;
+}
+
+static int add_vm(struct parser *p, const struct tdxsim_scn_val *name, unsigned int col)
+{
+	unsigned int c = name->given ? name->loc.col : col;
+
+	for (unsigned int i = 0; i < p->nr_vms; i++) {
+		if (!strcmp(p->vms[i], name->text))
+			return error_at(p, c, -EINVAL, "expected a new VM name (vm NAME), got '%s' "
+					"again", p->vms[i]);
+	}
+	if (p->nr_vms == MAX_VMS)
+		return error_at(p, c, -EINVAL, "expected at most %d VMs, got more", MAX_VMS);
+	p->vms[p->nr_vms] = strdup(name->text);
+	if (!p->vms[p->nr_vms])
+		return error_at(p, c, -ENOMEM, "expected memory, got none");
+	p->nr_vms++;
+	if (!p->vm_created) {
+		p->vm_created = true;
+		p->vm_line = p->line;
+	}
 	return 0;
 }
 
@@ -1065,15 +1101,18 @@ static int parse_line(struct parser *p, const char *line, size_t len)
 				"a guest operation (access accept convert spin) or `end`" :
 				"a host action or `end` inside `thread`", ci->name);
 	if (ci->group == TDXSIM_GRP_CONFIG && ci->id != TDXSIM_CMD_INJECT &&
-	    ci->id != TDXSIM_CMD_SKIP && p->vm_created)
+	    ci->id != TDXSIM_CMD_SKIP && ci->id != TDXSIM_CMD_VM && p->vm_created)
 		return error_at(p, t[0].col, -EINVAL,
 				"expected `%s` before the VM is created (line %u), got it after",
 				ci->name, p->vm_line);
-	if (ci->id == TDXSIM_CMD_VM || ci->needs_vm) {
-		if (!p->vm_created) {
-			p->vm_created = true;
-			p->vm_line = p->line;
-		}
+	if (ci->needs_vm && !p->vm_created) {
+		/* the implicit first VM, named main */
+		p->vm_created = true;
+		p->vm_line = p->line;
+		p->vms[p->nr_vms] = strdup("main");
+		if (!p->vms[p->nr_vms])
+			return error_at(p, t[0].col, -ENOMEM, "expected memory, got none");
+		p->nr_vms++;
 	}
 	if (ci->id == TDXSIM_CMD_END) {
 		if (nt > 1)
@@ -1107,6 +1146,8 @@ static int parse_line(struct parser *p, const char *line, size_t len)
 		return p->ret;
 	if (ci->id == TDXSIM_CMD_MARK &&
 	    add_mark(p, cmd->args[0].text, strlen(cmd->args[0].text), cmd->args[0].loc.col))
+		return p->ret;
+	if (ci->id == TDXSIM_CMD_VM && add_vm(p, &cmd->args[0], t[0].col))
 		return p->ret;
 	if (ci->body_block) {
 		cmd->body = calloc(1, sizeof(*cmd->body));
@@ -1179,6 +1220,8 @@ int tdxsim_scenario_parse(const char *file, const char *text, size_t len,
 	p.scn->nr_lines = p.line;
 	for (unsigned int m = 0; m < p.nr_marks; m++)
 		free(p.marks[m]);
+	for (unsigned int m = 0; m < p.nr_vms; m++)
+		free(p.vms[m]);
 	tdxsim_destroy(p.fault_sim);
 	if (p.ret) {
 		tdxsim_scenario_free(p.scn);

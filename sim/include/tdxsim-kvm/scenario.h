@@ -46,6 +46,7 @@ enum tdxsim_scn_type {
 	TDXSIM_SCN_LEAF_NTH,	/* LEAF, or LEAF#N: the Nth call of it (N >= 1) */
 	TDXSIM_SCN_EVENT,	/* LEAF_NTH, or the name of an earlier mark */
 	TDXSIM_SCN_MARK,	/* the name of an earlier mark */
+	TDXSIM_SCN_VMNAME,	/* the name of a VM an earlier `vm` created ("main": the first) */
 	TDXSIM_SCN_STATUS,	/* TDX_OPERAND_BUSY, TDX_OPERAND_BUSY|SEPT, 0x8000020000000092 */
 	TDXSIM_SCN_OP,		/* = == != < <= > >= */
 	TDXSIM_SCN_ERRNO,	/* 0 -ENOMEM -EBUSY ... or a negative number; value is s64 */
@@ -82,7 +83,7 @@ enum tdxsim_scn_cmd_id {
 	/* host actions */
 	TDXSIM_CMD_MAP, TDXSIM_CMD_CONVERT, TDXSIM_CMD_PUNCH, TDXSIM_CMD_SPLIT, TDXSIM_CMD_ZAP,
 	TDXSIM_CMD_MEMORY_FAILURE, TDXSIM_CMD_TEARDOWN, TDXSIM_CMD_MARK, TDXSIM_CMD_CLEAR_FAULTS,
-	TDXSIM_CMD_SEAMCALL,
+	TDXSIM_CMD_SEAMCALL, TDXSIM_CMD_USE,
 	/* blocks */
 	TDXSIM_CMD_GUEST, TDXSIM_CMD_THREAD, TDXSIM_CMD_REPEAT, TDXSIM_CMD_END, TDXSIM_CMD_RUN,
 	/* guest program operations */
