@@ -120,6 +120,12 @@ struct tdxsim_vm *tdxsim_vm_of(struct kvm *kvm)
 	return vm->magic == VM_MAGIC ? vm : NULL;
 }
 
+/* Torn down: KVM and the TD are gone, only the ledger and the simulator remain. */
+static bool vm_gone(const struct tdxsim_vm *vm)
+{
+	return !vm->kvm;
+}
+
 static void vm_enter(struct tdxsim_vm *vm)
 {
 	tdxsim_kernel_set_current(vm->sim);
@@ -507,6 +513,8 @@ int tdxsim_vm_add_memslot(struct tdxsim_vm *vm, int slot, u64 gpa, u64 size, uns
 		return -EINVAL;
 	if (!(flags & TDXSIM_SLOT_MMIO))
 		mem.flags = KVM_MEM_GUEST_MEMFD;
+	if (vm_gone(vm))
+		return -ENODEV;
 	vm_enter(vm);
 	pthread_mutex_lock(&vm->slots_lock);
 	ret = kvm_set_memory_region(vm->kvm, &mem);
@@ -678,6 +686,8 @@ int tdxsim_vm_gmem_populate(struct tdxsim_vm *vm, u64 gpa, u64 size, int order)
 
 	if ((order != 0 && order != 9) || !size || ((gpa | size) & (step - 1)))
 		return -EINVAL;
+	if (vm_gone(vm))
+		return -ENODEV;
 	vm_enter(vm);
 	pthread_mutex_lock(&vm->slots_lock);
 	slot = vm_slot_of_range(vm, gpa, size);
@@ -794,6 +804,8 @@ int tdxsim_vm_build_add(struct tdxsim_vm *vm, u64 gpa, u64 size)
 
 	if (!size || ((gpa | size) & (PAGE_SIZE - 1)))
 		return -EINVAL;
+	if (vm_gone(vm))
+		return -ENODEV;
 	vm_enter(vm);
 	/* The user's buffer holding the image: host memory, shared. */
 	src = tdxsim_page_alloc(vm->sim, TDX_PS_4K);
@@ -815,6 +827,8 @@ int tdxsim_vm_finalize(struct tdxsim_vm *vm)
 {
 	int ret;
 
+	if (vm_gone(vm))
+		return -ENODEV;
 	vm_enter(vm);
 	pthread_mutex_lock(&vm->slots_lock);
 	ret = tdx_td_finalize(vm->kvm);
@@ -829,6 +843,8 @@ int tdxsim_vm_map(struct tdxsim_vm *vm, int vcpu, u64 gpa, int *level)
 
 	if (vcpu < 0 || vcpu >= vm->nr_vcpus)
 		return -EINVAL;
+	if (vm_gone(vm))
+		return -ENODEV;
 	vm_enter(vm);
 	if (level)
 		*level = PG_LEVEL_NONE;
@@ -912,6 +928,8 @@ int tdxsim_vm_convert(struct tdxsim_vm *vm, u64 gpa, u64 size, bool to_private)
 
 	if (!size || ((gpa | size) & (PAGE_SIZE - 1)))
 		return -EINVAL;
+	if (vm_gone(vm))
+		return -ENODEV;
 	vm_enter(vm);
 	pthread_mutex_lock(&vm->slots_lock);
 	if (!vm_range_in_slots(vm, start, end)) {
@@ -1010,6 +1028,8 @@ int tdxsim_vm_punch_hole(struct tdxsim_vm *vm, u64 gpa, u64 size)
 
 	if (!size || ((gpa | size) & (PAGE_SIZE - 1)))
 		return -EINVAL;
+	if (vm_gone(vm))
+		return -ENODEV;
 	vm_enter(vm);
 	pthread_mutex_lock(&vm->slots_lock);
 	/* S22: guest_memfd punches whole folios only; nothing is split. */
@@ -1053,6 +1073,8 @@ int tdxsim_vm_split(struct tdxsim_vm *vm, u64 gpa, u64 size, int target_level, b
 	if (!size || ((gpa | size) & (PAGE_SIZE - 1)) ||
 	    (target_level != PG_LEVEL_4K && target_level != PG_LEVEL_2M))
 		return -EINVAL;
+	if (vm_gone(vm))
+		return -ENODEV;
 	vm_enter(vm);
 	pthread_mutex_lock(&vm->slots_lock);
 	if (shared)
@@ -1073,6 +1095,8 @@ int tdxsim_vm_zap(struct tdxsim_vm *vm, u64 gpa, u64 size)
 {
 	if (!size || ((gpa | size) & (PAGE_SIZE - 1)))
 		return -EINVAL;
+	if (vm_gone(vm))
+		return -ENODEV;
 	vm_enter(vm);
 	pthread_mutex_lock(&vm->slots_lock);
 	vm_for_each_slot_range(vm, gpa >> PAGE_SHIFT, (gpa + size) >> PAGE_SHIFT, vm_zap_range);
@@ -1087,6 +1111,8 @@ int tdxsim_vm_memory_failure(struct tdxsim_vm *vm, u64 gpa)
 	struct vm_folio *f;
 	int ret = 0;
 
+	if (vm_gone(vm))
+		return -ENODEV;
 	vm_enter(vm);
 	pthread_mutex_lock(&vm->slots_lock);
 	slot = gfn_to_memslot(vm->kvm, gfn);

@@ -116,6 +116,13 @@ static void teardown_clean(struct tdxsim_vm *vm)
 	assert_int_equal(tdxsim_kernel_events(tdxsim_vm_sim(vm), TDXSIM_KEV_WARN), 0);
 	assert_int_equal(tdxsim_kernel_events(tdxsim_vm_sim(vm), TDXSIM_KEV_KVM_BUG), 0);
 	assert_int_equal(tdxsim_kernel_events(tdxsim_vm_sim(vm), TDXSIM_KEV_TDX_BUG), 0);
+	/* Gone: host calls refuse, a second teardown gives the first's result. */
+	assert_null(tdxsim_vm_kvm(vm));
+	assert_null(tdxsim_vm_vcpu(vm, 0));
+	assert_int_equal(tdxsim_vm_map(vm, 0, G, NULL), -ENODEV);
+	assert_int_equal(tdxsim_vm_convert(vm, G, S_4K, false), -ENODEV);
+	assert_int_equal(tdxsim_vm_punch_hole(vm, G, S_2M), -ENODEV);
+	assert_int_equal(tdxsim_vm_teardown(vm), 0);
 	/* The provenance ledger balances: every guest folio page noted freed. */
 	assert_int_equal(kvm_prov_balance(tdxsim_vm_sim(vm), NULL), 0);
 	assert_int_equal(kvm_check_ledger_violations(tdxsim_vm_sim(vm), NULL, NULL), 0);

@@ -20,7 +20,10 @@
  *    tdxsim_vm_slot_flags().
  *
  * Errors: every int call returns 0 or a negative errno.  A failed call leaves
- * the VM usable, or bugged where KVM would be (kvm->vm_bugged).
+ * the VM usable, or bugged where KVM would be (kvm->vm_bugged).  After
+ * tdxsim_vm_teardown() the host calls return -ENODEV, tdxsim_vm_kvm(),
+ * tdxsim_vm_td() and tdxsim_vm_vcpu() NULL; the summary and the simulator
+ * stay until tdxsim_vm_destroy().
  *
  * Thread safety: the host calls (memslots, folios, build, convert, punch,
  * split, zap, memory failure) serialise on the VM's slots_lock, as the
