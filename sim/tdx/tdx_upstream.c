@@ -194,8 +194,9 @@ void tdx_free_external_pamt_cache(struct kvm *kvm)
 /* The 2M range at @gfn split down to 4K (only TDX's 2M leaves exist). */
 static int tdx_sept_split_2m_at(struct kvm *kvm, gfn_t gfn)
 {
-	return kvm_tdp_mmu_mirrors_split_huge_pages(kvm, gfn, gfn + KVM_PAGES_PER_HPAGE(PG_LEVEL_2M),
-						    PG_LEVEL_4K);
+	gfn_t end = gfn + KVM_PAGES_PER_HPAGE(PG_LEVEL_2M);
+
+	return kvm_tdp_mmu_mirrors_split_huge_pages(kvm, gfn, end, PG_LEVEL_4K);
 }
 
 /*

@@ -47,7 +47,8 @@
 #define SLOT_SIZE	(8ULL << 20)
 #define S_2M		(2ULL << 20)
 #define S_4K		4096ULL
-#define WAIT_SECONDS	10		/* a forced schedule that does not happen fails, never hangs */
+/* A forced schedule that does not happen fails, never hangs. */
+#define WAIT_SECONDS	10
 
 /* ---- per-thread bookkeeping, read by the hooks ---- */
 
@@ -325,6 +326,7 @@ static void accept_split(bool upstream, struct thr *t, int *vm_cache_cnt)
 		.kind = TDXSIM_GUEST_ACCEPT, .gpa = G + 5 * S_4K, .level = PG_LEVEL_4K,
 	};
 	struct tdxsim_guest_result res;
+	enum kvm_page_pool mine, other;
 	struct kvm_page_provenance p;
 
 	map_2m(vm, G);
@@ -338,13 +340,12 @@ static void accept_split(bool upstream, struct thr *t, int *vm_cache_cnt)
 	assert_int_equal(demotes(vm, TDX_SUCCESS), 1);
 	*vm_cache_cnt = upstream ? kvm_tdx->pamt_cache.cnt : kvm_tdx->prealloc_split_cache.cnt;
 	/* The pair DEMOTE installed for the 2M range: from which cache? */
-	assert_int_equal(kvm_gpa_provenance(tdxsim_vm_sim(vm), tdxsim_vm_kvm(vm), G,
-					    upstream ? KVM_POOL_VCPU_PREALLOC : KVM_POOL_SPLIT_CACHE,
-					    &p), 0);
+	mine = upstream ? KVM_POOL_VCPU_PREALLOC : KVM_POOL_SPLIT_CACHE;
+	other = upstream ? KVM_POOL_SPLIT_CACHE : KVM_POOL_VCPU_PREALLOC;
+	assert_int_equal(kvm_gpa_provenance(tdxsim_vm_sim(vm), tdxsim_vm_kvm(vm), G, mine, &p), 0);
 	assert_int_equal(p.state, KVM_PAGE_MODULE);
-	assert_int_equal(kvm_gpa_provenance(tdxsim_vm_sim(vm), tdxsim_vm_kvm(vm), G,
-					    upstream ? KVM_POOL_SPLIT_CACHE : KVM_POOL_VCPU_PREALLOC,
-					    &p), -ENOENT);
+	assert_int_equal(kvm_gpa_provenance(tdxsim_vm_sim(vm), tdxsim_vm_kvm(vm), G, other, &p),
+			 -ENOENT);
 	teardown_clean(vm, 0);
 }
 
@@ -525,7 +526,8 @@ static void dpamt_race(bool v6, u64 *adds, int *count, bool *pair)
 	r.p2 = folio_page(folio, 7);
 	pthread_mutex_init(&r.lock, NULL);
 	pthread_cond_init(&r.cond, NULL);
-	assert_int_equal(v6 ? tdx_pamt_get_v6(page_to_pfn(r.p1), NULL) : tdx_pamt_get(r.p1, NULL), 0);
+	assert_int_equal(v6 ? tdx_pamt_get_v6(page_to_pfn(r.p1), NULL) : tdx_pamt_get(r.p1, NULL),
+			 0);
 	assert_int_equal(tdxsim_stats_leaf(sim, TDH_PHYMEM_PAMT_ADD, &st0), 0);
 
 	assert_int_equal(tdxsim_kernel_set_lock_hook(sim, race_lock_hook, &r), 0);
