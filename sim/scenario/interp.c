@@ -121,11 +121,17 @@ struct tdxsim_scn_run {
 	struct tdxsim_guest_result done[NR_GUESTS];
 	/* outcome */
 	enum tdxsim_scn_outcome outcome;
-	bool stopped;		/* skip, error, or a failure without keep_going */
+	bool stopped;		/* skip, error, or a failure without keep_going (is_stopped()) */
 	unsigned int failed, checked;
 	char msg[512];
 	struct timespec t0;
 };
+
+/* Host threads read it while another thread's failure sets it. */
+static bool is_stopped(struct tdxsim_scn_run *run)
+{
+	return __atomic_load_n(&run->stopped, __ATOMIC_RELAXED);
+}
 
 const char *tdxsim_scn_outcome_name(enum tdxsim_scn_outcome o)
 {
@@ -290,7 +296,7 @@ report(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, enum tdxsim_s
 		run->outcome = what;
 	}
 	if (what == TDXSIM_SCN_ERROR || !run->opts.keep_going)
-		run->stopped = true;
+		__atomic_store_n(&run->stopped, true, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&run->lock);
 	logf_(run, "%s\n", line);
 	if (what == TDXSIM_SCN_FAIL)
@@ -1285,7 +1291,7 @@ static void *host_thread(void *arg)
 	struct scn_thread *t = arg;
 
 	tdxsim_kernel_set_current(t->run->sim);
-	for (size_t i = 0; i < t->cmd->body->nr && !t->run->stopped; i++)
+	for (size_t i = 0; i < t->cmd->body->nr && !is_stopped(t->run); i++)
 		exec_cmd(t->run, &t->cmd->body->cmds[i], t->off);
 	return NULL;
 }
@@ -1379,8 +1385,8 @@ static int do_repeat(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c,
 {
 	int r = 0;
 
-	for (u64 pass = 0; pass < c->args[0].u && !run->stopped; pass++) {
-		for (size_t i = 0; i < c->body->nr && !run->stopped; i++) {
+	for (u64 pass = 0; pass < c->args[0].u && !is_stopped(run); pass++) {
+		for (size_t i = 0; i < c->body->nr && !is_stopped(run); i++) {
 			int e = exec_cmd(run, &c->body->cmds[i], off + pass * c->args[1].u);
 
 			if (e && !r)
@@ -1397,7 +1403,7 @@ static int exec_cmd(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, 
 	char texts[16][24];
 	struct tdxsim_scn_cmd copy;
 
-	if (run->stopped)
+	if (is_stopped(run))
 		return -ECANCELED;
 	/* inside `repeat`: the same command with its GPAs moved */
 	if (off && ci->nr_args && ci->nr_args <= 16) {
@@ -1435,7 +1441,7 @@ static int exec_cmd(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, 
 			run->outcome = TDXSIM_SCN_SKIP;
 			snprintf(run->msg, sizeof(run->msg), "%s", c->args[0].text);
 		}
-		run->stopped = true;
+		__atomic_store_n(&run->stopped, true, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&run->lock);
 		logf_(run, "%s:%u: skipped: %s\n", run->scn->file, c->loc.line, c->args[0].text);
 		return -ECANCELED;
@@ -1626,10 +1632,10 @@ void tdxsim_scenario_run(const struct tdxsim_scenario *scn, const struct tdxsim_
 		snprintf(res->msg, sizeof(res->msg), "%s: out of memory", scn->file);
 		return;
 	}
-	for (size_t i = 0; i < scn->top.nr && !run->stopped; i++)
+	for (size_t i = 0; i < scn->top.nr && !is_stopped(run); i++)
 		exec_cmd(run, &scn->top.cmds[i], 0);
 	/* guest blocks and threads left without a `run` would be silently dropped */
-	if (!run->stopped) {
+	if (!is_stopped(run)) {
 		for (size_t i = 0; i < NR_GUESTS; i++) {
 			if (run->guests[i].n || run->nr_threads) {
 				report(run, NULL, TDXSIM_SCN_ERROR,
