@@ -8,6 +8,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <tdxsim-kvm/check.h>
 
@@ -194,6 +195,8 @@ struct kvm *tdxsim_kvm_create(const struct tdxsim_kvm_config *cfg)
 	rwlock_init(&kvm->mmu_lock);
 	pthread_mutex_init(&kvm->rcu_lock, NULL);
 	pthread_rwlock_init(&kvm->gmem_lock, NULL);
+	pthread_mutex_init(&kvm->gmem_inval_mutex, NULL);
+	pthread_cond_init(&kvm->gmem_inval_cond, NULL);
 	kvm->mmu_design = cfg->upstream_ops ? KVM_MMU_DESIGN_UPSTREAM : KVM_MMU_DESIGN_V3;
 	kvm->x86_ops = cfg->ops;
 	kvm->x86_ops_upstream = cfg->upstream_ops;
@@ -209,6 +212,8 @@ struct kvm *tdxsim_kvm_create(const struct tdxsim_kvm_config *cfg)
 	kvm->root_level = cfg->root_level ? cfg->root_level : PT64_ROOT_4LEVEL;
 	kvm->mirror_root = kvm_tdp_mmu_alloc_mirror_root(kvm);
 	if (!kvm->mirror_root) {
+		pthread_cond_destroy(&kvm->gmem_inval_cond);
+		pthread_mutex_destroy(&kvm->gmem_inval_mutex);
 		pthread_rwlock_destroy(&kvm->gmem_lock);
 		pthread_mutex_destroy(&kvm->rcu_lock);
 		pthread_rwlock_destroy(&kvm->mmu_lock.l);
@@ -253,6 +258,8 @@ void tdxsim_kvm_destroy(struct kvm *kvm)
 		kvm->x86_ops->free_external_per_vm_split_cache(kvm);
 	for (i = 0; i < KVM_MEM_SLOTS_NUM; i++)
 		kvm_free_memslot(kvm->memslots[i]);
+	pthread_cond_destroy(&kvm->gmem_inval_cond);
+	pthread_mutex_destroy(&kvm->gmem_inval_mutex);
 	pthread_rwlock_destroy(&kvm->gmem_lock);
 	pthread_mutex_destroy(&kvm->rcu_lock);
 	pthread_rwlock_destroy(&kvm->mmu_lock.l);
@@ -568,4 +575,56 @@ bool mmu_invalidate_retry_gfn(struct kvm *kvm, unsigned long mmu_seq, gfn_t gfn)
 	    gfn < kvm->mmu_invalidate_range_end)
 		return true;
 	return __atomic_load_n(&kvm->mmu_invalidate_seq, __ATOMIC_ACQUIRE) != mmu_seq;
+}
+
+/* ---- guest_memfd's invalidate lock held across an operation (S24) ---- */
+void tdxsim_kvm_gmem_invalidate_lock(struct kvm *kvm, gfn_t start, gfn_t end)
+{
+	pthread_mutex_lock(&kvm->gmem_inval_mutex);
+	while (kvm->gmem_inval_busy)
+		pthread_cond_wait(&kvm->gmem_inval_cond, &kvm->gmem_inval_mutex);
+	kvm->gmem_inval_busy = true;
+	kvm->gmem_inval_start = start;
+	kvm->gmem_inval_end = end;
+	pthread_mutex_unlock(&kvm->gmem_inval_mutex);
+}
+
+void tdxsim_kvm_gmem_invalidate_unlock(struct kvm *kvm)
+{
+	pthread_mutex_lock(&kvm->gmem_inval_mutex);
+	kvm->gmem_inval_busy = false;
+	pthread_cond_broadcast(&kvm->gmem_inval_cond);
+	pthread_mutex_unlock(&kvm->gmem_inval_mutex);
+}
+
+static long ns_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000000000L + (t1.tv_nsec - t0->tv_nsec);
+}
+
+void kvm_gmem_fault_wait(struct kvm *kvm, gfn_t gfn)
+{
+	struct timespec t0;
+	bool waited = false;
+	long ns;
+
+	pthread_mutex_lock(&kvm->gmem_inval_mutex);
+	while (kvm->gmem_inval_busy && gfn >= kvm->gmem_inval_start &&
+	       gfn < kvm->gmem_inval_end) {
+		if (!waited) {
+			waited = true;
+			kvm->stat.gmem_fault_waits++;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+		}
+		pthread_cond_wait(&kvm->gmem_inval_cond, &kvm->gmem_inval_mutex);
+	}
+	if (waited) {
+		ns = ns_since(&t0);
+		if (ns > kvm->stat.gmem_wait_max_ns)
+			kvm->stat.gmem_wait_max_ns = ns;
+	}
+	pthread_mutex_unlock(&kvm->gmem_inval_mutex);
 }

@@ -336,6 +336,8 @@ static int kvm_mmu_faultin_pfn(struct kvm_vcpu *vcpu, struct kvm_page_fault *fau
 	/* The direct root (shared memory) is not modelled. */
 	if (!fault->is_private)
 		return -EOPNOTSUPP;
+	/* filemap_invalidate_lock_shared(): a conversion in progress holds the fault here. */
+	kvm_gmem_fault_wait(kvm, fault->gfn);
 	r = kvm_gmem_get_pfn(kvm, fault->slot, fault->gfn, &fault->pfn, &max_order);
 	if (r)
 		return r;

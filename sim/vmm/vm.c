@@ -547,6 +547,23 @@ int tdxsim_vm_slot_flags(struct tdxsim_vm *vm, u64 gpa)
 }
 
 /* ---- guest_memfd ---- */
+/*
+ * filemap_invalidate_lock() for a whole operation on [start, end): faults
+ * of the locked range (the whole file unless gmem_lock_by_range) wait.
+ */
+static void vm_gmem_lock(struct tdxsim_vm *vm, gfn_t start, gfn_t end)
+{
+	if (vm->cfg.gmem_lock_by_range)
+		tdxsim_kvm_gmem_invalidate_lock(vm->kvm, start, end);
+	else
+		tdxsim_kvm_gmem_invalidate_lock(vm->kvm, 0, ~0ULL);
+}
+
+static void vm_gmem_unlock(struct tdxsim_vm *vm)
+{
+	tdxsim_kvm_gmem_invalidate_unlock(vm->kvm);
+}
+
 /* kvm_gmem_invalidate_begin()/_end() over [start, end): faults there retry meanwhile. */
 static void vm_invalidate_begin(struct tdxsim_vm *vm, gfn_t start, gfn_t end)
 {
@@ -934,8 +951,10 @@ int tdxsim_vm_convert(struct tdxsim_vm *vm, u64 gpa, u64 size, bool to_private)
 	pthread_mutex_lock(&vm->slots_lock);
 	if (!vm_range_in_slots(vm, start, end)) {
 		ret = -EINVAL;
-		goto out;
+		goto out_unlocked;
 	}
+	/* guest_memfd's conversion holds its invalidate lock throughout (S24). */
+	vm_gmem_lock(vm, start, end);
 	if (to_private)
 		goto set;
 
@@ -974,6 +993,8 @@ set:
 	ret = kvm_vm_set_mem_attributes(vm->kvm, start, end,
 					to_private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0);
 out:
+	vm_gmem_unlock(vm);
+out_unlocked:
 	pthread_mutex_unlock(&vm->slots_lock);
 	return ret;
 }
@@ -1042,6 +1063,7 @@ int tdxsim_vm_punch_hole(struct tdxsim_vm *vm, u64 gpa, u64 size)
 		}
 	}
 	/* kvm_gmem_invalidate_begin(): the private mappings go first. */
+	vm_gmem_lock(vm, start, end);
 	vm_invalidate_begin(vm, start, end);
 	vm_for_each_slot_range(vm, start, end, vm_zap_range);
 	for (gfn = start; gfn < end; ) {
@@ -1060,6 +1082,7 @@ int tdxsim_vm_punch_hole(struct tdxsim_vm *vm, u64 gpa, u64 size)
 		gfn = next;
 	}
 	vm_invalidate_end(vm);
+	vm_gmem_unlock(vm);
 out:
 	pthread_mutex_unlock(&vm->slots_lock);
 	return ret;
@@ -1124,6 +1147,7 @@ int tdxsim_vm_memory_failure(struct tdxsim_vm *vm, u64 gpa)
 	/* kvm_gmem_error_folio(): the whole folio's private mappings go. */
 	start = f->huge ? ALIGN_DOWN(gfn, GFNS_PER_2M) : gfn;
 	n = f->huge ? GFNS_PER_2M : 1;
+	vm_gmem_lock(vm, start, start + n);
 	vm_invalidate_begin(vm, start, start + n);
 	vm_for_each_slot_range(vm, start, start + n, vm_zap_range);
 	if (f->huge) {
@@ -1136,6 +1160,7 @@ int tdxsim_vm_memory_failure(struct tdxsim_vm *vm, u64 gpa)
 	}
 	vm_folio_drop_if_empty(vm, f);
 	vm_invalidate_end(vm);
+	vm_gmem_unlock(vm);
 out:
 	pthread_mutex_unlock(&vm->slots_lock);
 	return ret;

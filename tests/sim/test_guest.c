@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include <tdxsim/kernel.h>
@@ -234,6 +235,99 @@ static void test_errors_and_budget(void **state)
 	teardown_clean(vm);
 }
 
+/* ---- S24: faults wait for guest_memfd's invalidate lock ---- */
+static long fault_waits(struct kvm *kvm)
+{
+	long n;
+
+	pthread_mutex_lock(&kvm->gmem_inval_mutex);
+	n = kvm->stat.gmem_fault_waits;
+	pthread_mutex_unlock(&kvm->gmem_inval_mutex);
+	return n;
+}
+
+/* Until a fault waits (bounded: 10 s); false if none did. */
+static bool wait_for_waiter(struct kvm *kvm, long want)
+{
+	struct timespec ts = { 0, 1000000 };
+	int i;
+
+	for (i = 0; i < 10000; i++) {
+		if (fault_waits(kvm) >= want)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/*
+ * With the lock held over the whole file (guest_memfd's way), a vCPU's
+ * fault anywhere waits until the holder lets go, then completes; with the
+ * lock by range (S24's variant), a fault outside the held range does not
+ * wait, one inside does.
+ */
+static void gmem_lock_stall(bool by_range)
+{
+	struct tdxsim_vm_config cfg;
+	struct tdxsim_guest_op in[] = { ACCESS(G, true) };
+	struct tdxsim_guest_op out[] = { ACCESS(G + S_2M, true) };
+	struct tdxsim_vcpu_thread *thr;
+	struct tdxsim_guest_result res;
+	struct tdxsim_vm *vm;
+	struct kvm *kvm;
+	int err;
+
+	tdxsim_vm_config_init(&cfg);
+	cfg.module.mem_size = 64ULL << 20;
+#ifdef TEST_DESIGN_UPSTREAM
+	cfg.upstream = true;
+#endif
+	cfg.gmem_lock_by_range = by_range;
+	vm = tdxsim_vm_create(&cfg, &err);
+	assert_non_null(vm);
+	kvm = tdxsim_vm_kvm(vm);
+	assert_int_equal(tdxsim_vm_add_memslot(vm, 0, G, 2 * S_2M, TDXSIM_SLOT_PRIVATE), 0);
+	assert_int_equal(tdxsim_vm_gmem_populate(vm, G, 2 * S_2M, 9), 0);
+	assert_int_equal(tdxsim_vm_finalize(vm), 0);
+
+	/* Held over the first 2M, as a conversion there would hold it. */
+	tdxsim_kvm_gmem_invalidate_lock(kvm, by_range ? G >> PAGE_SHIFT : 0,
+					by_range ? (G + S_2M) >> PAGE_SHIFT : ~0ULL);
+	assert_int_equal(tdxsim_vcpu_start(vm, 0, out, 1, 0, &thr), 0);
+	if (by_range) {
+		assert_int_equal(tdxsim_vcpu_join(thr, &res), 0);
+		assert_int_equal(fault_waits(kvm), 0);
+	} else {
+		assert_true(wait_for_waiter(kvm, 1));
+		assert_int_equal(mirror_level(vm, G + S_2M), PG_LEVEL_NONE);
+		tdxsim_kvm_gmem_invalidate_unlock(kvm);
+		assert_int_equal(tdxsim_vcpu_join(thr, &res), 0);
+		tdxsim_kvm_gmem_invalidate_lock(kvm, 0, ~0ULL);
+	}
+	assert_int_equal(out[0].status, TDX_SUCCESS);
+	assert_int_equal(tdxsim_vcpu_start(vm, 0, in, 1, 0, &thr), 0);
+	assert_true(wait_for_waiter(kvm, by_range ? 1 : 2));
+	assert_int_equal(mirror_level(vm, G), PG_LEVEL_NONE);
+	tdxsim_kvm_gmem_invalidate_unlock(kvm);
+	assert_int_equal(tdxsim_vcpu_join(thr, &res), 0);
+	assert_int_equal(in[0].status, TDX_SUCCESS);
+	assert_int_equal(mirror_level(vm, G), PG_LEVEL_4K);
+	assert_true(kvm->stat.gmem_wait_max_ns > 0);
+	tdxsim_kernel_set_current(tdxsim_vm_sim(vm));
+	assert_check_clean(vm);
+	teardown_clean(vm);
+}
+
+static void test_gmem_lock_whole_file(void **state)
+{
+	gmem_lock_stall(false);
+}
+
+static void test_gmem_lock_by_range(void **state)
+{
+	gmem_lock_stall(true);
+}
+
 /* ---- the stress run ---- */
 #define STRESS_ROUNDS	64
 #define STRESS_VCPU_OPS	96
@@ -362,6 +456,8 @@ int main(void)
 		cmocka_unit_test(test_accept_2m_fallback),
 		cmocka_unit_test(test_convert_op),
 		cmocka_unit_test(test_errors_and_budget),
+		cmocka_unit_test(test_gmem_lock_whole_file),
+		cmocka_unit_test(test_gmem_lock_by_range),
 		cmocka_unit_test(test_stress_two_vcpus_and_converter),
 	};
 

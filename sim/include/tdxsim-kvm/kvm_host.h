@@ -224,6 +224,9 @@ struct kvm_vm_stat {
 	long pages[KVM_NR_PAGE_SIZES];	/* present leaves per level (pages_4k/2m/1g) */
 	long rcu_pending;		/* removed sps waiting for their grace period */
 	long sp_allocated;		/* kvm_mmu_page headers alive */
+	/* Faults that waited for guest_memfd's invalidate lock (S24), and the longest wait. */
+	long gmem_fault_waits;
+	long gmem_wait_max_ns;
 };
 
 struct kvm_mmu_rcu_head {
@@ -279,6 +282,17 @@ struct kvm {
 	 * exclusive.
 	 */
 	pthread_rwlock_t gmem_lock;
+	/*
+	 * The same lock as a conversion, punch hole or memory failure holds it
+	 * for its whole run (review-scenarios.md S24): a fault of a GFN in
+	 * [gmem_inval_start, gmem_inval_end) waits until it ends.  The range is
+	 * the whole file, as guest_memfd locks it, unless the VMM locks by
+	 * range (S24's variant).  gmem_inval_mutex guards the fields.
+	 */
+	pthread_mutex_t gmem_inval_mutex;
+	pthread_cond_t gmem_inval_cond;
+	bool gmem_inval_busy;
+	gfn_t gmem_inval_start, gmem_inval_end;
 	/* kvm->vcpu_array: tdxsim_kvm_vcpu_create() adds, _destroy() removes. */
 	struct kvm_vcpu *vcpu_array[KVM_MAX_VCPUS];
 };
@@ -382,6 +396,17 @@ int tdxsim_kvm_gmem_split_folio(struct kvm *kvm, gfn_t gfn);
  * Returns the order removed, or -ENOENT.  Inside an invalidation.
  */
 int tdxsim_kvm_gmem_remove_folio(struct kvm *kvm, gfn_t gfn);
+/*
+ * filemap_invalidate_lock() of guest_memfd for an operation on [start,
+ * end) (0, ~0ULL: the whole file): waits for the current holder, then
+ * holds it until tdxsim_kvm_gmem_invalidate_unlock().  Faults in the range
+ * meanwhile wait in kvm_gmem_fault_wait() (counted in kvm->stat).  Not
+ * with mmu_lock held; not recursive.
+ */
+void tdxsim_kvm_gmem_invalidate_lock(struct kvm *kvm, gfn_t start, gfn_t end);
+void tdxsim_kvm_gmem_invalidate_unlock(struct kvm *kvm);
+/* The fault's filemap_invalidate_lock_shared(): waits while @gfn is being invalidated. */
+void kvm_gmem_fault_wait(struct kvm *kvm, gfn_t gfn);
 /* The folio behind @gfn: its PFN for @gfn and the folio's order.  0 or -EFAULT. */
 int kvm_gmem_get_pfn(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn,
 		     kvm_pfn_t *pfn, int *max_order);

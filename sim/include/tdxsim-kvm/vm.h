@@ -11,7 +11,8 @@
  * Changes to the contract of notes/plan.md (told to the lead):
  *  - enum tdxsim_conv_order has a third order, TDXSIM_CONV_FOLIO_FIRST;
  *    the two others are defined below (the plan named them only).
- *  - struct tdxsim_vm_config has one more field, upstream_ops.
+ *  - struct tdxsim_vm_config has two more fields, upstream_ops and
+ *    gmem_lock_by_range.
  *  - the VM's tables are copies of the design's with gmem_max_mapping_level
  *    (tdx_huge_page) and set_external_spte (NO_TDMR, see below) wrapped.
  *  - added: tdxsim_vm_create_sibling(), tdxsim_vm_bind_gmem(),
@@ -102,6 +103,14 @@ struct tdxsim_vm_config {
 	const struct kvm_x86_ops *ops;
 	/* upstream only: NULL = tdx_x86_ops_upstream; a user's funnel otherwise. */
 	const struct kvm_x86_ops_upstream *upstream_ops;
+	/*
+	 * guest_memfd's filemap_invalidate_lock is held across a conversion,
+	 * punch hole or memory failure, and a fault waits for it (S24; counted
+	 * in kvm->stat.gmem_fault_waits / gmem_wait_max_ns).  false (default):
+	 * the whole file, as guest_memfd locks it; true: only the operation's
+	 * range (S24's lock-by-range variant).
+	 */
+	bool gmem_lock_by_range;
 };
 
 /* The defaults above; the module's are tdxsim_config_init()'s. */
