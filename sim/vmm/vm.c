@@ -1166,6 +1166,35 @@ out:
 	return ret;
 }
 
+int tdxsim_vm_memory_failure_pfn(struct tdxsim_vm *vm, u64 pfn)
+{
+	u64 hpa = PFN_PHYS(pfn), gpa = 0;
+	struct vm_folio *f, *tmp;
+	unsigned long i;
+	bool found = false;
+
+	if (vm_gone(vm))
+		return -ENODEV;
+	/* memory_failure() knows the page; guest_memfd's mapping gives the index. */
+	pthread_mutex_lock(&vm->slots_lock);
+	HASH_ITER(hh, vm->folios, f, tmp) {
+		if (f->huge && !f->fake && hpa >= f->hpa2m && hpa < f->hpa2m + PMD_SIZE) {
+			gpa = (f->idx * GFNS_PER_2M << PAGE_SHIFT) + (hpa - f->hpa2m);
+			found = true;
+		}
+		for (i = 0; !found && f->small && i < GFNS_PER_2M; i++) {
+			if (f->small[i] == (hpa & PAGE_MASK)) {
+				gpa = (f->idx * GFNS_PER_2M + i) << PAGE_SHIFT;
+				found = true;
+			}
+		}
+		if (found)
+			break;
+	}
+	pthread_mutex_unlock(&vm->slots_lock);
+	return found ? tdxsim_vm_memory_failure(vm, gpa) : -ENOENT;
+}
+
 /* ---- the end ---- */
 
 /* guest_memfd's release: every folio left, then the deferred pages. */

@@ -402,12 +402,27 @@ static void test_split_zap_memory_failure(void **state)
 	assert_int_equal(mirror_level(vm, G + S_2M), PG_LEVEL_NONE);
 	assert_int_equal(tdxsim_vm_map(vm, 0, G + S_2M, &level), -EFAULT);
 	assert_int_equal(tdxsim_vm_memory_failure(vm, G + S_2M), -ENOENT);
+	/* By PFN: a page of the order-9 folio at G (its S-EPT split, the folio not): all of it. */
+	{
+		kvm_pfn_t pfn;
+		int order;
+		struct kvm *kvm = tdxsim_vm_kvm(vm);
+		gfn_t gfn = (G + 9 * S_4K) >> PAGE_SHIFT;
+
+		assert_int_equal(kvm_gmem_get_pfn(kvm, gfn_to_memslot(kvm, gfn), gfn, &pfn,
+						  &order), 0);
+		assert_int_equal(tdxsim_vm_memory_failure_pfn(vm, pfn), 0);
+		assert_int_equal(mirror_level(vm, G + 9 * S_4K), PG_LEVEL_NONE);
+		assert_int_equal(mirror_level(vm, G + 10 * S_4K), PG_LEVEL_NONE);
+		assert_int_equal(mirror_level(vm, G), PG_LEVEL_NONE);
+		assert_int_equal(tdxsim_vm_memory_failure_pfn(vm, pfn), -ENOENT);
+	}
 	/* An order-0 folio: just that page. */
 	assert_int_equal(tdxsim_vm_map(vm, 0, G + 2 * S_2M + 3 * S_4K, &level), 0);
 	assert_int_equal(tdxsim_vm_memory_failure(vm, G + 2 * S_2M + 3 * S_4K), 0);
 	assert_int_equal(mirror_level(vm, G + 2 * S_2M + 3 * S_4K), PG_LEVEL_NONE);
 	tdxsim_vm_summary(vm, &sum);
-	assert_int_equal(sum.pages_poisoned, 513);
+	assert_int_equal(sum.pages_poisoned, 2 * 512 + 1);
 	assert_check_clean(vm);
 	teardown_clean(vm);
 }

@@ -16,6 +16,7 @@
  *  - the VM's tables are copies of the design's with gmem_max_mapping_level
  *    (tdx_huge_page) and set_external_spte (NO_TDMR, see below) wrapped.
  *  - added: tdxsim_vm_create_sibling(), tdxsim_vm_bind_gmem(),
+ *    tdxsim_vm_memory_failure_pfn(),
  *    tdxsim_vm_td(), tdxsim_vm_kvm_tdx(), tdxsim_vm_nr_vcpus(),
  *    tdxsim_vm_vcpu_tdvpr(), tdxsim_vm_of(), tdxsim_vm_summary(),
  *    tdxsim_vm_slot_flags().
@@ -231,6 +232,8 @@ int tdxsim_vm_zap(struct tdxsim_vm *vm, u64 gpa, u64 size);
  * folio backs @gpa.
  */
 int tdxsim_vm_memory_failure(struct tdxsim_vm *vm, u64 gpa);
+/* The same for the folio holding host frame @pfn (a page of guest_memfd); -ENOENT if none. */
+int tdxsim_vm_memory_failure_pfn(struct tdxsim_vm *vm, u64 pfn);
 
 /*
  * The VM's end (kvm_destroy_vm() for a TD): a vCPU left in guest mode exits
