@@ -357,8 +357,7 @@ static int parse_leaf(const char *s, size_t n, bool nth_ok, struct tdxsim_scn_va
 	return 0;
 }
 
-static int parse_fault(struct parser *p, const struct token *t, const char *s, size_t n,
-		       unsigned int col)
+static int parse_fault(struct parser *p, const char *s, size_t n, unsigned int col)
 {
 	struct tdxsim_config cfg;
 	char spec[512], msg[160];
@@ -385,7 +384,6 @@ static int parse_fault(struct parser *p, const struct token *t, const char *s, s
 	tdxsim_fault_clear(p->fault_sim);
 	if (r == 1)
 		return 0;
-	(void)t;
 	if (r == 0)
 		return bad_token(p, col, s, n, "a fault rule (LEAF:ACTION[:OPTION...])");
 	return error_at(p, col, -EINVAL, "expected a fault rule (LEAF:ACTION[:OPTION...]), got "
@@ -518,7 +516,7 @@ static int parse_value(struct parser *p, const struct tdxsim_scn_arg_info *a, co
 			return bad_token(p, col, s, n, "0 or a negative errno (-ENOMEM, -EIO, -12)");
 		return 0;
 	case TDXSIM_SCN_FAULT:
-		return parse_fault(p, NULL, s, n, col);
+		return parse_fault(p, s, n, col);
 	case TDXSIM_SCN_FEATURES: {
 		size_t i = 0;
 
