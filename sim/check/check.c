@@ -404,16 +404,20 @@ static void check_module_pages(struct check_ctx *c)
 	}
 }
 
-/* I3: the per-VM split cache holds free host pages, each once. */
-static void check_split_cache(struct check_ctx *c)
+/*
+ * I3: a per-VM split cache holds free host pages, each once.  @name says
+ * which: v3's prealloc_split_cache or upstream's pamt_cache (kvm-upstream.md
+ * §5); a VM of either design has both, and only its design's is ever filled.
+ */
+static void check_one_split_cache(struct check_ctx *c, const struct tdx_pamt_cache *cache,
+				  const char *name)
 {
-	struct tdx_pamt_cache *cache = &c->kvm_tdx->prealloc_split_cache;
 	struct tdxsim_pamt_info pi;
 	int i, j;
 
 	if (cache->cnt < 0 || cache->cnt > TDX_PAMT_CACHE_MAX) {
 		report(c, KVM_INV_SPLIT_CACHE, ~0ULL, 0, 0, 0,
-		       "split cache count %d outside [0, %d]", cache->cnt, TDX_PAMT_CACHE_MAX);
+		       "%s count %d outside [0, %d]", name, cache->cnt, TDX_PAMT_CACHE_MAX);
 		return;
 	}
 	for (i = 0; i < cache->cnt; i++) {
@@ -422,22 +426,28 @@ static void check_split_cache(struct check_ctx *c)
 
 		if (!page) {
 			report(c, KVM_INV_SPLIT_CACHE, ~0ULL, 0, 0, 0,
-			       "split cache slot %d of %d is empty", i, cache->cnt);
+			       "%s slot %d of %d is empty", name, i, cache->cnt);
 			continue;
 		}
 		hpa = page_to_phys(page);
 		for (j = 0; j < i; j++) {
 			if (cache->pages[j] == page)
 				report(c, KVM_INV_SPLIT_CACHE, ~0ULL, 0, hpa, 0,
-				       "page in the split cache twice (slots %d, %d)", j, i);
+				       "page in the %s twice (slots %d, %d)", name, j, i);
 		}
 		if (tdxsim_pamt_lookup(c->sim, hpa, &pi) || !pi.allocated || pi.pt != PT_NDA ||
 		    pi.pamt_page || ref_find(c, hpa))
 			report(c, KVM_INV_SPLIT_CACHE, ~0ULL, 0, hpa, 0,
-			       "split cache page in use: allocated %d PAMT pt %u pamt page %d%s",
-			       pi.allocated, pi.pt, pi.pamt_page,
+			       "%s page in use: allocated %d PAMT pt %u pamt page %d%s",
+			       name, pi.allocated, pi.pt, pi.pamt_page,
 			       ref_find(c, hpa) ? ", mapped by the mirror" : "");
 	}
+}
+
+static void check_split_cache(struct check_ctx *c)
+{
+	check_one_split_cache(c, &c->kvm_tdx->prealloc_split_cache, "split cache");
+	check_one_split_cache(c, &c->kvm_tdx->pamt_cache, "per-VM PAMT cache");
 }
 
 /* I5: tdx_pamt_get/put's count per 2MB against the module's, pair iff count. */

@@ -515,6 +515,26 @@ void tdx_vm_init(struct kvm_tdx *t)
 		t->kick_vcpus = tdx_kick_all_vcpus;
 }
 
+int tdx_split_cache_count(struct kvm *kvm)
+{
+	struct kvm_tdx *kvm_tdx;
+	int cnt;
+
+	if (!kvm || !kvm->priv)
+		return -EINVAL;
+	kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
+	if (kvm->mmu_design == KVM_MMU_DESIGN_UPSTREAM) {
+		mutex_lock(&kvm_tdx->pamt_cache_lock);
+		cnt = kvm_tdx->pamt_cache.cnt;
+		mutex_unlock(&kvm_tdx->pamt_cache_lock);
+	} else {
+		split_cache_lock(kvm_tdx);
+		cnt = kvm_tdx->prealloc_split_cache.cnt;
+		split_cache_unlock(kvm_tdx);
+	}
+	return cnt;
+}
+
 /* A 2M split needs a pair for the new S-EPT page and one for the guest range. */
 static int tdx_split_cache_min(enum pg_level level)
 {

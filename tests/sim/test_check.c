@@ -191,17 +191,36 @@ static int topup_vm_split_cache(struct tdx_fixture *fx)
 	return r;
 }
 
-/* I3: a page the module maps put into the per-VM split cache. */
+/*
+ * I3: a page the module maps put into the design's per-VM split cache
+ * (upstream: kvm_tdx->pamt_cache, which the scan once missed), which
+ * tdx_split_cache_count() then counts.
+ */
 static void test_break_split_cache(void **state)
 {
 	struct tdx_fixture *fx = *state;
-	struct tdx_pamt_cache *cache = &fx->kvm_tdx->prealloc_split_cache;
+	struct tdx_pamt_cache *cache = vm_split_cache(fx);
 
 	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
+	assert_int_equal(tdx_split_cache_count(fx->kvm), 0);
 	cache->pages[cache->cnt++] = fx->page_4k;
+	assert_int_equal(tdx_split_cache_count(fx->kvm), 1);
 	assert_only(fx, KVM_INV_SPLIT_CACHE);
 	assert_int_equal(rep.v[0].hpa, page_to_phys(fx->page_4k));
 	cache->cnt--;
+	assert_clean(fx);
+}
+
+/* tdx_split_cache_count() answers for the design's cache after a real top-up. */
+static void test_split_cache_count(void **state)
+{
+	struct tdx_fixture *fx = *state;
+
+	assert_int_equal(tdx_split_cache_count(fx->kvm), 0);
+	assert_int_equal(topup_vm_split_cache(fx), 0);
+	assert_int_equal(tdx_split_cache_count(fx->kvm), vm_split_cache(fx)->cnt);
+	assert_int_equal(tdx_split_cache_count(fx->kvm), TDX_MIN_SPLIT_CACHE_SZ);
+	assert_int_equal(tdx_split_cache_count(NULL), -EINVAL);
 	assert_clean(fx);
 }
 
@@ -1385,6 +1404,7 @@ int main(void)
 		T(test_break_sept),
 		T(test_break_sept_unmirrored),
 		T(test_break_split_cache),
+		T(test_split_cache_count),
 		T(test_break_pamt_refcount),
 		T(test_break_pamt_pair),
 		T(test_break_sp_removed),

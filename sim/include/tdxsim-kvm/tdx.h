@@ -232,6 +232,15 @@ extern const struct kvm_x86_ops tdx_x86_ops_upstream_aux;
  */
 struct tdx_pamt_cache *tdx_get_pamt_cache(struct kvm *kvm, struct kvm_vcpu *vcpu);
 
+/*
+ * The pages in @kvm's per-VM split cache, whichever the design keeps: v3's
+ * prealloc_split_cache (under its spinlock), upstream's kvm_tdx->pamt_cache
+ * (under pamt_cache_lock, a mutex: may sleep; do not call with mmu_lock or
+ * that mutex held).  Not the kernel's: the scenario language's
+ * `expect split-cache = N`.  -EINVAL for a VM without a kvm_tdx.
+ */
+int tdx_split_cache_count(struct kvm *kvm);
+
 /* The per-vCPU prealloc (tdx_prealloc): S-EPT pages for faults and pairs for them. */
 struct vcpu_tdx {
 	struct kvm_vcpu *vcpu;
