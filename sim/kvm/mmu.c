@@ -190,19 +190,31 @@ static bool slot_range(struct kvm_memory_slot *slot, gfn_t start, gfn_t end,
 	return true;
 }
 
-static int __kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes);
+static int __kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes,
+				       bool convert);
 
 /* The checker's I7b and I19 around the kernel's body (not the kernel's). */
-int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes)
+static int kvm_vm_set_mem_attributes_checked(struct kvm *kvm, gfn_t start, gfn_t end,
+					     u64 attributes, bool convert)
 {
 	struct kvm_zap_check *zc = NULL;
 	int r;
 
 	if (start < end && !(attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE))
 		zc = kvm_check_zap_begin(kvm, start, end);
-	r = __kvm_vm_set_mem_attributes(kvm, start, end, attributes);
+	r = __kvm_vm_set_mem_attributes(kvm, start, end, attributes, convert);
 	kvm_check_zap_end(zc, r);
-	return kvm_check_return(kvm, __func__, r);
+	return kvm_check_return(kvm, "kvm_vm_set_mem_attributes", r);
+}
+
+int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes)
+{
+	return kvm_vm_set_mem_attributes_checked(kvm, start, end, attributes, true);
+}
+
+int kvm_vm_set_mem_attributes_converted(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes)
+{
+	return kvm_vm_set_mem_attributes_checked(kvm, start, end, attributes, false);
 }
 
 int kvm_arch_gmem_convert(struct kvm *kvm, gfn_t start, gfn_t end, bool to_private)
@@ -212,7 +224,8 @@ int kvm_arch_gmem_convert(struct kvm *kvm, gfn_t start, gfn_t end, bool to_priva
 	return kvm->x86_ops->gmem_convert(kvm, start, end, to_private);
 }
 
-static int __kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes)
+static int __kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attributes,
+				       bool convert)
 {
 	struct kvm_gfn_range range;
 	int i, r = 0;
@@ -220,9 +233,12 @@ static int __kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, 
 	if (start >= end || (attributes & ~KVM_MEMORY_ATTRIBUTE_PRIVATE))
 		return -EINVAL;
 	/* v5: the backend's conversion entry, before mmu_lock (kvm-upstream.md §5). */
-	r = kvm_arch_gmem_convert(kvm, start, end, attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
-	if (r)
-		return r;
+	if (convert) {
+		r = kvm_arch_gmem_convert(kvm, start, end,
+					  attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+		if (r)
+			return r;
+	}
 	/*
 	 * One invalidation spans the pre-set, the store and the post-set: a
 	 * fault that looked the attributes up meanwhile retries.

@@ -941,6 +941,7 @@ static bool vm_range_in_slots(struct tdxsim_vm *vm, gfn_t start, gfn_t end)
 int tdxsim_vm_convert(struct tdxsim_vm *vm, u64 gpa, u64 size, bool to_private)
 {
 	gfn_t start = gpa >> PAGE_SHIFT, end = (gpa + size) >> PAGE_SHIFT;
+	bool converted = false;
 	int ret = 0;
 
 	if (!size || ((gpa | size) & (PAGE_SIZE - 1)))
@@ -962,12 +963,14 @@ int tdxsim_vm_convert(struct tdxsim_vm *vm, u64 gpa, u64 size, bool to_private)
 	 * guest_memfd's conversion calls kvm_arch_gmem_convert() before it
 	 * takes mmu_lock (v5; upstream: TDX splits head and tail there under
 	 * its pamt_cache_lock, kvm-upstream.md §5; v3: no op).  The orders
-	 * that split or zap before kvm_vm_set_mem_attributes() call it first.
+	 * that split or zap before kvm_vm_set_mem_attributes() call it first,
+	 * and only there: the attribute update below does not call it again.
 	 */
 	if (vm->cfg.conv_order != TDXSIM_CONV_FOLIO_FIRST) {
 		ret = kvm_arch_gmem_convert(vm->kvm, start, end, false);
 		if (ret < 0)
 			goto out;
+		converted = true;
 	}
 	switch (vm->cfg.conv_order) {
 	case TDXSIM_CONV_SPLIT_THEN_ZAP:
@@ -990,8 +993,11 @@ int tdxsim_vm_convert(struct tdxsim_vm *vm, u64 gpa, u64 size, bool to_private)
 		goto out;
 set:
 	/* What is left: the pre-set split and zap (if not done above), the attributes. */
-	ret = kvm_vm_set_mem_attributes(vm->kvm, start, end,
-					to_private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0);
+	if (converted)
+		ret = kvm_vm_set_mem_attributes_converted(vm->kvm, start, end, 0);
+	else
+		ret = kvm_vm_set_mem_attributes(vm->kvm, start, end,
+						to_private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0);
 out:
 	vm_gmem_unlock(vm);
 out_unlocked:

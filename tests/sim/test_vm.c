@@ -277,6 +277,69 @@ static u64 conversion_allocs(enum tdxsim_conv_order order)
 	return n;
 }
 
+/* The design's hook table with gmem_convert counted (v3's has none: counted as 0). */
+static struct kvm_x86_ops counting_ops;
+static const struct kvm_x86_ops *design_ops;
+static int gmem_converts;
+
+static int counting_gmem_convert(struct kvm *kvm, gfn_t start, gfn_t end, bool to_private)
+{
+	gmem_converts++;
+	return design_ops->gmem_convert ? design_ops->gmem_convert(kvm, start, end, to_private) : 0;
+}
+
+/*
+ * guest_memfd's conversion calls kvm_arch_gmem_convert() once, before
+ * mmu_lock (kvm-upstream.md §5), whatever the order: a second call could
+ * top the per-VM PAMT cache up again for splits already done.
+ */
+static void convert_once(enum tdxsim_conv_order order)
+{
+	struct tdxsim_vm_config cfg;
+	struct tdxsim_vm *vm;
+	int level, err;
+
+	tdxsim_vm_config_init(&cfg);
+	cfg.module.mem_size = 64ULL << 20;
+#ifdef TEST_DESIGN_UPSTREAM
+	cfg.upstream = true;
+	design_ops = &tdx_x86_ops_upstream_aux;
+#else
+	design_ops = &tdx_x86_ops;
+#endif
+	counting_ops = *design_ops;
+	counting_ops.gmem_convert = counting_gmem_convert;
+	cfg.ops = &counting_ops;
+	cfg.conv_order = order;
+	vm = tdxsim_vm_create(&cfg, &err);
+	assert_non_null(vm);
+	assert_int_equal(tdxsim_vm_add_memslot(vm, 0, G, S_2M, TDXSIM_SLOT_PRIVATE), 0);
+	assert_int_equal(tdxsim_vm_gmem_populate(vm, G, S_2M, 9), 0);
+	assert_int_equal(tdxsim_vm_finalize(vm), 0);
+	assert_int_equal(tdxsim_vm_map(vm, 0, G, &level), 0);
+	assert_int_equal(level, PG_LEVEL_2M);
+
+	gmem_converts = 0;
+	assert_int_equal(tdxsim_vm_convert(vm, X, S_4K, false), 0);
+	assert_int_equal(gmem_converts, 1);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_DEMOTE), 1);
+	/* DEMOTE took at least the range's pair; a second top-up would refill it. */
+	assert_true(tdx_split_cache_count(tdxsim_vm_kvm(vm)) <=
+		    TDX_MIN_SPLIT_CACHE_SZ - TDX_DPAMT_ENTRY_PAGES);
+	gmem_converts = 0;
+	assert_int_equal(tdxsim_vm_convert(vm, X, S_4K, true), 0);
+	assert_int_equal(gmem_converts, 1);
+	assert_check_clean(vm);
+	teardown_clean(vm);
+}
+
+static void test_convert_once(void **state)
+{
+	convert_once(TDXSIM_CONV_SPLIT_THEN_ZAP);
+	convert_once(TDXSIM_CONV_ZAP_THEN_SPLIT);
+	convert_once(TDXSIM_CONV_FOLIO_FIRST);
+}
+
 /*
  * S01/S03: the folio split fails (ENOMEM on its first vmemmap page, the
  * S-EPT work before it unaffected).  split-then-zap: the S-EPT stays split,
@@ -648,6 +711,7 @@ int main(void)
 		cmocka_unit_test(test_convert_split_then_zap),
 		cmocka_unit_test(test_convert_zap_then_split),
 		cmocka_unit_test(test_convert_folio_first),
+		cmocka_unit_test(test_convert_once),
 		cmocka_unit_test(test_convert_enomem_split_then_zap),
 		cmocka_unit_test(test_convert_enomem_zap_then_split),
 		cmocka_unit_test(test_convert_enomem_folio_first),

@@ -434,8 +434,12 @@ int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end, u64 attri
 /*
  * x86.c kvm_arch_gmem_convert(): the backend's gmem_convert op (0 when
  * absent).  kvm_vm_set_mem_attributes() calls it first; a VMM that splits
- * or zaps before that calls it itself, without mmu_lock held.
+ * or zaps before that calls it itself, without mmu_lock held, and then
+ * kvm_vm_set_mem_attributes_converted() (not the kernel's): the same
+ * without the second call, which could top the per-VM PAMT cache up again.
  */
+int kvm_vm_set_mem_attributes_converted(struct kvm *kvm, gfn_t start, gfn_t end,
+					u64 attributes);
 int kvm_arch_gmem_convert(struct kvm *kvm, gfn_t start, gfn_t end, bool to_private);
 
 /*
