@@ -51,10 +51,9 @@ static void update_gfn_disallow_lpage_count(const struct kvm_memory_slot *slot, 
 
 	for (level = PG_LEVEL_2M; level <= KVM_MAX_HUGEPAGE_LEVEL; level++) {
 		unsigned int *word = &lpage_info_slot(gfn, slot, level)->disallow_lpage;
-		unsigned int flags_before = *word & flag_bits;
+		unsigned int old = __atomic_fetch_add(word, count, __ATOMIC_RELAXED);
 
-		*word += count;
-		WARN_ON_ONCE((*word & flag_bits) != flags_before);
+		WARN_ON_ONCE(((old + count) & flag_bits) != (old & flag_bits));
 	}
 }
 
@@ -81,10 +80,15 @@ void hugepage_set_guest_inhibit(struct kvm_memory_slot *memslot, gfn_t frame, in
 	if (WARN_ON_ONCE(!lvl_has_lpage_info(lvl)))
 		return;
 	info = lpage_info_slot(frame, memslot, lvl);
-	info->disallow_lpage |= KVM_LPAGE_GUEST_INHIBIT_FLAG;
+	/* An atomic OR: hugepage_test_guest_inhibit() reads without mmu_lock. */
+	__atomic_fetch_or(&info->disallow_lpage, KVM_LPAGE_GUEST_INHIBIT_FLAG, __ATOMIC_RELAXED);
 }
 
-/* Also read without mmu_lock (003:P13): once set, the flag never clears. */
+/*
+ * Also read without mmu_lock (003:P13): once set, the flag never clears.
+ * The word's writers hold mmu_lock for write and still update it with
+ * relaxed atomics, so this lockless read is not a data race in C.
+ */
 bool hugepage_test_guest_inhibit(struct kvm_memory_slot *memslot, gfn_t frame, int lvl)
 {
 	unsigned int word;
@@ -98,12 +102,14 @@ bool hugepage_test_guest_inhibit(struct kvm_memory_slot *memslot, gfn_t frame, i
 
 static void hugepage_set_mixed(struct kvm_memory_slot *slot, gfn_t gfn, int level)
 {
-	lpage_info_slot(gfn, slot, level)->disallow_lpage |= KVM_LPAGE_MIXED_FLAG;
+	__atomic_fetch_or(&lpage_info_slot(gfn, slot, level)->disallow_lpage, KVM_LPAGE_MIXED_FLAG,
+			  __ATOMIC_RELAXED);
 }
 
 static void hugepage_clear_mixed(struct kvm_memory_slot *slot, gfn_t gfn, int level)
 {
-	lpage_info_slot(gfn, slot, level)->disallow_lpage &= ~KVM_LPAGE_MIXED_FLAG;
+	__atomic_fetch_and(&lpage_info_slot(gfn, slot, level)->disallow_lpage,
+			   ~KVM_LPAGE_MIXED_FLAG, __ATOMIC_RELAXED);
 }
 
 static u64 slot_attrs(const struct kvm_memory_slot *slot, gfn_t gfn)
