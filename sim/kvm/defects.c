@@ -23,6 +23,9 @@ static const struct {
 	{ "no-kick-before-retry", "tdh_do_no_vcpus retries a BUSY without blocking entry and "
 				  "kicking the vCPUs (S09)" },
 	{ "skip-track", "a split DEMOTEs without TRACK after its BLOCK (S12 b)" },
+	{ "ignore-demote-feature-bit", "KVM maps 2M although the module lacks "
+				       "ENHANCED_DEMOTE_INTERRUPTIBILITY; a split's DEMOTE "
+				       "fails (S07)" },
 };
 
 const char *tdxsim_kvm_defect_name(unsigned int bit)

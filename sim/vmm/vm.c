@@ -368,9 +368,14 @@ static struct tdxsim_vm *vm_alloc(const struct tdxsim_vm_config *cfg, struct vm_
 	vm->cfg.module = *tdxsim_get_config(family->sim);
 	vm->nr_vcpus = cfg->nr_vcpus;
 	pthread_mutex_init(&vm->slots_lock, NULL);
-	/* KVM clears enable_tdx_huge_page when DEMOTE could be interrupted forever. */
+	/*
+	 * KVM clears enable_tdx_huge_page when DEMOTE could be interrupted
+	 * forever (003:P24); TDXSIM_KVM_DEFECT_IGNORE_DEMOTE_FEATURE_BIT
+	 * leaves that gate out (S07).
+	 */
 	vm->tdx_huge_page = cfg->tdx_huge_page &&
-		(vm->cfg.module.features0 & TDX_FEATURES0_ENHANCED_DEMOTE_INTERRUPTIBILITY);
+		((vm->cfg.module.features0 & TDX_FEATURES0_ENHANCED_DEMOTE_INTERRUPTIBILITY) ||
+		 (cfg->defects & TDXSIM_KVM_DEFECT_IGNORE_DEMOTE_FEATURE_BIT));
 	vm->family = family;
 	vm->sim = family->sim;
 	family->users++;

@@ -435,6 +435,60 @@ static void test_backend_skip_track(void **state)
 	declare_events(fx, on);
 }
 
+/*
+ * ignore-demote-feature-bit (S07): a module without
+ * ENHANCED_DEMOTE_INTERRUPTIBILITY.  Off: tdx_huge_page is forced off
+ * (003:P24), the fault maps 4K and a split has nothing to do.  On: the fault
+ * maps 2M and the split's DEMOTE wrapper returns TDX_SW_ERROR without a
+ * SEAMCALL: TDX_BUG_ON, the VM bugged.
+ */
+static void split_without_demote_bit(bool on)
+{
+	struct tdxsim_vm_config cfg;
+	struct tdxsim_vm_summary sum;
+	struct tdxsim_leaf_stats st;
+	const u64 gpa = 0x40000000ULL, size = 2ULL << 20;
+	struct tdxsim_vm *vm;
+	int level, err;
+
+	tdxsim_vm_config_init(&cfg);
+	cfg.module.mem_size = 64ULL << 20;
+	cfg.module.features0 &= ~TDX_FEATURES0_ENHANCED_DEMOTE_INTERRUPTIBILITY;
+#ifdef TEST_DESIGN_UPSTREAM
+	cfg.upstream = true;
+#endif
+	cfg.defects = on ? TDXSIM_KVM_DEFECT_IGNORE_DEMOTE_FEATURE_BIT : 0;
+	vm = tdxsim_vm_create(&cfg, &err);
+	assert_non_null(vm);
+	assert_int_equal(tdxsim_vm_add_memslot(vm, 0, gpa, size, TDXSIM_SLOT_PRIVATE), 0);
+	assert_int_equal(tdxsim_vm_gmem_populate(vm, gpa, size, 9), 0);
+	assert_int_equal(tdxsim_vm_finalize(vm), 0);
+	assert_int_equal(tdxsim_vm_map(vm, 0, gpa, &level), 0);
+	assert_int_equal(level, on ? PG_LEVEL_2M : PG_LEVEL_4K);
+
+	err = tdxsim_vm_split(vm, gpa, size, PG_LEVEL_4K, false);
+	assert_int_equal(tdxsim_vm_kvm(vm)->vm_bugged, on);
+	assert_int_equal(tdxsim_kernel_events(tdxsim_vm_sim(vm), TDXSIM_KEV_TDX_BUG), on);
+	if (!on)
+		assert_int_equal(err, 0);
+	/* No SEAMCALL either way: the wrapper refuses before it, or nothing to split. */
+	assert_int_equal(tdxsim_stats_leaf(tdxsim_vm_sim(vm), TDH_MEM_PAGE_DEMOTE, &st), 0);
+	assert_int_equal(st.calls, 0);
+
+	tdxsim_vm_teardown(vm);
+	tdxsim_vm_summary(vm, &sum);
+	assert_int_equal(sum.vm_bugged, on);
+	assert_true(!sum.pages_leaked || sum.known_leak);
+	tdxsim_vm_destroy(vm);
+	tdxsim_kernel_events_reset(NULL);
+}
+
+static void test_vm_ignore_demote_feature_bit(void **state)
+{
+	split_without_demote_bit(false);
+	split_without_demote_bit(true);
+}
+
 /* The names the scenario language uses. */
 static void test_defect_names(void **state)
 {
@@ -444,6 +498,8 @@ static void test_defect_names(void **state)
 	assert_int_equal(tdxsim_kvm_defect_lookup("consume-without-recheck"),
 			 TDXSIM_KVM_DEFECT_CONSUME_WITHOUT_RECHECK);
 	assert_int_equal(tdxsim_kvm_defect_lookup("skip-track"), TDXSIM_KVM_DEFECT_SKIP_TRACK);
+	assert_int_equal(tdxsim_kvm_defect_lookup("ignore-demote-feature-bit"),
+			 TDXSIM_KVM_DEFECT_IGNORE_DEMOTE_FEATURE_BIT);
 	assert_int_equal(tdxsim_kvm_defect_lookup("no-such-defect"), -EINVAL);
 	assert_null(tdxsim_kvm_defect_name(TDXSIM_KVM_DEFECT_NR_BITS));
 	for (b = 0; b < TDXSIM_KVM_DEFECT_NR_BITS; b++) {
@@ -476,6 +532,7 @@ int main(void)
 		cmocka_unit_test(test_defect_cross_boundary_bool),
 		cmocka_unit_test(test_defect_cross_boundary_bool_return),
 		cmocka_unit_test(test_defect_free_owned_external_spt),
+		cmocka_unit_test(test_vm_ignore_demote_feature_bit),
 	};
 
 #undef FX

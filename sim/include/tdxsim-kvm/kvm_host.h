@@ -323,14 +323,20 @@ enum tdxsim_kvm_defect {
 	TDXSIM_KVM_DEFECT_NO_KICK_BEFORE_RETRY	= 1U << 5,
 	/* S12(b): a split DEMOTEs without the TRACK after its BLOCK */
 	TDXSIM_KVM_DEFECT_SKIP_TRACK		= 1U << 6,
-	TDXSIM_KVM_DEFECT_NR_BITS		= 7,
+	/*
+	 * S07: sim/vmm keeps tdx_huge_page on although the module lacks
+	 * ENHANCED_DEMOTE_INTERRUPTIBILITY (P24's gate missing): the split's
+	 * DEMOTE wrapper returns TDX_SW_ERROR without a SEAMCALL
+	 */
+	TDXSIM_KVM_DEFECT_IGNORE_DEMOTE_FEATURE_BIT = 1U << 7,
+	TDXSIM_KVM_DEFECT_NR_BITS		= 8,
 };
 
 /*
  * The switches by name, for the scenario language (`defect NAME`):
  * "split-spt-zero", "cross-boundary-bool", "free-owned-ext-spt",
  * "consume-without-recheck", "aug-2m-over-pair", "no-kick-before-retry",
- * "skip-track".  tdxsim_kvm_defect_name(): the name of bit @bit (0 for
+ * "skip-track", "ignore-demote-feature-bit".  tdxsim_kvm_defect_name(): the name of bit @bit (0 for
  * TDXSIM_KVM_DEFECT_SPLIT_SPT_ZERO), NULL past the last;
  * tdxsim_kvm_defect_desc(): a one-line description, NULL likewise;
  * tdxsim_kvm_defect_lookup(): the switch's mask (1U << bit), or -EINVAL.
