@@ -422,8 +422,13 @@ struct tdxsim_pamt_info {
 /*
  * PAMT and host state of the page at @hpa (any address inside it): 0, or
  * -EINVAL (@info zeroed) when @hpa is outside simulated memory.  Also the
- * Dynamic-PAMT state of @hpa's 2MB range.  Lock-free reads, like
- * tdxsim_td_info(): not synchronised with SEAMCALLs running on that page.
+ * Dynamic-PAMT state of @hpa's 2MB range.
+ * Thread safety: may be called while SEAMCALLs run on other threads (no
+ * lock taken, no data race: every field is read with one atomic load).
+ * The result is then a snapshot, not a consistent state: fields may come
+ * from before and after a concurrent SEAMCALL (say, dpamt_count of an
+ * AUG that has not yet set the entry's type).  Exact only when no
+ * SEAMCALL touching @hpa's 2MB range runs meanwhile.
  */
 int tdxsim_pamt_lookup(struct tdxsim *sim, u64 hpa, struct tdxsim_pamt_info *info);
 

@@ -80,7 +80,7 @@ static void pamt_demote_commit(struct seamcall_ctx *c, u64 page, bool dpamt, u64
 	/* One 8-byte store each, not one per field (a cold line is written once). */
 	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++)
 		memcpy(&small[i], &child, sizeof(child));
-	big->owner = 0;
+	__atomic_store_n(&big->owner, 0, __ATOMIC_RELAXED);	/* read by tdxsim_pamt_lookup() */
 	__atomic_store_n(&big->bepoch, 0, __ATOMIC_RELAXED);	/* read by guest walks */
 	if (dpamt) {
 		dpamt_pair_install(c, page, pair, PAGES_PER_2M, blk);

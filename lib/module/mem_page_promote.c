@@ -74,7 +74,7 @@ static void pamt_promote_commit(struct seamcall_ctx *c, u64 page, u64 pair_out[2
 		dpamt_pair_release(sim, page, pair_out);
 	else
 		memset(small, 0, PTRS_PER_TABLE * sizeof(*small));
-	big->owner = owner;
+	__atomic_store_n(&big->owner, owner, __ATOMIC_RELAXED);	/* read by tdxsim_pamt_lookup() */
 	__atomic_store_n(&big->bepoch, 0, __ATOMIC_RELAXED);	/* read by guest walks */
 	__atomic_store_n(&big->pt, pt, __ATOMIC_RELEASE);
 	seq_note(&sim->seq_2m[pa_to_idx2m(sim, page)], c->seq);

@@ -466,8 +466,9 @@ static void dirty_hkid_set(struct tdxsim *sim, u64 idx, u16 hkid)
 	u64 *ready = &sim->dirty_hkid_ready[region / 64];
 	struct pamt_entry *blk = sim->pamt_4k_blk[idx / PAGES_PER_2M];
 
+	/* Relaxed stores: page_dirty_hkid() may read them in tdxsim_pamt_lookup(). */
 	if (blk) {
-		blk[idx % PAGES_PER_2M].owner = hkid;
+		__atomic_store_n(&blk[idx % PAGES_PER_2M].owner, hkid, __ATOMIC_RELAXED);
 		return;
 	}
 
@@ -479,7 +480,7 @@ static void dirty_hkid_set(struct tdxsim *sim, u64 idx, u16 hkid)
 		mem_vpopulate(&sim->dirty_hkid[first], n * sizeof(*sim->dirty_hkid));
 		__atomic_fetch_or(ready, bit, __ATOMIC_RELEASE);
 	}
-	sim->dirty_hkid[idx] = hkid;
+	__atomic_store_n(&sim->dirty_hkid[idx], hkid, __ATOMIC_RELAXED);
 }
 
 /*
@@ -510,7 +511,7 @@ static void pamt_assign(struct tdxsim *sim, u64 pa, int level, u8 pt, u16 owner,
 	struct pamt_entry *e = pamt_entry_at(sim, pa, level);
 
 	note_dirty_reuse(sim, pa, level, owner);
-	e->owner = owner;
+	__atomic_store_n(&e->owner, owner, __ATOMIC_RELAXED);	/* read by tdxsim_pamt_lookup() */
 	__atomic_store_n(&e->bepoch, 0, __ATOMIC_RELAXED);	/* read by guest walks */
 	__atomic_store_n(&e->pt, pt, __ATOMIC_RELEASE);
 	seq_touch(sim, pa, seq);
@@ -526,7 +527,7 @@ static void pamt_release(struct tdxsim *sim, u64 pa, int level, u16 hkid, bool d
 	u64 npages = tdx_level_pages(level);
 	u8 flags = (dirty ? PG_DIRTY : 0) | (sim->cfg.reset_quirk ? PG_NEEDS_RESET : 0);
 
-	e->owner = 0;
+	__atomic_store_n(&e->owner, 0, __ATOMIC_RELAXED);	/* read by tdxsim_pamt_lookup() */
 	__atomic_store_n(&e->bepoch, 0, __ATOMIC_RELAXED);	/* read by guest walks */
 	__atomic_store_n(&e->pt, PT_NDA, __ATOMIC_RELEASE);
 	seq_touch(sim, pa, seq);
@@ -633,13 +634,15 @@ void dpamt_pair_install(struct seamcall_ctx *c, u64 range, const u64 pair[2], u1
 		}
 		if (page_flags_get(sim, idx_to_pa(sim, idx)) & PG_DIRTY) {
 			blk[i].owner = sim->dirty_hkid[idx];
-			sim->dirty_hkid[idx] = 0;	/* one place at a time */
+			/* One place at a time; relaxed, as page_dirty_hkid() reads it. */
+			__atomic_store_n(&sim->dirty_hkid[idx], 0, __ATOMIC_RELAXED);
 		}
 	}
 	__atomic_store_n(&sim->pamt_4k_blk[pa_to_idx2m(sim, range)], blk, __ATOMIC_RELEASE);
-	n->hpa[0] = pair[0];
-	n->hpa[1] = pair[1];
-	n->page_count = count;
+	/* Relaxed stores (plain moves): tdxsim_pamt_lookup() reads them unlocked. */
+	__atomic_store_n(&n->hpa[0], pair[0], __ATOMIC_RELAXED);
+	__atomic_store_n(&n->hpa[1], pair[1], __ATOMIC_RELAXED);
+	__atomic_store_n(&n->page_count, count, __ATOMIC_RELAXED);
 	__atomic_store_n(&pamt_entry_at(sim, range, TDX_PS_2M)->pt, PT_PAMT, __ATOMIC_RELEASE);
 	seq_touch(sim, range, c->seq);
 }
@@ -652,7 +655,7 @@ void dpamt_pair_install(struct seamcall_ctx *c, u64 range, const u64 pair[2], u1
 void dpamt_pair_release(struct tdxsim *sim, u64 range, u64 pair[2])
 {
 	struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, range)];
-	bool in_use = n->page_count;	/* PROMOTE: the TD owns every page */
+	bool in_use = __atomic_load_n(&n->page_count, __ATOMIC_RELAXED);	/* PROMOTE: all the TD's */
 	struct pamt_entry *blk;
 
 	for (unsigned int i = 0; i < 2; i++) {
@@ -661,7 +664,10 @@ void dpamt_pair_release(struct tdxsim *sim, u64 range, u64 pair[2])
 		if (sim->cfg.reset_quirk)
 			page_flags_set(sim, n->hpa[i], PG_NEEDS_RESET);
 	}
-	memset(n, 0, sizeof(*n));
+	/* Field by field, not memset(): tdxsim_pamt_lookup() reads them unlocked. */
+	__atomic_store_n(&n->hpa[0], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&n->hpa[1], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&n->page_count, 0, __ATOMIC_RELAXED);
 	/*
 	 * The range's 4K level goes with the pair (its entries are all
 	 * PT_NDA); the HKIDs of its dirty pages move to the array first.
@@ -686,17 +692,26 @@ void dpamt_pair_release(struct tdxsim *sim, u64 range, u64 pair[2])
 int tdxsim_pamt_lookup(struct tdxsim *sim, u64 hpa, struct tdxsim_pamt_info *info)
 {
 	struct pamt_entry *e;
+	u16 owner;
 	u8 f;
 
 	memset(info, 0, sizeof(*info));
 	if (!mem_in_tdmr(sim, hpa))
 		return -EINVAL;
+	/*
+	 * SEAMCALLs on other threads change what this reads (dpamt_inc() on
+	 * every AUG and REMOVE, the entries on AUG, REMOVE, DEMOTE, PROMOTE,
+	 * PAMT.ADD/REMOVE): each field is one relaxed atomic load, so the
+	 * result is a snapshot whose fields may come from different moments
+	 * (tdxsim.h).  The writers' atomic stores are plain moves on x86.
+	 */
 	info->level = pamt_leaf_level(sim, hpa);
 	e = pamt_entry_at(sim, hpa, info->level);
-	info->pt = e->pt;
-	info->bepoch = e->bepoch;
-	if (e->pt != PT_NDA && e->pt != PT_TDR && e->owner) {
-		struct td *td = td_by_id(sim, e->owner);
+	info->pt = __atomic_load_n(&e->pt, __ATOMIC_ACQUIRE);
+	info->bepoch = __atomic_load_n(&e->bepoch, __ATOMIC_RELAXED);
+	owner = __atomic_load_n(&e->owner, __ATOMIC_RELAXED);
+	if (info->pt != PT_NDA && info->pt != PT_TDR && owner) {
+		struct td *td = td_by_id(sim, owner);
 
 		info->owner = td ? td->tdr_pa : 0;
 	}
@@ -707,13 +722,14 @@ int tdxsim_pamt_lookup(struct tdxsim *sim, u64 hpa, struct tdxsim_pamt_info *inf
 	info->needs_reset = f & PG_NEEDS_RESET;
 	if (info->dirty)
 		info->dirty_hkid = page_dirty_hkid(sim, hpa);
-	if (sim_dpamt(sim) && pamt_entry_at(sim, hpa, TDX_PS_2M)->pt == PT_PAMT) {
+	if (sim_dpamt(sim) &&
+	    __atomic_load_n(&pamt_entry_at(sim, hpa, TDX_PS_2M)->pt, __ATOMIC_ACQUIRE) == PT_PAMT) {
 		struct dpamt_node *n = &sim->dpamt[pa_to_idx2m(sim, hpa)];
 
 		info->dpamt_pair = true;
-		info->dpamt_pages[0] = n->hpa[0];
-		info->dpamt_pages[1] = n->hpa[1];
-		info->dpamt_count = n->page_count;
+		info->dpamt_pages[0] = __atomic_load_n(&n->hpa[0], __ATOMIC_RELAXED);
+		info->dpamt_pages[1] = __atomic_load_n(&n->hpa[1], __ATOMIC_RELAXED);
+		info->dpamt_count = __atomic_load_n(&n->page_count, __ATOMIC_RELAXED);
 	}
 	return 0;
 }

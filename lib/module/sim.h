@@ -252,7 +252,9 @@ static inline u16 page_dirty_hkid(struct tdxsim *sim, u64 pa)
 	struct pamt_entry *blk = __atomic_load_n(&sim->pamt_4k_blk[idx / PAGES_PER_2M],
 						 __ATOMIC_ACQUIRE);
 
-	return blk ? blk[idx % PAGES_PER_2M].owner : sim->dirty_hkid[idx];
+	/* Relaxed loads: tdxsim_pamt_lookup() calls this while SEAMCALLs run. */
+	return blk ? __atomic_load_n(&blk[idx % PAGES_PER_2M].owner, __ATOMIC_RELAXED) :
+		     __atomic_load_n(&sim->dirty_hkid[idx], __ATOMIC_RELAXED);
 }
 
 static inline int pamt_leaf_level(struct tdxsim *sim, u64 pa)
