@@ -8,6 +8,7 @@
  * (wait_for_sept_zap); seamcall.md §2.16, §2.17, §7.3, §7.7.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include <tdxsim-kvm/kvm_host.h>
@@ -50,22 +51,50 @@ int tdx_vcpu_bind(struct kvm_vcpu *vcpu, u64 tdvpr_pa)
 }
 
 /*
- * kvm_make_all_cpus_request(kvm, KVM_REQ_OUTSIDE_GUEST_MODE): every vCPU of
- * the TD leaves guest mode.  The IPI that forces the exit is
- * tdxsim_vp_exit() on each vCPU the module knows for the TD (customised
- * stand-in: KVM walks its own vCPUs; the module's list holds the same ones
- * and any a test built by hand).  The kernel waits for the vCPUs to
- * acknowledge; here the exit is done when tdxsim_vp_exit() returns.
+ * kvm_make_all_cpus_request(kvm, KVM_REQ_OUTSIDE_GUEST_MODE) with
+ * KVM_REQUEST_WAIT (virt/kvm/kvm_main.c): when it returns, no vCPU of the
+ * VM is in guest mode, and none enters while the caller's request stands
+ * (tdh_do_no_vcpus() sets wait_for_sept_zap before, kvm-model.md §3.1).
+ * For each of KVM's vCPUs, kvm_vcpu_exiting_guest_mode() (full barrier,
+ * then IN_GUEST_MODE -> EXITING_GUEST_MODE) pairs with the smp_store_mb()
+ * of vcpu->mode in tdx_vcpu_enter(): either the vCPU sees the flag and
+ * does not enter, or the kick sees the vCPU's mode and sends the IPI.  The
+ * IPI is tdxsim_vp_exit(); the kernel then waits for the target CPU to
+ * acknowledge it, which it can only do with IRQs on: after its entry (and
+ * TDH.VP.ENTER's hold on the epoch lock) is over and between guest
+ * instructions.  Here that is the wait for vcpu->irqs_off to drop: a vCPU
+ * still inside TDH.VP.ENTER then finds EXITING_GUEST_MODE and leaves by
+ * itself, a TDCALL under way (holding an S-EPT entry, say) completes.
+ * Without the wait, a TRACK or DEMOTE retried after the kick could lose
+ * to that TDH.VP.ENTER again and bug the VM.
+ * Then every vCPU the module knows for the TD (tdxsim_td_vcpus()) gets
+ * tdxsim_vp_exit(): ours, for vCPUs a test built without KVM.
  */
 void tdx_kick_all_vcpus(struct kvm_tdx *kvm_tdx)
 {
 	struct tdxsim *sim = tdxsim_kernel_current();
 	u64 tdr_pa = tdx_tdr_pa(&kvm_tdx->td);
 	u64 stack[16], *tdvpr = stack;
+	struct kvm_vcpu *vcpu;
+	unsigned long idx;
 	int n, i;
 
 	if (!sim)
 		return;
+	if (kvm_tdx->kvm) {
+		kvm_for_each_vcpu(idx, vcpu, kvm_tdx->kvm) {
+			struct vcpu_tdx *tdx = to_tdx(vcpu);
+
+			if (!tdx || !tdx->vp.tdvpr_pa ||
+			    kvm_vcpu_exiting_guest_mode(vcpu) == OUTSIDE_GUEST_MODE)
+				continue;
+			tdxsim_vp_exit(sim, tdx->vp.tdvpr_pa);
+			/* Pairs with the barrier after irqs_off is set (tdx_vcpu_enter(), sim/vcpu). */
+			smp_mb();
+			while (smp_load_acquire(&vcpu->irqs_off))
+				sched_yield();
+		}
+	}
 	n = tdxsim_td_vcpus(sim, tdr_pa, tdvpr, ARRAY_SIZE(stack));
 	if (n > (int)ARRAY_SIZE(stack)) {
 		/* More vCPUs than the stack holds: a second, exact call. */
@@ -78,6 +107,15 @@ void tdx_kick_all_vcpus(struct kvm_tdx *kvm_tdx)
 		tdxsim_vp_exit(sim, tdvpr[i]);
 	if (tdvpr != stack)
 		free(tdvpr);
+}
+
+/* vcpu_enter_guest()'s end of the entry: the IRQs-off section is over. */
+static int tdx_vcpu_enter_done(struct kvm_vcpu *vcpu, int ret)
+{
+	if (ret)
+		WRITE_ONCE(vcpu->mode, OUTSIDE_GUEST_MODE);
+	smp_store_release(&vcpu->irqs_off, 0);
+	return ret;
 }
 
 int tdx_vcpu_enter(struct kvm_vcpu *vcpu)
@@ -93,32 +131,45 @@ int tdx_vcpu_enter(struct kvm_vcpu *vcpu)
 	/* tdx_vcpu_pre_run(): only a finalized TD with an initialized vCPU. */
 	if (kvm_tdx->state != TD_STATE_RUNNABLE || !tdx || !tdx->vp.tdvpr_pa)
 		return -EINVAL;
+
+	/*
+	 * vcpu_enter_guest(): IRQs off (a kick's IPI waits), then
+	 * vcpu->mode = IN_GUEST_MODE with a full barrier, then the last look
+	 * at the requests: the pairing of kvm_vcpu_exiting_guest_mode() in
+	 * tdx_kick_all_vcpus().  The release fence publishes irqs_off to a
+	 * kicker that reads IN_GUEST_MODE.
+	 */
+	WRITE_ONCE(vcpu->irqs_off, 1);
+	smp_wmb();
+	smp_store_mb(vcpu->mode, IN_GUEST_MODE);
 	/*
 	 * tdx_vcpu_run(): while tdh_do_no_vcpus() retries a SEAMCALL that lost
 	 * to a vCPU, no vCPU may enter (KVM returns to its run loop, which
 	 * comes back here).
 	 */
 	if (READ_ONCE(kvm_tdx->wait_for_sept_zap))
-		return -EAGAIN;
+		return tdx_vcpu_enter_done(vcpu, -EAGAIN);
 
 	err = tdh_vp_enter(&tdx->vp, &args);
 	/* The epoch lock lost to a TRACK: KVM re-enters on the fast path. */
 	if (IS_TDX_OPERAND_BUSY(err))
-		return -EAGAIN;
+		return tdx_vcpu_enter_done(vcpu, -EAGAIN);
 	if (err)
-		return -EIO;
+		return tdx_vcpu_enter_done(vcpu, -EIO);
 	/*
-	 * The kernel's vcpu->mode handshake: the kicker sets the flag, then
-	 * kicks every vCPU in guest mode; the vCPU is in guest mode, then
-	 * looks at the flag.  One of the two sees the other, so no vCPU stays
-	 * in the guest behind the kick of tdh_do_no_vcpus().
+	 * A kick that found IN_GUEST_MODE while TDH.VP.ENTER ran has sent its
+	 * IPI: pending since IRQs were off, it exits the guest at once, and
+	 * the kicker waits for that.  The barrier orders TDH.VP.ENTER's
+	 * in-guest state before the look at vcpu->mode, against the kicker's
+	 * mode change before its tdxsim_vp_exit(): if this look misses
+	 * EXITING_GUEST_MODE, the kicker's own exit finds the vCPU in guest.
 	 */
 	smp_mb();
-	if (READ_ONCE(kvm_tdx->wait_for_sept_zap)) {
+	if (READ_ONCE(vcpu->mode) == EXITING_GUEST_MODE) {
 		tdxsim_vp_exit(tdxsim_kernel_current(), tdx->vp.tdvpr_pa);
-		return -EAGAIN;
+		return tdx_vcpu_enter_done(vcpu, -EAGAIN);
 	}
-	return 0;
+	return tdx_vcpu_enter_done(vcpu, 0);
 }
 
 /* Private unless the TD's shared bit (bit GPAW-1: 47 with 4 levels, 51 with 5) is set. */

@@ -38,9 +38,38 @@ static bool guest_step(struct guest_ctx *g)
 	return true;
 }
 
+/*
+ * The run loop has seen the TD exit: vcpu->mode = OUTSIDE_GUEST_MODE, as
+ * vcpu_enter_guest() after the vendor's run returns (tdx_kick_all_vcpus()
+ * reads it).
+ */
+static void guest_exited(struct guest_ctx *g)
+{
+	smp_store_release(&g->vcpu->mode, OUTSIDE_GUEST_MODE);
+}
+
+/*
+ * One guest instruction (a TDCALL, an access) runs between these: the
+ * CPU takes a kick's IPI only at its boundary, so tdx_kick_all_vcpus()
+ * waits for irqs_off to drop.  The barrier pairs with the kicker's between
+ * its tdxsim_vp_exit() and its look at irqs_off: either the instruction
+ * finds the vCPU out of the guest, or the kicker waits for it.
+ */
+static void guest_insn_begin(struct guest_ctx *g)
+{
+	WRITE_ONCE(g->vcpu->irqs_off, 1);
+	smp_mb();
+}
+
+static void guest_insn_end(struct guest_ctx *g)
+{
+	smp_store_release(&g->vcpu->irqs_off, 0);
+}
+
 /* The vCPU left guest mode without an exit of its own: a kick (KVM_REQ_OUTSIDE_GUEST_MODE). */
 static void guest_note_kick(struct guest_ctx *g)
 {
+	guest_exited(g);
 	if (g->in_guest) {
 		g->in_guest = false;
 		g->res->exits++;
@@ -81,6 +110,7 @@ static int guest_exit_to_kvm(struct guest_ctx *g)
 	struct tdxsim_td_exit ex;
 	int r;
 
+	guest_exited(g);
 	g->in_guest = false;
 	g->res->exits++;
 	if (tdxsim_vp_last_exit(g->sim, g->tdvpr, &ex))
@@ -128,7 +158,9 @@ static int guest_accept(struct guest_ctx *g, u64 gpa, int level, u64 *status)
 			return r;
 		if (!guest_step(g))
 			return -EINTR;
+		guest_insn_begin(g);
 		*status = tdxsim_tdcall(g->sim, g->tdvpr, TDG_MEM_PAGE_ACCEPT, &args);
+		guest_insn_end(g);
 		r = guest_outcome(g, *status);
 	} while (r == 1);
 	return r;
@@ -175,7 +207,9 @@ static int guest_access_op(struct guest_ctx *g, struct tdxsim_guest_op *op)
 			return r;
 		if (!guest_step(g))
 			return -EINTR;
+		guest_insn_begin(g);
 		op->status = tdxsim_guest_access(g->sim, g->tdvpr, op->gpa, op->write);
+		guest_insn_end(g);
 		r = guest_outcome(g, op->status);
 		if (r == 1)
 			continue;
@@ -203,6 +237,7 @@ static int guest_convert_op(struct guest_ctx *g, struct tdxsim_guest_op *op)
 		return -EINTR;
 	/* TDG.VP.VMCALL exits the TD; KVM hands MapGPA to userspace (KVM_EXIT_HYPERCALL). */
 	tdxsim_vp_exit(g->sim, g->tdvpr);
+	guest_exited(g);
 	g->in_guest = false;
 	g->res->exits++;
 	/* The VMM's conversion is a VM ioctl, outside KVM_RUN: no running vCPU. */
@@ -276,6 +311,7 @@ int tdxsim_vcpu_run_prog(struct tdxsim_vm *vm, int vcpu, struct tdxsim_guest_op 
 	/* The program ends: the vCPU leaves the guest (KVM_RUN returns). */
 	if (tdxsim_vp_in_guest(g.sim, g.tdvpr)) {
 		tdxsim_vp_exit(g.sim, g.tdvpr);
+		guest_exited(&g);
 		res->exits++;
 	} else {
 		guest_note_kick(&g);

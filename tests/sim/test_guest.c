@@ -336,17 +336,20 @@ struct converter {
 	struct tdxsim_vm *vm;
 	int rounds;
 	int errors;
+	int first_range;	/* the 2M ranges it converts in: first_range.. */
+	int nr_ranges;		/* ..first_range + nr_ranges - 1 */
 };
 
 /*
- * The VMM's converter, on vCPU 2 for its pre-faults: in 2M ranges 4 and 5
- * (which the guest programs leave alone) it pre-faults a page of the lower
- * half (at 2M while the range is uniform), then converts a page of the
- * upper half to shared and back: the first conversion of each range splits
- * its 2M mapping (BLOCK, TRACK, the kick that takes the running vCPUs out,
- * DEMOTE) and its folio, each one REMOVEs.  Kept out of the vCPUs' ranges:
- * sim/check's I7b snapshot (kvm_check_zap_begin/_end) takes a guest's
- * concurrent ACCEPT of a neighbour (PENDING -> MAPPED) for an imprecise zap.
+ * The VMM's converter, on vCPU 2 for its pre-faults: in its 2M ranges it
+ * pre-faults a page of the lower half (at 2M while the range is uniform),
+ * then converts a page of the upper half to shared and back: the first
+ * conversion of each range splits its 2M mapping (BLOCK, TRACK, the kick
+ * that takes the running vCPUs out, DEMOTE) and its folio, each one
+ * REMOVEs.  The first stress run keeps it in ranges 4 and 5, which the
+ * guest programs leave alone; the second gives it the vCPUs' ranges 0-3
+ * (their upper halves), so its BLOCK, TRACK and DEMOTE meet vCPUs that
+ * enter, accept and access in the same 2M ranges.
  */
 static void *converter_fn(void *arg)
 {
@@ -354,7 +357,7 @@ static void *converter_fn(void *arg)
 	int i, level;
 
 	for (i = 0; i < c->rounds; i++) {
-		u64 range = G + (4 + i % 2) * S_2M;
+		u64 range = G + (u64)(c->first_range + i % c->nr_ranges) * S_2M;
 		u64 gpa = range + S_2M / 2 + (u64)(i % 16) * S_4K;
 
 		if (tdxsim_vm_map(c->vm, 2, range + (u64)(i % 64) * S_4K, &level) ||
@@ -384,11 +387,14 @@ static void stress_prog(struct tdxsim_guest_op *ops, int v)
 	}
 }
 
-static void test_stress_two_vcpus_and_converter(void **state)
+static void stress_two_vcpus_and_converter(int first_range, int nr_ranges)
 {
 	struct tdxsim_vm *vm = vm_new(3, 6 * S_2M);
 	static struct tdxsim_guest_op ops[2][STRESS_VCPU_OPS];
-	struct converter conv = { .vm = vm, .rounds = STRESS_ROUNDS };
+	struct converter conv = {
+		.vm = vm, .rounds = STRESS_ROUNDS,
+		.first_range = first_range, .nr_ranges = nr_ranges,
+	};
 	struct tdxsim_vcpu_thread *thr[2];
 	struct tdxsim_guest_result res[2];
 	pthread_t conv_thread;
@@ -448,6 +454,24 @@ static void test_stress_two_vcpus_and_converter(void **state)
 	teardown_clean(vm);
 }
 
+/* The converter in 2M ranges of its own (4 and 5). */
+static void test_stress_two_vcpus_and_converter(void **state)
+{
+	stress_two_vcpus_and_converter(4, 2);
+}
+
+/*
+ * The converter in the vCPUs' 2M ranges (0-3): a TRACK or DEMOTE that
+ * lost to a vCPU is retried after the kick, which must leave no vCPU in
+ * guest mode or entering it (tdx_kick_all_vcpus()); before the kick waited
+ * for a vCPU inside TDH.VP.ENTER, the retry could be BUSY again and bug
+ * the VM.
+ */
+static void test_stress_shared_ranges(void **state)
+{
+	stress_two_vcpus_and_converter(0, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_gmem_lock_whole_file),
 		cmocka_unit_test(test_gmem_lock_by_range),
 		cmocka_unit_test(test_stress_two_vcpus_and_converter),
+		cmocka_unit_test(test_stress_shared_ranges),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

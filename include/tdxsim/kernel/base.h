@@ -118,6 +118,10 @@ static inline bool IS_ERR_OR_NULL(const void *ptr)
 #define mb()			smp_mb()
 #define smp_load_acquire(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define smp_store_release(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
+/* asm-generic/barrier.h's: the store, then a full barrier (x86 uses xchg). */
+#define smp_store_mb(var, value)	do { WRITE_ONCE(var, value); smp_mb(); } while (0)
+#define smp_mb__before_atomic()	smp_mb()
+#define smp_mb__after_atomic()	smp_mb()
 
 /* ---- linux/export.h: stubbed (everything is linked statically) ---- */
 #define EXPORT_SYMBOL(sym)		extern __typeof__(sym) sym

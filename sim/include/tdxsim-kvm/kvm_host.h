@@ -212,12 +212,53 @@ struct kvm_vcpu_arch {
 	struct kvm_mmu_memory_cache mmu_shadow_page_cache;
 };
 
+/* vcpu->mode (include/linux/kvm_host.h); READING_SHADOW_PAGE_TABLES is not modelled. */
+enum {
+	OUTSIDE_GUEST_MODE,
+	IN_GUEST_MODE,
+	EXITING_GUEST_MODE,
+};
+
 struct kvm_vcpu {
 	struct kvm *kvm;
 	int vcpu_id;
+	/*
+	 * The kernel's vcpu->mode: IN_GUEST_MODE from the entry (set before
+	 * the last look at requests, smp_store_mb()) until the run loop has
+	 * seen the exit, EXITING_GUEST_MODE once a kick asked the vCPU out
+	 * (kvm_vcpu_exiting_guest_mode()), OUTSIDE_GUEST_MODE otherwise.
+	 * Accessed atomically only.
+	 */
+	int mode;
+	/*
+	 * Ours: nonzero while the vCPU's CPU cannot take the kick's IPI yet:
+	 * its entry runs with IRQs off (from mode = IN_GUEST_MODE until
+	 * TDH.VP.ENTER has returned), or one guest instruction (a TDCALL, an
+	 * access) is under way, since an interrupt is taken at an
+	 * instruction boundary.  The kick waits for it to drop to 0, as
+	 * kvm_make_all_cpus_request() waits for the IPI's acknowledgement
+	 * (tdx_vcpu.c).  Accessed atomically only.
+	 */
+	int irqs_off;
 	struct kvm_vcpu_arch arch;
 	void *priv;		/* the backend's per-vCPU state (to_tdx()) */
 };
+
+/*
+ * kvm_vcpu_exiting_guest_mode(): IN_GUEST_MODE -> EXITING_GUEST_MODE,
+ * returning the mode found.  Full barrier before, as the kernel's
+ * smp_mb__before_atomic() + cmpxchg(): the request (here
+ * wait_for_sept_zap) is visible to a vCPU that enters after this.
+ */
+static inline int kvm_vcpu_exiting_guest_mode(struct kvm_vcpu *vcpu)
+{
+	int old = IN_GUEST_MODE;
+
+	smp_mb__before_atomic();
+	__atomic_compare_exchange_n(&vcpu->mode, &old, EXITING_GUEST_MODE, false,
+				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	return old;
+}
 
 /* ---- struct kvm ---- */
 struct kvm_vm_stat {

@@ -353,9 +353,16 @@ int tdx_handle_ept_violation(struct kvm_vcpu *vcpu, const struct tdxsim_td_exit 
 int tdx_handle_exit(struct kvm_vcpu *vcpu, const struct tdxsim_td_exit *exit);
 
 /*
- * KVM_REQ_OUTSIDE_GUEST_MODE to every vCPU: each vCPU of the TD the module
- * knows (tdxsim_td_vcpus()) leaves guest mode (tdxsim_vp_exit()).  The
- * default kvm_tdx->kick_vcpus; on the thread's current simulator.
+ * KVM_REQ_OUTSIDE_GUEST_MODE to every vCPU, waiting as
+ * kvm_make_all_cpus_request() does: on return no vCPU of the VM is in
+ * guest mode or inside its entry, and none enters while
+ * kvm_tdx->wait_for_sept_zap stays set (the vcpu->mode handshake with
+ * tdx_vcpu_enter()).  A vCPU in IN_GUEST_MODE gets tdxsim_vp_exit(), then
+ * the kick waits for its vcpu->irqs_off (entry or guest instruction under
+ * way) to drop; so it must not be called on a thread whose vCPU has
+ * irqs_off set.  Then every vCPU the module knows for the TD
+ * (tdxsim_td_vcpus()) leaves guest mode too.  The default
+ * kvm_tdx->kick_vcpus; on the thread's current simulator.
  */
 void tdx_kick_all_vcpus(struct kvm_tdx *kvm_tdx);
 
