@@ -59,15 +59,28 @@ struct range_bucket {
 	UT_hash_handle hh;
 };
 
-/* Mapped children (4K units) of one S-EPT table: key = its first GFN and entry level. */
+/*
+ * Mapped children (4K units) of one S-EPT table: key = its TD (the TDR's
+ * address: sibling TDs map the same GPAs), its first GFN and entry level.
+ */
+struct child_key {
+	u64 td;
+	u64 table;
+};
+
 struct child_count {
-	u64 key;
+	struct child_key key;
 	long n;
 	UT_hash_handle hh;
 };
 
 struct ledger_violation {
-	struct kvm *kvm;	/* NULL: a page's, shown for every VM */
+	/*
+	 * The VM's kvm->check_id, 0: a page's, shown for every VM.  Not the
+	 * pointer: a VM's violations outlive it, and a later VM may get its
+	 * address.
+	 */
+	u64 kvm_id;
 	struct kvm_check_violation v;
 };
 
@@ -324,7 +337,7 @@ static void ledger_vrecord(struct kvm_ledger *l, struct kvm *kvm, enum kvm_check
 	if (l->nr++ >= LEDGER_MAX_VIOLATIONS)
 		return;
 	lv = &l->v[l->nr - 1];
-	lv->kvm = kvm;
+	lv->kvm_id = kvm ? kvm->check_id : 0;
 	lv->v.what = what;
 	lv->v.gfn = gfn;
 	lv->v.level = level;
@@ -371,7 +384,8 @@ static void rep_add(struct kvm_check_report *rep, const struct kvm_check_violati
 	rep->v[rep->nr - 1] = *v;
 }
 
-int kvm_check_ledger_violations(struct tdxsim *sim, struct kvm *kvm, struct kvm_check_report *rep)
+/* @kvm_id 0: every VM's. */
+static int ledger_violations(struct tdxsim *sim, u64 kvm_id, struct kvm_check_report *rep)
 {
 	struct kvm_ledger *l = ledger_of(sim, false);
 	unsigned int i, kept;
@@ -382,7 +396,7 @@ int kvm_check_ledger_violations(struct tdxsim *sim, struct kvm *kvm, struct kvm_
 	pthread_mutex_lock(&l->lock);
 	kept = l->nr < LEDGER_MAX_VIOLATIONS ? l->nr : LEDGER_MAX_VIOLATIONS;
 	for (i = 0; i < kept; i++) {
-		if (kvm && l->v[i].kvm && l->v[i].kvm != kvm)
+		if (kvm_id && l->v[i].kvm_id && l->v[i].kvm_id != kvm_id)
 			continue;
 		n++;
 		if (rep)
@@ -395,6 +409,19 @@ int kvm_check_ledger_violations(struct tdxsim *sim, struct kvm *kvm, struct kvm_
 	return n;
 }
 
+int kvm_check_ledger_violations(struct tdxsim *sim, struct kvm *kvm, struct kvm_check_report *rep)
+{
+	return ledger_violations(sim, kvm ? kvm->check_id : 0, rep);
+}
+
+int kvm_check_ledger_violations_of(struct tdxsim *sim, u64 check_id,
+				   struct kvm_check_report *rep)
+{
+	if (!check_id)
+		return -EINVAL;
+	return ledger_violations(sim, check_id, rep);
+}
+
 void kvm_check_ledger_reset(struct tdxsim *sim)
 {
 	struct kvm_ledger *l = ledger_of(sim, false);
@@ -403,25 +430,6 @@ void kvm_check_ledger_reset(struct tdxsim *sim)
 		return;
 	pthread_mutex_lock(&l->lock);
 	l->nr = 0;
-	pthread_mutex_unlock(&l->lock);
-}
-
-/* A VM is gone: its inline violations go with it (the pages' stay). */
-void kvm_check_vm_gone(struct kvm *kvm)
-{
-	struct kvm_ledger *l = ledger_of(tdxsim_kernel_current(), false);
-	unsigned int i, j, kept;
-
-	if (!l)
-		return;
-	pthread_mutex_lock(&l->lock);
-	kept = l->nr < LEDGER_MAX_VIOLATIONS ? l->nr : LEDGER_MAX_VIOLATIONS;
-	for (i = j = 0; i < kept; i++) {
-		if (l->v[i].kvm == kvm)
-			continue;
-		l->v[j++] = l->v[i];
-	}
-	l->nr = j + (l->nr - kept);
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -798,17 +806,22 @@ void kvm_prov_note_virt(enum kvm_prov_event ev, const void *addr, enum kvm_page_
 }
 
 /* ---- I8: the mapped children of each S-EPT table ---- */
-static u64 child_key(gfn_t gfn, int level)
+static struct child_key child_key(u64 tdr_pa, gfn_t gfn, int level)
 {
 	/* The table holding entries of @level: it covers KVM_PAGES_PER_HPAGE(level + 1). */
-	return ((gfn & ~(KVM_PAGES_PER_HPAGE(level + 1) - 1)) << 3) | (u64)level;
+	struct child_key k;
+
+	memset(&k, 0, sizeof(k));	/* hashed as bytes */
+	k.td = tdr_pa;
+	k.table = ((gfn & ~(KVM_PAGES_PER_HPAGE(level + 1) - 1)) << 3) | (u64)level;
+	return k;
 }
 
-void kvm_check_note_mapped(gfn_t gfn, int level, long delta)
+void kvm_check_note_mapped(u64 tdr_pa, gfn_t gfn, int level, long delta)
 {
 	struct kvm_ledger *l = ledger_of(tdxsim_kernel_current(), true);
+	struct child_key key = child_key(tdr_pa, gfn, level);
 	struct child_count *c;
-	u64 key = child_key(gfn, level);
 
 	if (!l)
 		return;
@@ -831,11 +844,11 @@ void kvm_check_note_mapped(gfn_t gfn, int level, long delta)
 	pthread_mutex_unlock(&l->lock);
 }
 
-long kvm_check_mapped_children(gfn_t gfn, int level)
+long kvm_check_mapped_children(u64 tdr_pa, gfn_t gfn, int level)
 {
 	struct kvm_ledger *l = ledger_of(tdxsim_kernel_current(), false);
+	struct child_key key = child_key(tdr_pa, gfn, level);
 	struct child_count *c;
-	u64 key = child_key(gfn, level);
 	long n = 0;
 
 	if (!l)

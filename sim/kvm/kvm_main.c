@@ -180,6 +180,9 @@ static void default_free_page(struct kvm *kvm, void *page, enum kvm_page_pool po
 	free_page((unsigned long)page);
 }
 
+/* kvm->check_id: counts up for the process's life. */
+static u64 next_check_id;
+
 struct kvm *tdxsim_kvm_create(const struct tdxsim_kvm_config *cfg)
 {
 	struct kvm *kvm;
@@ -208,6 +211,7 @@ struct kvm *tdxsim_kvm_create(const struct tdxsim_kvm_config *cfg)
 	}
 	kvm->priv = cfg->priv;
 	kvm->defects = cfg->defects;
+	kvm->check_id = __atomic_add_fetch(&next_check_id, 1, __ATOMIC_RELAXED);
 	kvm->has_mirrored_tdp = true;
 	kvm->root_level = cfg->root_level ? cfg->root_level : PT64_ROOT_4LEVEL;
 	kvm->mirror_root = kvm_tdp_mmu_alloc_mirror_root(kvm);
@@ -253,7 +257,6 @@ void tdxsim_kvm_destroy(struct kvm *kvm)
 	tdp_mmu_zap_root(kvm, kvm->mirror_root, false);
 	KVM_MMU_UNLOCK(kvm);
 	tdp_mmu_free_sp(kvm, kvm->mirror_root);
-	kvm_check_vm_gone(kvm);
 	if (kvm->x86_ops->free_external_per_vm_split_cache)
 		kvm->x86_ops->free_external_per_vm_split_cache(kvm);
 	for (i = 0; i < KVM_MEM_SLOTS_NUM; i++)

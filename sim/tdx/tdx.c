@@ -365,7 +365,7 @@ void tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level leve
 	if (!is_hkid_assigned(kvm_tdx)) {
 		if (tdx_reclaim_page(kvm, pfn_to_page(pfn), npages))
 			return;
-		kvm_check_note_mapped(gfn, level, -(long)npages);	/* I8 */
+		tdx_note_mapped(&kvm_tdx->td, gfn, level, -(long)npages);	/* I8 */
 		if (level == PG_LEVEL_4K)
 			tdx_pamt_put_for(kvm, pfn_to_page(pfn));
 		return;
@@ -406,14 +406,16 @@ int tdx_sept_free_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 	tdx_check_write_locked(kvm, gfn, level, __func__);
 	/*
 	 * I8: a table goes only after the HKID (the module removes no table of
-	 * a live TD) and only once nothing is mapped under it.
+	 * a live TD) and only once nothing is mapped under it.  The count is
+	 * the module's: once the VM is bugged the trees may disagree by design
+	 * (I18), so only the first half holds then.
 	 */
 	if (is_hkid_assigned(kvm_tdx))
 		kvm_check_record(kvm, KVM_INV_LEAVES_FIRST, gfn, level + 1,
 				 private_spt ? page_to_phys(virt_to_page(private_spt)) : 0, 0,
 				 "free_external_spt of a level %d table with the HKID assigned",
 				 level);
-	else if ((left = kvm_check_mapped_children(gfn, level)) > 0)
+	else if (!kvm->vm_bugged && (left = tdx_mapped_children(&kvm_tdx->td, gfn, level)) > 0)
 		kvm_check_record(kvm, KVM_INV_LEAVES_FIRST, gfn, level + 1,
 				 private_spt ? page_to_phys(virt_to_page(private_spt)) : 0, 0,
 				 "free_external_spt of a level %d table with %ld 4K page(s) still "
@@ -423,7 +425,7 @@ int tdx_sept_free_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 	page = virt_to_page(private_spt);
 	if (tdx_reclaim_page(kvm, page, 1))
 		return -EIO;
-	kvm_check_note_mapped(gfn, level + 1, -1);	/* I8: gone from its parent */
+	tdx_note_mapped(&kvm_tdx->td, gfn, level + 1, -1);	/* I8: gone from its parent */
 	tdx_pamt_put_for(kvm, page);
 	return 0;
 }

@@ -129,7 +129,7 @@ u64 tdh_mem_sept_add(struct tdx_td *td, u64 gpa, int level, struct page *page,
 	if (status == TDX_SUCCESS) {
 		prov(KVM_PROV_TO_MODULE, page, 1, KVM_POOL_OTHER, gpa >> PAGE_SHIFT,
 		     kvm_level(level));
-		kvm_check_note_mapped(gpa >> PAGE_SHIFT, kvm_level(level), 1);	/* I8 */
+		tdx_note_mapped(td, gpa >> PAGE_SHIFT, kvm_level(level), 1);	/* I8 */
 	}
 	return status;
 }
@@ -146,7 +146,7 @@ u64 tdh_mem_page_aug(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
 		prov(KVM_PROV_TO_MODULE, pfn_to_page(pfn), 1UL << (PTE_SHIFT * level),
 		     KVM_POOL_GUEST_FOLIO, gpa >> PAGE_SHIFT, kvm_level(level));
 		/* I8: the entries mapped under their table, in 4K units. */
-		kvm_check_note_mapped(gpa >> PAGE_SHIFT, kvm_level(level),
+		tdx_note_mapped(td, gpa >> PAGE_SHIFT, kvm_level(level),
 				      1L << (PTE_SHIFT * level));
 	}
 	return status;
@@ -172,7 +172,7 @@ u64 tdh_mem_page_remove(struct tdx_td *td, u64 gpa, int level, u64 *ext_entry,
 		prov(KVM_PROV_FROM_MODULE, pfn_to_page(PHYS_PFN(hpa)), 1UL << (PTE_SHIFT * level),
 		     KVM_POOL_GUEST_FOLIO, gpa >> PAGE_SHIFT, 0);
 		kvm_check_note_seamcall(gpa, level, hpa, level);
-		kvm_check_note_mapped(gpa >> PAGE_SHIFT, kvm_level(level),
+		tdx_note_mapped(td, gpa >> PAGE_SHIFT, kvm_level(level),
 				      -(1L << (PTE_SHIFT * level)));	/* I8 */
 	}
 	return status;
@@ -211,7 +211,7 @@ u64 tdh_mem_page_add(struct tdx_td *td, u64 gpa, struct page *page, struct page 
 	if (status == TDX_SUCCESS) {
 		prov(KVM_PROV_TO_MODULE, page, 1, KVM_POOL_GUEST_FOLIO, gpa >> PAGE_SHIFT,
 		     PG_LEVEL_4K);
-		kvm_check_note_mapped(gpa >> PAGE_SHIFT, PG_LEVEL_4K, 1);	/* I8 */
+		tdx_note_mapped(td, gpa >> PAGE_SHIFT, PG_LEVEL_4K, 1);	/* I8 */
 	}
 	return status;
 }
@@ -574,9 +574,9 @@ u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
 		prov(KVM_PROV_TO_MODULE, new_sept_page, 1, KVM_POOL_OTHER, gpa >> PAGE_SHIFT,
 		     kvm_level(level));
 		/* I8: the leaf's pages now hang under the new table, which takes its slot. */
-		kvm_check_note_mapped(gpa >> PAGE_SHIFT, kvm_level(level),
+		tdx_note_mapped(td, gpa >> PAGE_SHIFT, kvm_level(level),
 				      1 - (1L << (PTE_SHIFT * level)));
-		kvm_check_note_mapped(gpa >> PAGE_SHIFT, kvm_level(level) - 1,
+		tdx_note_mapped(td, gpa >> PAGE_SHIFT, kvm_level(level) - 1,
 				      1L << (PTE_SHIFT * level));
 		for (i = 0; i < TDX_DPAMT_ENTRY_PAGES && with_pair; i++) {
 			prov(KVM_PROV_TO_MODULE, pair[i], 1, KVM_POOL_PAMT_PAIR, ~0ULL, 0);

@@ -7,6 +7,7 @@
 #ifndef TDXSIM_SIM_TDX_INTERNAL_H
 #define TDXSIM_SIM_TDX_INTERNAL_H
 
+#include <tdxsim-kvm/check.h>
 #include <tdxsim-kvm/kvm_host.h>
 #include <tdxsim-kvm/tdx.h>
 
@@ -75,6 +76,17 @@ static inline bool tdx_defect(struct kvm_tdx *kvm_tdx, unsigned int defect)
 	}									\
 	__err;									\
 })
+
+/* I8's count of entries mapped under each S-EPT table of @td (<tdxsim-kvm/check.h>). */
+static inline void tdx_note_mapped(const struct tdx_td *td, gfn_t gfn, int level, long delta)
+{
+	kvm_check_note_mapped(page_to_phys(td->tdr_page), gfn, level, delta);
+}
+
+static inline long tdx_mapped_children(const struct tdx_td *td, gfn_t gfn, int level)
+{
+	return kvm_check_mapped_children(page_to_phys(td->tdr_page), gfn, level);
+}
 
 /*
  * tdx_core.c's Dynamic-PAMT internals, shared with the v6 get/put of

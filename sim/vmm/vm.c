@@ -69,6 +69,7 @@ struct tdxsim_vm {
 	u64 *counted;			/* control pages vm_count_control_pages() counted */
 	int nr_counted;
 	int teardown_ret;
+	u64 check_id;			/* kvm->check_id: the ledger's name of the VM */
 	struct tdxsim_vm_summary sum;
 };
 
@@ -350,6 +351,7 @@ static int vm_build(struct tdxsim_vm *vm, const struct tdxsim_vm_config *cfg)
 	if (!vm->kvm)
 		return -errno;
 	vm->kvm_tdx.kvm = vm->kvm;
+	vm->check_id = vm->kvm->check_id;
 
 	ret = vm_create_vcpus(vm);
 	if (ret)
@@ -1286,6 +1288,10 @@ int tdxsim_vm_teardown(struct tdxsim_vm *vm)
 	if (vm->sim) {
 		vm_free_guest_memory(vm);
 		vm->sum.module_violations = tdxsim_check(vm->sim, &vm->sum.module_report);
+		/* The VM's inline and ledger violations, its whole life (they outlive KVM). */
+		if (vm->check_id)
+			vm->sum.ledger_violations =
+				kvm_check_ledger_violations_of(vm->sim, vm->check_id, NULL);
 		vm->sum.pages_in_use = tdxsim_pages_in_use(vm->sim);
 		if (vm->sum.pages_in_use > vm->sum.pages_baseline)
 			vm->sum.pages_leaked = vm->sum.pages_in_use - vm->sum.pages_baseline;
@@ -1307,6 +1313,34 @@ void tdxsim_vm_summary(struct tdxsim_vm *vm, struct tdxsim_vm_summary *sum)
 		sum->vm_bugged = vm->kvm && vm->kvm->vm_bugged;
 		sum->pages_in_use = tdxsim_pages_in_use(vm->sim);
 	}
+}
+
+int tdxsim_vm_check(struct tdxsim_vm *vm, struct kvm_check_report *rep)
+{
+	int n;
+
+	if (!vm->sum.torn_down) {
+		if (!vm->kvm)
+			return -ENODEV;
+		vm_enter(vm);
+		return kvm_tdx_check(vm->kvm, rep);
+	}
+	if (rep)
+		memset(rep, 0, sizeof(*rep));
+	if (!vm->check_id)
+		return 0;	/* KVM never existed: nothing recorded */
+	n = kvm_check_ledger_violations_of(vm->sim, vm->check_id, rep);
+	if (n < 0)
+		return n;
+	if (vm->sum.module_violations > 0) {
+		n += vm->sum.module_violations;
+		if (rep) {
+			rep->count[KVM_INV_MODULE] += vm->sum.module_violations;
+			rep->nr += vm->sum.module_violations;
+			rep->module = vm->sum.module_report;
+		}
+	}
+	return n;
 }
 
 void tdxsim_vm_destroy(struct tdxsim_vm *vm)

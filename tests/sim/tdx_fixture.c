@@ -146,8 +146,9 @@ int tdx_fixture_teardown(void **state)
 
 	if (fx->vm) {
 		/*
-		 * What the ledger holds for the VM before its teardown drops the
-		 * VM's own records (tdxsim_kvm_destroy): the test's to declare.
+		 * What the ledger holds for the VM before its teardown (the
+		 * records stay; reset here so the teardown's own are counted
+		 * apart): the test's to declare.
 		 */
 		int n = kvm_check_ledger_violations(fx->sim, fx->kvm, NULL);
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include <tdxsim/fault.h>
@@ -109,6 +110,7 @@ static void teardown_clean(struct tdxsim_vm *vm)
 	assert_true(sum.torn_down);
 	assert_false(sum.vm_bugged);
 	assert_int_equal(sum.module_violations, 0);
+	assert_int_equal(sum.ledger_violations, 0);
 	assert_int_equal(sum.pages_in_use, sum.pages_baseline);
 	assert_int_equal(sum.pages_leaked, 0);
 	assert_false(sum.known_leak);
@@ -650,6 +652,59 @@ static void test_sibling_vms(void **state)
 	teardown_clean(vm);
 }
 
+/*
+ * A VM's recorded violations outlive its KVM: after tdxsim_vm_teardown()
+ * the summary counts them and tdxsim_vm_check() still lists them, so an
+ * `expect invariants hold` after `teardown` sees a violation from before
+ * it.  They stay the VM's own: neither its sibling nor a later VM (which
+ * may get the freed struct kvm's address) is charged with them.  The
+ * violation is filed as an inline check files one (kvm_check_record()).
+ */
+static void test_violations_outlive_teardown(void **state)
+{
+	struct tdxsim_vm *vm = vm_mapped_2m(TDXSIM_CONV_SPLIT_THEN_ZAP), *sib;
+	struct kvm_check_report *rep = calloc(1, sizeof(*rep));
+	struct tdxsim_vm_config cfg;
+	struct tdxsim_vm_summary sum;
+	int err;
+
+	assert_non_null(rep);
+	tdxsim_vm_config_init(&cfg);
+#ifdef TEST_DESIGN_UPSTREAM
+	cfg.upstream = true;
+#endif
+	sib = tdxsim_vm_create_sibling(vm, &cfg, &err);
+	assert_non_null(sib);
+	kvm_check_record(tdxsim_vm_kvm(sib), KVM_INV_SPLIT_DEQUEUE, G >> PAGE_SHIFT, PG_LEVEL_2M,
+			 0, 0, "filed by test_violations_outlive_teardown");
+	assert_int_equal(tdxsim_vm_check(sib, rep), 1);
+	assert_int_equal(tdxsim_vm_check(vm, NULL), 0);
+
+	assert_int_equal(tdxsim_vm_teardown(sib), 0);
+	tdxsim_vm_summary(sib, &sum);
+	assert_int_equal(sum.ledger_violations, 1);
+	assert_int_equal(tdxsim_vm_check(sib, rep), 1);
+	assert_int_equal(rep->count[KVM_INV_SPLIT_DEQUEUE], 1);
+	assert_int_equal(rep->v[0].what, KVM_INV_SPLIT_DEQUEUE);
+	assert_non_null(strstr(rep->v[0].msg, "test_violations_outlive_teardown"));
+	assert_int_equal(kvm_check_ledger_violations(tdxsim_vm_sim(vm), NULL, NULL), 1);
+	tdxsim_vm_destroy(sib);
+
+	/* A new sibling starts clean; the first VM was never charged. */
+	sib = tdxsim_vm_create_sibling(vm, &cfg, &err);
+	assert_non_null(sib);
+	assert_int_equal(tdxsim_vm_check(sib, NULL), 0);
+	teardown_clean_keep(sib);
+	tdxsim_vm_summary(sib, &sum);
+	assert_int_equal(sum.ledger_violations, 0);
+	tdxsim_vm_destroy(sib);
+	assert_int_equal(tdxsim_vm_check(vm, NULL), 0);
+
+	kvm_check_ledger_reset(tdxsim_vm_sim(vm));
+	teardown_clean(vm);
+	free(rep);
+}
+
 /* One VM per process; a second create says so, a bad config says so. */
 static void test_create_errors(void **state)
 {
@@ -721,6 +776,7 @@ int main(void)
 		cmocka_unit_test(test_fault_retries_under_invalidation),
 		cmocka_unit_test(test_no_tdmr_4k),
 		cmocka_unit_test(test_sibling_vms),
+		cmocka_unit_test(test_violations_outlive_teardown),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_no_huge_page),
 	};

@@ -197,6 +197,13 @@ long kvm_prov_balance(struct tdxsim *sim, struct kvm_prov_balance *b);
  */
 int kvm_check_ledger_violations(struct tdxsim *sim, struct kvm *kvm,
 				struct kvm_check_report *rep);
+/*
+ * The same for a VM by its kvm->check_id, which stays valid after
+ * tdxsim_kvm_destroy(): a VM's violations outlive it (an `expect invariants
+ * hold` after teardown still sees them).  -EINVAL for id 0.
+ */
+int kvm_check_ledger_violations_of(struct tdxsim *sim, u64 check_id,
+				   struct kvm_check_report *rep);
 void kvm_check_ledger_reset(struct tdxsim *sim);
 
 /*
@@ -221,16 +228,15 @@ void kvm_prov_note(enum kvm_prov_event ev, u64 hpa, unsigned long npages,
 /* The same for a direct-map pointer (an external_spt); a no-op without a simulator. */
 void kvm_prov_note_virt(enum kvm_prov_event ev, const void *addr, enum kvm_page_pool pool,
 			const char *fn);
-/* tdxsim_kvm_destroy(): @kvm's inline violations are dropped (its pages' stay). */
-void kvm_check_vm_gone(struct kvm *kvm);
 /*
- * I8: sim/tdx counts the mapped entries (4K units) under each S-EPT table:
- * +n when SEPT.ADD/AUG/DEMOTE map at (@gfn, @level), -n when REMOVE or
- * RECLAIM take them back; kvm_check_mapped_children() is the count of
- * the table holding entries of @level around @gfn.
+ * I8: sim/tdx counts the mapped entries (4K units) under each S-EPT table
+ * of the TD whose TDR is at @tdr_pa: +n when SEPT.ADD/AUG/DEMOTE map at
+ * (@gfn, @level), -n when REMOVE or RECLAIM take them back;
+ * kvm_check_mapped_children() is the count of the table holding entries
+ * of @level around @gfn.
  */
-void kvm_check_note_mapped(gfn_t gfn, int level, long delta);
-long kvm_check_mapped_children(gfn_t gfn, int level);
+void kvm_check_note_mapped(u64 tdr_pa, gfn_t gfn, int level, long delta);
+long kvm_check_mapped_children(u64 tdr_pa, gfn_t gfn, int level);
 /*
  * ---- inline checks (sim/check/inline.c), called by sim/kvm ----
  * Each records what it finds (kvm_check_record); none changes anything.

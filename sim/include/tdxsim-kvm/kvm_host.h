@@ -300,6 +300,12 @@ struct kvm {
 	struct kvm_memory_slot *memslots[KVM_MEM_SLOTS_NUM];
 	bool vm_bugged;
 	unsigned int defects;		/* enum tdxsim_kvm_defect bits */
+	/*
+	 * Never 0 and never reused (unlike the address): the checker's ledger
+	 * files the VM's violations under it, and keeps them after the VM is
+	 * destroyed (kvm_check_ledger_violations_of()).
+	 */
+	u64 check_id;
 	struct kvm_vm_stat stat;
 	pthread_mutex_t rcu_lock;
 	struct kvm_mmu_rcu_head rcu;

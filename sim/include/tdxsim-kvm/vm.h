@@ -45,6 +45,7 @@
 #include <stdbool.h>
 
 #include <tdxsim/tdxsim.h>
+#include <tdxsim-kvm/check.h>
 #include <tdxsim-kvm/kvm_host.h>
 
 #pragma GCC visibility push(default)
@@ -264,11 +265,27 @@ struct tdxsim_vm_summary {
 	u64 pages_poisoned;		/* memory_failure()'d pages (returned at teardown) */
 	u64 folio_splits;		/* 2M guest_memfd folios split */
 	int module_violations;		/* tdxsim_check() after teardown */
+	/*
+	 * The VM's violations the checker's ledger and inline checks recorded
+	 * over its whole life, counted at teardown (tdxsim_vm_check() lists them).
+	 */
+	int ledger_violations;
 	struct tdxsim_report module_report;
 };
 
 /* The ledger so far (after teardown: its result).  Not thread-safe against teardown. */
 void tdxsim_vm_summary(struct tdxsim_vm *vm, struct tdxsim_vm_summary *sum);
+
+/*
+ * The checker on @vm (<tdxsim-kvm/check.h>).  Before teardown:
+ * kvm_tdx_check() of its KVM.  After: what outlives KVM, i.e. the
+ * violations the ledger and the inline checks recorded for the VM (before
+ * and during the teardown, kvm_check_ledger_violations_of()) and the
+ * module's checker at teardown (KVM_INV_MODULE, rep->module).  Returns the
+ * count (0: the invariants hold), or -ENODEV / kvm_tdx_check()'s -EINVAL.
+ * @rep may be NULL.  Not thread-safe against teardown.
+ */
+int tdxsim_vm_check(struct tdxsim_vm *vm, struct kvm_check_report *rep);
 
 /*
  * Teardown if not done; frees the VM, and the simulator with the family's
