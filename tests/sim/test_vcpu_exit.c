@@ -13,6 +13,8 @@
  * with kvm_tdx_check() clean.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,7 @@
 #include <cmocka.h>
 
 #include <tdxsim/fault.h>
+#include <tdxsim/hook.h>
 #include <tdxsim-kvm/check.h>
 
 #include "tdx_fixture.h"
@@ -368,6 +371,105 @@ static void test_track_kicks_vcpu(void **state)
 }
 
 /*
+ * A TRACK that loses the epoch lock to a vCPU inside TDH.VP.ENTER: the
+ * module hook parks the vCPU's thread in VP.ENTER just after it took the
+ * epoch lock (shared), before it samples the epoch and enters.  tdh_do_no_vcpus() holds entry off and
+ * kicks; the kick finds the vCPU IN_GUEST_MODE (EXITING_GUEST_MODE now)
+ * and must wait for its entry to end (vcpu->irqs_off), as the kernel
+ * waits for the IPI's acknowledgement, before the TRACK is retried.  The
+ * vCPU, released, finds EXITING_GUEST_MODE and leaves (-EAGAIN); the retry
+ * succeeds.  A kick that returned at once would let the retry lose the
+ * epoch lock again: TDX_BUG_ON, -EIO, the VM bugged.
+ */
+struct enter_park {
+	struct tdx_fixture *fx;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool parked, release;
+	int enter_ret, track_ret;
+};
+
+static void park_vp_enter(void *arg, const struct tdxsim_hook_event *ev)
+{
+	struct enter_park *p = arg;
+
+	if (ev->point != TDXSIM_HOOK_LOCK || ev->lock != TDXSIM_HOOK_LOCK_EPOCH ||
+	    !ev->acquired || ev->tdcall || ev->leaf != TDH_VP_ENTER)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->parked = true;
+	pthread_cond_broadcast(&p->cond);
+	while (!p->release)
+		pthread_cond_wait(&p->cond, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *park_enter_fn(void *arg)
+{
+	struct enter_park *p = arg;
+
+	tdxsim_kernel_set_current(p->fx->sim);
+	p->enter_ret = tdx_vcpu_enter(p->fx->vcpu);
+	tdxsim_kernel_set_current(NULL);
+	return NULL;
+}
+
+static void *park_track_fn(void *arg)
+{
+	struct enter_park *p = arg;
+
+	tdxsim_kernel_set_current(p->fx->sim);
+	KVM_MMU_LOCK(p->fx->kvm);
+	p->track_ret = tdx_track(p->fx->kvm_tdx);
+	KVM_MMU_UNLOCK(p->fx->kvm);
+	tdxsim_kernel_set_current(NULL);
+	return NULL;
+}
+
+static void test_kick_waits_for_entering_vcpu(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	struct enter_park p = {
+		.fx = fx, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+	};
+	u64 track_calls = calls_of(fx, TDH_MEM_TRACK);
+	pthread_t enter_thr, track_thr;
+	long spins;
+
+	tdxsim_set_hook(fx->sim, park_vp_enter, &p);
+	assert_int_equal(pthread_create(&enter_thr, NULL, park_enter_fn, &p), 0);
+	pthread_mutex_lock(&p.lock);
+	while (!p.parked)
+		pthread_cond_wait(&p.cond, &p.lock);
+	pthread_mutex_unlock(&p.lock);
+	assert_int_equal(READ_ONCE(fx->vcpu->mode), IN_GUEST_MODE);
+
+	assert_int_equal(pthread_create(&track_thr, NULL, park_track_fn, &p), 0);
+	/* The kick has asked the vCPU out (bounded: ~10 s of yields at most). */
+	for (spins = 0; READ_ONCE(fx->vcpu->mode) != EXITING_GUEST_MODE; spins++) {
+		assert_true(spins < 10000000);
+		sched_yield();
+	}
+	pthread_mutex_lock(&p.lock);
+	p.release = true;
+	pthread_cond_broadcast(&p.cond);
+	pthread_mutex_unlock(&p.lock);
+	pthread_join(enter_thr, NULL);
+	pthread_join(track_thr, NULL);
+	tdxsim_set_hook(fx->sim, NULL, NULL);
+
+	assert_int_equal(p.track_ret, 0);
+	assert_false(fx->kvm->vm_bugged);
+	/* The first TRACK lost the epoch lock to VP.ENTER, the retry did not. */
+	assert_int_equal(calls_of(fx, TDH_MEM_TRACK) - track_calls, 2);
+	assert_int_equal(p.enter_ret, -EAGAIN);
+	assert_false(tdxsim_vp_in_guest(fx->sim, tdvpr_of(fx)));
+	assert_int_equal(READ_ONCE(fx->vcpu->mode), OUTSIDE_GUEST_MODE);
+	assert_false(fx->kvm_tdx->wait_for_sept_zap);
+	assert_int_equal(tdx_vcpu_enter(fx->vcpu), 0);
+}
+
+/*
  * A DEMOTE that loses to the vCPU once (fault rule): tdh_do_no_vcpus()
  * holds entry off and kicks; during that kick the vCPU cannot enter; the
  * retry succeeds and flow (a) completes.
@@ -435,6 +537,7 @@ int main(void)
 		T(test_accept_split_enomem),
 		T(test_enter_refused_while_wait_for_sept_zap),
 		T(test_track_kicks_vcpu),
+		T(test_kick_waits_for_entering_vcpu),
 		T(test_flow_a_demote_busy_once),
 		T(test_bind_refuses_foreign),
 	};
