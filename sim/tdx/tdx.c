@@ -81,19 +81,22 @@ err_put:
 	return ret;
 }
 
-/*
- * BLOCK + TRACK + kick, then DEMOTE: no UNBLOCK afterwards (§2.8).
- * TDXSIM_KVM_DEFECT_SKIP_TRACK leaves the TRACK out (S12 b).
- */
+/* BLOCK + TRACK + kick (tdx_internal.h); upstream's split shares it. */
+int tdx_block_track_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa)
+{
+	int ret = tdx_block_range(kvm_tdx, gpa, TDX_PS_2M);
+
+	if (ret)
+		return ret;
+	return tdx_defect(kvm_tdx, TDXSIM_KVM_DEFECT_SKIP_TRACK) ? 0 : tdx_track(kvm_tdx);
+}
+
+/* BLOCK + TRACK + kick, then DEMOTE: no UNBLOCK afterwards (§2.8). */
 int tdx_split_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page *new_sp,
 		 struct tdx_pamt_cache *cache)
 {
-	int ret;
+	int ret = tdx_block_track_2m(kvm_tdx, gpa);
 
-	ret = tdx_block_range(kvm_tdx, gpa, TDX_PS_2M);
-	if (ret)
-		return ret;
-	ret = tdx_defect(kvm_tdx, TDXSIM_KVM_DEFECT_SKIP_TRACK) ? 0 : tdx_track(kvm_tdx);
 	if (ret)
 		return ret;
 	return tdx_demote_2m(kvm_tdx, gpa, pfn, new_sp, cache);
@@ -118,19 +121,7 @@ static struct vcpu_tdx *to_tdx(struct kvm_vcpu *vcpu)
 	return vcpu->priv;
 }
 
-/*
- * The pairs a hook may need come from the vCPU faulting on this thread, as
- * the kernel takes them from the running vCPU's prealloc; with none (not on
- * a fault path) tdx_pamt_get() falls back to the page allocator.
- */
-static struct tdx_pamt_cache *tdx_fault_pamt_cache(struct kvm *kvm)
-{
-	struct kvm_vcpu *vcpu = kvm_get_running_vcpu();
-
-	if (!vcpu || vcpu->kvm != kvm || !to_tdx(vcpu))
-		return NULL;
-	return &to_tdx(vcpu)->pamt_cache;
-}
+/* tdx_fault_pamt_cache() is in tdx_internal.h: tdx_build.c's PAGE.ADD takes its pairs there too. */
 
 int tdx_vcpu_create(struct kvm_vcpu *vcpu)
 {
@@ -260,18 +251,9 @@ int tdx_sept_link_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 
 	err = tdh_mem_sept_add(&kvm_tdx->td, gpa, pg_level_to_tdx_sept_level(level), page,
 			       &entry, &level_state);
-	if (unlikely(IS_TDX_OPERAND_BUSY(err))) {
-		ret = -EBUSY;
-		goto err_put;
-	}
-	if (TDX_BUG_ON_2_VM(err, TDH_MEM_SEPT_ADD, entry, level_state, kvm)) {
-		ret = -EIO;
-		goto err_put;
-	}
-	return 0;
-
-err_put:
-	tdx_pamt_put_for(kvm, page);
+	ret = tdx_map_call_ret(err, TDH_MEM_SEPT_ADD, entry, level_state, kvm);
+	if (ret)
+		tdx_pamt_put_for(kvm, page);
 	return ret;
 }
 
@@ -294,18 +276,8 @@ static int tdx_mem_page_aug(struct kvm *kvm, gfn_t gfn, enum pg_level level, kvm
 
 	err = tdh_mem_page_aug(&kvm_tdx->td, gfn_to_gpa(gfn), pg_level_to_tdx_sept_level(level),
 			       pfn, &entry, &level_state);
-	if (unlikely(IS_TDX_OPERAND_BUSY(err))) {
-		ret = -EBUSY;
-		goto err_put;
-	}
-	if (TDX_BUG_ON_2_VM(err, TDH_MEM_PAGE_AUG, entry, level_state, kvm)) {
-		ret = -EIO;
-		goto err_put;
-	}
-	return 0;
-
-err_put:
-	if (level == PG_LEVEL_4K)
+	ret = tdx_map_call_ret(err, TDH_MEM_PAGE_AUG, entry, level_state, kvm);
+	if (ret && level == PG_LEVEL_4K)
 		tdx_pamt_put_for(kvm, page);
 	return ret;
 }

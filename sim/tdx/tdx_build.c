@@ -22,18 +22,6 @@
 
 #include "tdx_internal.h"
 
-/* The running vCPU's pairs (tdx_fault_pamt_cache() in tdx.c), or none. */
-static struct tdx_pamt_cache *build_pamt_cache(struct kvm *kvm)
-{
-	struct kvm_vcpu *vcpu = kvm_get_running_vcpu();
-	struct vcpu_tdx *tdx;
-
-	if (!vcpu || vcpu->kvm != kvm)
-		return NULL;
-	tdx = vcpu->priv;
-	return tdx ? &tdx->pamt_cache : NULL;
-}
-
 int tdx_mem_page_add(struct kvm *kvm, gfn_t gfn, enum pg_level level, kvm_pfn_t pfn)
 {
 	struct kvm_tdx *kvm_tdx = kvm->priv;	/* to_kvm_tdx() */
@@ -49,24 +37,15 @@ int tdx_mem_page_add(struct kvm *kvm, gfn_t gfn, enum pg_level level, kvm_pfn_t 
 		return -EIO;
 
 	/* Dynamic PAMT: the module wants the page's pair before it takes it. */
-	ret = tdx_pamt_get_for(kvm, page, build_pamt_cache(kvm));
+	ret = tdx_pamt_get_for(kvm, page, tdx_fault_pamt_cache(kvm));
 	if (ret)
 		return ret;
 
 	err = tdh_mem_page_add(&kvm_tdx->td, (gpa_t)gfn << PAGE_SHIFT, page,
 			       kvm_tdx->page_add_src, &entry, &level_state);
-	if (unlikely(IS_TDX_OPERAND_BUSY(err))) {
-		ret = -EBUSY;
-		goto err_put;
-	}
-	if (TDX_BUG_ON_2_VM(err, TDH_MEM_PAGE_ADD, entry, level_state, kvm)) {
-		ret = -EIO;
-		goto err_put;
-	}
-	return 0;
-
-err_put:
-	tdx_pamt_put_for(kvm, page);
+	ret = tdx_map_call_ret(err, TDH_MEM_PAGE_ADD, entry, level_state, kvm);
+	if (ret)
+		tdx_pamt_put_for(kvm, page);
 	return ret;
 }
 

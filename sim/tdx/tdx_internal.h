@@ -89,6 +89,40 @@ static inline long tdx_mapped_children(const struct tdx_td *td, gfn_t gfn, int l
 }
 
 /*
+ * A SEAMCALL that gives the TD a page (PAGE.ADD, SEPT.ADD, PAGE.AUG) as the
+ * hook returns it: BUSY is the caller's to retry (-EBUSY), any other error
+ * bugs the VM (-EIO), success 0.  #fn here, as TDX_BUG_ON_2_VM does it.
+ */
+#define tdx_map_call_ret(err, fn, entry, level_state, kvm)			\
+	(unlikely(IS_TDX_OPERAND_BUSY(err)) ? -EBUSY :				\
+	 tdx_mark_bugged((kvm), __TDX_BUG_ON(err, #fn, ", entry %#llx, level_state %#llx", \
+					     (unsigned long long)(entry),	\
+					     (unsigned long long)(level_state))) ? -EIO : 0)
+
+/*
+ * The pairs a hook may need come from the vCPU faulting on this thread, as
+ * the kernel takes them from the running vCPU's prealloc; with none (not on
+ * a fault path) tdx_pamt_get() falls back to the page allocator.
+ */
+static inline struct tdx_pamt_cache *tdx_fault_pamt_cache(struct kvm *kvm)
+{
+	struct kvm_vcpu *vcpu = kvm_get_running_vcpu();
+	struct vcpu_tdx *tdx;
+
+	if (!vcpu || vcpu->kvm != kvm)
+		return NULL;
+	tdx = vcpu->priv;	/* to_tdx() */
+	return tdx ? &tdx->pamt_cache : NULL;
+}
+
+/*
+ * BLOCK the 2M leaf at @gpa, then TRACK and the kick, so DEMOTE may split
+ * it next (§2.8; v3's tdx_split_2m() and upstream's split both).
+ * TDXSIM_KVM_DEFECT_SKIP_TRACK leaves the TRACK out (S12 b).
+ */
+int tdx_block_track_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa);
+
+/*
  * tdx_core.c's Dynamic-PAMT internals, shared with the v6 get/put of
  * tdx_upstream.c: the global lock, PAMT.ADD/REMOVE of a page's 2MB range,
  * a pair from a cache (then the allocator) and back.

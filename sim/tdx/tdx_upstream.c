@@ -295,11 +295,7 @@ int tdx_sept_split_private_spte_upstream(struct kvm *kvm, gfn_t gfn, enum pg_lev
 	before = cache->cnt;
 	sp_pfn = page_to_pfn(virt_to_page(new_external_spt));
 
-	ret = tdx_block_range(kvm_tdx, gpa, TDX_PS_2M);
-	if (ret)
-		return ret;
-	/* TDXSIM_KVM_DEFECT_SKIP_TRACK leaves the TRACK out (S12 b), as in v3's split. */
-	ret = tdx_defect(kvm_tdx, TDXSIM_KVM_DEFECT_SKIP_TRACK) ? 0 : tdx_track(kvm_tdx);
+	ret = tdx_block_track_2m(kvm_tdx, gpa);
 	if (ret)
 		return ret;
 

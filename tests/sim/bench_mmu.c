@@ -17,6 +17,8 @@
 
 #include <tdxsim-kvm/tdp_mmu.h>
 
+#include "bench_util.h"
+
 static char dummy_page;
 
 static int nop_link(struct kvm *kvm, gfn_t gfn, enum pg_level level, void *ext) { return 0; }
@@ -49,23 +51,7 @@ static const struct kvm_page_ops nop_page_ops = {
 
 static double now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static long rss_bytes(void)
-{
-	long pages = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-			resident = 0;
-		fclose(f);
-	}
-	return resident * sysconf(_SC_PAGESIZE);
+	return bench_clock_ns(CLOCK_MONOTONIC) / 1e3;
 }
 
 int main(int argc, char **argv)
@@ -95,14 +81,14 @@ int main(int argc, char **argv)
 	if (!vcpu)
 		return 1;
 
-	rss0 = rss_bytes();
+	rss0 = bench_rss_bytes();
 	t0 = now_us();
 	for (i = 0; i < nr_2m; i++)
 		if (kvm_mmu_do_page_fault(vcpu, (base + i * 512) << 12, PFERR_PRIVATE_ACCESS,
 					  NULL) != RET_PF_FIXED)
 			return 1;
 	t_fault = now_us() - t0;
-	rss_fault = rss_bytes();
+	rss_fault = bench_rss_bytes();
 
 	t0 = now_us();
 	for (i = 0; i < nr_2m; i++) {
@@ -116,7 +102,7 @@ int main(int argc, char **argv)
 			return 1;
 	}
 	t_split = now_us() - t0;
-	rss_split = rss_bytes();
+	rss_split = bench_rss_bytes();
 	if (kvm->stat.pages[0] != (long)(nr_2m * 512))
 		return 1;
 

@@ -41,6 +41,8 @@
 #include <tdxsim-kvm/check.h>
 #include <tdxsim-kvm/vm.h>
 
+#include "bench_util.h"
+
 #define BASE_GFN	0x40000ULL	/* GPA 1 GiB */
 #define TARGET_BYTES	48.0		/* issue 9: module + model per mapped 4K page */
 
@@ -48,21 +50,14 @@ struct clocks {
 	u64 cpu, wall;	/* ns */
 };
 
-static u64 clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
-}
-
 /*
  * Both clocks: this thread's CPU time (page faults included) is what the
  * path costs; wall time also counts other sessions on a shared machine.
  */
 static struct clocks clocks_now(void)
 {
-	return (struct clocks){ clock_ns(CLOCK_THREAD_CPUTIME_ID), clock_ns(CLOCK_MONOTONIC) };
+	return (struct clocks){ bench_clock_ns(CLOCK_THREAD_CPUTIME_ID),
+				bench_clock_ns(CLOCK_MONOTONIC) };
 }
 
 static struct clocks clocks_since(struct clocks t0)
@@ -70,19 +65,6 @@ static struct clocks clocks_since(struct clocks t0)
 	struct clocks t = clocks_now();
 
 	return (struct clocks){ t.cpu - t0.cpu, t.wall - t0.wall };
-}
-
-static long rss_bytes(void)
-{
-	long pages = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-			resident = 0;
-		fclose(f);
-	}
-	return resident * sysconf(_SC_PAGESIZE);
 }
 
 /* Every SEAMCALL the module has counted, per leaf. */
@@ -162,7 +144,7 @@ static double split_floor(u64 n)
 		if (buf[k] == MAP_FAILED)
 			err(1, "mmap");
 	}
-	t = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	t = bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	for (u64 i = 0; i < n; i++) {
 		for (unsigned int k = 0; k < npages; k++) {
 			u64 *p = buf[k] + i * 512;
@@ -171,7 +153,7 @@ static double split_floor(u64 n)
 				__atomic_store_n(&p[j], i | (u64)j << 12, __ATOMIC_RELAXED);
 		}
 	}
-	t = clock_ns(CLOCK_THREAD_CPUTIME_ID) - t;
+	t = bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - t;
 	for (unsigned int k = 0; k < npages; k++)
 		munmap(buf[k], total);
 	return (double)t / (double)n;
@@ -274,7 +256,7 @@ int main(int argc, char **argv)
 	 */
 	memmap = (long)(cfg.module.mem_size >> PAGE_SHIFT) * (long)sizeof(struct page);
 
-	rss0 = rss_bytes();
+	rss0 = bench_rss_bytes();
 	vm = tdxsim_vm_create(&cfg, &r);
 	if (!vm)
 		errx(1, "tdxsim_vm_create (%llu GiB simulator): %d",
@@ -290,7 +272,7 @@ int main(int argc, char **argv)
 		r = tdxsim_vm_finalize(vm);
 	if (r)
 		errx(1, "memslot, guest_memfd or finalize: %d", r);
-	rss_setup = rss_bytes();
+	rss_setup = bench_rss_bytes();
 
 	printf("bench-sim-path: %llu GiB private region, %llu x 2M folios, design %s, "
 	       "simulator %llu GiB (DPAMT %s)\n", (unsigned long long)gib,
@@ -308,7 +290,7 @@ int main(int argc, char **argv)
 			errx(1, "fault-in of 2M range %llu: level %d", (unsigned long long)i, level);
 	}
 	t_fault = clocks_since(t);
-	rss_fault = rss_bytes();
+	rss_fault = bench_rss_bytes();
 	calls_read(sim, &c1);
 
 	t = clocks_now();
@@ -318,7 +300,7 @@ int main(int argc, char **argv)
 			errx(1, "split of 2M range %llu: %d", (unsigned long long)i, r);
 	}
 	t_split = clocks_since(t);
-	rss_split = rss_bytes();
+	rss_split = bench_rss_bytes();
 	calls_read(sim, &c2);
 
 	/* It did what it says: every page mapped at 4K, one DEMOTE per range, no bug. */
