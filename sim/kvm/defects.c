@@ -26,6 +26,9 @@ static const struct {
 	{ "ignore-demote-feature-bit", "KVM maps 2M although the module lacks "
 				       "ENHANCED_DEMOTE_INTERRUPTIBILITY; a split's DEMOTE "
 				       "fails (S07)" },
+	{ "no-split-on-accept-exit", "tdx_handle_ept_violation ignores the exit's ACCEPT level: "
+				     "no split, no GUEST_INHIBIT; the guest's ACCEPT exits again "
+				     "(S13e)" },
 };
 
 const char *tdxsim_kvm_defect_name(unsigned int bit)

@@ -209,6 +209,9 @@ static int tdx_honor_guest_accept_level(struct kvm_vcpu *vcpu, gfn_t gfn,
 
 	if (!slot || eeq_type != TDX_EXT_EXIT_QUAL_TYPE_ACCEPT)
 		return 0;
+	/* S13e: KVM without 003:P13 treats the exit as an ordinary fault. */
+	if (kvm->defects & TDXSIM_KVM_DEFECT_NO_SPLIT_ON_ACCEPT_EXIT)
+		return 0;
 	level = (int)(eeq_info & TDX_ACCEPT_INFO_REQ_LEVEL_MASK) + 1;
 	if (level != PG_LEVEL_4K && level != PG_LEVEL_2M)
 		return 0;

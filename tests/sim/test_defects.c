@@ -17,6 +17,7 @@
 #include <tdxsim/fault.h>
 #include <tdxsim-kvm/check.h>
 #include <tdxsim-kvm/tdp_mmu.h>
+#include <tdxsim-kvm/vcpu.h>
 #include <tdxsim-kvm/vm.h>
 
 #include "recording_ops.h"
@@ -489,6 +490,70 @@ static void test_vm_ignore_demote_feature_bit(void **state)
 	split_without_demote_bit(true);
 }
 
+/* A 64M VM of the test's design with a 2M private slot of one 2M folio at @gpa. */
+static struct tdxsim_vm *vm_2m_folio(unsigned int defects, u64 gpa)
+{
+	struct tdxsim_vm_config cfg;
+	struct tdxsim_vm *vm;
+	int err;
+
+	tdxsim_vm_config_init(&cfg);
+	cfg.module.mem_size = 64ULL << 20;
+#ifdef TEST_DESIGN_UPSTREAM
+	cfg.upstream = true;
+#endif
+	cfg.defects = defects;
+	vm = tdxsim_vm_create(&cfg, &err);
+	assert_non_null(vm);
+	assert_int_equal(tdxsim_vm_add_memslot(vm, 0, gpa, 2ULL << 20, TDXSIM_SLOT_PRIVATE), 0);
+	assert_int_equal(tdxsim_vm_gmem_populate(vm, gpa, 2ULL << 20, 9), 0);
+	assert_int_equal(tdxsim_vm_finalize(vm), 0);
+	return vm;
+}
+
+/*
+ * S13e, defect no-split-on-accept-exit: the guest touches G+20K (KVM maps
+ * 2M, the page is PENDING) and its #VE handler accepts at 4K.  Off (S13a):
+ * one accept exit, KVM splits (one DEMOTE) and the ACCEPT succeeds.  On:
+ * KVM ignores the exit's level, the 2M leaf stays, the module exits for the
+ * same GFN on every try until the step budget; no DEMOTE.
+ */
+static void accept_exit_without_split(bool on)
+{
+	const u64 gpa = 0x40000000ULL;
+	struct tdxsim_guest_op op = {
+		.kind = TDXSIM_GUEST_ACCESS, .gpa = gpa + 0x5000, .write = true,
+	};
+	struct tdxsim_guest_result res;
+	struct tdxsim_leaf_stats st;
+	struct tdxsim_vm *vm;
+	int ret;
+
+	vm = vm_2m_folio(on ? TDXSIM_KVM_DEFECT_NO_SPLIT_ON_ACCEPT_EXIT : 0, gpa);
+	ret = tdxsim_vcpu_run_prog(vm, 0, &op, 1, 2000, &res);
+	assert_int_equal(tdxsim_stats_leaf(tdxsim_vm_sim(vm), TDH_MEM_PAGE_DEMOTE, &st), 0);
+	if (on) {
+		assert_int_equal(ret, -EINTR);
+		assert_true(res.budget_hit);
+		assert_true(res.accept_exits > 10);
+		assert_int_equal(st.calls, 0);
+	} else {
+		assert_int_equal(ret, 0);
+		assert_int_equal(op.status, TDX_SUCCESS);
+		assert_int_equal(res.accept_exits, 1);
+		assert_int_equal(st.calls, 1);
+	}
+	assert_false(tdxsim_vm_kvm(vm)->vm_bugged);
+	tdxsim_vm_destroy(vm);
+	tdxsim_kernel_events_reset(NULL);
+}
+
+static void test_vm_no_split_on_accept_exit(void **state)
+{
+	accept_exit_without_split(false);
+	accept_exit_without_split(true);
+}
+
 /* The names the scenario language uses. */
 static void test_defect_names(void **state)
 {
@@ -500,6 +565,8 @@ static void test_defect_names(void **state)
 	assert_int_equal(tdxsim_kvm_defect_lookup("skip-track"), TDXSIM_KVM_DEFECT_SKIP_TRACK);
 	assert_int_equal(tdxsim_kvm_defect_lookup("ignore-demote-feature-bit"),
 			 TDXSIM_KVM_DEFECT_IGNORE_DEMOTE_FEATURE_BIT);
+	assert_int_equal(tdxsim_kvm_defect_lookup("no-split-on-accept-exit"),
+			 TDXSIM_KVM_DEFECT_NO_SPLIT_ON_ACCEPT_EXIT);
 	assert_int_equal(tdxsim_kvm_defect_lookup("no-such-defect"), -EINVAL);
 	assert_null(tdxsim_kvm_defect_name(TDXSIM_KVM_DEFECT_NR_BITS));
 	for (b = 0; b < TDXSIM_KVM_DEFECT_NR_BITS; b++) {
@@ -533,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_defect_cross_boundary_bool_return),
 		cmocka_unit_test(test_defect_free_owned_external_spt),
 		cmocka_unit_test(test_vm_ignore_demote_feature_bit),
+		cmocka_unit_test(test_vm_no_split_on_accept_exit),
 	};
 
 #undef FX

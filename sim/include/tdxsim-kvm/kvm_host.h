@@ -376,14 +376,21 @@ enum tdxsim_kvm_defect {
 	 * DEMOTE wrapper returns TDX_SW_ERROR without a SEAMCALL
 	 */
 	TDXSIM_KVM_DEFECT_IGNORE_DEMOTE_FEATURE_BIT = 1U << 7,
-	TDXSIM_KVM_DEFECT_NR_BITS		= 8,
+	/*
+	 * S13e: tdx_handle_ept_violation() ignores the ACCEPT level of the
+	 * exit (no split, no GUEST_INHIBIT): the guest's ACCEPT exits again
+	 * and again on the same GFN
+	 */
+	TDXSIM_KVM_DEFECT_NO_SPLIT_ON_ACCEPT_EXIT = 1U << 8,
+	TDXSIM_KVM_DEFECT_NR_BITS		= 9,
 };
 
 /*
  * The switches by name, for the scenario language (`defect NAME`):
  * "split-spt-zero", "cross-boundary-bool", "free-owned-ext-spt",
  * "consume-without-recheck", "aug-2m-over-pair", "no-kick-before-retry",
- * "skip-track", "ignore-demote-feature-bit".  tdxsim_kvm_defect_name(): the name of bit @bit (0 for
+ * "skip-track", "ignore-demote-feature-bit", "no-split-on-accept-exit".
+ * tdxsim_kvm_defect_name(): the name of bit @bit (0 for
  * TDXSIM_KVM_DEFECT_SPLIT_SPT_ZERO), NULL past the last;
  * tdxsim_kvm_defect_desc(): a one-line description, NULL likewise;
  * tdxsim_kvm_defect_lookup(): the switch's mask (1U << bit), or -EINVAL.
