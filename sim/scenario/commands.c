@@ -36,6 +36,10 @@ static const struct tdxsim_scn_arg_info config_args[] = {
 	     "S-EPT split, zap, folio split (S01's fixup); folio split first (S01, fallible first)"),
 	KEY("budget", NUM, "1000000", "step budget of each guest program in `run`"),
 	KEY("cpus", NUM, "4", "logical CPUs of the simulator (interrupt sources)"),
+	KEYC("gmem_lock", "file|range", "file",
+	     "what guest_memfd's invalidate lock covers during a conversion, punch or memory "
+	     "failure: the whole file (guest_memfd today) or the operation's range (S24's "
+	     "lock-by-range variant)"),
 };
 
 static const struct tdxsim_scn_arg_info defect_args[] = {
@@ -136,6 +140,8 @@ static const struct tdxsim_scn_arg_info repeat_args[] = {
 
 static const struct tdxsim_scn_arg_info run_args[] = {
 	KEY("budget", NUM, NULL, "step budget per guest program (default: config budget)"),
+	KEY("release-at", NUM, "1", "with `gmem-hold` in force: release the lock once this many "
+	    "faults wait for it"),
 };
 
 static const struct tdxsim_scn_arg_info access_args[] = {
@@ -269,6 +275,14 @@ static const struct tdxsim_scn_arg_info x_inv_args[] = {
 	POSC("STATE", "breaks|holds", NULL, "whether it is violated now"),
 };
 
+static const struct tdxsim_scn_arg_info x_stat_args[] = {
+	POSC("NAME", "gmem_fault_waits|gmem_wait_max_ns|sp_allocated|rcu_pending", NULL,
+	     "a counter of kvm->stat: faults that waited for guest_memfd's invalidate lock, the "
+	     "longest wait (ns), kvm_mmu_page headers alive, removed sps awaiting RCU"),
+	POS("OP", OP, NULL, "= != < <= > >="),
+	POS("N", NUM, NULL, "the value"),
+};
+
 static const struct tdxsim_scn_arg_info x_bugged_args[] = {
 	POS("BY", WORD, "any", "any, KVM_BUG_ON, or TDX_BUG_ON(LEAF), e.g. TDX_BUG_ON(DEMOTE)"),
 };
@@ -369,6 +383,13 @@ const struct tdxsim_scn_cmd_info tdxsim_scn_commands[TDXSIM_CMD_NR] = {
 	    "make another VM the current one (see `vm`)",
 	    "Host actions, guest programs and expectations after it act on that VM.",
 	    "use main"),
+	CMD(GMEM_HOLD, "gmem-hold", HOST, TOP, true, false, ARGS(range_args),
+	    "take guest_memfd's invalidate lock as an operation on the range would, and keep it",
+	    "The whole file unless config gmem_lock=range.  The next `run` releases it once "
+	    "`release-at` faults wait for it (a fault of the held range waits in "
+	    "kvm_gmem_fault_wait, counted in `expect stat gmem_fault_waits`): a long conversion "
+	    "holding the lock, with a deterministic outcome (S24).",
+	    "gmem-hold 0x40000000 size=2M"),
 	CMD(SEAMCALL, "seamcall", HOST, TOP, true, true, ARGS(seamcall_args),
 	    "one SEAMCALL straight to the module, behind KVM's back (module sub-tests)",
 	    "KVM's mirror is not told: afterwards the two views may differ, which `expect "
@@ -487,6 +508,9 @@ const struct tdxsim_scn_cmd_info tdxsim_scn_commands[TDXSIM_CMD_NR] = {
 	    "expect bugged TDX_BUG_ON(DEMOTE)"),
 	CMD(X_NOT_BUGGED, "expect not-bugged", EXPECT, TOP, true, false, NOARGS,
 	    "the VM is not bugged", "", "expect not-bugged"),
+	CMD(X_STAT, "expect stat", EXPECT, TOP, true, false, ARGS(x_stat_args),
+	    "a counter KVM keeps in kvm->stat",
+	    "Counters since the VM was created.", "expect stat gmem_fault_waits > 0"),
 };
 
 static const char *const group_names[TDXSIM_GRP_NR] = {

@@ -94,6 +94,8 @@ struct tdxsim_scn_run {
 		int teardown_ret;
 	} vms[MAX_VMS];
 	unsigned int nr_vms, cur;
+	struct kvm *gmem_held;	/* `gmem-hold`: whose invalidate lock the script holds */
+	long gmem_waits0;	/* kvm->stat.gmem_fault_waits when it took it */
 	const struct tdxsim_scn_cmd *pending_rules[64];
 	unsigned int nr_pending_rules;
 	/* trace, appended by the callback under @lock */
@@ -508,6 +510,8 @@ static void apply_config(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd
 		run->budget = a[8].u;
 	if (a[9].given)
 		cfg->module.nr_cpus = (unsigned int)a[9].u;
+	if (a[10].given)
+		cfg->gmem_lock_by_range = a[10].u == 1;
 }
 
 static int vcpu_ok(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, u64 vcpu)
@@ -1015,6 +1019,19 @@ static int expect(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 		return expect_count(run, c,
 				    (u64)tdxsim_vm_kvm_tdx(run->vm)->prealloc_split_cache.cnt,
 				    &a[0], &a[1]);
+	case TDXSIM_CMD_X_STAT: {
+		long st;
+
+		if (needs_kvm(run, c))
+			return 1;
+		/* the gmem counters are written under gmem_inval_mutex (kvm_gmem_fault_wait) */
+		pthread_mutex_lock(&kvm->gmem_inval_mutex);
+		st = a[0].u == 0 ? kvm->stat.gmem_fault_waits :
+		     a[0].u == 1 ? kvm->stat.gmem_wait_max_ns :
+		     a[0].u == 2 ? kvm->stat.sp_allocated : kvm->stat.rcu_pending;
+		pthread_mutex_unlock(&kvm->gmem_inval_mutex);
+		return expect_count(run, c, (u64)st, &a[1], &a[2]);
+	}
 	case TDXSIM_CMD_X_PAGES:
 		if (needs_kvm(run, c))
 			return 1;
@@ -1296,6 +1313,66 @@ static void *host_thread(void *arg)
 	return NULL;
 }
 
+static long gmem_waits(struct kvm *kvm);
+
+/*
+ * `gmem-hold`: filemap_invalidate_lock() over the range (the whole file
+ * unless config gmem_lock=range), as vm_gmem_lock() takes it for an
+ * operation on that range; do_run() lets go of it.
+ */
+static int gmem_hold(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
+{
+	struct kvm *kvm = tdxsim_vm_kvm(run->vm);
+	gfn_t start = c->args[0].u >> PAGE_SHIFT;
+
+	if (run->gmem_held)
+		return report(run, c, TDXSIM_SCN_ERROR, "expected a `run` to release the lock "
+			      "held since the last `gmem-hold`, got another `gmem-hold`");
+	if (run->cfg.gmem_lock_by_range)
+		tdxsim_kvm_gmem_invalidate_lock(kvm, start, start + (c->args[1].u >> PAGE_SHIFT));
+	else
+		tdxsim_kvm_gmem_invalidate_lock(kvm, 0, ~0ULL);
+	run->gmem_held = kvm;
+	run->gmem_waits0 = gmem_waits(kvm);
+	return 0;
+}
+
+static long gmem_waits(struct kvm *kvm)
+{
+	long n;
+
+	pthread_mutex_lock(&kvm->gmem_inval_mutex);
+	n = kvm->stat.gmem_fault_waits;
+	pthread_mutex_unlock(&kvm->gmem_inval_mutex);
+	return n;
+}
+
+/*
+ * With the lock held, wait (at most 10 s) until @want more faults waited
+ * for it, then release it.  0, or -ETIMEDOUT with the lock released all
+ * the same so that the run can end.
+ */
+static int gmem_release(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, long want)
+{
+	struct kvm *kvm = run->gmem_held;
+	struct timespec ts = { 0, 1000000 };
+	long n = 0;
+	int i;
+
+	for (i = 0; i < 10000 && !is_stopped(run); i++) {
+		n = gmem_waits(kvm) - run->gmem_waits0;
+		if (n >= want)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	tdxsim_kvm_gmem_invalidate_unlock(kvm);
+	run->gmem_held = NULL;
+	if (n >= want)
+		return 0;
+	return report(run, c, TDXSIM_SCN_FAIL, "expected %ld faults waiting for guest_memfd's "
+		      "invalidate lock (release-at=), observed %ld after 10 s", want, n);
+}
+
 static int do_run(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 {
 	unsigned long budget = c->args[0].given ? (unsigned long)c->args[0].u : run->budget;
@@ -1323,6 +1400,8 @@ static int do_run(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 			run->nr_threads = i;
 		}
 	}
+	if (run->gmem_held)	/* a failure is reported there; the programs still end */
+		gmem_release(run, c, c->args[1].given ? (long)c->args[1].u : 1);
 	for (unsigned int i = 0; i < run->nr_threads; i++)
 		pthread_join(run->threads[i].tid, NULL);
 	run->nr_threads = 0;
@@ -1472,6 +1551,8 @@ static int exec_cmd(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, 
 		if (!tdxsim_vm_td(run->vm))
 			return report(run, c, TDXSIM_SCN_ERROR, "expected a TD, got none");
 		return do_seamcall(run, c);
+	case TDXSIM_CMD_GMEM_HOLD:
+		return gmem_hold(run, c);
 	case TDXSIM_CMD_CLEAR_FAULTS:
 		run->faults_cleared += tdxsim_fault_fired_total(run->sim);
 		tdxsim_fault_clear(run->sim);
@@ -1600,6 +1681,8 @@ void tdxsim_scn_run_finish(struct tdxsim_scn_run *run, struct tdxsim_scn_result 
 		if (run->opts.trace_path)
 			tdxsim_trace_close(run->sim);
 		tdxsim_trace_set_callback(run->sim, NULL, NULL);
+		if (run->gmem_held)
+			tdxsim_kvm_gmem_invalidate_unlock(run->gmem_held);
 		/* siblings first: the simulator is the first VM's */
 		for (unsigned int i = run->nr_vms; i-- > 0;)
 			tdxsim_vm_destroy(run->vms[i].vm);
