@@ -476,7 +476,7 @@ const struct tdxsim_scn_cmd_info tdxsim_scn_commands[TDXSIM_CMD_NR] = {
 	    "The page is the guest_memfd folio's page for the GPA.",
 	    "expect refcount 0x40000000 = 512"),
 	CMD(X_SPLIT_CACHE, "expect split-cache", EXPECT, TOP, true, false, ARGS(x_count_args),
-	    "pages in KVM's per-VM split cache (prealloc_split_cache)",
+	    "pages in KVM's split cache: v3's prealloc_split_cache, upstream's pamt_cache",
 	    "", "expect split-cache = 4"),
 	CMD(X_PAGES, "expect pages", EXPECT, TOP, true, false, ARGS(x_pages_args),
 	    "present mirror leaves of a level (pages_4k, pages_2m, pages_1g)",
