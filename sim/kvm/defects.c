@@ -29,6 +29,8 @@ static const struct {
 	{ "no-split-on-accept-exit", "tdx_handle_ept_violation ignores the exit's ACCEPT level: "
 				     "no split, no GUEST_INHIBIT; the guest's ACCEPT exits again "
 				     "(S13e)" },
+	{ "allow-mirror-promotion", "kvm_tdp_mmu_map skips disallowed_hugepage_adjust for the "
+				    "mirror root: a fault may map 2M over a mirror table (S17c)" },
 };
 
 const char *tdxsim_kvm_defect_name(unsigned int bit)

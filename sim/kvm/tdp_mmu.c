@@ -737,7 +737,8 @@ void tdp_mmu_zap_root(struct kvm *kvm, struct kvm_mmu_page *root, bool lock_shar
 }
 
 /* ---- fault-in ---- */
-static void disallowed_hugepage_adjust(struct kvm_page_fault *fault, u64 spte, int cur_level)
+static void disallowed_hugepage_adjust(struct kvm *kvm, struct kvm_page_fault *fault, u64 spte,
+				       int cur_level)
 {
 	struct kvm_mmu_page *child;
 
@@ -745,8 +746,12 @@ static void disallowed_hugepage_adjust(struct kvm_page_fault *fault, u64 spte, i
 	    !is_shadow_present_pte(spte) || is_large_pte(spte))
 		return;
 	child = spte_to_child_sp(spte);
-	/* 003:P06: never replace a mirror table by a leaf (no merge). */
-	if (child->nx_huge_page_disallowed || is_mirror_sp(child)) {
+	/*
+	 * 003:P06: never replace a mirror table by a leaf (no merge).
+	 * TDXSIM_KVM_DEFECT_ALLOW_MIRROR_PROMOTION drops the rule (S17c).
+	 */
+	if (child->nx_huge_page_disallowed ||
+	    (is_mirror_sp(child) && !(kvm->defects & TDXSIM_KVM_DEFECT_ALLOW_MIRROR_PROMOTION))) {
 		u64 page_mask = KVM_PAGES_PER_HPAGE(cur_level) - KVM_PAGES_PER_HPAGE(cur_level - 1);
 
 		fault->pfn |= fault->gfn & page_mask;
@@ -774,8 +779,12 @@ int kvm_tdp_mmu_map(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault)
 {
 	struct kvm *kvm = vcpu->kvm;
 	struct kvm_mmu_page *root = kvm->mirror_root;
-	/* 003:P06: the mirror root never maps a leaf over an existing table. */
-	bool adjust_for_children = fault->nx_huge_page_workaround_enabled || is_mirror_sp(root);
+	/*
+	 * 003:P06: the mirror root never maps a leaf over an existing table
+	 * (TDXSIM_KVM_DEFECT_ALLOW_MIRROR_PROMOTION: it may, S17c).
+	 */
+	bool adjust_for_children = fault->nx_huge_page_workaround_enabled ||
+		(is_mirror_sp(root) && !(kvm->defects & TDXSIM_KVM_DEFECT_ALLOW_MIRROR_PROMOTION));
 	struct tdp_iter iter;
 	int ret = RET_PF_RETRY;
 
@@ -787,7 +796,7 @@ int kvm_tdp_mmu_map(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault)
 		int r;
 
 		if (adjust_for_children)
-			disallowed_hugepage_adjust(fault, iter.old_spte, iter.level);
+			disallowed_hugepage_adjust(kvm, fault, iter.old_spte, iter.level);
 
 		/* Someone else is changing this SPTE: let the vCPU retry. */
 		if (is_frozen_spte(iter.old_spte))

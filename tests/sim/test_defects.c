@@ -490,8 +490,11 @@ static void test_vm_ignore_demote_feature_bit(void **state)
 	split_without_demote_bit(true);
 }
 
-/* A 64M VM of the test's design with a 2M private slot of one 2M folio at @gpa. */
-static struct tdxsim_vm *vm_2m_folio(unsigned int defects, u64 gpa)
+/*
+ * A 64M VM of the test's design with a 2M private slot of one 2M folio at
+ * @gpa; @build_4k: PAGE.ADD the slot's first 4K before MR.FINALIZE.
+ */
+static struct tdxsim_vm *vm_2m_folio(unsigned int defects, u64 gpa, bool dpamt, bool build_4k)
 {
 	struct tdxsim_vm_config cfg;
 	struct tdxsim_vm *vm;
@@ -502,11 +505,15 @@ static struct tdxsim_vm *vm_2m_folio(unsigned int defects, u64 gpa)
 #ifdef TEST_DESIGN_UPSTREAM
 	cfg.upstream = true;
 #endif
+	if (!dpamt)
+		cfg.module.features0 &= ~TDX_FEATURES0_DYNAMIC_PAMT;
 	cfg.defects = defects;
 	vm = tdxsim_vm_create(&cfg, &err);
 	assert_non_null(vm);
 	assert_int_equal(tdxsim_vm_add_memslot(vm, 0, gpa, 2ULL << 20, TDXSIM_SLOT_PRIVATE), 0);
 	assert_int_equal(tdxsim_vm_gmem_populate(vm, gpa, 2ULL << 20, 9), 0);
+	if (build_4k)
+		assert_int_equal(tdxsim_vm_build_add(vm, gpa, 4096), 0);
 	assert_int_equal(tdxsim_vm_finalize(vm), 0);
 	return vm;
 }
@@ -529,7 +536,7 @@ static void accept_exit_without_split(bool on)
 	struct tdxsim_vm *vm;
 	int ret;
 
-	vm = vm_2m_folio(on ? TDXSIM_KVM_DEFECT_NO_SPLIT_ON_ACCEPT_EXIT : 0, gpa);
+	vm = vm_2m_folio(on ? TDXSIM_KVM_DEFECT_NO_SPLIT_ON_ACCEPT_EXIT : 0, gpa, true, false);
 	ret = tdxsim_vcpu_run_prog(vm, 0, &op, 1, 2000, &res);
 	assert_int_equal(tdxsim_stats_leaf(tdxsim_vm_sim(vm), TDH_MEM_PAGE_DEMOTE, &st), 0);
 	if (on) {
@@ -554,6 +561,45 @@ static void test_vm_no_split_on_accept_exit(void **state)
 	accept_exit_without_split(true);
 }
 
+/*
+ * S17c, defect allow-mirror-promotion: a 4K page added at build time leaves
+ * a mirror table under the 2M entry; a later fault elsewhere in the 2M
+ * (DPAMT off, so no pair forces 4K) may map 2M as far as the folio and the
+ * attributes go.  Off (003:P06): disallowed_hugepage_adjust keeps it at 4K
+ * under the table.  On: KVM replaces the table by a 2M leaf; neither
+ * design has a TDX transition for that: KVM_BUG_ON, -EIO, no AUG.
+ */
+static void promote_mirror_table(bool on)
+{
+	const u64 gpa = 0x40000000ULL;
+	struct tdxsim_leaf_stats st;
+	struct tdxsim_vm *vm;
+	int level = PG_LEVEL_NONE, ret;
+
+	vm = vm_2m_folio(on ? TDXSIM_KVM_DEFECT_ALLOW_MIRROR_PROMOTION : 0, gpa, false, true);
+	ret = tdxsim_vm_map(vm, 0, gpa + (1ULL << 20), &level);
+	assert_int_equal(tdxsim_stats_leaf(tdxsim_vm_sim(vm), TDH_MEM_PAGE_AUG, &st), 0);
+	if (on) {
+		assert_int_equal(ret, -EIO);
+		assert_true(tdxsim_vm_kvm(vm)->vm_bugged);
+		assert_int_equal(tdxsim_kernel_events(tdxsim_vm_sim(vm), TDXSIM_KEV_KVM_BUG), 1);
+		assert_int_equal(st.calls, 0);
+	} else {
+		assert_int_equal(ret, 0);
+		assert_int_equal(level, PG_LEVEL_4K);
+		assert_false(tdxsim_vm_kvm(vm)->vm_bugged);
+		assert_int_equal(st.calls, 1);
+	}
+	tdxsim_vm_destroy(vm);
+	tdxsim_kernel_events_reset(NULL);
+}
+
+static void test_vm_allow_mirror_promotion(void **state)
+{
+	promote_mirror_table(false);
+	promote_mirror_table(true);
+}
+
 /* The names the scenario language uses. */
 static void test_defect_names(void **state)
 {
@@ -567,6 +613,8 @@ static void test_defect_names(void **state)
 			 TDXSIM_KVM_DEFECT_IGNORE_DEMOTE_FEATURE_BIT);
 	assert_int_equal(tdxsim_kvm_defect_lookup("no-split-on-accept-exit"),
 			 TDXSIM_KVM_DEFECT_NO_SPLIT_ON_ACCEPT_EXIT);
+	assert_int_equal(tdxsim_kvm_defect_lookup("allow-mirror-promotion"),
+			 TDXSIM_KVM_DEFECT_ALLOW_MIRROR_PROMOTION);
 	assert_int_equal(tdxsim_kvm_defect_lookup("no-such-defect"), -EINVAL);
 	assert_null(tdxsim_kvm_defect_name(TDXSIM_KVM_DEFECT_NR_BITS));
 	for (b = 0; b < TDXSIM_KVM_DEFECT_NR_BITS; b++) {
@@ -601,6 +649,7 @@ int main(void)
 		cmocka_unit_test(test_defect_free_owned_external_spt),
 		cmocka_unit_test(test_vm_ignore_demote_feature_bit),
 		cmocka_unit_test(test_vm_no_split_on_accept_exit),
+		cmocka_unit_test(test_vm_allow_mirror_promotion),
 	};
 
 #undef FX

@@ -382,14 +382,21 @@ enum tdxsim_kvm_defect {
 	 * and again on the same GFN
 	 */
 	TDXSIM_KVM_DEFECT_NO_SPLIT_ON_ACCEPT_EXIT = 1U << 8,
-	TDXSIM_KVM_DEFECT_NR_BITS		= 9,
+	/*
+	 * S17c: kvm_tdp_mmu_map() calls no disallowed_hugepage_adjust() for
+	 * the mirror root (003:P06 left out): a fault may map a 2M leaf over
+	 * an existing mirror table (promotion)
+	 */
+	TDXSIM_KVM_DEFECT_ALLOW_MIRROR_PROMOTION = 1U << 9,
+	TDXSIM_KVM_DEFECT_NR_BITS		= 10,
 };
 
 /*
  * The switches by name, for the scenario language (`defect NAME`):
  * "split-spt-zero", "cross-boundary-bool", "free-owned-ext-spt",
  * "consume-without-recheck", "aug-2m-over-pair", "no-kick-before-retry",
- * "skip-track", "ignore-demote-feature-bit", "no-split-on-accept-exit".
+ * "skip-track", "ignore-demote-feature-bit", "no-split-on-accept-exit",
+ * "allow-mirror-promotion".
  * tdxsim_kvm_defect_name(): the name of bit @bit (0 for
  * TDXSIM_KVM_DEFECT_SPLIT_SPT_ZERO), NULL past the last;
  * tdxsim_kvm_defect_desc(): a one-line description, NULL likewise;
