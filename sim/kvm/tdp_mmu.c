@@ -572,6 +572,9 @@ int tdp_mmu_split_huge_pages_root(struct kvm *kvm, struct kvm_mmu_page *root, gf
 
 	/* Pre-order: a 1G leaf becomes 2M leaves, which are then split in turn. */
 	for_each_tdp_pte_min_level(iter, kvm, root, target_level + 1, start, end) {
+		/* S19: the walk's cost; atomic, the shared-lock walk may run in parallel */
+		if (only_cross_boundary)
+			__atomic_fetch_add(&kvm->stat.cross_boundary_steps, 1, __ATOMIC_RELAXED);
 retry:
 		if (tdp_mmu_iter_cond_resched(kvm, &iter, false, lock_shared))
 			continue;
@@ -690,11 +693,30 @@ static int kvm_tdp_mmu_gfn_range_split_cross_boundary_leafs(struct kvm *kvm,
 							    bool shared)
 {
 	struct kvm_mmu_page *root = root_for_filter(kvm, range->attr_filter);
+	gfn_t head_end, tail_start;
+	int ret;
 
 	if (!root)
 		return 0;
-	return tdp_mmu_split_huge_pages_root(kvm, root, range->start, range->end, PG_LEVEL_4K,
-					     shared, true);
+	if (!kvm->split_cross_boundary_headtail)
+		return tdp_mmu_split_huge_pages_root(kvm, root, range->start, range->end,
+						     PG_LEVEL_4K, shared, true);
+	/*
+	 * S19 `headtail`: a leaf of at most 1G crosses start only inside
+	 * start's 1G region and end only inside end's, so walking those two
+	 * regions' parts of the range finds the same leaves; the walk costs
+	 * at most two 1G regions, not the whole range.
+	 */
+	head_end = min(ALIGN(range->start, KVM_PAGES_PER_HPAGE(PG_LEVEL_1G)), range->end);
+	tail_start = max(ALIGN_DOWN(range->end, KVM_PAGES_PER_HPAGE(PG_LEVEL_1G)), head_end);
+	ret = 0;
+	if (range->start < head_end)
+		ret = tdp_mmu_split_huge_pages_root(kvm, root, range->start, head_end,
+						    PG_LEVEL_4K, shared, true);
+	if (!ret && tail_start < range->end)
+		ret = tdp_mmu_split_huge_pages_root(kvm, root, tail_start, range->end,
+						    PG_LEVEL_4K, shared, true);
+	return ret;
 }
 
 /*

@@ -40,6 +40,10 @@ static const struct tdxsim_scn_arg_info config_args[] = {
 	     "what guest_memfd's invalidate lock covers during a conversion, punch or memory "
 	     "failure: the whole file (guest_memfd today) or the operation's range (S24's "
 	     "lock-by-range variant)"),
+	KEYC("cross_boundary_walk", "flag|headtail", "flag",
+	     "kvm_split_cross_boundary_leafs' walk: the whole range, splitting leaves that "
+	     "cross its ends (v3), or only the parts of the range in start's and end's 1G "
+	     "regions (S19's head/tail proposal); same splits, different cost"),
 };
 
 static const struct tdxsim_scn_arg_info defect_args[] = {
@@ -276,9 +280,11 @@ static const struct tdxsim_scn_arg_info x_inv_args[] = {
 };
 
 static const struct tdxsim_scn_arg_info x_stat_args[] = {
-	POSC("NAME", "gmem_fault_waits|gmem_wait_max_ns|sp_allocated|rcu_pending", NULL,
+	POSC("NAME", "gmem_fault_waits|gmem_wait_max_ns|sp_allocated|rcu_pending|"
+	     "cross_boundary_steps", NULL,
 	     "a counter of kvm->stat: faults that waited for guest_memfd's invalidate lock, the "
-	     "longest wait (ns), kvm_mmu_page headers alive, removed sps awaiting RCU"),
+	     "longest wait (ns), kvm_mmu_page headers alive, removed sps awaiting RCU, SPTEs "
+	     "visited by kvm_split_cross_boundary_leafs' walks"),
 	POS("OP", OP, NULL, "= != < <= > >="),
 	POS("N", NUM, NULL, "the value"),
 };

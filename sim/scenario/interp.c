@@ -96,6 +96,7 @@ struct tdxsim_scn_run {
 	unsigned int nr_vms, cur;
 	struct kvm *gmem_held;	/* `gmem-hold`: whose invalidate lock the script holds */
 	long gmem_waits0;	/* kvm->stat.gmem_fault_waits when it took it */
+	bool headtail;		/* config cross_boundary_walk=headtail */
 	const struct tdxsim_scn_cmd *pending_rules[64];
 	unsigned int nr_pending_rules;
 	/* trace, appended by the callback under @lock */
@@ -440,6 +441,8 @@ static int make_vm(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 			      errno_str(err ? err : -ENOMEM, eb, sizeof(eb)));
 	run->vms[run->nr_vms].name = name;
 	run->vms[run->nr_vms].vm = vm;
+	/* S19's walk variant: a struct kvm switch, set before any split */
+	tdxsim_vm_kvm(vm)->split_cross_boundary_headtail = run->headtail;
 	switch_vm(run, run->nr_vms++);
 	if (run->nr_vms > 1)
 		return 0;	/* the simulator and its trace are the first VM's */
@@ -512,6 +515,8 @@ static void apply_config(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd
 		cfg->module.nr_cpus = (unsigned int)a[9].u;
 	if (a[10].given)
 		cfg->gmem_lock_by_range = a[10].u == 1;
+	if (a[11].given)
+		run->headtail = a[11].u == 1;
 }
 
 static int vcpu_ok(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, u64 vcpu)
@@ -1036,7 +1041,9 @@ static int expect(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 		pthread_mutex_lock(&kvm->gmem_inval_mutex);
 		st = a[0].u == 0 ? kvm->stat.gmem_fault_waits :
 		     a[0].u == 1 ? kvm->stat.gmem_wait_max_ns :
-		     a[0].u == 2 ? kvm->stat.sp_allocated : kvm->stat.rcu_pending;
+		     a[0].u == 2 ? kvm->stat.sp_allocated :
+		     a[0].u == 3 ? kvm->stat.rcu_pending :
+		     __atomic_load_n(&kvm->stat.cross_boundary_steps, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&kvm->gmem_inval_mutex);
 		return expect_count(run, c, (u64)st, &a[1], &a[2]);
 	}

@@ -691,6 +691,59 @@ static void test_cross_boundary_only_straddling(void **state)
 	assert_agree(c);
 }
 
+/*
+ * S19: the walk's cost.  Three 2M leaves in three 1G regions; the range
+ * [BASE+100, BASE+2G+612) cuts the first and the last.  Both variants split
+ * exactly those two; `flag` (v3) walks every 2M entry of the three present
+ * tables (1G regions), `headtail` only the head's and the tail's regions:
+ * the middle region's 512 entries are not visited.
+ */
+#define G1	(512ULL * 512)		/* GFNs per 1G */
+
+static void cross_boundary_cost(bool headtail, long want_steps)
+{
+	const gfn_t leaf[3] = { BASE_GFN, BASE_GFN + G1, BASE_GFN + 2 * G1 + 512 };
+	struct ctx *c = calloc(1, sizeof(*c));
+	void *st = c;
+	int level;
+
+	assert_non_null(c);
+	tdxsim_kernel_events_reset(NULL);
+	rec_init(&c->rec);
+	c->kvm = rec_create_vm(&c->rec, BASE_GFN, 3 * G1);
+	assert_non_null(c->kvm);
+	c->vcpu = tdxsim_kvm_vcpu_create(c->kvm, 0);
+	assert_non_null(c->vcpu);
+	c->kvm->split_cross_boundary_headtail = headtail;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(tdxsim_kvm_gmem_set_folio(c->kvm, leaf[i], PFN_2M(i), 9), 0);
+		assert_int_equal(fault(c, leaf[i], &level), RET_PF_FIXED);
+		assert_int_equal(level, PG_LEVEL_2M);
+	}
+	rec_reset_calls(&c->rec);
+	assert_int_equal(c->kvm->stat.cross_boundary_steps, 0);
+	split_cross(c, BASE_GFN + 100, leaf[2] + 100, 0);
+	assert_int_equal(c->rec.ncalls, 2);
+	assert_call(c, 0, REC_SPLIT, leaf[0], PG_LEVEL_2M);
+	assert_call(c, 1, REC_SPLIT, leaf[2], PG_LEVEL_2M);
+	assert_true(is_large_pte(mirror(c, leaf[1], NULL)));
+	assert_int_equal(c->kvm->stat.cross_boundary_steps, want_steps);
+	assert_agree(c);
+	teardown(&st);
+}
+
+static void test_cross_boundary_cost_flag(void **state)
+{
+	(void)state;
+	cross_boundary_cost(false, 1036);
+}
+
+static void test_cross_boundary_cost_headtail(void **state)
+{
+	(void)state;
+	cross_boundary_cost(true, 524);
+}
+
 /* -ENOMEM comes back negative (v3's `bool ret` turned it into 1, spec §6.1). */
 static void test_cross_boundary_enomem_negative(void **state)
 {
@@ -1112,6 +1165,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_split_root_shared_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_page_retries_and_livelock, setup, teardown),
+		cmocka_unit_test(test_cross_boundary_cost_flag),
+		cmocka_unit_test(test_cross_boundary_cost_headtail),
 		cmocka_unit_test_setup_teardown(test_lockdep_assertions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_faults_frozen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_faults_free_running, setup, teardown),

@@ -268,6 +268,8 @@ struct kvm_vm_stat {
 	/* Faults that waited for guest_memfd's invalidate lock (S24), and the longest wait. */
 	long gmem_fault_waits;
 	long gmem_wait_max_ns;
+	/* SPTEs visited by kvm_split_cross_boundary_leafs' walks (S19: its cost, not a timing). */
+	long cross_boundary_steps;
 };
 
 struct kvm_mmu_rcu_head {
@@ -300,6 +302,13 @@ struct kvm {
 	struct kvm_memory_slot *memslots[KVM_MEM_SLOTS_NUM];
 	bool vm_bugged;
 	unsigned int defects;		/* enum tdxsim_kvm_defect bits */
+	/*
+	 * S19's `headtail` variant of kvm_split_cross_boundary_leafs() (Yan,
+	 * 003 P11 10874-11033): walk only [start, ALIGN(start, 1G)) and
+	 * [ALIGN_DOWN(end, 1G), end) instead of the whole range with the
+	 * cross-boundary flag (v3, `flag`).  Same splits; set it before use.
+	 */
+	bool split_cross_boundary_headtail;
 	/*
 	 * Never 0 and never reused (unlike the address): the checker's ledger
 	 * files the VM's violations under it, and keeps them after the VM is
