@@ -586,7 +586,8 @@ static void tdx_free_external_per_vm_split_cache(struct kvm *kvm)
  * from the per-VM cache under its lock, and the count re-checked there
  * (the caller's need_topup ran before it retook mmu_lock; 004): too few is
  * a KVM bug.  Unused pages go back to the cache.  Under the shared
- * mmu_lock TDX cannot split (spec §2.10): refused before any SEAMCALL.
+ * mmu_lock TDX cannot split (spec §2.10): refused with a WARN before any
+ * SEAMCALL.
  * Any other failure bugs the VM: the mirror already shows the split.
  */
 int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
@@ -597,8 +598,15 @@ int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 	struct tdx_pamt_cache local = { .cnt = 0, .pool = KVM_POOL_SPLIT_CACHE };
 	int ret = 0, taken = 0;
 
-	if (mmu_lock_shared)
+	/*
+	 * 003:P09 makes the refusal loud: a split under the read lock means
+	 * KVM took a path TDX does not support yet (kvm-model §2.10, S10d).
+	 */
+	if (WARN_ON_ONCE(mmu_lock_shared)) {
+		pr_warn_once("Splitting of GFN %llx level %d under shared lock is not supported yet\n",
+			     (unsigned long long)gfn, level);
 		return -EOPNOTSUPP;
+	}
 	lockdep_assert_held_write(&kvm->mmu_lock);
 	tdx_check_write_locked(kvm, gfn, level, __func__);
 	if (KVM_BUG_ON(level != PG_LEVEL_2M || !new_private_spt, kvm))

@@ -600,6 +600,41 @@ static void test_vm_allow_mirror_promotion(void **state)
 	promote_mirror_table(true);
 }
 
+/*
+ * S10d: TDX refuses a split under the read mmu_lock before any SEAMCALL;
+ * v3's hook does so with WARN_ON_ONCE (003:P09, kvm-model §2.10): one WARN
+ * for the first refusal, none for the second, the 2M leaf kept.  The
+ * upstream funnel refuses without a WARN in the model.
+ */
+static void test_vm_shared_split_warns_once(void **state)
+{
+	const u64 gpa = 0x40000000ULL;
+	struct tdxsim_leaf_stats st;
+	struct tdxsim_vm *vm;
+	int level, i;
+
+	vm = vm_2m_folio(0, gpa, true, false);
+	assert_int_equal(tdxsim_vm_map(vm, 0, gpa, &level), 0);
+	assert_int_equal(level, PG_LEVEL_2M);
+	tdxsim_kernel_events_reset(tdxsim_vm_sim(vm));
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(tdxsim_vm_split(vm, gpa, 2ULL << 20, PG_LEVEL_4K, true),
+				 -EOPNOTSUPP);
+#ifdef TEST_DESIGN_UPSTREAM
+		assert_int_equal(tdxsim_kernel_events(tdxsim_vm_sim(vm), TDXSIM_KEV_WARN), 0);
+#else
+		assert_int_equal(tdxsim_kernel_events(tdxsim_vm_sim(vm), TDXSIM_KEV_WARN), 1);
+#endif
+	}
+	assert_int_equal(tdxsim_stats_leaf(tdxsim_vm_sim(vm), TDH_MEM_RANGE_BLOCK, &st), 0);
+	assert_int_equal(st.calls, 0);
+	assert_int_equal(tdxsim_stats_leaf(tdxsim_vm_sim(vm), TDH_MEM_PAGE_DEMOTE, &st), 0);
+	assert_int_equal(st.calls, 0);
+	assert_false(tdxsim_vm_kvm(vm)->vm_bugged);
+	tdxsim_vm_destroy(vm);
+	tdxsim_kernel_events_reset(NULL);
+}
+
 /* The names the scenario language uses. */
 static void test_defect_names(void **state)
 {
@@ -650,6 +685,7 @@ int main(void)
 		cmocka_unit_test(test_vm_ignore_demote_feature_bit),
 		cmocka_unit_test(test_vm_no_split_on_accept_exit),
 		cmocka_unit_test(test_vm_allow_mirror_promotion),
+		cmocka_unit_test(test_vm_shared_split_warns_once),
 	};
 
 #undef FX
