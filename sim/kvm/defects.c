@@ -31,6 +31,8 @@ static const struct {
 				     "(S13e)" },
 	{ "allow-mirror-promotion", "kvm_tdp_mmu_map skips disallowed_hugepage_adjust for the "
 				    "mirror root: a fault may map 2M over a mirror table (S17c)" },
+	{ "skip-sept-page-pamt-get", "a split DEMOTEs without tdx_pamt_get() for the new S-EPT "
+				     "page (003:P21 left out; S27d)" },
 };
 
 const char *tdxsim_kvm_defect_name(unsigned int bit)

@@ -64,7 +64,10 @@ int tdx_demote_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page
 	u64 entry, level_state, err;
 	int ret;
 
-	ret = tdx_pamt_get(new_sp, cache);
+	/* TDXSIM_KVM_DEFECT_SKIP_SEPT_PAGE_PAMT_GET leaves 003:P21's get out (S27d). */
+	bool get = !tdx_defect(kvm_tdx, TDXSIM_KVM_DEFECT_SKIP_SEPT_PAGE_PAMT_GET);
+
+	ret = get ? tdx_pamt_get(new_sp, cache) : 0;
 	if (KVM_BUG_ON(ret, kvm_tdx->kvm))
 		return -EIO;
 
@@ -77,7 +80,8 @@ int tdx_demote_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page
 	return 0;
 
 err_put:
-	tdx_pamt_put(new_sp);
+	if (get)
+		tdx_pamt_put(new_sp);
 	return ret;
 }
 

@@ -282,6 +282,7 @@ int tdx_sept_split_private_spte_upstream(struct kvm *kvm, gfn_t gfn, enum pg_lev
 	struct tdx_pamt_cache *cache;
 	u64 err, entry, level_state;
 	int ret, before;
+	bool get;
 
 	if (!kvm_mmu_lock_held(kvm, false))
 		return -EOPNOTSUPP;
@@ -299,13 +300,16 @@ int tdx_sept_split_private_spte_upstream(struct kvm *kvm, gfn_t gfn, enum pg_lev
 	if (ret)
 		return ret;
 
-	ret = tdx_pamt_get_v6(sp_pfn, cache);
+	/* TDXSIM_KVM_DEFECT_SKIP_SEPT_PAGE_PAMT_GET: no get, no put (S27d). */
+	get = !tdx_defect(kvm_tdx, TDXSIM_KVM_DEFECT_SKIP_SEPT_PAGE_PAMT_GET);
+	ret = get ? tdx_pamt_get_v6(sp_pfn, cache) : 0;
 	if (KVM_BUG_ON(ret, kvm))
 		return -EIO;
 	err = tdh_do_no_vcpus(tdh_mem_page_demote_v6, kvm_tdx, gpa, level, pfn,
 			      virt_to_page(new_external_spt), cache, &entry, &level_state);
 	if (TDX_BUG_ON_2_VM(err, TDH_MEM_PAGE_DEMOTE, entry, level_state, kvm)) {
-		tdx_pamt_put_v6(sp_pfn);
+		if (get)
+			tdx_pamt_put_v6(sp_pfn);
 		return -EIO;
 	}
 

@@ -437,6 +437,48 @@ static void test_backend_skip_track(void **state)
 }
 
 /*
+ * skip-sept-page-pamt-get (S27d): the split's new S-EPT page must lie in a
+ * 2M region without a Dynamic-PAMT pair, or the missing get changes
+ * nothing.  Host pages are taken until one opens such a region (the
+ * allocator then serves the split from it); they stay taken until the end.
+ * Off: tdx_pamt_get() installs the region's pair, DEMOTE succeeds.  On:
+ * DEMOTE -> TDX_MISSING_PAMT_PAGE_PAIR, TDX_BUG_ON, VM bugged.
+ */
+static void test_backend_skip_sept_page_pamt_get(void **state)
+{
+	struct tdx_fixture *fx = *state;
+	bool on = fx->kvm->defects & TDXSIM_KVM_DEFECT_SKIP_SEPT_PAGE_PAMT_GET;
+	struct tdxsim_leaf_stats st;
+	struct page *held[PTRS_PER_PMD + 1];
+	int n = 0, i;
+
+	tdx_fixture_map(fx, FX_GFN_2M, PG_LEVEL_2M);
+	do {
+		u64 pfn;
+
+		held[n] = alloc_page(GFP_KERNEL);
+		assert_non_null(held[n]);
+		pfn = page_to_pfn(held[n++]);
+		if (pfn % PTRS_PER_PMD != PTRS_PER_PMD - 1 &&
+		    !atomic_read(tdx_find_pamt_refcount(ALIGN_DOWN(pfn, PTRS_PER_PMD))))
+			break;
+	} while (n < (int)ARRAY_SIZE(held));
+	assert_true(n < (int)ARRAY_SIZE(held));
+
+	split_range0(fx);
+	assert_int_equal(fx->kvm->vm_bugged, on);
+	assert_int_equal(tdxsim_stats_leaf(fx->sim, TDH_MEM_PAGE_DEMOTE, &st), 0);
+	assert_int_equal(st.calls, 1);
+	assert_int_equal(st.statuses[0].status & ~0xffffffffULL,
+			 on ? TDX_MISSING_PAMT_PAGE_PAIR : TDX_SUCCESS);
+	for (i = 0; i < n; i++)
+		__free_page(held[i]);
+	kvm_check_ledger_reset(fx->sim);
+	fx->module_dirty = on;
+	declare_events(fx, on);
+}
+
+/*
  * ignore-demote-feature-bit (S07): a module without
  * ENHANCED_DEMOTE_INTERRUPTIBILITY.  Off: tdx_huge_page is forced off
  * (003:P24), the fault maps 4K and a split has nothing to do.  On: the fault
@@ -648,6 +690,8 @@ static void test_defect_names(void **state)
 			 TDXSIM_KVM_DEFECT_IGNORE_DEMOTE_FEATURE_BIT);
 	assert_int_equal(tdxsim_kvm_defect_lookup("no-split-on-accept-exit"),
 			 TDXSIM_KVM_DEFECT_NO_SPLIT_ON_ACCEPT_EXIT);
+	assert_int_equal(tdxsim_kvm_defect_lookup("skip-sept-page-pamt-get"),
+			 TDXSIM_KVM_DEFECT_SKIP_SEPT_PAGE_PAMT_GET);
 	assert_int_equal(tdxsim_kvm_defect_lookup("allow-mirror-promotion"),
 			 TDXSIM_KVM_DEFECT_ALLOW_MIRROR_PROMOTION);
 	assert_int_equal(tdxsim_kvm_defect_lookup("no-such-defect"), -EINVAL);
@@ -665,7 +709,8 @@ int main(void)
 			       .defects = TDXSIM_KVM_DEFECT_CONSUME_WITHOUT_RECHECK },
 		pair_on = { .defects = TDXSIM_KVM_DEFECT_AUG_2M_OVER_PAIR },
 		kick_on = { .defects = TDXSIM_KVM_DEFECT_NO_KICK_BEFORE_RETRY },
-		track_on = { .defects = TDXSIM_KVM_DEFECT_SKIP_TRACK };
+		track_on = { .defects = TDXSIM_KVM_DEFECT_SKIP_TRACK },
+		pamt_get_off = { .defects = TDXSIM_KVM_DEFECT_SKIP_SEPT_PAGE_PAMT_GET };
 #define FX(fn, opts) cmocka_unit_test_prestate_setup_teardown(fn, tdx_fixture_setup,	\
 							      tdx_fixture_teardown, &(opts))
 	const struct CMUnitTest tests[] = {
@@ -678,6 +723,8 @@ int main(void)
 		FX(test_backend_no_kick_before_retry, kick_on),
 		FX(test_backend_skip_track, off),
 		FX(test_backend_skip_track, track_on),
+		FX(test_backend_skip_sept_page_pamt_get, off),
+		FX(test_backend_skip_sept_page_pamt_get, pamt_get_off),
 		cmocka_unit_test(test_defect_split_spt_zero),
 		cmocka_unit_test(test_defect_cross_boundary_bool),
 		cmocka_unit_test(test_defect_cross_boundary_bool_return),

@@ -397,7 +397,12 @@ enum tdxsim_kvm_defect {
 	 * an existing mirror table (promotion)
 	 */
 	TDXSIM_KVM_DEFECT_ALLOW_MIRROR_PROMOTION = 1U << 9,
-	TDXSIM_KVM_DEFECT_NR_BITS		= 10,
+	/*
+	 * S27d: a split DEMOTEs without tdx_pamt_get() for the new S-EPT
+	 * page (003:P21 left out), nor the put on failure
+	 */
+	TDXSIM_KVM_DEFECT_SKIP_SEPT_PAGE_PAMT_GET = 1U << 10,
+	TDXSIM_KVM_DEFECT_NR_BITS		= 11,
 };
 
 /*
@@ -405,7 +410,7 @@ enum tdxsim_kvm_defect {
  * "split-spt-zero", "cross-boundary-bool", "free-owned-ext-spt",
  * "consume-without-recheck", "aug-2m-over-pair", "no-kick-before-retry",
  * "skip-track", "ignore-demote-feature-bit", "no-split-on-accept-exit",
- * "allow-mirror-promotion".
+ * "allow-mirror-promotion", "skip-sept-page-pamt-get".
  * tdxsim_kvm_defect_name(): the name of bit @bit (0 for
  * TDXSIM_KVM_DEFECT_SPLIT_SPT_ZERO), NULL past the last;
  * tdxsim_kvm_defect_desc(): a one-line description, NULL likewise;
