@@ -629,6 +629,25 @@ out:
 	return ret;
 }
 
+int kvm_tdp_mmu_try_split_huge_pages(struct kvm *kvm, const struct kvm_memory_slot *slot,
+				     gfn_t start, gfn_t end, int target_level, bool shared)
+{
+	kvm_lockdep_assert_mmu_lock_held(kvm, shared);
+	/* S23, the proposal: no mirror root for dirty logging's splits. */
+	if (kvm->eager_split_refuse_mirror && WARN_ON_ONCE(kvm->has_mirrored_tdp))
+		return -EINVAL;
+	/*
+	 * for_each_valid_tdp_mmu_root_yield_safe(kvm, root, slot->as_id): the
+	 * direct root is not modelled, the mirror root is valid on a TD (v3
+	 * as posted: nothing keeps the walk off it, S23).
+	 */
+	(void)slot;
+	if (!kvm->mirror_root)
+		return 0;
+	return tdp_mmu_split_huge_pages_root(kvm, kvm->mirror_root, start, end, target_level,
+					     shared, false);
+}
+
 /*
  * Sean's kvm_tdp_mmu_mirrors_split_huge_pages() (2026-01-29, kvm-upstream.md
  * §5): split the huge leaves of the mirror root in [start, end) down to

@@ -44,6 +44,10 @@ static const struct tdxsim_scn_arg_info config_args[] = {
 	     "kvm_split_cross_boundary_leafs' walk: the whole range, splitting leaves that "
 	     "cross its ends (v3), or only the parts of the range in start's and end's 1G "
 	     "regions (S19's head/tail proposal); same splits, different cost"),
+	KEYC("eager_split", "walk|refuse-mirror", "walk",
+	     "dirty logging's eager split (`eager-split`) on a TD: walks the mirror root with "
+	     "the other valid roots (v3), or refuses with WARN_ON_ONCE and -EINVAL (S23's "
+	     "proposal)"),
 };
 
 static const struct tdxsim_scn_arg_info defect_args[] = {
@@ -111,6 +115,13 @@ static const struct tdxsim_scn_arg_info split_args[] = {
 	KEY("size", SIZE, "2M", "bytes"),
 	KEY("level", LEVEL, "4k", "target level"),
 	FLAG("shared", "under the shared (read) mmu_lock instead of the write lock"),
+};
+
+static const struct tdxsim_scn_arg_info eager_split_args[] = {
+	POS("GPA", GPA, NULL, "first GPA"),
+	KEY("size", SIZE, "2M", "bytes, inside one memslot"),
+	FLAG("shared", "under the read mmu_lock (dirty logging turned on) instead of the write "
+	     "lock (CLEAR_DIRTY_LOG)"),
 };
 
 static const struct tdxsim_scn_arg_info gpa_args[] = {
@@ -363,6 +374,11 @@ const struct tdxsim_scn_cmd_info tdxsim_scn_commands[TDXSIM_CMD_NR] = {
 	    "split every huge mirror leaf of a range to a level (tdp_mmu_split_huge_pages_root)",
 	    "Under the write mmu_lock unless `shared`.",
 	    "split 0x40000000 size=2M level=4k"),
+	CMD(EAGER_SPLIT, "eager-split", HOST, HOST, true, true, ARGS(eager_split_args),
+	    "dirty logging's eager split of a range to 4K (kvm_tdp_mmu_try_split_huge_pages)",
+	    "Over every valid root: on a TD the mirror root, so the backend's split hook runs "
+	    "(S23).  config eager_split=refuse-mirror: -EINVAL and a WARN, nothing split.",
+	    "eager-split 0x40000000 size=4M"),
 	CMD(ZAP, "zap", HOST, HOST, true, true, ARGS(range_args),
 	    "zap the private leaves of a range (kvm_tdp_mmu_unmap_gfn_range)",
 	    "",

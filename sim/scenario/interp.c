@@ -97,6 +97,7 @@ struct tdxsim_scn_run {
 	struct kvm *gmem_held;	/* `gmem-hold`: whose invalidate lock the script holds */
 	long gmem_waits0;	/* kvm->stat.gmem_fault_waits when it took it */
 	bool headtail;		/* config cross_boundary_walk=headtail */
+	bool refuse_mirror;	/* config eager_split=refuse-mirror */
 	const struct tdxsim_scn_cmd *pending_rules[64];
 	unsigned int nr_pending_rules;
 	/* trace, appended by the callback under @lock */
@@ -443,6 +444,7 @@ static int make_vm(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 	run->vms[run->nr_vms].vm = vm;
 	/* S19's walk variant: a struct kvm switch, set before any split */
 	tdxsim_vm_kvm(vm)->split_cross_boundary_headtail = run->headtail;
+	tdxsim_vm_kvm(vm)->eager_split_refuse_mirror = run->refuse_mirror;	/* S23 */
 	switch_vm(run, run->nr_vms++);
 	if (run->nr_vms > 1)
 		return 0;	/* the simulator and its trace are the first VM's */
@@ -517,6 +519,8 @@ static void apply_config(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd
 		cfg->gmem_lock_by_range = a[10].u == 1;
 	if (a[11].given)
 		run->headtail = a[11].u == 1;
+	if (a[12].given)
+		run->refuse_mirror = a[12].u == 1;
 }
 
 static int vcpu_ok(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, u64 vcpu)
@@ -583,6 +587,9 @@ static int host_action(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *
 		break;
 	case TDXSIM_CMD_ZAP:
 		r = tdxsim_vm_zap(run->vm, a[0].u, a[1].u);
+		break;
+	case TDXSIM_CMD_EAGER_SPLIT:
+		r = tdxsim_vm_eager_split(run->vm, a[0].u, a[1].u, a[2].given);
 		break;
 	case TDXSIM_CMD_MEMORY_FAILURE:
 		r = tdxsim_vm_memory_failure(run->vm, a[0].u);

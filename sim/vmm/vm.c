@@ -1127,6 +1127,38 @@ int tdxsim_vm_split(struct tdxsim_vm *vm, u64 gpa, u64 size, int target_level, b
 	return ret;
 }
 
+int tdxsim_vm_eager_split(struct tdxsim_vm *vm, u64 gpa, u64 size, bool shared)
+{
+	gfn_t start = gpa >> PAGE_SHIFT, end = (gpa + size) >> PAGE_SHIFT;
+	struct kvm_memory_slot *slot;
+	int ret;
+
+	if (!size || ((gpa | size) & (PAGE_SIZE - 1)))
+		return -EINVAL;
+	if (vm_gone(vm))
+		return -ENODEV;
+	vm_enter(vm);
+	pthread_mutex_lock(&vm->slots_lock);
+	slot = gfn_to_memslot(vm->kvm, start);
+	if (!slot || end > slot->base_gfn + slot->npages) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (shared)
+		kvm_mmu_read_lock(vm->kvm);
+	else
+		KVM_MMU_LOCK(vm->kvm);
+	/* eager_page_split: down to 4K */
+	ret = kvm_tdp_mmu_try_split_huge_pages(vm->kvm, slot, start, end, PG_LEVEL_4K, shared);
+	if (shared)
+		kvm_mmu_read_unlock(vm->kvm);
+	else
+		KVM_MMU_UNLOCK(vm->kvm);
+out:
+	pthread_mutex_unlock(&vm->slots_lock);
+	return ret;
+}
+
 int tdxsim_vm_zap(struct tdxsim_vm *vm, u64 gpa, u64 size)
 {
 	if (!size || ((gpa | size) & (PAGE_SIZE - 1)))

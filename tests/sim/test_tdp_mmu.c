@@ -744,6 +744,55 @@ static void test_cross_boundary_cost_headtail(void **state)
 	cross_boundary_cost(true, 524);
 }
 
+/*
+ * S23: dirty logging's eager split walks the valid roots; on a TD that is
+ * the mirror root, so (v3) both 2M leaves are split through the backend.
+ * The proposal refuses: one WARN, -EINVAL, no hook called, leaves intact.
+ */
+static int eager_split(struct ctx *c)
+{
+	int r;
+
+	KVM_MMU_LOCK(c->kvm);
+	r = kvm_tdp_mmu_try_split_huge_pages(c->kvm, slot0(c), BASE_GFN, BASE_GFN + 1024,
+					     PG_LEVEL_4K, false);
+	KVM_MMU_UNLOCK(c->kvm);
+	return r;
+}
+
+static void test_eager_split_reaches_mirror(void **state)
+{
+	struct ctx *c = *state;
+
+	map_2m(c, 0);
+	map_2m(c, 1);
+	rec_reset_calls(&c->rec);
+	assert_int_equal(eager_split(c), 0);
+	assert_int_equal(c->rec.ncalls, 2);
+	assert_call(c, 0, REC_SPLIT, BASE_GFN, PG_LEVEL_2M);
+	assert_call(c, 1, REC_SPLIT, BASE_GFN + 512, PG_LEVEL_2M);
+	assert_split_children(c, 0);
+	assert_split_children(c, 1);
+	assert_agree(c);
+}
+
+static void test_eager_split_mirror_refused(void **state)
+{
+	struct ctx *c = *state;
+	long warns = tdxsim_kernel_events(NULL, TDXSIM_KEV_WARN);
+
+	map_2m(c, 0);
+	map_2m(c, 1);
+	rec_reset_calls(&c->rec);
+	c->kvm->eager_split_refuse_mirror = true;
+	assert_int_equal(eager_split(c), -EINVAL);
+	assert_int_equal(c->rec.ncalls, 0);
+	assert_true(is_large_pte(mirror(c, BASE_GFN, NULL)));
+	assert_true(is_large_pte(mirror(c, BASE_GFN + 512, NULL)));
+	assert_int_equal(tdxsim_kernel_events(NULL, TDXSIM_KEV_WARN), warns + 1);
+	assert_agree(c);
+}
+
 /* -ENOMEM comes back negative (v3's `bool ret` turned it into 1, spec §6.1). */
 static void test_cross_boundary_enomem_negative(void **state)
 {
@@ -1165,6 +1214,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_split_root_shared_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_page_retries_and_livelock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eager_split_reaches_mirror, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eager_split_mirror_refused, setup, teardown),
 		cmocka_unit_test(test_cross_boundary_cost_flag),
 		cmocka_unit_test(test_cross_boundary_cost_headtail),
 		cmocka_unit_test_setup_teardown(test_lockdep_assertions, setup, teardown),

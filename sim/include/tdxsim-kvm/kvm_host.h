@@ -310,6 +310,12 @@ struct kvm {
 	 */
 	bool split_cross_boundary_headtail;
 	/*
+	 * S23's proposal (Kai, 003 P11 9305-9446; Yan, 11915-12048): the
+	 * log-dirty eager split refuses a VM with a mirrored TDP
+	 * (WARN_ON_ONCE, -EINVAL) instead of walking the mirror root (v3).
+	 */
+	bool eager_split_refuse_mirror;
+	/*
 	 * Never 0 and never reused (unlike the address): the checker's ledger
 	 * files the VM's violations under it, and keeps them after the VM is
 	 * destroyed (kvm_check_ledger_violations_of()).

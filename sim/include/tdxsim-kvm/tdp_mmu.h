@@ -190,6 +190,17 @@ int tdp_mmu_split_huge_pages_root(struct kvm *kvm, struct kvm_mmu_page *root, gf
 				  gfn_t end, int target_level, bool shared,
 				  bool only_cross_boundary);
 /*
+ * kvm_tdp_mmu_try_split_huge_pages(): dirty logging's eager split of
+ * [start, end) of @slot down to @target_level over every valid root of the
+ * slot's address space (KVM_VALID_ROOTS: on a TD the mirror root, the only
+ * root modelled), mmu_lock held as @shared says.  The kernel's returns
+ * void; here 0 or the walk's error (-ENOMEM; -EOPNOTSUPP: TDX refuses a
+ * split under the shared lock), or -EINVAL (with a WARN) when
+ * kvm->eager_split_refuse_mirror and the VM has a mirrored TDP (S23).
+ */
+int kvm_tdp_mmu_try_split_huge_pages(struct kvm *kvm, const struct kvm_memory_slot *slot,
+				     gfn_t start, gfn_t end, int target_level, bool shared);
+/*
  * The mirror root's huge leaves in [start, end) split to @target_level
  * (v5's kvm_tdp_mmu_mirrors_split_huge_pages(), for TDX's conversion
  * entry).  Write mmu_lock held; drops it to allocate the sp.  0, -ENOMEM,

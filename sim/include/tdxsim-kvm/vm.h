@@ -221,6 +221,16 @@ int tdxsim_vm_punch_hole(struct tdxsim_vm *vm, u64 gpa, u64 size);
  */
 int tdxsim_vm_split(struct tdxsim_vm *vm, u64 gpa, u64 size, int target_level, bool shared);
 
+/*
+ * Dirty logging's eager split of a range inside one memslot
+ * (kvm_tdp_mmu_try_split_huge_pages down to 4K): under the read mmu_lock
+ * when @shared (kvm_mmu_slot_try_split_huge_pages, dirty logging turned
+ * on), the write lock otherwise (kvm_mmu_try_split_huge_pages,
+ * CLEAR_DIRTY_LOG).  On a TD it walks the mirror root (S23); -EINVAL when
+ * the range is not in one slot or kvm->eager_split_refuse_mirror refuses.
+ */
+int tdxsim_vm_eager_split(struct tdxsim_vm *vm, u64 gpa, u64 size, bool shared);
+
 /* kvm_unmap_gfn_range() of the private mappings over the range, under the write mmu_lock. */
 int tdxsim_vm_zap(struct tdxsim_vm *vm, u64 gpa, u64 size);
 
