@@ -48,6 +48,9 @@ static const struct tdxsim_scn_arg_info config_args[] = {
 	     "dirty logging's eager split (`eager-split`) on a TD: walks the mirror root with "
 	     "the other valid roots (v3), or refuses with WARN_ON_ONCE and -EINVAL (S23's "
 	     "proposal)"),
+	KEY("vm_memory_attributes", ONOFF, "off",
+	    "KVM's vm_memory_attributes module parameter: on turns TDX huge pages off (4K "
+	    "only; 003:P14, S16h)"),
 };
 
 static const struct tdxsim_scn_arg_info defect_args[] = {

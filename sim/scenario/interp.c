@@ -521,6 +521,8 @@ static void apply_config(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd
 		run->headtail = a[11].u == 1;
 	if (a[12].given)
 		run->refuse_mirror = a[12].u == 1;
+	if (a[13].given)
+		cfg->vm_memory_attributes = a[13].u;
 }
 
 static int vcpu_ok(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, u64 vcpu)

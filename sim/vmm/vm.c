@@ -378,6 +378,9 @@ static struct tdxsim_vm *vm_alloc(const struct tdxsim_vm_config *cfg, struct vm_
 	vm->tdx_huge_page = cfg->tdx_huge_page &&
 		((vm->cfg.module.features0 & TDX_FEATURES0_ENHANCED_DEMOTE_INTERRUPTIBILITY) ||
 		 (cfg->defects & TDXSIM_KVM_DEFECT_IGNORE_DEMOTE_FEATURE_BIT));
+	/* No S-EPT huge pages with per-VM memory attributes (003:P14, kvm-model §1.5). */
+	if (cfg->vm_memory_attributes)
+		vm->tdx_huge_page = false;
 	vm->family = family;
 	vm->sim = family->sim;
 	family->users++;

@@ -677,6 +677,43 @@ static void test_vm_shared_split_warns_once(void **state)
 	tdxsim_kernel_events_reset(NULL);
 }
 
+/*
+ * S16h, config vm_memory_attributes (not a defect: KVM's module parameter):
+ * on, TDX huge pages are off (003:P14, kvm-model §1.5) and a fault in a 2M
+ * folio maps 4K; off, the same fault maps 2M.
+ */
+static void map_with_vm_memory_attributes(bool on)
+{
+	struct tdxsim_vm_config cfg;
+	const u64 gpa = 0x40000000ULL;
+	struct tdxsim_vm *vm;
+	int level, err;
+
+	tdxsim_vm_config_init(&cfg);
+	assert_false(cfg.vm_memory_attributes);
+	cfg.module.mem_size = 64ULL << 20;
+#ifdef TEST_DESIGN_UPSTREAM
+	cfg.upstream = true;
+#endif
+	cfg.vm_memory_attributes = on;
+	vm = tdxsim_vm_create(&cfg, &err);
+	assert_non_null(vm);
+	assert_int_equal(tdxsim_vm_add_memslot(vm, 0, gpa, 2ULL << 20, TDXSIM_SLOT_PRIVATE), 0);
+	assert_int_equal(tdxsim_vm_gmem_populate(vm, gpa, 2ULL << 20, 9), 0);
+	assert_int_equal(tdxsim_vm_finalize(vm), 0);
+	assert_int_equal(tdxsim_vm_map(vm, 0, gpa + 0x5000, &level), 0);
+	assert_int_equal(level, on ? PG_LEVEL_4K : PG_LEVEL_2M);
+	assert_false(tdxsim_vm_kvm(vm)->vm_bugged);
+	tdxsim_vm_destroy(vm);
+	tdxsim_kernel_events_reset(NULL);
+}
+
+static void test_vm_memory_attributes_4k(void **state)
+{
+	map_with_vm_memory_attributes(false);
+	map_with_vm_memory_attributes(true);
+}
+
 /* The names the scenario language uses. */
 static void test_defect_names(void **state)
 {
@@ -733,6 +770,7 @@ int main(void)
 		cmocka_unit_test(test_vm_no_split_on_accept_exit),
 		cmocka_unit_test(test_vm_allow_mirror_promotion),
 		cmocka_unit_test(test_vm_shared_split_warns_once),
+		cmocka_unit_test(test_vm_memory_attributes_4k),
 	};
 
 #undef FX

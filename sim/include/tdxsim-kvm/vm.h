@@ -113,6 +113,14 @@ struct tdxsim_vm_config {
 	 * range (S24's lock-by-range variant).
 	 */
 	bool gmem_lock_by_range;
+	/*
+	 * KVM's module parameter vm_memory_attributes (per-VM attributes,
+	 * KVM_SET_MEMORY_ATTRIBUTES); default false.  True turns TDX huge
+	 * pages off: private memory maps at 4K only (Sean, 003:P14; Yan: "Will
+	 * disable TDX huge page if vm_memory_attributes is true";
+	 * kvm-model.md §1.5).  The attributes stay guest_memfd's either way.
+	 */
+	bool vm_memory_attributes;
 };
 
 /* The defaults above; the module's are tdxsim_config_init()'s. */
