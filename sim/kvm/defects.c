@@ -33,6 +33,8 @@ static const struct {
 				    "mirror root: a fault may map 2M over a mirror table (S17c)" },
 	{ "skip-sept-page-pamt-get", "a split DEMOTEs without tdx_pamt_get() for the new S-EPT "
 				     "page (003:P21 left out; S27d)" },
+	{ "reuse-demote-pair", "v3: a successful DEMOTE's R12/R13 pair goes back to the split "
+			       "cache; the next split hands DEMOTE a PAMT page as R12 (S27e)" },
 };
 
 const char *tdxsim_kvm_defect_name(unsigned int bit)

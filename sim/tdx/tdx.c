@@ -66,16 +66,32 @@ int tdx_demote_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page
 
 	/* TDXSIM_KVM_DEFECT_SKIP_SEPT_PAGE_PAMT_GET leaves 003:P21's get out (S27d). */
 	bool get = !tdx_defect(kvm_tdx, TDXSIM_KVM_DEFECT_SKIP_SEPT_PAGE_PAMT_GET);
+	struct page *r12 = NULL, *r13 = NULL;
 
 	ret = get ? tdx_pamt_get(new_sp, cache) : 0;
 	if (KVM_BUG_ON(ret, kvm_tdx->kvm))
 		return -EIO;
 
+	/* The pair DEMOTE will pop for the guest range (R12 = the top). */
+	if (cache && cache->cnt >= TDX_DPAMT_ENTRY_PAGES) {
+		r12 = cache->pages[cache->cnt - 1];
+		r13 = cache->pages[cache->cnt - 2];
+	}
 	err = tdh_do_no_vcpus(tdh_mem_page_demote, kvm_tdx, gpa, TDX_PS_2M, pfn, new_sp,
 			      cache, &entry, &level_state);
 	if (TDX_BUG_ON_2_VM(err, TDH_MEM_PAGE_DEMOTE, entry, level_state, kvm_tdx->kvm)) {
 		ret = -EIO;
 		goto err_put;
+	}
+	/*
+	 * TDXSIM_KVM_DEFECT_REUSE_DEMOTE_PAIR (S27e): P22's "give the pair
+	 * back" runs on success too, so the module's PAMT pages go back to the
+	 * cache and the next split hands one to DEMOTE as R12.
+	 */
+	if (r12 && tdx_defect(kvm_tdx, TDXSIM_KVM_DEFECT_REUSE_DEMOTE_PAIR) &&
+	    cache->cnt <= TDX_PAMT_CACHE_MAX - TDX_DPAMT_ENTRY_PAGES) {
+		cache->pages[cache->cnt++] = r13;
+		cache->pages[cache->cnt++] = r12;
 	}
 	return 0;
 

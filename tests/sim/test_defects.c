@@ -714,6 +714,60 @@ static void test_vm_memory_attributes_4k(void **state)
 	map_with_vm_memory_attributes(true);
 }
 
+/*
+ * reuse-demote-pair (S27e, v3 only): two 2M leaves split one after the
+ * other.  Off: both DEMOTEs succeed.  On: the first DEMOTE's R12/R13 pages
+ * went back to the split cache, the second DEMOTE gets them:
+ * TDX_PAGE_NOT_FREE|R12, TDX_BUG_ON, VM bugged.  The upstream split has no
+ * such switch: both succeed there.
+ */
+static void split_twice_reusing_pair(bool on)
+{
+	struct tdxsim_vm_config cfg;
+	struct tdxsim_leaf_stats st;
+	const u64 gpa = 0x40000000ULL, s2m = 2ULL << 20;
+	struct tdxsim_vm *vm;
+	bool fails = on;
+	int level, err;
+
+#ifdef TEST_DESIGN_UPSTREAM
+	fails = false;
+#endif
+	tdxsim_vm_config_init(&cfg);
+	cfg.module.mem_size = 64ULL << 20;
+#ifdef TEST_DESIGN_UPSTREAM
+	cfg.upstream = true;
+#endif
+	cfg.defects = on ? TDXSIM_KVM_DEFECT_REUSE_DEMOTE_PAIR : 0;
+	vm = tdxsim_vm_create(&cfg, &err);
+	assert_non_null(vm);
+	assert_int_equal(tdxsim_vm_add_memslot(vm, 0, gpa, 2 * s2m, TDXSIM_SLOT_PRIVATE), 0);
+	assert_int_equal(tdxsim_vm_gmem_populate(vm, gpa, 2 * s2m, 9), 0);
+	assert_int_equal(tdxsim_vm_finalize(vm), 0);
+	assert_int_equal(tdxsim_vm_map(vm, 0, gpa, &level), 0);
+	assert_int_equal(level, PG_LEVEL_2M);
+	assert_int_equal(tdxsim_vm_map(vm, 0, gpa + s2m, &level), 0);
+	assert_int_equal(level, PG_LEVEL_2M);
+	tdxsim_vm_split(vm, gpa, s2m, PG_LEVEL_4K, false);
+	tdxsim_vm_split(vm, gpa + s2m, s2m, PG_LEVEL_4K, false);
+	assert_int_equal(tdxsim_stats_leaf(tdxsim_vm_sim(vm), TDH_MEM_PAGE_DEMOTE, &st), 0);
+	assert_int_equal(st.calls, 2);
+	assert_int_equal(tdxsim_stats_count(tdxsim_vm_sim(vm), TDH_MEM_PAGE_DEMOTE, TDX_SUCCESS),
+			 fails ? 1 : 2);
+	assert_int_equal(tdxsim_stats_count(tdxsim_vm_sim(vm), TDH_MEM_PAGE_DEMOTE,
+					    TDX_PAGE_NOT_FREE | TDX_OPERAND_ID_R12), fails ? 1 : 0);
+	assert_int_equal(tdxsim_vm_kvm(vm)->vm_bugged, fails);
+	assert_int_equal(tdxsim_vm_teardown(vm), fails ? -ENOTRECOVERABLE : 0);
+	tdxsim_vm_destroy(vm);
+	tdxsim_kernel_events_reset(NULL);
+}
+
+static void test_vm_reuse_demote_pair(void **state)
+{
+	split_twice_reusing_pair(false);
+	split_twice_reusing_pair(true);
+}
+
 /* The names the scenario language uses. */
 static void test_defect_names(void **state)
 {
@@ -771,6 +825,7 @@ int main(void)
 		cmocka_unit_test(test_vm_allow_mirror_promotion),
 		cmocka_unit_test(test_vm_shared_split_warns_once),
 		cmocka_unit_test(test_vm_memory_attributes_4k),
+		cmocka_unit_test(test_vm_reuse_demote_pair),
 	};
 
 #undef FX

@@ -408,7 +408,14 @@ enum tdxsim_kvm_defect {
 	 * page (003:P21 left out), nor the put on failure
 	 */
 	TDXSIM_KVM_DEFECT_SKIP_SEPT_PAGE_PAMT_GET = 1U << 10,
-	TDXSIM_KVM_DEFECT_NR_BITS		= 11,
+	/*
+	 * S27e (v3): after a successful DEMOTE the guest range's pair goes
+	 * back to the split cache as if DEMOTE had failed (003:P22's cleanup
+	 * on the wrong branch): the next split hands DEMOTE an R12 page that
+	 * is already a PAMT page
+	 */
+	TDXSIM_KVM_DEFECT_REUSE_DEMOTE_PAIR	= 1U << 11,
+	TDXSIM_KVM_DEFECT_NR_BITS		= 12,
 };
 
 /*
@@ -416,7 +423,7 @@ enum tdxsim_kvm_defect {
  * "split-spt-zero", "cross-boundary-bool", "free-owned-ext-spt",
  * "consume-without-recheck", "aug-2m-over-pair", "no-kick-before-retry",
  * "skip-track", "ignore-demote-feature-bit", "no-split-on-accept-exit",
- * "allow-mirror-promotion", "skip-sept-page-pamt-get".
+ * "allow-mirror-promotion", "skip-sept-page-pamt-get", "reuse-demote-pair".
  * tdxsim_kvm_defect_name(): the name of bit @bit (0 for
  * TDXSIM_KVM_DEFECT_SPLIT_SPT_ZERO), NULL past the last;
  * tdxsim_kvm_defect_desc(): a one-line description, NULL likewise;
