@@ -38,6 +38,7 @@ void KVM_MMU_LOCK(struct kvm *kvm)
 	write_lock(&kvm->mmu_lock);
 	mmu_lock_owner = kvm;
 	mmu_lock_owner_shared = false;
+	clock_gettime(CLOCK_MONOTONIC, &kvm->mmu_lock_write_t0);	/* S08b's hold time */
 }
 
 /*
@@ -47,6 +48,14 @@ void KVM_MMU_LOCK(struct kvm *kvm)
  */
 void KVM_MMU_UNLOCK(struct kvm *kvm)
 {
+	struct timespec t1;
+	long ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ns = (t1.tv_sec - kvm->mmu_lock_write_t0.tv_sec) * 1000000000L +
+	     (t1.tv_nsec - kvm->mmu_lock_write_t0.tv_nsec);
+	if (ns > kvm->stat.mmu_lock_write_max_ns)
+		kvm->stat.mmu_lock_write_max_ns = ns;
 	mmu_lock_owner = NULL;
 	write_unlock(&kvm->mmu_lock);
 	kvm_mmu_rcu_barrier(kvm);

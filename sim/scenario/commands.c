@@ -51,6 +51,10 @@ static const struct tdxsim_scn_arg_info config_args[] = {
 	KEY("vm_memory_attributes", ONOFF, "off",
 	    "KVM's vm_memory_attributes module parameter: on turns TDX huge pages off (4K "
 	    "only; 003:P14, S16h)"),
+	KEY("loop_on_restartable", NUM, "0",
+	    "the cover letter's test-only workaround (S08b): 0 off; N: KVM keeps huge pages "
+	    "without enhanced_demote_interruptibility and re-issues a split's DEMOTE on "
+	    "TDX_INTERRUPTED_RESTARTABLE up to N times, then reports no forward progress"),
 };
 
 static const struct tdxsim_scn_arg_info defect_args[] = {
@@ -295,10 +299,12 @@ static const struct tdxsim_scn_arg_info x_inv_args[] = {
 
 static const struct tdxsim_scn_arg_info x_stat_args[] = {
 	POSC("NAME", "gmem_fault_waits|gmem_wait_max_ns|sp_allocated|rcu_pending|"
-	     "cross_boundary_steps", NULL,
+	     "cross_boundary_steps|demote_restarts|mmu_lock_write_max_ns", NULL,
 	     "a counter of kvm->stat: faults that waited for guest_memfd's invalidate lock, the "
 	     "longest wait (ns), kvm_mmu_page headers alive, removed sps awaiting RCU, SPTEs "
-	     "visited by kvm_split_cross_boundary_leafs' walks"),
+	     "visited by kvm_split_cross_boundary_leafs' walks, DEMOTEs re-issued after "
+	     "TDX_INTERRUPTED_RESTARTABLE (config loop_on_restartable), the longest hold of "
+	     "the write mmu_lock (ns)"),
 	POS("OP", OP, NULL, "= != < <= > >="),
 	POS("N", NUM, NULL, "the value"),
 };

@@ -523,6 +523,8 @@ static void apply_config(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd
 		run->refuse_mirror = a[12].u == 1;
 	if (a[13].given)
 		cfg->vm_memory_attributes = a[13].u;
+	if (a[14].given)
+		cfg->loop_on_restartable = (unsigned int)a[14].u;
 }
 
 static int vcpu_ok(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, u64 vcpu)
@@ -1052,7 +1054,9 @@ static int expect(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 		     a[0].u == 1 ? kvm->stat.gmem_wait_max_ns :
 		     a[0].u == 2 ? kvm->stat.sp_allocated :
 		     a[0].u == 3 ? kvm->stat.rcu_pending :
-		     __atomic_load_n(&kvm->stat.cross_boundary_steps, __ATOMIC_RELAXED);
+		     a[0].u == 4 ? __atomic_load_n(&kvm->stat.cross_boundary_steps,
+						   __ATOMIC_RELAXED) :
+		     a[0].u == 5 ? kvm->stat.demote_restarts : kvm->stat.mmu_lock_write_max_ns;
 		pthread_mutex_unlock(&kvm->gmem_inval_mutex);
 		return expect_count(run, c, (u64)st, &a[1], &a[2]);
 	}

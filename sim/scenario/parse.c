@@ -828,6 +828,9 @@ static int check_cmd(struct parser *p, struct tdxsim_scn_cmd *c)
 		if (a[9].given && (a[9].u < 1 || a[9].u > 256))
 			return bad_token(p, a[9].loc.col, a[9].text, strlen(a[9].text),
 					 "a CPU count from 1 to 256");
+		if (a[14].given && a[14].u > 1000000)
+			return bad_token(p, a[14].loc.col, a[14].text, strlen(a[14].text),
+					 "a retry bound from 0 to 1000000");
 		return 0;
 	}
 	case TDXSIM_CMD_MEMSLOT:

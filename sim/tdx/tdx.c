@@ -62,6 +62,7 @@ int tdx_demote_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page
 		  struct tdx_pamt_cache *cache)
 {
 	u64 entry, level_state, err;
+	unsigned int restarts = 0;
 	int ret;
 
 	/* TDXSIM_KVM_DEFECT_SKIP_SEPT_PAGE_PAMT_GET leaves 003:P21's get out (S27d). */
@@ -77,8 +78,12 @@ int tdx_demote_2m(struct kvm_tdx *kvm_tdx, gpa_t gpa, kvm_pfn_t pfn, struct page
 		r12 = cache->pages[cache->cnt - 1];
 		r13 = cache->pages[cache->cnt - 2];
 	}
-	err = tdh_do_no_vcpus(tdh_mem_page_demote, kvm_tdx, gpa, TDX_PS_2M, pfn, new_sp,
-			      cache, &entry, &level_state);
+	err = tdh_do_no_vcpus(tdh_mem_page_demote_loop, kvm_tdx, gpa, TDX_PS_2M, pfn, new_sp,
+			      cache, &entry, &level_state, kvm_tdx->demote_restart_bound,
+			      &restarts);
+	/* S08b: every re-issue happened under the write mmu_lock (tdh_do_no_vcpus) */
+	if (kvm_tdx->kvm)
+		kvm_tdx->kvm->stat.demote_restarts += restarts;
 	if (TDX_BUG_ON_2_VM(err, TDH_MEM_PAGE_DEMOTE, entry, level_state, kvm_tdx->kvm)) {
 		ret = -EIO;
 		goto err_put;

@@ -528,11 +528,31 @@ u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
 			struct page *new_sept_page, struct tdx_pamt_cache *pamt_cache,
 			u64 *ext_entry, u64 *ext_level_state)
 {
+	return tdh_mem_page_demote_loop(td, gpa, level, pfn, new_sept_page, pamt_cache,
+					ext_entry, ext_level_state, 0, NULL);
+}
+
+/*
+ * The cover letter's test-only workaround for modules without
+ * ENHANCED_DEMOTE_INTERRUPTIBILITY (003 CL Note #2, 474-478: "Loop for
+ * TDX_INTERRUPTED_RESTARTABLE in tdh_mem_page_demote()"): with
+ * @restart_bound > 0 the feature check is skipped and the SEAMCALL is
+ * re-issued while it says TDX_INTERRUPTED_RESTARTABLE (nothing committed,
+ * RCX/RDX restored, spec §2.8).  The module gives no bound (CL §2.2); the
+ * model stops after @restart_bound re-issues ("no forward progress") and
+ * returns the last status.  *@restarts (if not NULL) gets the re-issues.
+ */
+u64 tdh_mem_page_demote_loop(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
+			     struct page *new_sept_page, struct tdx_pamt_cache *pamt_cache,
+			     u64 *ext_entry, u64 *ext_level_state, unsigned int restart_bound,
+			     unsigned int *restarts)
+{
 	struct page *pair[TDX_DPAMT_ENTRY_PAGES] = { NULL, NULL };
 	bool with_pair = tdx_supports_dynamic_pamt(&tdx_sysinfo) && level == TDX_PS_2M;
 	/* v3: without it the module may interrupt a DEMOTE KVM cannot restart. */
-	bool runs_to_end = tdx_supports_demote_nointerrupt(&tdx_sysinfo);
-	struct tdx_module_args regs = { .r8 = page_to_phys(new_sept_page) };
+	bool runs_to_end = tdx_supports_demote_nointerrupt(&tdx_sysinfo) || restart_bound;
+	struct tdx_module_args regs = { .r8 = page_to_phys(new_sept_page) }, in;
+	unsigned int n = 0;
 	u64 status;
 	int i;
 
@@ -564,7 +584,20 @@ u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
 	regs.rdx = tdx_tdr_pa(td);
 	tdx_clflush_page(new_sept_page);
 	/* R12/R13 are inputs: the variant that preserves them across the call. */
+	in = regs;
 	status = seamcall_saved_ret(TDH_MEM_PAGE_DEMOTE, &regs);
+	while (restart_bound && status == TDX_INTERRUPTED_RESTARTABLE) {
+		if (n == restart_bound) {
+			pr_err("TDH.MEM.PAGE.DEMOTE gpa %#llx: no forward progress after %u retries\n",
+			       gpa, n);
+			break;
+		}
+		n++;
+		regs = in;
+		status = seamcall_saved_ret(TDH_MEM_PAGE_DEMOTE, &regs);
+	}
+	if (restarts)
+		*restarts = n;
 	*ext_entry = regs.rcx;
 	*ext_level_state = regs.rdx;
 	kvm_check_note_seamcall(gpa, level, page_to_phys(new_sept_page), 0);

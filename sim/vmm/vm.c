@@ -351,6 +351,7 @@ static int vm_build(struct tdxsim_vm *vm, const struct tdxsim_vm_config *cfg)
 	if (!vm->kvm)
 		return -errno;
 	vm->kvm_tdx.kvm = vm->kvm;
+	vm->kvm_tdx.demote_restart_bound = vm->cfg.loop_on_restartable;	/* S08b */
 	vm->check_id = vm->kvm->check_id;
 
 	ret = vm_create_vcpus(vm);
@@ -377,7 +378,8 @@ static struct tdxsim_vm *vm_alloc(const struct tdxsim_vm_config *cfg, struct vm_
 	 */
 	vm->tdx_huge_page = cfg->tdx_huge_page &&
 		((vm->cfg.module.features0 & TDX_FEATURES0_ENHANCED_DEMOTE_INTERRUPTIBILITY) ||
-		 (cfg->defects & TDXSIM_KVM_DEFECT_IGNORE_DEMOTE_FEATURE_BIT));
+		 (cfg->defects & TDXSIM_KVM_DEFECT_IGNORE_DEMOTE_FEATURE_BIT) ||
+		 cfg->loop_on_restartable);	/* S08b: the workaround keeps them */
 	/* No S-EPT huge pages with per-VM memory attributes (003:P14, kvm-model §1.5). */
 	if (cfg->vm_memory_attributes)
 		vm->tdx_huge_page = false;

@@ -763,6 +763,58 @@ static void test_no_huge_page(void **state)
 	}
 }
 
+/*
+ * S08b, CL Note #2's workaround (loop_on_restartable = 3): without
+ * ENHANCED_DEMOTE_INTERRUPTIBILITY KVM still maps 2M; a DEMOTE interrupted
+ * once is re-issued and the split completes; one interrupted every time
+ * stops after 3 re-issues (pr_err "no forward progress"), and the VM is
+ * bugged with the 2M leaf still there (nothing committed).
+ */
+static void test_loop_on_restartable(void **state)
+{
+	struct tdxsim_vm_config cfg;
+	char errbuf[128];
+	struct tdxsim_vm *vm;
+	struct kvm *kvm;
+	int level, err;
+
+	tdxsim_vm_config_init(&cfg);
+	cfg.module.mem_size = 64ULL << 20;
+	cfg.module.features0 &= ~TDX_FEATURES0_ENHANCED_DEMOTE_INTERRUPTIBILITY;
+	cfg.loop_on_restartable = 3;
+	vm = tdxsim_vm_create(&cfg, &err);
+	assert_non_null(vm);
+	kvm = tdxsim_vm_kvm(vm);
+	assert_int_equal(tdxsim_vm_add_memslot(vm, 0, G, 2 * S_2M, TDXSIM_SLOT_PRIVATE), 0);
+	assert_int_equal(tdxsim_vm_gmem_populate(vm, G, 2 * S_2M, 9), 0);
+	assert_int_equal(tdxsim_vm_finalize(vm), 0);
+	assert_int_equal(tdxsim_vm_map(vm, 0, G, &level), 0);
+	assert_int_equal(level, PG_LEVEL_2M);
+	assert_int_equal(tdxsim_vm_map(vm, 0, G + S_2M, &level), 0);
+	assert_int_equal(level, PG_LEVEL_2M);
+
+	assert_int_equal(tdxsim_fault_parse(tdxsim_vm_sim(vm), "demote:interrupt:nth=1", errbuf,
+					    sizeof(errbuf)), 1);
+	assert_int_equal(tdxsim_vm_split(vm, G, S_2M, PG_LEVEL_4K, false), 0);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_DEMOTE), 2);
+	assert_int_equal(kvm->stat.demote_restarts, 1);
+	assert_int_equal(mirror_level(vm, G), PG_LEVEL_4K);
+	assert_false(kvm->vm_bugged);
+
+	tdxsim_fault_clear(tdxsim_vm_sim(vm));
+	assert_int_equal(tdxsim_fault_parse(tdxsim_vm_sim(vm), "demote:interrupt", errbuf,
+					    sizeof(errbuf)), 1);
+	assert_int_equal(tdxsim_kernel_events(tdxsim_vm_sim(vm), TDXSIM_KEV_PR_ERR), 0);
+	/* The write-locked split ignores the hook's error (kvm-model §6.2). */
+	assert_int_equal(tdxsim_vm_split(vm, G + S_2M, S_2M, PG_LEVEL_4K, false), 0);
+	assert_int_equal(calls(vm, TDH_MEM_PAGE_DEMOTE), 2 + 4);
+	assert_int_equal(kvm->stat.demote_restarts, 1 + 3);
+	assert_int_equal(tdxsim_kernel_events(tdxsim_vm_sim(vm), TDXSIM_KEV_PR_ERR), 1);
+	assert_true(kvm->vm_bugged);
+	assert_true(kvm->stat.mmu_lock_write_max_ns > 0);
+	tdxsim_vm_destroy(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -784,6 +836,7 @@ int main(void)
 		cmocka_unit_test(test_violations_outlive_teardown),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_no_huge_page),
+		cmocka_unit_test(test_loop_on_restartable),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <bsd/sys/bitstring.h>
 #include <tdxsim/kernel.h>
@@ -270,6 +271,13 @@ struct kvm_vm_stat {
 	long gmem_wait_max_ns;
 	/* SPTEs visited by kvm_split_cross_boundary_leafs' walks (S19: its cost, not a timing). */
 	long cross_boundary_steps;
+	/*
+	 * S08b: DEMOTEs re-issued after TDX_INTERRUPTED_RESTARTABLE (the
+	 * workaround's loop), each under the write mmu_lock; and the longest
+	 * hold of the write mmu_lock (KVM_MMU_LOCK to KVM_MMU_UNLOCK, ns).
+	 */
+	long demote_restarts;
+	long mmu_lock_write_max_ns;
 };
 
 struct kvm_mmu_rcu_head {
@@ -322,6 +330,7 @@ struct kvm {
 	 */
 	u64 check_id;
 	struct kvm_vm_stat stat;
+	struct timespec mmu_lock_write_t0;	/* KVM_MMU_LOCK's time (stat.mmu_lock_write_max_ns) */
 	pthread_mutex_t rcu_lock;
 	struct kvm_mmu_rcu_head rcu;
 	struct kvm_yield_hook yield_hook;

@@ -69,6 +69,12 @@ struct kvm_tdx {
 	 * (tdx_vcpu_enter() answers -EAGAIN).
 	 */
 	bool wait_for_sept_zap;
+	/*
+	 * S08b, CL Note #2's test-only workaround: 0 = off; N = the split's
+	 * DEMOTE is re-issued on TDX_INTERRUPTED_RESTARTABLE up to N times
+	 * (tdh_mem_page_demote_loop()), counted in kvm->stat.demote_restarts.
+	 */
+	unsigned int demote_restart_bound;
 	struct kvm *kvm;
 	enum kvm_tdx_state state;
 	/*
@@ -132,6 +138,16 @@ u64 tdh_mem_page_remove(struct tdx_td *td, u64 gpa, int level, u64 *ext_entry,
 u64 tdh_mem_page_demote(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
 			struct page *new_sept_page, struct tdx_pamt_cache *pamt_cache,
 			u64 *ext_entry, u64 *ext_level_state);
+/*
+ * tdh_mem_page_demote() with CL Note #2's workaround when @restart_bound
+ * > 0 (S08b): no ENHANCED_DEMOTE_INTERRUPTIBILITY check, and
+ * TDX_INTERRUPTED_RESTARTABLE re-issued up to @restart_bound times (then
+ * a pr_err "no forward progress" and that status).  *@restarts: re-issues.
+ */
+u64 tdh_mem_page_demote_loop(struct tdx_td *td, u64 gpa, int level, kvm_pfn_t pfn,
+			     struct page *new_sept_page, struct tdx_pamt_cache *pamt_cache,
+			     u64 *ext_entry, u64 *ext_level_state, unsigned int restart_bound,
+			     unsigned int *restarts);
 u64 tdh_phymem_page_wbinvd_hkid(u16 hkid, kvm_pfn_t pfn);
 u64 tdh_phymem_page_reclaim(struct page *page, unsigned long npages, u64 *tdx_pt,
 			    u64 *tdx_owner, u64 *tdx_size);

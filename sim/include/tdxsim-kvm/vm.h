@@ -121,6 +121,14 @@ struct tdxsim_vm_config {
 	 * kvm-model.md §1.5).  The attributes stay guest_memfd's either way.
 	 */
 	bool vm_memory_attributes;
+	/*
+	 * S08b, the cover letter's test-only workaround (003 CL Note #2): 0
+	 * (default) off; N > 0: KVM keeps huge pages without
+	 * ENHANCED_DEMOTE_INTERRUPTIBILITY and a split's DEMOTE is re-issued
+	 * on TDX_INTERRUPTED_RESTARTABLE, at most N times (the model's
+	 * bound: the module gives none), under the write mmu_lock.
+	 */
+	unsigned int loop_on_restartable;
 };
 
 /* The defaults above; the module's are tdxsim_config_init()'s. */
