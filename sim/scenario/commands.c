@@ -421,6 +421,13 @@ const struct tdxsim_scn_cmd_info tdxsim_scn_commands[TDXSIM_CMD_NR] = {
 	    "kvm_gmem_fault_wait, counted in `expect stat gmem_fault_waits`): a long conversion "
 	    "holding the lock, with a deterministic outcome (S24).",
 	    "gmem-hold 0x40000000 size=2M"),
+	CMD(HOST_FILL, "host-fill", HOST, TOP, true, false, NOARGS,
+	    "take host 4K pages until the allocator's next page opens a 2M region without a "
+	    "Dynamic-PAMT pair",
+	    "The pages stay taken until `teardown` (or the end).  The next host page KVM "
+	    "allocates, e.g. a split's new S-EPT page, then lies in a region whose pair nobody "
+	    "installed yet (S27d).",
+	    "host-fill"),
 	CMD(SEAMCALL, "seamcall", HOST, TOP, true, true, ARGS(seamcall_args),
 	    "one SEAMCALL straight to the module, behind KVM's back (module sub-tests)",
 	    "KVM's mirror is not told: afterwards the two views may differ, which `expect "

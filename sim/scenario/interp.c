@@ -98,6 +98,8 @@ struct tdxsim_scn_run {
 	long gmem_waits0;	/* kvm->stat.gmem_fault_waits when it took it */
 	bool headtail;		/* config cross_boundary_walk=headtail */
 	bool refuse_mirror;	/* config eager_split=refuse-mirror */
+	u64 held[PTRS_PER_PMD];	/* `host-fill`'s pages, given back before teardown */
+	unsigned int nr_held;
 	const struct tdxsim_scn_cmd *pending_rules[64];
 	unsigned int nr_pending_rules;
 	/* trace, appended by the callback under @lock */
@@ -471,6 +473,13 @@ static int need_vm(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 
 /* ---- commands ---- */
 
+/* Give `host-fill`'s pages back (the teardown's ledger counts them otherwise). */
+static void host_fill_release(struct tdxsim_scn_run *run)
+{
+	while (run->nr_held)
+		tdxsim_page_free(run->sim, run->held[--run->nr_held], TDX_PS_4K);
+}
+
 static int check_ret(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, int got)
 {
 	char a[32], b[32], t[256];
@@ -599,6 +608,7 @@ static int host_action(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *
 		r = tdxsim_vm_memory_failure(run->vm, a[0].u);
 		break;
 	case TDXSIM_CMD_TEARDOWN:
+		host_fill_release(run);
 		r = tdxsim_vm_teardown(run->vm);
 		run->torn_down = true;
 		run->teardown_ret = r;
@@ -1343,6 +1353,29 @@ static void *host_thread(void *arg)
 static long gmem_waits(struct kvm *kvm);
 
 /*
+ * `host-fill`: take 4K pages until one lies in a 2M region whose kernel
+ * PAMT refcount is 0 and is not its last page; the allocator serves from
+ * the chunk it just opened, so KVM's next page lands there too.
+ */
+static int host_fill(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
+{
+	while (run->nr_held < PTRS_PER_PMD) {
+		u64 hpa = tdxsim_page_alloc(run->sim, TDX_PS_4K);
+		u64 pfn = hpa >> PAGE_SHIFT;
+		atomic_t *ref;
+
+		if (!hpa)
+			break;
+		run->held[run->nr_held++] = hpa;
+		ref = tdx_find_pamt_refcount(ALIGN_DOWN(pfn, PTRS_PER_PMD));
+		if (pfn % PTRS_PER_PMD != PTRS_PER_PMD - 1 && ref && !atomic_read(ref))
+			return 0;
+	}
+	return report(run, c, TDXSIM_SCN_ERROR, "expected a 2M region without a PAMT pair "
+		      "within %u host pages, found none", run->nr_held);
+}
+
+/*
  * `gmem-hold`: filemap_invalidate_lock() over the range (the whole file
  * unless config gmem_lock=range), as vm_gmem_lock() takes it for an
  * operation on that range; do_run() lets go of it.
@@ -1580,6 +1613,8 @@ static int exec_cmd(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, 
 		return do_seamcall(run, c);
 	case TDXSIM_CMD_GMEM_HOLD:
 		return gmem_hold(run, c);
+	case TDXSIM_CMD_HOST_FILL:
+		return host_fill(run, c);
 	case TDXSIM_CMD_CLEAR_FAULTS:
 		run->faults_cleared += tdxsim_fault_fired_total(run->sim);
 		tdxsim_fault_clear(run->sim);
@@ -1710,6 +1745,7 @@ void tdxsim_scn_run_finish(struct tdxsim_scn_run *run, struct tdxsim_scn_result 
 		tdxsim_trace_set_callback(run->sim, NULL, NULL);
 		if (run->gmem_held)
 			tdxsim_kvm_gmem_invalidate_unlock(run->gmem_held);
+		host_fill_release(run);
 		/* siblings first: the simulator is the first VM's */
 		for (unsigned int i = run->nr_vms; i-- > 0;)
 			tdxsim_vm_destroy(run->vms[i].vm);
