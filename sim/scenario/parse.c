@@ -283,7 +283,7 @@ static const struct { const char *name; int err; } errnos[] = {
 	{ "EBUSY", EBUSY }, { "EEXIST", EEXIST }, { "EINVAL", EINVAL }, { "ENOSPC", ENOSPC },
 	{ "ERANGE", ERANGE }, { "EDEADLK", EDEADLK }, { "ENOSYS", ENOSYS },
 	{ "EOPNOTSUPP", EOPNOTSUPP }, { "ETIMEDOUT", ETIMEDOUT }, { "ECANCELED", ECANCELED },
-	{ "EHWPOISON", EHWPOISON }, { "ENODEV", ENODEV },
+	{ "EHWPOISON", EHWPOISON }, { "ENODEV", ENODEV }, { "ENOTRECOVERABLE", ENOTRECOVERABLE },
 };
 
 static int parse_errno(const char *s, size_t n, s64 *out)

@@ -134,6 +134,16 @@ static void test_values_and_defaults(void **state)
 	tdxsim_scenario_free(scn);
 }
 
+/* Every errno the scenarios return has a name (S27e's teardown: -131). */
+static void test_errno_names(void **state)
+{
+	struct tdxsim_scenario *scn = parse_ok("teardown => -ENOTRECOVERABLE\n");
+
+	assert_true(scn->top.cmds[0].has_ret);
+	assert_int_equal(scn->top.cmds[0].ret.i, -ENOTRECOVERABLE);
+	tdxsim_scenario_free(scn);
+}
+
 static void test_blocks(void **state)
 {
 	struct tdxsim_scenario *scn = parse_ok(
@@ -189,6 +199,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_examples_parse),
 		cmocka_unit_test(test_values_and_defaults),
+		cmocka_unit_test(test_errno_names),
 		cmocka_unit_test(test_blocks),
 		cmocka_unit_test(test_errors),
 	};
