@@ -984,6 +984,24 @@ int tdxsim_vm_convert(struct tdxsim_vm *vm, u64 gpa, u64 size, bool to_private)
 			goto out;
 		converted = true;
 	}
+	/*
+	 * Two cross-boundary walks per conversion in the first two orders, on
+	 * purpose.  The one below stands for guest_memfd's own split before
+	 * its zap (003:P16, kvm-model.md §2.7 caller 4); the one in
+	 * kvm_arch_pre_set_memory_attributes() is the attribute update's
+	 * (§2.7 caller 2).  In the kernel one conversion takes one of the two
+	 * paths; here the attributes always go through the second.  Neither
+	 * can go: S03's order needs the S-EPT split before the folio split,
+	 * and the pre-set runs after it (it zaps, so running it earlier is
+	 * zap-then-split); and dropping the pre-set's split for a VMM that
+	 * split already would need a flag the kernel does not have and would
+	 * change S03c (cross-boundary-bool): there the first split's -ENOMEM
+	 * comes back as 1, and the pre-set's second walk is what splits and
+	 * lets the conversion complete.  After a successful first walk the
+	 * second splits nothing (the folios are split, guest_memfd's
+	 * invalidate lock keeps faults out) and only costs the steps S19b
+	 * counts (2 x 32328).  folio-first walks once, in the pre-set.
+	 */
 	switch (vm->cfg.conv_order) {
 	case TDXSIM_CONV_SPLIT_THEN_ZAP:
 		ret = vm_for_each_slot_range(vm, start, end, vm_split_cross_boundary);
