@@ -55,6 +55,10 @@ static const struct tdxsim_scn_arg_info config_args[] = {
 	    "the cover letter's test-only workaround (S08b): 0 off; N: KVM keeps huge pages "
 	    "without enhanced_demote_interruptibility and re-issues a split's DEMOTE on "
 	    "TDX_INTERRUPTED_RESTARTABLE up to N times, then reports no forward progress"),
+	KEYC("split_cache_gfp", "kernel|account", "kernel",
+	     "v3's split-cache top-up allocation (S32c): GFP_KERNEL as posted (not charged to "
+	     "the VM's memcg) or GFP_KERNEL_ACCOUNT (the fix agreed at 000 line 57); "
+	     "`expect stat split_cache_charged`"),
 };
 
 static const struct tdxsim_scn_arg_info defect_args[] = {
@@ -299,12 +303,14 @@ static const struct tdxsim_scn_arg_info x_inv_args[] = {
 
 static const struct tdxsim_scn_arg_info x_stat_args[] = {
 	POSC("NAME", "gmem_fault_waits|gmem_wait_max_ns|sp_allocated|rcu_pending|"
-	     "cross_boundary_steps|demote_restarts|mmu_lock_write_max_ns", NULL,
+	     "cross_boundary_steps|demote_restarts|mmu_lock_write_max_ns|"
+	     "split_cache_allocated|split_cache_charged", NULL,
 	     "a counter of kvm->stat: faults that waited for guest_memfd's invalidate lock, the "
 	     "longest wait (ns), kvm_mmu_page headers alive, removed sps awaiting RCU, SPTEs "
 	     "visited by kvm_split_cross_boundary_leafs' walks, DEMOTEs re-issued after "
 	     "TDX_INTERRUPTED_RESTARTABLE (config loop_on_restartable), the longest hold of "
-	     "the write mmu_lock (ns)"),
+	     "the write mmu_lock (ns), pages v3's split-cache top-up allocated and how many of "
+	     "them it charged to the VM's memcg (config split_cache_gfp)"),
 	POS("OP", OP, NULL, "= != < <= > >="),
 	POS("N", NUM, NULL, "the value"),
 };

@@ -534,6 +534,8 @@ static void apply_config(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd
 		cfg->vm_memory_attributes = a[13].u;
 	if (a[14].given)
 		cfg->loop_on_restartable = (unsigned int)a[14].u;
+	if (a[15].given)
+		cfg->split_cache_account = a[15].u == 1;
 }
 
 static int vcpu_ok(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, u64 vcpu)
@@ -1066,7 +1068,11 @@ static int expect(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 		     a[0].u == 3 ? kvm->stat.rcu_pending :
 		     a[0].u == 4 ? __atomic_load_n(&kvm->stat.cross_boundary_steps,
 						   __ATOMIC_RELAXED) :
-		     a[0].u == 5 ? kvm->stat.demote_restarts : kvm->stat.mmu_lock_write_max_ns;
+		     a[0].u == 5 ? kvm->stat.demote_restarts :
+		     a[0].u == 6 ? kvm->stat.mmu_lock_write_max_ns :
+		     a[0].u == 7 ? __atomic_load_n(&kvm->stat.split_cache_allocated,
+						   __ATOMIC_RELAXED) :
+		     __atomic_load_n(&kvm->stat.split_cache_charged, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&kvm->gmem_inval_mutex);
 		return expect_count(run, c, (u64)st, &a[1], &a[2]);
 	}

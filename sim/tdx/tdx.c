@@ -568,6 +568,7 @@ static int tdx_topup_external_per_vm_split_cache(struct kvm *kvm, enum pg_level 
 	for (;;) {
 		struct page *page;
 		bool added = false;
+		gfp_t gfp;
 
 		split_cache_lock(kvm_tdx);
 		if (cache->cnt >= min) {
@@ -576,10 +577,19 @@ static int tdx_topup_external_per_vm_split_cache(struct kvm *kvm, enum pg_level 
 		}
 		split_cache_unlock(kvm_tdx);
 
-		page = alloc_page(GFP_KERNEL_ACCOUNT);
+		/*
+		 * v3 (P20) allocates with GFP_KERNEL: the VM's memcg is not
+		 * charged.  Sean (000 line 57) asked for GFP_KERNEL_ACCOUNT;
+		 * Yan agreed: split_cache_account (S32c).
+		 */
+		gfp = kvm_tdx->split_cache_account ? GFP_KERNEL_ACCOUNT : GFP_KERNEL;
+		page = alloc_page(gfp);
 		if (!page)
 			return -ENOMEM;
 		prov(KVM_PROV_ALLOC, page, KVM_POOL_SPLIT_CACHE);
+		__atomic_add_fetch(&kvm->stat.split_cache_allocated, 1, __ATOMIC_RELAXED);
+		if (gfp & __GFP_ACCOUNT)
+			__atomic_add_fetch(&kvm->stat.split_cache_charged, 1, __ATOMIC_RELAXED);
 
 		split_cache_lock(kvm_tdx);
 		if (cache->cnt < TDX_PAMT_CACHE_MAX) {

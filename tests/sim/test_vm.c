@@ -815,6 +815,49 @@ static void test_loop_on_restartable(void **state)
 	tdxsim_vm_destroy(vm);
 }
 
+/*
+ * S32c: v3's split-cache top-up allocates with GFP_KERNEL and charges the
+ * VM nothing; split_cache_account (GFP_KERNEL_ACCOUNT, 000 line 57)
+ * charges every page.  Two 2M splits with DPAMT: 4 pages at the first
+ * top-up, 2 at the second (each split takes the guest range's pair; the
+ * new S-EPT pages' regions already have theirs).  Without DPAMT the cache
+ * is never filled.
+ */
+static void test_split_cache_account(void **state)
+{
+	static const struct { bool dpamt, account; long alloc, charged; } v[] = {
+		{ true, false, 6, 0 }, { true, true, 6, 6 }, { false, true, 0, 0 },
+	};
+	struct tdxsim_vm_config cfg;
+	struct tdxsim_vm *vm;
+	struct kvm *kvm;
+	int level, err;
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		tdxsim_vm_config_init(&cfg);
+		cfg.module.mem_size = 64ULL << 20;
+		if (!v[i].dpamt)
+			cfg.module.features0 &= ~TDX_FEATURES0_DYNAMIC_PAMT;
+		cfg.split_cache_account = v[i].account;
+		vm = tdxsim_vm_create(&cfg, &err);
+		assert_non_null(vm);
+		kvm = tdxsim_vm_kvm(vm);
+		assert_int_equal(tdxsim_vm_add_memslot(vm, 0, G, 2 * S_2M, TDXSIM_SLOT_PRIVATE), 0);
+		assert_int_equal(tdxsim_vm_gmem_populate(vm, G, 2 * S_2M, 9), 0);
+		assert_int_equal(tdxsim_vm_finalize(vm), 0);
+		assert_int_equal(tdxsim_vm_map(vm, 0, G, &level), 0);
+		assert_int_equal(tdxsim_vm_map(vm, 0, G + S_2M, &level), 0);
+		assert_int_equal(level, PG_LEVEL_2M);
+		assert_int_equal(tdxsim_vm_split(vm, G, S_2M, PG_LEVEL_4K, false), 0);
+		assert_int_equal(tdxsim_vm_split(vm, G + S_2M, S_2M, PG_LEVEL_4K, false), 0);
+		assert_int_equal(mirror_level(vm, G + S_2M), PG_LEVEL_4K);
+		assert_int_equal(kvm->stat.split_cache_allocated, v[i].alloc);
+		assert_int_equal(kvm->stat.split_cache_charged, v[i].charged);
+		teardown_clean(vm);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -837,6 +880,7 @@ int main(void)
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_no_huge_page),
 		cmocka_unit_test(test_loop_on_restartable),
+		cmocka_unit_test(test_split_cache_account),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -278,6 +278,15 @@ struct kvm_vm_stat {
 	 */
 	long demote_restarts;
 	long mmu_lock_write_max_ns;
+	/*
+	 * S32c, a memcg-style charge counter: pages v3's split-cache top-up
+	 * allocated, and how many of them were charged to the VM's memcg
+	 * (allocated with __GFP_ACCOUNT).  Cumulative: the model has no
+	 * uncharge (a consumed page lives on as a PAMT page).  Atomic: the
+	 * top-up allocates with no lock held.
+	 */
+	long split_cache_allocated;
+	long split_cache_charged;
 };
 
 struct kvm_mmu_rcu_head {

@@ -75,6 +75,12 @@ struct kvm_tdx {
 	 * (tdh_mem_page_demote_loop()), counted in kvm->stat.demote_restarts.
 	 */
 	unsigned int demote_restart_bound;
+	/*
+	 * S32c: v3's split-cache top-up allocates with GFP_KERNEL (false, the
+	 * posted code: not charged to the VM's memcg); true is the fix Sean
+	 * asked for and Yan agreed to (000 line 57): GFP_KERNEL_ACCOUNT.
+	 */
+	bool split_cache_account;
 	struct kvm *kvm;
 	enum kvm_tdx_state state;
 	/*

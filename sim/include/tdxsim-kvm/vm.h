@@ -129,6 +129,12 @@ struct tdxsim_vm_config {
 	 * bound: the module gives none), under the write mmu_lock.
 	 */
 	unsigned int loop_on_restartable;
+	/*
+	 * S32c: false (default) = v3's split-cache top-up allocates with
+	 * GFP_KERNEL, charging nothing to the VM; true = GFP_KERNEL_ACCOUNT
+	 * (the fix agreed at 000 line 57).  Counted in kvm->stat.
+	 */
+	bool split_cache_account;
 };
 
 /* The defaults above; the module's are tdxsim_config_init()'s. */
