@@ -223,11 +223,9 @@ static int tdx_honor_guest_accept_level(struct kvm_vcpu *vcpu, gfn_t gfn,
 	KVM_MMU_LOCK(kvm);
 	ret = tdp_mmu_split_huge_pages_root(kvm, kvm->mirror_root, start, end, level, false,
 					    false);
-	if (!ret) {
-		hugepage_set_guest_inhibit(slot, gfn, level + 1);
-		if (level == PG_LEVEL_4K)
-			hugepage_set_guest_inhibit(slot, gfn, level + 2);
-	}
+	/* Every level above the accepted one is off for this GFN, one way (003:P12). */
+	for (int l = level + 1; !ret && l <= KVM_MAX_HUGEPAGE_LEVEL; l++)
+		hugepage_set_guest_inhibit(slot, gfn, l);
 	KVM_MMU_UNLOCK(kvm);
 	return ret;
 }
