@@ -59,6 +59,9 @@ static const struct tdxsim_scn_arg_info config_args[] = {
 	     "v3's split-cache top-up allocation (S32c): GFP_KERNEL as posted (not charged to "
 	     "the VM's memcg) or GFP_KERNEL_ACCOUNT (the fix agreed at 000 line 57); "
 	     "`expect stat split_cache_charged`"),
+	KEY("dpamt_at_topup", ONOFF, "off",
+	    "S29's proposal: tdx_pamt_get() for each S-EPT page when KVM tops up a vCPU's "
+	    "fault cache (4 pages in the model), none at SEPT.ADD; `expect stat topup_pairs`"),
 };
 
 static const struct tdxsim_scn_arg_info defect_args[] = {
@@ -304,13 +307,14 @@ static const struct tdxsim_scn_arg_info x_inv_args[] = {
 static const struct tdxsim_scn_arg_info x_stat_args[] = {
 	POSC("NAME", "gmem_fault_waits|gmem_wait_max_ns|sp_allocated|rcu_pending|"
 	     "cross_boundary_steps|demote_restarts|mmu_lock_write_max_ns|"
-	     "split_cache_allocated|split_cache_charged", NULL,
+	     "split_cache_allocated|split_cache_charged|topup_pairs", NULL,
 	     "a counter of kvm->stat: faults that waited for guest_memfd's invalidate lock, the "
 	     "longest wait (ns), kvm_mmu_page headers alive, removed sps awaiting RCU, SPTEs "
 	     "visited by kvm_split_cross_boundary_leafs' walks, DEMOTEs re-issued after "
 	     "TDX_INTERRUPTED_RESTARTABLE (config loop_on_restartable), the longest hold of "
 	     "the write mmu_lock (ns), pages v3's split-cache top-up allocated and how many of "
-	     "them it charged to the VM's memcg (config split_cache_gfp)"),
+	     "them it charged to the VM's memcg (config split_cache_gfp), PAMT pairs the "
+	     "fault-cache top-up installed (config dpamt_at_topup)"),
 	POS("OP", OP, NULL, "= != < <= > >="),
 	POS("N", NUM, NULL, "the value"),
 };

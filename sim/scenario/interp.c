@@ -536,6 +536,8 @@ static void apply_config(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd
 		cfg->loop_on_restartable = (unsigned int)a[14].u;
 	if (a[15].given)
 		cfg->split_cache_account = a[15].u == 1;
+	if (a[16].given)
+		cfg->dpamt_at_topup = a[16].u;
 }
 
 static int vcpu_ok(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, u64 vcpu)
@@ -1072,7 +1074,9 @@ static int expect(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c)
 		     a[0].u == 6 ? kvm->stat.mmu_lock_write_max_ns :
 		     a[0].u == 7 ? __atomic_load_n(&kvm->stat.split_cache_allocated,
 						   __ATOMIC_RELAXED) :
-		     __atomic_load_n(&kvm->stat.split_cache_charged, __ATOMIC_RELAXED);
+		     a[0].u == 8 ? __atomic_load_n(&kvm->stat.split_cache_charged,
+						   __ATOMIC_RELAXED) :
+		     __atomic_load_n(&kvm->stat.topup_pairs, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&kvm->gmem_inval_mutex);
 		return expect_count(run, c, (u64)st, &a[1], &a[2]);
 	}

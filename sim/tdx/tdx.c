@@ -160,6 +160,11 @@ int tdx_vcpu_create(struct kvm_vcpu *vcpu)
 	return 0;
 }
 
+static bool tdx_dpamt_at_topup(struct kvm *kvm)
+{
+	return to_kvm_tdx(kvm)->dpamt_at_topup && tdx_supports_dynamic_pamt(&tdx_sysinfo);
+}
+
 static void tdx_free_external_fault_cache(struct kvm_vcpu *vcpu)
 {
 	struct vcpu_tdx *tdx = to_tdx(vcpu);
@@ -169,6 +174,9 @@ static void tdx_free_external_fault_cache(struct kvm_vcpu *vcpu)
 	while (tdx->nr_spt_pages) {
 		struct page *page = tdx->spt_pages[--tdx->nr_spt_pages];
 
+		/* S29: the top-up counted this page's pair user; never used. */
+		if (tdx_dpamt_at_topup(vcpu->kvm))
+			tdx_pamt_put_for(vcpu->kvm, page);
 		prov(KVM_PROV_FREE, page, KVM_POOL_MMU_CACHE);
 		__free_page(page);
 	}
@@ -199,6 +207,27 @@ static int tdx_topup_external_fault_cache(struct kvm_vcpu *vcpu)
 		if (!page)
 			return -ENOMEM;
 		prov(KVM_PROV_ALLOC, page, KVM_POOL_MMU_CACHE);
+		/*
+		 * S29 (Sean, 003 P19 12597): count the page's pair user now,
+		 * so that every page KVM gives the module went through the
+		 * TDX allocation API; a pair installed here may never be used.
+		 */
+		if (tdx_dpamt_at_topup(vcpu->kvm)) {
+			int cnt, r;
+
+			r = tdx_pamt_cache_topup(&tdx->pamt_cache, TDX_DPAMT_ENTRY_PAGES);
+			cnt = tdx->pamt_cache.cnt;
+			if (!r)
+				r = tdx_pamt_get_for(vcpu->kvm, page, &tdx->pamt_cache);
+			if (r) {
+				prov(KVM_PROV_FREE, page, KVM_POOL_MMU_CACHE);
+				__free_page(page);
+				return r;
+			}
+			if (tdx->pamt_cache.cnt < cnt)
+				__atomic_add_fetch(&vcpu->kvm->stat.topup_pairs, 1,
+						   __ATOMIC_RELAXED);
+		}
 		prov(KVM_PROV_CACHE_PUT, page, KVM_POOL_MMU_CACHE);
 		tdx->spt_pages[tdx->nr_spt_pages++] = page;
 	}
@@ -270,7 +299,8 @@ int tdx_sept_link_private_spt(struct kvm *kvm, gfn_t gfn, enum pg_level level,
 		return -EIO;
 	page = virt_to_page(private_spt);
 
-	ret = tdx_pamt_get_for(kvm, page, tdx_fault_pamt_cache(kvm));
+	/* S29's variant counted the pair user at the cache top-up. */
+	ret = tdx_dpamt_at_topup(kvm) ? 0 : tdx_pamt_get_for(kvm, page, tdx_fault_pamt_cache(kvm));
 	if (ret)
 		return ret;
 

@@ -353,6 +353,7 @@ static int vm_build(struct tdxsim_vm *vm, const struct tdxsim_vm_config *cfg)
 	vm->kvm_tdx.kvm = vm->kvm;
 	vm->kvm_tdx.demote_restart_bound = vm->cfg.loop_on_restartable;	/* S08b */
 	vm->kvm_tdx.split_cache_account = vm->cfg.split_cache_account;	/* S32c */
+	vm->kvm_tdx.dpamt_at_topup = vm->cfg.dpamt_at_topup;		/* S29 */
 	vm->check_id = vm->kvm->check_id;
 
 	ret = vm_create_vcpus(vm);

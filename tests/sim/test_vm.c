@@ -858,6 +858,45 @@ static void test_split_cache_account(void **state)
 	}
 }
 
+/*
+ * S29, dpamt_at_topup (Sean, 003 P19 12597): the vCPU's fault-cache top-up
+ * counts each S-EPT page's pair user (tdx_pamt_get) and SEPT.ADD does not.
+ * Typical workload: the cache pages' 2M region gets its pair once, the
+ * same PAMT.ADD the variant-off run issues at SEPT.ADD; vCPU 1's top-up
+ * (its pages in the same region) is a refcount bump.  Teardown: the
+ * leftovers are put and every pair comes back (no leak).
+ */
+static void test_dpamt_at_topup(void **state)
+{
+	long pairs[2], adds[2];
+	struct tdxsim_vm_config cfg;
+	struct tdxsim_vm *vm;
+	struct kvm *kvm;
+	int i, level, err;
+
+	for (i = 0; i < 2; i++) {
+		tdxsim_vm_config_init(&cfg);
+		cfg.module.mem_size = 64ULL << 20;
+		cfg.nr_vcpus = 2;
+		cfg.dpamt_at_topup = i;
+		vm = tdxsim_vm_create(&cfg, &err);
+		assert_non_null(vm);
+		kvm = tdxsim_vm_kvm(vm);
+		assert_int_equal(tdxsim_vm_add_memslot(vm, 0, G, S_2M, TDXSIM_SLOT_PRIVATE), 0);
+		assert_int_equal(tdxsim_vm_gmem_populate(vm, G, S_2M, 0), 0);
+		assert_int_equal(tdxsim_vm_finalize(vm), 0);
+		assert_int_equal(tdxsim_vm_map(vm, 0, G, &level), 0);
+		assert_int_equal(level, PG_LEVEL_4K);
+		assert_int_equal(tdxsim_vm_map(vm, 1, G + 0x2000, &level), 0);
+		pairs[i] = kvm->stat.topup_pairs;
+		adds[i] = (long)calls(vm, TDH_PHYMEM_PAMT_ADD);
+		teardown_clean(vm);
+	}
+	assert_int_equal(pairs[0], 0);
+	assert_int_equal(pairs[1], 1);
+	assert_int_equal(adds[1], adds[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -881,6 +920,7 @@ int main(void)
 		cmocka_unit_test(test_no_huge_page),
 		cmocka_unit_test(test_loop_on_restartable),
 		cmocka_unit_test(test_split_cache_account),
+		cmocka_unit_test(test_dpamt_at_topup),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

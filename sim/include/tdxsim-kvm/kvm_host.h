@@ -287,6 +287,8 @@ struct kvm_vm_stat {
 	 */
 	long split_cache_allocated;
 	long split_cache_charged;
+	/* S29 (dpamt_at_topup): PAMT pairs the fault-cache top-up installed. */
+	long topup_pairs;
 };
 
 struct kvm_mmu_rcu_head {

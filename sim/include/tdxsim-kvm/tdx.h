@@ -81,6 +81,13 @@ struct kvm_tdx {
 	 * asked for and Yan agreed to (000 line 57): GFP_KERNEL_ACCOUNT.
 	 */
 	bool split_cache_account;
+	/*
+	 * S29, Sean's proposal (003 P19 12597-12729): tdx_pamt_get() for each
+	 * S-EPT page when the vCPU's fault cache is topped up (counted in
+	 * kvm->stat.topup_pairs when it installs a pair), none at SEPT.ADD;
+	 * the cache's leftovers are put when it is freed.
+	 */
+	bool dpamt_at_topup;
 	struct kvm *kvm;
 	enum kvm_tdx_state state;
 	/*

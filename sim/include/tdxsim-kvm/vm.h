@@ -135,6 +135,8 @@ struct tdxsim_vm_config {
 	 * (the fix agreed at 000 line 57).  Counted in kvm->stat.
 	 */
 	bool split_cache_account;
+	/* S29: tdx_pamt_get() at the vCPU's S-EPT cache top-up (kvm_tdx.h says how). */
+	bool dpamt_at_topup;
 };
 
 /* The defaults above; the module's are tdxsim_config_init()'s. */
