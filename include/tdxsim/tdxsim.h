@@ -51,6 +51,14 @@ struct tdxsim_config {
 	/* Guest physical address width, 48 (4-level S-EPT) or 52 (5-level), default 48. */
 	unsigned int gpaw;
 	bool reset_quirk;	/* X86_BUG_TDX_PW_MCE: removed pages need a reset before reuse */
+	/*
+	 * S30: DYNAMIC_PAMT in features0 (supported) but TDH.SYS.CONFIG did
+	 * not enable it: the module keeps a static 4K PAMT, refuses
+	 * PAMT.ADD/REMOVE with TDX_OPERAND_INVALID|RAX and ignores DEMOTE's
+	 * R12/R13 (the DPAMT module's dynamic_pamt_enabled).  Default false:
+	 * the bit alone decides, as Linux enables whatever is supported.
+	 */
+	bool dpamt_not_configured;
 	unsigned int max_tds;	/* default 64 */
 	/*
 	 * KeyIDs 1..nr_mktme_hkids are shared (MKTME) KeyIDs, the rest up to

@@ -198,9 +198,14 @@ static inline bool mem_range_in_tdmr(const struct tdxsim *sim, u64 pa, u64 size)
 	return mem_in_tdmr(sim, pa) && size <= sim->mem_end - pa;
 }
 
+/*
+ * The module's dynamic_pamt_enabled: supported (features0 bit 36) and
+ * enabled by TDH.SYS.CONFIG (S30: tdxsim_config.dpamt_not_configured).
+ */
 static inline bool sim_dpamt(const struct tdxsim *sim)
 {
-	return sim->cfg.features0 & TDX_FEATURES0_DYNAMIC_PAMT;
+	return (sim->cfg.features0 & TDX_FEATURES0_DYNAMIC_PAMT) &&
+	       !sim->cfg.dpamt_not_configured;
 }
 
 /*

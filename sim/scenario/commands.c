@@ -62,6 +62,10 @@ static const struct tdxsim_scn_arg_info config_args[] = {
 	KEY("dpamt_at_topup", ONOFF, "off",
 	    "S29's proposal: tdx_pamt_get() for each S-EPT page when KVM tops up a vCPU's "
 	    "fault cache (4 pages in the model), none at SEPT.ADD; `expect stat topup_pairs`"),
+	KEY("dpamt_configured", ONOFF, "on",
+	    "S30: off = the module supports Dynamic PAMT (features0 bit 36, what the kernel "
+	    "reads) but TDH.SYS.CONFIG did not enable it: static 4K PAMT, PAMT.ADD/REMOVE "
+	    "refused with TDX_OPERAND_INVALID|RAX, DEMOTE's R12/R13 ignored"),
 };
 
 static const struct tdxsim_scn_arg_info defect_args[] = {

@@ -538,6 +538,8 @@ static void apply_config(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd
 		cfg->split_cache_account = a[15].u == 1;
 	if (a[16].given)
 		cfg->dpamt_at_topup = a[16].u;
+	if (a[17].given)
+		cfg->module.dpamt_not_configured = !a[17].u;
 }
 
 static int vcpu_ok(struct tdxsim_scn_run *run, const struct tdxsim_scn_cmd *c, u64 vcpu)

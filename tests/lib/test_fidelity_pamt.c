@@ -554,6 +554,52 @@ static void test_mktme_td_params(void **state)
 
 #define T(fn, setup)	cmocka_unit_test_setup_teardown(fn, setup, fx_teardown)
 
+/*
+ * S30: DYNAMIC_PAMT supported (features0 bit 36) but not enabled by
+ * TDH.SYS.CONFIG: the module's PAMT.ADD and PAMT.REMOVE refuse first thing
+ * with TDX_OPERAND_INVALID|RAX (tdh_phymem_pamt_add.c, dynamic_pamt_enabled),
+ * so a host that trusts the bit cannot create a TD: its first pair (the
+ * TDR's range) is refused, and the failed create leaves nothing behind.
+ */
+static void test_dpamt_supported_not_configured(void **state)
+{
+	struct tdxsim_config cfg;
+	struct tdx_module_args a;
+	struct tdxsim *sim;
+	u64 range, p0, p1, st, before;
+
+	(void)state;
+	for (int conf = 0; conf < 2; conf++) {
+		tdxsim_config_init(&cfg);
+		cfg.mem_size = 64ULL << 20;
+		assert_true(cfg.features0 & TDX_FEATURES0_DYNAMIC_PAMT);
+		cfg.dpamt_not_configured = !conf;
+		sim = tdxsim_create(&cfg);
+		assert_non_null(sim);
+		range = tdxsim_page_alloc(sim, TDX_PS_2M);
+		p0 = tdxsim_page_alloc(sim, TDX_PS_4K);
+		p1 = tdxsim_page_alloc(sim, TDX_PS_4K);
+		assert_true(range && p0 && p1);
+		memset(&a, 0, sizeof(a));
+		a.rcx = range | TDX_PS_2M;
+		a.rdx = p0;
+		a.r8 = p1;
+		st = tdxsim_seamcall(sim, TDH_PHYMEM_PAMT_ADD, &a);
+		assert_status(st, conf ? TDX_SUCCESS : TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX);
+		memset(&a, 0, sizeof(a));
+		a.rcx = range | TDX_PS_2M;
+		st = tdxsim_seamcall(sim, TDH_PHYMEM_PAMT_REMOVE, &a);
+		assert_status(st, conf ? TDX_SUCCESS : TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX);
+		if (!conf) {
+			before = tdxsim_pages_in_use(sim);
+			assert_null(tdxsim_td_create(sim, &st));
+			assert_status(st, TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX);
+			assert_int_equal(tdxsim_pages_in_use(sim), before);
+		}
+		tdxsim_destroy(sim);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +616,7 @@ int main(void)
 		T(test_aug_2m_range_with_td_page_static, fx_setup_runnable_nodpamt),
 		T(test_pa_above_platform_width, setup_narrow),
 		cmocka_unit_test(test_config_default_all_private),
+		cmocka_unit_test(test_dpamt_supported_not_configured),
 		T(test_all_private_refuses_keyed_source, fx_setup_initialized),
 		T(test_mktme_split, setup_mktme),
 		T(test_mktme_td_params, setup_mktme),
