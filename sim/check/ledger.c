@@ -602,8 +602,8 @@ static void range_event(struct kvm_ledger *l, enum kvm_prov_event ev, u64 pfn,
 			free(o);
 		}
 		/* And pages once carved out of an older range. */
-		for (unsigned long i = 0; i < npages; i++) {
-			struct prov_page *p = page_find(l, pfn + i);
+		for (u64 f = pfn; f < pfn + npages; f++) {
+			struct prov_page *p = page_find(l, f);
 
 			if (p) {
 				HASH_DEL(l->pages, p);

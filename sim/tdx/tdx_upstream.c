@@ -113,13 +113,12 @@ void tdx_pamt_put_v6(kvm_pfn_t pfn)
  * tdx_core.c's, which both designs share.
  */
 u64 tdh_mem_page_demote_v6(struct tdx_td *td, u64 gpa, enum pg_level level, u64 pfn,
-			   struct page *new_sp, struct tdx_pamt_cache *pamt_cache,
+			   struct page *new_sp, struct tdx_pamt_cache *cache,
 			   u64 *ext_err1, u64 *ext_err2)
 {
 	if (WARN_ON_ONCE(level != PG_LEVEL_2M && level != PG_LEVEL_1G))
 		return TDX_SW_ERROR;
-	return tdh_mem_page_demote(td, gpa, level - 1, pfn, new_sp, pamt_cache, ext_err1,
-				   ext_err2);
+	return tdh_mem_page_demote(td, gpa, level - 1, pfn, new_sp, cache, ext_err1, ext_err2);
 }
 
 /* ---- the per-VM PAMT cache and its mutex (kvm-upstream.md §5) ---- */

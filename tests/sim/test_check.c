@@ -915,9 +915,10 @@ static void test_break_lock(void **state)
 {
 	struct tdx_fixture *fx = *state;
 	gfn_t gfn = FX_GFN_4K + 1;
-	struct page *page = alloc_page(GFP_KERNEL);
+	struct page *page;
 	u64 e1, e2;
 
+	page = alloc_page(GFP_KERNEL);
 	assert_non_null(page);
 	tdx_fixture_map(fx, FX_GFN_4K, PG_LEVEL_4K);
 	assert_int_equal(tdx_pamt_get(page, NULL), 0);

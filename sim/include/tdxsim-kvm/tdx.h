@@ -212,10 +212,10 @@ void tdx_pamt_put_v6(kvm_pfn_t pfn);
  * ENHANCED_DEMOTE_INTERRUPTIBILITY (KVM could not restart an interrupted
  * DEMOTE) or, with Dynamic PAMT, when @pamt_cache holds no pair for
  * R12/R13; on success the range's refcount goes 0 -> 512 (a WARN if it
- * was not 0).  Pages of a failed call go back to @pamt_cache.
+ * was not 0).  Pages of a failed call go back to @cache.
  */
 u64 tdh_mem_page_demote_v6(struct tdx_td *td, u64 gpa, enum pg_level level, u64 pfn,
-			   struct page *new_sp, struct tdx_pamt_cache *pamt_cache,
+			   struct page *new_sp, struct tdx_pamt_cache *cache,
 			   u64 *ext_err1, u64 *ext_err2);
 
 /* KVM-side callers: 0 or -EIO (the VM is then bugged, see the recorded events). */
