@@ -132,6 +132,21 @@ static void vm_enter(struct tdxsim_vm *vm)
 	tdxsim_kernel_set_current(vm->sim);
 }
 
+/*
+ * The host actions on [gpa, gpa + size): a non-empty 4K-aligned range
+ * (-EINVAL) of a VM not torn down (-ENODEV); then its simulator is the
+ * kernel shim's current one.
+ */
+static int vm_enter_range(struct tdxsim_vm *vm, u64 gpa, u64 size)
+{
+	if (!size || ((gpa | size) & (PAGE_SIZE - 1)))
+		return -EINVAL;
+	if (vm_gone(vm))
+		return -ENODEV;
+	vm_enter(vm);
+	return 0;
+}
+
 static int deferred_add(struct vm_deferred *d, u64 hpa)
 {
 	if (d->n == d->cap) {
@@ -833,11 +848,9 @@ int tdxsim_vm_build_add(struct tdxsim_vm *vm, u64 gpa, u64 size)
 	u64 src, off;
 	int ret = 0;
 
-	if (!size || ((gpa | size) & (PAGE_SIZE - 1)))
-		return -EINVAL;
-	if (vm_gone(vm))
-		return -ENODEV;
-	vm_enter(vm);
+	ret = vm_enter_range(vm, gpa, size);
+	if (ret)
+		return ret;
 	/* The user's buffer holding the image: host memory, shared. */
 	src = tdxsim_page_alloc(vm->sim, TDX_PS_4K);
 	if (!src)
@@ -958,11 +971,9 @@ int tdxsim_vm_convert(struct tdxsim_vm *vm, u64 gpa, u64 size, bool to_private)
 	bool converted = false;
 	int ret = 0;
 
-	if (!size || ((gpa | size) & (PAGE_SIZE - 1)))
-		return -EINVAL;
-	if (vm_gone(vm))
-		return -ENODEV;
-	vm_enter(vm);
+	ret = vm_enter_range(vm, gpa, size);
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&vm->slots_lock);
 	if (!vm_range_in_slots(vm, start, end)) {
 		ret = -EINVAL;
@@ -1085,11 +1096,9 @@ int tdxsim_vm_punch_hole(struct tdxsim_vm *vm, u64 gpa, u64 size)
 	int ret = 0;
 	u64 idx;
 
-	if (!size || ((gpa | size) & (PAGE_SIZE - 1)))
-		return -EINVAL;
-	if (vm_gone(vm))
-		return -ENODEV;
-	vm_enter(vm);
+	ret = vm_enter_range(vm, gpa, size);
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&vm->slots_lock);
 	/* S22: guest_memfd punches whole folios only; nothing is split. */
 	for (idx = start / GFNS_PER_2M; idx <= (end - 1) / GFNS_PER_2M; idx++) {
@@ -1158,11 +1167,9 @@ int tdxsim_vm_eager_split(struct tdxsim_vm *vm, u64 gpa, u64 size, bool shared)
 	struct kvm_memory_slot *slot;
 	int ret;
 
-	if (!size || ((gpa | size) & (PAGE_SIZE - 1)))
-		return -EINVAL;
-	if (vm_gone(vm))
-		return -ENODEV;
-	vm_enter(vm);
+	ret = vm_enter_range(vm, gpa, size);
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&vm->slots_lock);
 	slot = gfn_to_memslot(vm->kvm, start);
 	if (!slot || end > slot->base_gfn + slot->npages) {
@@ -1186,11 +1193,10 @@ out:
 
 int tdxsim_vm_zap(struct tdxsim_vm *vm, u64 gpa, u64 size)
 {
-	if (!size || ((gpa | size) & (PAGE_SIZE - 1)))
-		return -EINVAL;
-	if (vm_gone(vm))
-		return -ENODEV;
-	vm_enter(vm);
+	int ret = vm_enter_range(vm, gpa, size);
+
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&vm->slots_lock);
 	vm_for_each_slot_range(vm, gpa >> PAGE_SHIFT, (gpa + size) >> PAGE_SHIFT, vm_zap_range);
 	pthread_mutex_unlock(&vm->slots_lock);
